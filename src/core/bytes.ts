@@ -1,0 +1,129 @@
+/**
+ * Byte helpers shared by the core: strict base64 (RFC 4648 standard alphabet, padded), hex,
+ * comparison and concatenation. Strictness matters because the C2SP formats are compared
+ * byte-for-byte: a lenient decoder would accept two spellings of one hash.
+ */
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_INDEX = new Int16Array(128).fill(-1);
+for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+
+/** Standard base64 with padding. */
+export function toBase64(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + B64[(n >>> 6) & 63]! + B64[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += `${B64[n >>> 18]!}${B64[(n >>> 12) & 63]!}==`;
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += `${B64[n >>> 18]!}${B64[(n >>> 12) & 63]!}${B64[(n >>> 6) & 63]!}=`;
+  }
+  return out;
+}
+
+/**
+ * Strict standard base64 decoding: only the standard alphabet, mandatory padding, and the
+ * unused bits of the last symbol must be zero (so every byte string has exactly one
+ * accepted spelling). Returns undefined for anything else.
+ */
+export function fromBase64(s: string): Uint8Array | undefined {
+  if (s.length % 4 !== 0) return undefined;
+  let pad = 0;
+  if (s.endsWith('==')) pad = 2;
+  else if (s.endsWith('=')) pad = 1;
+  const out = new Uint8Array((s.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < s.length; i += 4) {
+    const last = i + 4 === s.length;
+    const vals = [0, 0, 0, 0];
+    for (let j = 0; j < 4; j++) {
+      const c = s.charCodeAt(i + j);
+      if (last && j >= 4 - pad) {
+        if (c !== 61) return undefined; // '='
+        continue;
+      }
+      const v = c < 128 ? B64_INDEX[c]! : -1;
+      if (v < 0) return undefined;
+      vals[j] = v;
+    }
+    const n = (vals[0]! << 18) | (vals[1]! << 12) | (vals[2]! << 6) | vals[3]!;
+    if (last && pad === 2) {
+      if ((n & 0xffff) !== 0) return undefined;
+      out[o++] = n >>> 16;
+    } else if (last && pad === 1) {
+      if ((n & 0xff) !== 0) return undefined;
+      out[o++] = n >>> 16;
+      out[o++] = (n >>> 8) & 0xff;
+    } else {
+      out[o++] = n >>> 16;
+      out[o++] = (n >>> 8) & 0xff;
+      out[o++] = n & 0xff;
+    }
+  }
+  return out;
+}
+
+/** Lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Strict lowercase-or-uppercase hex of even length; undefined otherwise. */
+export function fromHex(s: string): Uint8Array | undefined {
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return undefined;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Byte-wise equality. Not constant time: use only on public data. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Concatenation of byte strings. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 encoding of a string. */
+export function utf8(s: string): Uint8Array {
+  return encoder.encode(s);
+}
+
+/** Strict UTF-8 decoding; undefined on invalid UTF-8. */
+export function fromUtf8(b: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(b);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Canonical decimal (no sign, no leading zeroes) of a non-negative safe integer, or undefined. */
+export function parseCanonicalDecimal(s: string): number | undefined {
+  if (!/^(0|[1-9][0-9]*)$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

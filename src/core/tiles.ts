@@ -1,0 +1,295 @@
+/**
+ * C2SP tlog-tiles: tile coordinates and paths, the tiles that exist at a tree size, reading
+ * complete-subtree hashes out of tiles, and an incremental builder that turns appended leaf
+ * hashes into tile writes while keeping only the tree's right edge in memory. Pure.
+ *
+ * Tile height is fixed at 8: a level-L tile holds up to 256 hashes, each the root of a
+ * complete subtree of 256^L leaves; hash i of tile N at level L covers leaves
+ * [(256N+i)·256^L, (256N+i+1)·256^L). Only full tiles feed the level above.
+ */
+import { concatBytes } from './bytes.js';
+import { HASH_SIZE, type Sha256, sha256 } from './hash.js';
+import {
+  EMPTY_ROOT,
+  foldSubtreeHashes,
+  MerkleError,
+  perfectRootOf,
+  type Subtree,
+  type SubtreeReader,
+} from './merkle.js';
+
+/** Hashes per full tile (2^8). */
+export const TILE_WIDTH = 256;
+/** Tile height in tree levels. */
+export const TILE_HEIGHT = 8;
+/** Highest tile level a path may name. */
+export const MAX_TILE_LEVEL = 63;
+
+/** A tile: `width` is 1..256; 256 is a full tile, smaller is the partial tile `.p/<width>`. */
+export interface Tile {
+  readonly level: number;
+  readonly index: number;
+  readonly width: number;
+}
+
+/** A parsed tile path: a hash tile, or an entry bundle (`tile/entries/...`). */
+export type TilePath = ({ readonly kind: 'hash' } & Tile) | { readonly kind: 'entries'; readonly index: number; readonly width: number };
+
+/** Encodes a tile index as base-1000 groups: 1234067 -> "x001/x234/067". */
+export function encodeTileIndex(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new MerkleError('invalid_argument', `bad tile index ${n}`);
+  let s = String(n % 1000).padStart(3, '0');
+  let rest = Math.floor(n / 1000);
+  while (rest > 0) {
+    s = `x${String(rest % 1000).padStart(3, '0')}/${s}`;
+    rest = Math.floor(rest / 1000);
+  }
+  return s;
+}
+
+function widthSuffix(width: number): string {
+  if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH) {
+    throw new MerkleError('invalid_argument', `tile width ${width} is not in 1..256`);
+  }
+  return width === TILE_WIDTH ? '' : `.p/${width}`;
+}
+
+/** Path of a hash tile relative to the log prefix, e.g. "tile/0/x001/234.p/7". */
+export function hashTilePath(t: Tile): string {
+  if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL) {
+    throw new MerkleError('invalid_argument', `tile level ${t.level} is not in 0..63`);
+  }
+  return `tile/${t.level}/${encodeTileIndex(t.index)}${widthSuffix(t.width)}`;
+}
+
+/** Path of an entry bundle, e.g. "tile/entries/000.p/8". */
+export function entryBundlePath(index: number, width: number): string {
+  return `tile/entries/${encodeTileIndex(index)}${widthSuffix(width)}`;
+}
+
+const LEVEL_RE = /^(0|[1-9][0-9]?)$/;
+const WIDTH_RE = /^[1-9][0-9]{0,2}$/;
+
+/**
+ * Parses a tile path ("tile/<L>/<N>[.p/<W>]" or "tile/entries/<N>[.p/<W>]", no leading slash)
+ * strictly: exactly-three-digit groups, `x` on all but the last, no redundant leading zero
+ * groups, level 0..63, width 1..255 after `.p/`. Returns undefined for anything else, so
+ * every tile has exactly one accepted path.
+ */
+export function parseTilePath(path: string): TilePath | undefined {
+  const parts = path.split('/');
+  if (parts.length < 3 || parts[0] !== 'tile') return undefined;
+  const levelPart = parts[1]!;
+  let rest = parts.slice(2);
+  let width = TILE_WIDTH;
+  // A partial tile: "...<NNN>.p/<W>".
+  const lastIdx = rest.length - 1;
+  if (rest.length >= 2 && rest[lastIdx - 1]!.endsWith('.p')) {
+    const w = rest[lastIdx]!;
+    if (!WIDTH_RE.test(w)) return undefined;
+    width = Number(w);
+    if (width >= TILE_WIDTH) return undefined;
+    rest = [...rest.slice(0, lastIdx - 1), rest[lastIdx - 1]!.slice(0, -2)];
+  }
+  let index = 0;
+  for (let i = 0; i < rest.length; i++) {
+    const g = rest[i]!;
+    const last = i === rest.length - 1;
+    const digits = last ? g : g.startsWith('x') ? g.slice(1) : undefined;
+    if (digits === undefined || !/^[0-9]{3}$/.test(digits)) return undefined;
+    index = index * 1000 + Number(digits);
+  }
+  if (!Number.isSafeInteger(index)) return undefined;
+  // Reject redundant leading zero groups ("x000/001"): the canonical encoding must round-trip.
+  if (encodeTileIndex(index) !== rest.join('/')) return undefined;
+  if (levelPart === 'entries') return { kind: 'entries', index, width };
+  if (!LEVEL_RE.test(levelPart)) return undefined;
+  const level = Number(levelPart);
+  if (level > MAX_TILE_LEVEL) return undefined;
+  return { kind: 'hash', level, index, width };
+}
+
+/** Number of hashes at tile level L in a tree of `size` leaves: floor(size / 256^L). */
+export function hashesAtLevel(size: number, level: number): number {
+  return Math.floor(size / TILE_WIDTH ** level);
+}
+
+/**
+ * The tile at `level` and `index` as it exists for a tree of `size` leaves (full or partial),
+ * or undefined if the tree has no such tile.
+ */
+export function tileAtSize(size: number, level: number, index: number): Tile | undefined {
+  const n = hashesAtLevel(size, level);
+  const width = Math.min(TILE_WIDTH, n - index * TILE_WIDTH);
+  if (width <= 0) return undefined;
+  return { level, index, width };
+}
+
+/** Every hash tile that exists for a tree of `size` leaves (rightmost ones may be partial). */
+export function tilesForSize(size: number): Tile[] {
+  const out: Tile[] = [];
+  for (let level = 0; hashesAtLevel(size, level) > 0; level++) {
+    const n = hashesAtLevel(size, level);
+    for (let index = 0; index * TILE_WIDTH < n; index++) out.push(tileAtSize(size, level, index)!);
+  }
+  return out;
+}
+
+/**
+ * Where a complete subtree's hash comes from: the tile at `level`, hashes
+ * [offset, offset + count) of it, hashed pairwise up to one hash. A tile of any width
+ * >= offset + count serves.
+ */
+export function subtreeLocation(s: Subtree): { level: number; index: number; offset: number; count: number } {
+  const level = Math.floor(s.level / TILE_HEIGHT);
+  const r = s.level - level * TILE_HEIGHT;
+  const count = 2 ** r;
+  const start = s.index * count;
+  return { level, index: Math.floor(start / TILE_WIDTH), offset: start % TILE_WIDTH, count };
+}
+
+/** Splits tile bytes into 32-byte hashes; throws if the length is not a multiple of 32. */
+export function tileHashes(data: Uint8Array): Uint8Array[] {
+  if (data.length % HASH_SIZE !== 0) {
+    throw new MerkleError('invalid_hash', `tile of ${data.length} bytes is not a whole number of hashes`);
+  }
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < data.length; o += HASH_SIZE) out.push(data.subarray(o, o + HASH_SIZE));
+  return out;
+}
+
+/**
+ * A {@link SubtreeReader} over stored tiles. `readTile(level, index)` returns the stored bytes
+ * of that tile (any width that covers what is asked) or undefined. Tiles are cached for the
+ * duration of one read call.
+ */
+export function tileSubtreeReader(
+  readTile: (level: number, index: number) => Uint8Array | undefined,
+  sha: Sha256 = sha256,
+): SubtreeReader {
+  return (subtrees) => {
+    const cache = new Map<string, Uint8Array[]>();
+    return subtrees.map((s) => {
+      const loc = subtreeLocation(s);
+      const key = `${loc.level}/${loc.index}`;
+      let hashes = cache.get(key);
+      if (!hashes) {
+        const data = readTile(loc.level, loc.index);
+        if (!data) throw new MerkleError('invalid_argument', `tile ${key} is not stored`);
+        hashes = tileHashes(data);
+        cache.set(key, hashes);
+      }
+      if (hashes.length < loc.offset + loc.count) {
+        throw new MerkleError('invalid_argument', `tile ${key} is too narrow for subtree ${s.level}/${s.index}`);
+      }
+      return perfectRootOf(hashes.slice(loc.offset, loc.offset + loc.count), sha);
+    });
+  };
+}
+
+/** A tile write produced by {@link TileBuilder.append}: the whole current content of the tile. */
+export interface TileWrite extends Tile {
+  readonly data: Uint8Array;
+}
+
+/**
+ * Incremental tile builder: holds the rightmost (partial) tile of every level, which is all
+ * of the tree's right edge that is needed both to extend the tiles and to compute the root.
+ * Appending never recomputes the tree; each full tile is hashed once, when it completes.
+ */
+export class TileBuilder {
+  #size: number;
+  /** Rightmost tile of each level, as its hashes (0..255 of them). */
+  readonly #edge: Uint8Array[][];
+  readonly #sha: Sha256;
+
+  /**
+   * Starts from the right edge of an existing tree: `edge[L]` holds the hashes of the partial
+   * tile at level L (those beyond the last full tile). Consistency of `size` with the edge is
+   * checked.
+   */
+  constructor(size = 0, edge: readonly (readonly Uint8Array[])[] = [], sha: Sha256 = sha256) {
+    if (!Number.isSafeInteger(size) || size < 0) throw new MerkleError('invalid_argument', `bad size ${size}`);
+    this.#size = size;
+    this.#sha = sha;
+    this.#edge = edge.map((row) => row.slice());
+    for (let level = 0; level < this.#edge.length || hashesAtLevel(size, level) > 0; level++) {
+      const want = hashesAtLevel(size, level) % TILE_WIDTH;
+      const have = this.#edge[level]?.length ?? 0;
+      if (want !== have) {
+        throw new MerkleError('invalid_argument', `right edge at level ${level} has ${have} hashes, size needs ${want}`);
+      }
+    }
+  }
+
+  /** Number of leaves appended so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Current right edge (copies), as accepted by the constructor. */
+  edge(): Uint8Array[][] {
+    return this.#edge.map((r) => r.slice());
+  }
+
+  /**
+   * Appends leaf hashes and returns every tile whose content changed, each once, with its
+   * full current content (full tiles have width 256 and are final).
+   */
+  append(leafHashes: readonly Uint8Array[]): TileWrite[] {
+    const touched = new Map<string, TileWrite>();
+    for (const h of leafHashes) {
+      if (h.length !== HASH_SIZE) throw new MerkleError('invalid_hash', 'leaf hash must be 32 bytes');
+      let carry: Uint8Array | undefined = h;
+      let level = 0;
+      while (carry) {
+        const row: Uint8Array[] = this.#edge[level] ?? [];
+        this.#edge[level] = row;
+        row.push(carry);
+        // Index of the tile receiving this hash: the hash's position at this level is
+        // hashesAtLevel(size, level), counted before this leaf is added.
+        const index = Math.floor(hashesAtLevel(this.#size, level) / TILE_WIDTH);
+        carry = undefined;
+        if (row.length === TILE_WIDTH) {
+          touched.set(`${level}/${index}`, { level, index, width: TILE_WIDTH, data: concatBytes(...row) });
+          carry = perfectRootOf(row, this.#sha);
+          this.#edge[level] = [];
+          level++;
+        } else {
+          touched.set(`${level}/${index}`, { level, index, width: row.length, data: new Uint8Array(0) });
+        }
+      }
+      this.#size++;
+    }
+    // Materialise partial tiles once, at their final width for this batch. A partial entry
+    // left in `touched` is always the current rightmost tile of its level: had that tile
+    // filled up later in the batch, its key would hold the full tile instead.
+    const out: TileWrite[] = [];
+    for (const t of touched.values()) {
+      if (t.width === TILE_WIDTH) out.push(t);
+      else {
+        const row = this.#edge[t.level]!;
+        out.push({ level: t.level, index: t.index, width: row.length, data: concatBytes(...row) });
+      }
+    }
+    return out;
+  }
+
+  /** MTH of the current tree, from the right edge alone. */
+  root(): Uint8Array {
+    if (this.#size === 0) return EMPTY_ROOT;
+    const parts: Uint8Array[] = [];
+    for (let level = this.#edge.length - 1; level >= 0; level--) {
+      const row = this.#edge[level]!;
+      let offset = 0;
+      for (let r = TILE_HEIGHT - 1; r >= 0; r--) {
+        const count = 2 ** r;
+        if (row.length - offset >= count) {
+          parts.push(perfectRootOf(row.slice(offset, offset + count), this.#sha));
+          offset += count;
+        }
+      }
+    }
+    return foldSubtreeHashes(parts, this.#sha);
+  }
+}
