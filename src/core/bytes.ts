@@ -105,7 +105,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** UTF-8 encoding of a string. */
 export function utf8(s: string): Uint8Array {
