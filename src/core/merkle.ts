@@ -197,7 +197,11 @@ function foldRanges(counts: number[], hashes: Uint8Array[], sha: Sha256): Uint8A
 }
 
 /** MTH of each range, reading complete-subtree hashes in one batch from `read`. */
-export function hashRanges(ranges: readonly Range[], read: SubtreeReader, sha: Sha256 = sha256): Uint8Array[] {
+export function hashRanges(
+  ranges: readonly Range[],
+  read: SubtreeReader,
+  sha: Sha256 = sha256,
+): Uint8Array[] {
   const { all, counts } = splitRanges(ranges);
   const hashes = all.length ? read(all) : [];
   if (hashes.length !== all.length) throw new MerkleError('invalid_argument', 'reader returned wrong count');
@@ -234,7 +238,12 @@ export function inclusionProof(
 }
 
 /** Consistency proof PROOF(m, D[0:n]) built from a subtree reader. */
-export function consistencyProof(m: number, n: number, read: SubtreeReader, sha: Sha256 = sha256): Uint8Array[] {
+export function consistencyProof(
+  m: number,
+  n: number,
+  read: SubtreeReader,
+  sha: Sha256 = sha256,
+): Uint8Array[] {
   return hashRanges(consistencyProofRanges(m, n), read, sha);
 }
 
@@ -358,12 +367,15 @@ export function verifyConsistency(
   for (const p of proof) checkHash('proof element', p);
   if (m > n) throw new MerkleError('invalid_argument', `old size ${m} exceeds new size ${n}`);
   if (m === 0) {
-    if (proof.length !== 0) throw new MerkleError('wrong_proof_size', 'proof from the empty tree must be empty');
-    if (!bytesEqual(rootM, EMPTY_ROOT)) throw new MerkleError('root_mismatch', 'size-0 root is not the empty root');
+    if (proof.length !== 0)
+      throw new MerkleError('wrong_proof_size', 'proof from the empty tree must be empty');
+    if (!bytesEqual(rootM, EMPTY_ROOT))
+      throw new MerkleError('root_mismatch', 'size-0 root is not the empty root');
     return;
   }
   if (m === n) {
-    if (proof.length !== 0) throw new MerkleError('wrong_proof_size', 'proof between equal sizes must be empty');
+    if (proof.length !== 0)
+      throw new MerkleError('wrong_proof_size', 'proof between equal sizes must be empty');
     if (!bytesEqual(rootM, rootN)) throw new MerkleError('root_mismatch', 'roots of equal sizes differ');
     return;
   }
@@ -396,8 +408,10 @@ export function verifyConsistency(
     sn = half(sn);
   }
   if (sn !== 0) throw new MerkleError('wrong_proof_size', 'consistency proof is too short');
-  if (!bytesEqual(fr, rootM)) throw new MerkleError('root_mismatch', 'consistency proof does not match the old root');
-  if (!bytesEqual(sr, rootN)) throw new MerkleError('root_mismatch', 'consistency proof does not match the new root');
+  if (!bytesEqual(fr, rootM))
+    throw new MerkleError('root_mismatch', 'consistency proof does not match the old root');
+  if (!bytesEqual(sr, rootN))
+    throw new MerkleError('root_mismatch', 'consistency proof does not match the new root');
 }
 
 function isPowerOfTwo(x: number): boolean {

@@ -33,7 +33,9 @@ export interface Tile {
 }
 
 /** A parsed tile path: a hash tile, or an entry bundle (`tile/entries/...`). */
-export type TilePath = ({ readonly kind: 'hash' } & Tile) | { readonly kind: 'entries'; readonly index: number; readonly width: number };
+export type TilePath =
+  | ({ readonly kind: 'hash' } & Tile)
+  | { readonly kind: 'entries'; readonly index: number; readonly width: number };
 
 /** Encodes a tile index as base-1000 groups: 1234067 -> "x001/x234/067". */
 export function encodeTileIndex(n: number): string {
@@ -180,7 +182,10 @@ export function tileSubtreeReader(
         cache.set(key, hashes);
       }
       if (hashes.length < loc.offset + loc.count) {
-        throw new MerkleError('invalid_argument', `tile ${key} is too narrow for subtree ${s.level}/${s.index}`);
+        throw new MerkleError(
+          'invalid_argument',
+          `tile ${key} is too narrow for subtree ${s.level}/${s.index}`,
+        );
       }
       return perfectRootOf(hashes.slice(loc.offset, loc.offset + loc.count), sha);
     });
@@ -209,7 +214,8 @@ export class TileBuilder {
    * checked.
    */
   constructor(size = 0, edge: readonly (readonly Uint8Array[])[] = [], sha: Sha256 = sha256) {
-    if (!Number.isSafeInteger(size) || size < 0) throw new MerkleError('invalid_argument', `bad size ${size}`);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new MerkleError('invalid_argument', `bad size ${size}`);
     this.#size = size;
     this.#sha = sha;
     this.#edge = edge.map((row) => row.slice());
@@ -217,9 +223,20 @@ export class TileBuilder {
       const want = hashesAtLevel(size, level) % TILE_WIDTH;
       const have = this.#edge[level]?.length ?? 0;
       if (want !== have) {
-        throw new MerkleError('invalid_argument', `right edge at level ${level} has ${have} hashes, size needs ${want}`);
+        throw new MerkleError(
+          'invalid_argument',
+          `right edge at level ${level} has ${have} hashes, size needs ${want}`,
+        );
       }
     }
+  }
+
+  /** Returns to an earlier state (size and its right edge), e.g. after a failed commit. */
+  reset(size: number, edge: readonly (readonly Uint8Array[])[]): void {
+    const fresh = new TileBuilder(size, edge, this.#sha);
+    this.#size = fresh.#size;
+    this.#edge.length = 0;
+    this.#edge.push(...fresh.#edge);
   }
 
   /** Number of leaves appended so far. */

@@ -1,0 +1,164 @@
+/**
+ * Settings for `opa-tlog serve`: each one from a flag, else an environment variable
+ * (OPA_TLOG_<NAME>), else a JSON config file (--config / OPA_TLOG_CONFIG), else the default.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+export interface ServeConfig {
+  data: string;
+  host: string;
+  port: number;
+  origin: string | undefined;
+  key: string | undefined;
+  signIntervalMs: number;
+  maxBatch: number;
+  maxDelayMs: number;
+  maxQueue: number;
+  synchronous: 'FULL' | 'NORMAL';
+  cacheMiB: number;
+  maxBodyBytes: number;
+}
+
+interface Setting {
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: 'string' | 'int';
+  readonly def: string | number | undefined;
+  readonly help: string;
+}
+
+const SETTINGS: Record<keyof ServeConfig, Setting> = {
+  data: {
+    flag: 'data',
+    env: 'OPA_TLOG_DATA',
+    kind: 'string',
+    def: './data',
+    help: 'data directory (database, keys)',
+  },
+  host: {
+    flag: 'host',
+    env: 'OPA_TLOG_HOST',
+    kind: 'string',
+    def: '127.0.0.1',
+    help: 'address to listen on',
+  },
+  port: { flag: 'port', env: 'OPA_TLOG_PORT', kind: 'int', def: 8080, help: 'TCP port' },
+  origin: {
+    flag: 'origin',
+    env: 'OPA_TLOG_ORIGIN',
+    kind: 'string',
+    def: undefined,
+    help: 'checkpoint origin, e.g. audit.example.com/opa (fixed at first run)',
+  },
+  key: {
+    flag: 'key',
+    env: 'OPA_TLOG_KEY',
+    kind: 'string',
+    def: undefined,
+    help: 'signer key file (default <data>/log.key, created on first run)',
+  },
+  signIntervalMs: {
+    flag: 'sign-interval-ms',
+    env: 'OPA_TLOG_SIGN_INTERVAL_MS',
+    kind: 'int',
+    def: 1000,
+    help: 'checkpoint signing period',
+  },
+  maxBatch: {
+    flag: 'max-batch',
+    env: 'OPA_TLOG_MAX_BATCH',
+    kind: 'int',
+    def: 10000,
+    help: 'most leaves per commit',
+  },
+  maxDelayMs: {
+    flag: 'max-delay-ms',
+    env: 'OPA_TLOG_MAX_DELAY_MS',
+    kind: 'int',
+    def: 2,
+    help: 'longest wait to fill a commit',
+  },
+  maxQueue: {
+    flag: 'max-queue',
+    env: 'OPA_TLOG_MAX_QUEUE',
+    kind: 'int',
+    def: 200000,
+    help: 'most leaves queued before 503',
+  },
+  synchronous: {
+    flag: 'synchronous',
+    env: 'OPA_TLOG_SYNCHRONOUS',
+    kind: 'string',
+    def: 'FULL',
+    help: 'FULL (survives power loss) or NORMAL',
+  },
+  cacheMiB: { flag: 'cache-mib', env: 'OPA_TLOG_CACHE_MIB', kind: 'int', def: 64, help: 'SQLite page cache' },
+  maxBodyBytes: {
+    flag: 'max-body-bytes',
+    env: 'OPA_TLOG_MAX_BODY_BYTES',
+    kind: 'int',
+    def: 16 * 1024 * 1024,
+    help: 'largest request body',
+  },
+};
+
+export class ConfigError extends Error {}
+
+/** Usage text for `serve`, generated from the settings table. */
+export function serveUsage(): string {
+  const lines = Object.values(SETTINGS).map(
+    (s) =>
+      `  --${s.flag.padEnd(18)} ${s.help} [env ${s.env}${s.def !== undefined ? `, default ${s.def}` : ''}]`,
+  );
+  return `usage: opa-tlog serve [flags]\n  --config FILE        JSON file with any of the settings below (keys as the flags)\n${lines.join('\n')}`;
+}
+
+/** Resolves the serve configuration from argv, env and an optional config file. */
+export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
+  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+  for (const s of Object.values(SETTINGS)) options[s.flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const configPath = (values.config as string | undefined) ?? env.OPA_TLOG_CONFIG;
+  let file: Record<string, unknown> = {};
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configPath}: ${(err as Error).message}`);
+    }
+    const known = new Set(Object.values(SETTINGS).map((s) => s.flag));
+    for (const k of Object.keys(file))
+      if (!known.has(k)) throw new ConfigError(`unknown setting "${k}" in ${configPath}`);
+  }
+  const out: Record<string, string | number | undefined> = {};
+  for (const [name, s] of Object.entries(SETTINGS)) {
+    const raw = (values[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.def;
+    if (raw === undefined) {
+      out[name] = undefined;
+      continue;
+    }
+    if (s.kind === 'int') {
+      const n = typeof raw === 'number' ? raw : Number(String(raw));
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new ConfigError(`--${s.flag} must be a non-negative integer, got ${raw}`);
+      out[name] = n;
+    } else {
+      out[name] = String(raw);
+    }
+  }
+  const cfg = out as unknown as ServeConfig;
+  if (cfg.synchronous !== 'FULL' && cfg.synchronous !== 'NORMAL') {
+    throw new ConfigError(`--synchronous must be FULL or NORMAL, got ${cfg.synchronous}`);
+  }
+  if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
+  if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
+  if (cfg.maxBatch < 1 || cfg.maxQueue < 1)
+    throw new ConfigError('--max-batch and --max-queue must be positive');
+  return cfg;
+}

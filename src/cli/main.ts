@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * `opa-tlog`: serve | keygen. Exit codes: 0 ok, 1 refused (e.g. fork guard), 2 usage.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { toHex } from '../core/bytes.js';
+import {
+  generateEd25519Key,
+  isValidKeyName,
+  newEd25519Signer,
+  newEd25519Verifier,
+  randomSeed,
+} from '../core/note.js';
+import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
+import { StartupError, TransparencyLog } from '../log/log.js';
+import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
+
+const USAGE = `usage: opa-tlog <command> [flags]
+commands:
+  serve    run the log server (opa-tlog serve --help)
+  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(serveUsage());
+        return 0;
+      }
+      return runServe(loadServeConfig(rest, process.env));
+    case 'keygen':
+      return runKeygen(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      console.error(`opa-tlog: unknown command "${cmd}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+/** Writes a fresh key pair: <dir>/log.key (0600) and <dir>/log.vkey. Refuses to overwrite. */
+function writeKeyPair(dir: string, origin: string): { skey: string; vkey: string } {
+  const keyFile = join(dir, 'log.key');
+  if (existsSync(keyFile)) throw new ConfigError(`${keyFile} exists; refusing to overwrite a signer key`);
+  const pair = generateEd25519Key(origin);
+  writeFileSync(keyFile, `${pair.skey}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(keyFile, 0o600);
+  writeFileSync(join(dir, 'log.vkey'), `${pair.vkey}\n`);
+  return pair;
+}
+
+function runKeygen(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: { origin: { type: 'string' }, out: { type: 'string' } },
+  });
+  if (!values.origin) throw new ConfigError('keygen needs --origin (e.g. audit.example.com/opa)');
+  if (!isValidKeyName(values.origin)) throw new ConfigError(`invalid origin "${values.origin}"`);
+  const dir = resolve(values.out ?? '.');
+  mkdirSync(dir, { recursive: true });
+  const pair = writeKeyPair(dir, values.origin);
+  console.log(`wrote ${join(dir, 'log.key')} (secret, mode 0600) and ${join(dir, 'log.vkey')}`);
+  console.log(`verifier key: ${pair.vkey}`);
+  return 0;
+}
+
+async function runServe(cfg: ServeConfig): Promise<number> {
+  const data = resolve(cfg.data);
+  mkdirSync(data, { recursive: true });
+  const keyFile = cfg.key ? resolve(cfg.key) : join(data, 'log.key');
+  let created = false;
+  if (!existsSync(keyFile)) {
+    if (cfg.key) throw new ConfigError(`key file ${keyFile} does not exist`);
+    const origin = cfg.origin ?? `opa-tlog.local/${toHex(randomSeed().subarray(0, 4))}`;
+    if (!isValidKeyName(origin)) throw new ConfigError(`invalid origin "${origin}"`);
+    writeKeyPair(data, origin);
+    created = true;
+  }
+  const signer = newEd25519Signer(readFileSync(keyFile, 'utf8').trim());
+  if (cfg.origin !== undefined && cfg.origin !== signer.name) {
+    throw new ConfigError(`--origin ${cfg.origin} differs from the key's origin ${signer.name} (${keyFile})`);
+  }
+  const log = TransparencyLog.open({
+    dbPath: join(data, 'log.db'),
+    origin: signer.name,
+    signer,
+    verifier: newEd25519Verifier(signer.vkey),
+    signIntervalMs: cfg.signIntervalMs,
+    sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
+    synchronous: cfg.synchronous,
+    cacheMiB: cfg.cacheMiB,
+  });
+  log.start();
+  const app = createApp(log, { ...DEFAULT_APP_OPTIONS, maxBodyBytes: cfg.maxBodyBytes });
+  if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
+  console.log(`opa-tlog: origin ${signer.name}`);
+  console.log(`opa-tlog: verifier key ${signer.vkey}`);
+  const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, (info) => {
+    console.log(
+      `opa-tlog: listening on http://${info.address}:${info.port} (tree size ${log.latest().size})`,
+    );
+  });
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
+      server.close();
+      log.close();
+      done(0);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    server.on('error', (err) => {
+      console.error(`opa-tlog: ${err.message}`);
+      log.close();
+      done(1);
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(`opa-tlog: ${err.message}`);
+      process.exit(2);
+    }
+    if (err instanceof StartupError) {
+      console.error(`opa-tlog: refusing to start: ${err.message}`);
+      process.exit(1);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,45 @@
+/**
+ * The HTTP application: route families mounted on one hono app, JSON errors everywhere, CORS
+ * open for the public read API (browser verifiers fetch checkpoints and tiles).
+ */
+import { Hono } from 'hono';
+import { MerkleError } from '../core/merkle.js';
+import type { TransparencyLog } from '../log/log.js';
+import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
+import { entryRoutes } from './entries.js';
+import { errorResponse, HttpError } from './errors.js';
+import { tileRoutes } from './tiles.js';
+
+export interface AppOptions {
+  maxBodyBytes: number;
+  maxItems: number;
+}
+
+export const DEFAULT_APP_OPTIONS: AppOptions = { maxBodyBytes: 16 * 1024 * 1024, maxItems: 10_000 };
+
+export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_OPTIONS): Hono {
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('Access-Control-Allow-Origin', '*');
+  });
+  app.route('/', tileRoutes(log));
+  app.route('/', entryRoutes(log, opts));
+  app.notFound((c) =>
+    c.json({ error: 'not_found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404),
+  );
+  app.onError((err, c) => errorResponse(c, mapError(err)));
+  return app;
+}
+
+/** Maps errors of the lower layers to HTTP errors. */
+function mapError(err: unknown): unknown {
+  if (err instanceof QueueFullError) {
+    return new HttpError(503, 'overloaded', err.message, { 'Retry-After': '1' });
+  }
+  if (err instanceof SequencerClosedError) {
+    return new HttpError(503, 'shutting_down', err.message, { 'Retry-After': '5' });
+  }
+  if (err instanceof MerkleError) return new HttpError(400, err.code, err.message);
+  return err;
+}

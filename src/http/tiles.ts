@@ -1,0 +1,37 @@
+/**
+ * The C2SP tlog-tiles read API: /checkpoint, /tile/<L>/<N>[.p/<W>] and
+ * /tile/entries/<N>[.p/<W>]. Everything served is bounded by the latest signed checkpoint;
+ * tiles are immutable at their path, so they are cached for a year.
+ */
+import { Hono } from 'hono';
+import { parseTilePath } from '../core/tiles.js';
+import type { TransparencyLog } from '../log/log.js';
+import { HttpError } from './errors.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+export function tileRoutes(log: TransparencyLog): Hono {
+  const app = new Hono();
+
+  app.get('/checkpoint', (c) => {
+    c.header('Cache-Control', 'no-store');
+    return c.body(log.latest().note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
+  });
+
+  app.get('/tile/*', (c) => {
+    // The raw path, not a decoded one: a percent-encoded path is not a tile path.
+    const raw = new URL(c.req.url).pathname.slice(1);
+    const t = parseTilePath(raw);
+    if (!t) throw new HttpError(400, 'invalid_tile_path', `not a C2SP tlog-tiles path: /${raw}`);
+    const data =
+      t.kind === 'hash' ? log.hashTile(t.level, t.index, t.width) : log.entryBundle(t.index, t.width);
+    if (!data)
+      throw new HttpError(404, 'tile_not_found', `/${raw} does not exist at tree size ${log.latest().size}`);
+    return c.body(data as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': IMMUTABLE,
+    });
+  });
+
+  return app;
+}

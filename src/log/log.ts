@@ -1,0 +1,412 @@
+/**
+ * The log: opens the store, refuses to run on a database that disagrees with what was
+ * signed (the fork guard), and ties together the sequencer (group commit) and the signer.
+ * Reads (tiles, bundles, proofs) are bounded by the latest *signed* checkpoint, so nothing is
+ * published before a signature commits to it.
+ */
+import { hash as nodeHash } from 'node:crypto';
+import { bytesEqual, toBase64 } from '../core/bytes.js';
+import type { CborValue } from '../core/cbor.js';
+import { openCheckpoint } from '../core/checkpoint.js';
+import { encodeEntry, makeCommitment } from '../core/entry.js';
+import type { Sha256 } from '../core/hash.js';
+import {
+  consistencyProof,
+  inclusionProof,
+  leafHash,
+  MerkleError,
+  perfectRootOf,
+  treeHash,
+} from '../core/merkle.js';
+import type { Ed25519NoteSigner, NoteVerifier } from '../core/note.js';
+import {
+  hashesAtLevel,
+  TILE_WIDTH,
+  TileBuilder,
+  tileAtSize,
+  tileHashes,
+  tileSubtreeReader,
+} from '../core/tiles.js';
+import { type Db, openDatabase, type SyncMode } from '../store/db.js';
+import { type AppendItem, type AppendResult, LogStore, type StoredCheckpoint } from '../store/log-store.js';
+import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
+import { CheckpointSigner } from './signer.js';
+
+/** SHA-256 through node:crypto (OpenSSL): the server's hot path. */
+export const nodeSha256: Sha256 = (d) => nodeHash('sha256', d, 'buffer');
+
+export interface LogConfig {
+  /** SQLite file path (or ':memory:' for tests). */
+  dbPath: string;
+  /** Checkpoint origin; fixed at creation and checked on every open. */
+  origin: string;
+  /** The log's checkpoint signing key (its name must be the origin). */
+  signer: Ed25519NoteSigner;
+  /** The matching verifier, used to check stored checkpoints at start-up. */
+  verifier: NoteVerifier;
+  /** Signing period in ms (default 1000). */
+  signIntervalMs?: number;
+  sequencer?: Partial<SequencerOptions>;
+  synchronous?: SyncMode;
+  cacheMiB?: number;
+  sha?: Sha256;
+  now?: () => number;
+}
+
+/** A refusal to start: the database does not match what the log signed, or config conflicts. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** One event to append as a leaf with a salted commitment to its payload. */
+export interface EventInput {
+  /** Entry kind, e.g. 'opa.decision' or 'event'. */
+  readonly kind: string;
+  /** Source (for OPA: labels.id) and id (decision_id) of the event. */
+  readonly source: string;
+  readonly id: string;
+  /** The event's own timestamp string, verbatim. */
+  readonly ts?: string;
+  /** The event itself; its deterministic CBOR is the committed payload. */
+  readonly event: CborValue;
+  /** Problems noticed in the event, recorded in the leaf. */
+  readonly flags?: readonly string[];
+  /** Deduplicate on (source, id): a second append returns the first index. Default true. */
+  readonly dedup?: boolean;
+}
+
+export class TransparencyLog {
+  readonly origin: string;
+  readonly store: LogStore;
+  readonly db: Db;
+  readonly sha: Sha256;
+  readonly #builder: TileBuilder;
+  readonly #sequencer: Sequencer;
+  readonly #signer: CheckpointSigner;
+  readonly #signIntervalMs: number;
+  readonly #now: () => number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #fatal: Error | undefined;
+
+  private constructor(cfg: LogConfig, db: Db, store: LogStore, builder: TileBuilder) {
+    this.origin = cfg.origin;
+    this.db = db;
+    this.store = store;
+    this.sha = cfg.sha ?? nodeSha256;
+    this.#builder = builder;
+    this.#now = cfg.now ?? Date.now;
+    this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
+    this.#sequencer = new Sequencer(
+      store,
+      builder,
+      { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer },
+      () => {},
+    );
+    this.#signer = new CheckpointSigner(store, builder, cfg.signer, cfg.origin, this.#now);
+  }
+
+  /**
+   * Opens the log. Refuses (StartupError) when: the origin or key differ from the ones the
+   * database was created with; the database holds fewer leaves than the last signed
+   * checkpoint; the stored tiles do not hash to the last signed root; the stored checkpoint
+   * does not verify; or the newest leaves do not match their tile hashes.
+   */
+  static open(cfg: LogConfig): TransparencyLog {
+    const sha = cfg.sha ?? nodeSha256;
+    if (cfg.signer.name !== cfg.origin) {
+      throw new StartupError(`signer key name ${cfg.signer.name} must equal the origin ${cfg.origin}`);
+    }
+    const db = openDatabase(cfg.dbPath, {
+      synchronous: cfg.synchronous ?? 'FULL',
+      cacheMiB: cfg.cacheMiB ?? 64,
+    });
+    try {
+      const store = new LogStore(db, sha);
+      checkIdentity(store, cfg);
+      const size = store.treeSize();
+      let edge: Uint8Array[][];
+      try {
+        edge = store.loadEdge(size);
+      } catch (err) {
+        throw new StartupError(`stored tiles are damaged: ${(err as Error).message}`);
+      }
+      const builder = new TileBuilder(size, edge, sha);
+      checkAgainstLastCheckpoint(store, builder, cfg.verifier, sha);
+      checkNewestLeaves(store, size, sha);
+      checkNewestFullTiles(store, size, sha);
+      return new TransparencyLog(cfg, db, store, builder);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Signs the first checkpoint if needed and starts the signing timer. */
+  start(): void {
+    this.signNow();
+    this.#timer = setInterval(() => this.signNow(), this.#signIntervalMs);
+    this.#timer.unref?.();
+  }
+
+  /** Signs a checkpoint for the committed tree if it grew; returns the latest checkpoint. */
+  signNow(): StoredCheckpoint {
+    if (this.#fatal) throw this.#fatal;
+    try {
+      return this.#signer.signIfGrown();
+    } catch (err) {
+      // A fork or a storage failure while signing: stop signing rather than risk two roots.
+      this.#fatal = err as Error;
+      if (this.#timer) clearInterval(this.#timer);
+      console.error(`opa-tlog: signer stopped: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** Subscribe to newly signed checkpoints. */
+  onCheckpoint(fn: (cp: StoredCheckpoint) => void): () => void {
+    return this.#signer.onCheckpoint(fn);
+  }
+
+  /** Leaves committed so far (may be ahead of the latest checkpoint). */
+  get committedSize(): number {
+    return this.#builder.size;
+  }
+
+  /** Leaves waiting in the group-commit queue. */
+  get queued(): number {
+    return this.#sequencer.queued;
+  }
+
+  /** The latest signed checkpoint. */
+  latest(): StoredCheckpoint {
+    const cp = this.#signer.latest;
+    if (!cp) throw new Error('no checkpoint signed yet (call start())');
+    return cp;
+  }
+
+  /** Appends raw leaves (entries already encoded). Resolves once durable. */
+  appendItems(items: readonly AppendItem[]): Promise<AppendResult[]> {
+    return this.#sequencer.append(items);
+  }
+
+  /**
+   * Encodes each event as an entry with a fresh 32-byte salt and a commitment to its payload,
+   * and appends them all atomically. Resolves with one result per event once durable.
+   */
+  appendEvents(events: readonly EventInput[]): Promise<AppendResult[]> {
+    const recv = this.#now();
+    let items: AppendItem[];
+    try {
+      items = events.map((e) => {
+        const { salt, payload, commitment } = makeCommitment(e.event, { sha: this.sha });
+        const entry = encodeEntry({
+          v: 1,
+          kind: e.kind,
+          src: e.source,
+          id: e.id,
+          ...(e.ts !== undefined ? { ts: e.ts } : {}),
+          recv,
+          c: commitment,
+          ...(e.flags && e.flags.length > 0 ? { flags: [...e.flags] } : {}),
+        });
+        const dedup = e.dedup ?? true;
+        return {
+          entry,
+          leafHash: leafHash(entry, this.sha),
+          salt,
+          payload,
+          ...(dedup ? { source: e.source, id: e.id } : {}),
+        };
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#sequencer.append(items);
+  }
+
+  #reader() {
+    return tileSubtreeReader((level, index) => this.store.tile(level, index), this.sha);
+  }
+
+  /** Inclusion proof for `index` in the tree of `size` (at most the latest checkpoint size). */
+  inclusionProof(index: number, size: number): Uint8Array[] {
+    this.#checkPublished(size);
+    return inclusionProof(index, size, this.#reader(), this.sha);
+  }
+
+  /** Consistency proof between two sizes, both at most the latest checkpoint size. */
+  consistencyProof(m: number, n: number): Uint8Array[] {
+    this.#checkPublished(n);
+    return consistencyProof(m, n, this.#reader(), this.sha);
+  }
+
+  /** Root of the tree at `size` (at most the latest checkpoint size), from stored tiles. */
+  rootAt(size: number): Uint8Array {
+    this.#checkPublished(size);
+    return treeHash(size, this.#reader(), this.sha);
+  }
+
+  #checkPublished(size: number): void {
+    const published = this.latest().size;
+    if (!Number.isSafeInteger(size) || size < 0 || size > published) {
+      throw new MerkleError(
+        'index_out_of_range',
+        `tree size ${size} is beyond the latest checkpoint (${published})`,
+      );
+    }
+  }
+
+  /**
+   * Bytes of hash tile (level, index) at `width` (256 = full) as of the latest checkpoint, or
+   * undefined if that tile does not exist at that width. Narrower widths of a tile that has
+   * since grown are served as prefixes: the bytes at a path never change.
+   */
+  hashTile(level: number, index: number, width: number): Uint8Array | undefined {
+    const t = tileAtSize(this.latest().size, level, index);
+    if (!t || width > t.width) return undefined;
+    if (width === TILE_WIDTH && t.width !== TILE_WIDTH) return undefined;
+    const data = this.store.tile(level, index);
+    if (!data || data.length < width * 32) return undefined;
+    return data.subarray(0, width * 32);
+  }
+
+  /** Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. */
+  entryBundle(index: number, width: number): Uint8Array | undefined {
+    const t = tileAtSize(this.latest().size, 0, index);
+    if (!t || width > t.width) return undefined;
+    if (width === TILE_WIDTH && t.width !== TILE_WIDTH) return undefined;
+    const entries = this.store.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
+    let n = 0;
+    for (const e of entries) n += 2 + e.length;
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const e of entries) {
+      out[o] = e.length >>> 8;
+      out[o + 1] = e.length & 0xff;
+      out.set(e, o + 2);
+      o += 2 + e.length;
+    }
+    return out;
+  }
+
+  /** Commits what is queued, signs a final checkpoint, stops timers and closes the database. */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#sequencer.close();
+    if (!this.#fatal) {
+      try {
+        this.#signer.signIfGrown();
+      } catch (err) {
+        console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
+      }
+    }
+    this.db.close();
+  }
+}
+
+function checkIdentity(store: LogStore, cfg: LogConfig): void {
+  const origin = store.getMeta('origin');
+  const vkey = store.getMeta('vkey');
+  if (origin === undefined && vkey === undefined) {
+    if (store.treeSize() > 0 || store.latestCheckpoint()) {
+      throw new StartupError('database has leaves but no recorded origin/key: refusing to adopt it');
+    }
+    store.db.transaction(() => {
+      store.setMeta('origin', cfg.origin);
+      store.setMeta('vkey', cfg.signer.vkey);
+    })();
+    return;
+  }
+  if (origin !== cfg.origin) {
+    throw new StartupError(`this database belongs to origin "${origin}", not "${cfg.origin}"`);
+  }
+  if (vkey !== cfg.signer.vkey) {
+    throw new StartupError(`this database was signed by key ${vkey}, not ${cfg.signer.vkey}`);
+  }
+}
+
+function checkAgainstLastCheckpoint(
+  store: LogStore,
+  builder: TileBuilder,
+  verifier: NoteVerifier,
+  sha: Sha256,
+): void {
+  const last = store.latestCheckpoint();
+  if (!last) return;
+  let opened: ReturnType<typeof openCheckpoint>;
+  try {
+    opened = openCheckpoint(last.note, verifier);
+  } catch (err) {
+    throw new StartupError(
+      `the last stored checkpoint (size ${last.size}) does not verify: ${(err as Error).message}`,
+    );
+  }
+  const cp = opened.checkpoint;
+  if (cp.size !== last.size || !bytesEqual(cp.rootHash, last.root)) {
+    throw new StartupError(`the last stored checkpoint's note disagrees with its row (size ${last.size})`);
+  }
+  if (builder.size < last.size) {
+    throw new StartupError(
+      `the database holds ${builder.size} leaves but checkpoint ${last.size} was signed: acknowledged leaves are missing`,
+    );
+  }
+  const reader = tileSubtreeReader((level, index) => store.tile(level, index), sha);
+  let root: Uint8Array;
+  try {
+    root = last.size === builder.size ? builder.root() : treeHash(last.size, reader, sha);
+  } catch (err) {
+    throw new StartupError(`cannot recompute the root at size ${last.size}: ${(err as Error).message}`);
+  }
+  if (!bytesEqual(root, last.root)) {
+    throw new StartupError(
+      `FORK GUARD: the stored tree at size ${last.size} has root ${toBase64(root)}, but the log signed ${toBase64(last.root)}. ` +
+        'The database was altered or damaged; refusing to run (signing now would fork the log).',
+    );
+  }
+}
+
+function checkNewestLeaves(store: LogStore, size: number, sha: Sha256): void {
+  const lo = Math.max(0, size - TILE_WIDTH);
+  const entries = store.entries(lo, size);
+  if (entries.length !== size - lo) throw new StartupError(`entries below ${size} are missing`);
+  const tiles = new Map<number, Uint8Array[]>();
+  for (let i = 0; i < entries.length; i++) {
+    const idx = lo + i;
+    const t = Math.floor(idx / TILE_WIDTH);
+    let hashes = tiles.get(t);
+    if (!hashes) {
+      const data = store.tile(0, t);
+      if (!data) throw new StartupError(`leaf tile ${t} is missing`);
+      hashes = tileHashes(data);
+      tiles.set(t, hashes);
+    }
+    const h = hashes[idx - t * TILE_WIDTH];
+    if (!h || !bytesEqual(h, leafHash(entries[i]!, sha))) {
+      throw new StartupError(
+        `entry ${idx} does not match its leaf hash in the tiles: the database was altered`,
+      );
+    }
+  }
+}
+
+/** The last full tile of each level must hash to its parent hash one level up. */
+function checkNewestFullTiles(store: LogStore, size: number, sha: Sha256): void {
+  for (let level = 0; hashesAtLevel(size, level + 1) > 0; level++) {
+    const t = hashesAtLevel(size, level + 1) - 1; // index of the last full tile at `level`
+    const data = store.tile(level, t);
+    const parent = store.tile(level + 1, Math.floor(t / TILE_WIDTH));
+    const want = parent?.subarray((t % TILE_WIDTH) * 32, (t % TILE_WIDTH) * 32 + 32);
+    if (!data || data.length !== TILE_WIDTH * 32 || !want || want.length !== 32) {
+      throw new StartupError(`tile ${level}/${t} or its parent is missing`);
+    }
+    if (!bytesEqual(perfectRootOf(tileHashes(data), sha), want)) {
+      throw new StartupError(
+        `tile ${level}/${t} does not hash to its parent in level ${level + 1}: the database was altered`,
+      );
+    }
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The checkpoint signer. It signs the tree as committed (never ahead of the database), stores
+ * every checkpoint before publishing it, and refuses to sign a size smaller than, or a root
+ * different from, anything it signed before: the database's PRIMARY KEY on size is the last
+ * line of defence against two roots for one size.
+ */
+import { bytesEqual } from '../core/bytes.js';
+import { signCheckpoint } from '../core/checkpoint.js';
+import type { NoteSigner } from '../core/note.js';
+import type { TileBuilder } from '../core/tiles.js';
+import type { LogStore, StoredCheckpoint } from '../store/log-store.js';
+
+export class ForkError extends Error {
+  readonly code = 'fork';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForkError';
+  }
+}
+
+export class CheckpointSigner {
+  readonly #store: LogStore;
+  readonly #builder: TileBuilder;
+  readonly #signer: NoteSigner;
+  readonly #origin: string;
+  readonly #now: () => number;
+  #latest: StoredCheckpoint | undefined;
+  readonly #listeners = new Set<(cp: StoredCheckpoint) => void>();
+
+  constructor(store: LogStore, builder: TileBuilder, signer: NoteSigner, origin: string, now = Date.now) {
+    this.#store = store;
+    this.#builder = builder;
+    this.#signer = signer;
+    this.#origin = origin;
+    this.#now = now;
+    this.#latest = store.latestCheckpoint();
+  }
+
+  /** The newest signed checkpoint, or undefined before the first one. */
+  get latest(): StoredCheckpoint | undefined {
+    return this.#latest;
+  }
+
+  /** Calls `fn` after each new checkpoint is stored; returns an unsubscribe function. */
+  onCheckpoint(fn: (cp: StoredCheckpoint) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Signs the current tree if it grew since the last checkpoint (or if none exists yet) and
+   * returns the newest checkpoint. Throws ForkError if the tree is smaller than the last
+   * signed size or (same size) has a different root.
+   */
+  signIfGrown(): StoredCheckpoint {
+    const size = this.#builder.size;
+    const root = this.#builder.root();
+    const last = this.#latest;
+    if (last) {
+      if (size < last.size)
+        throw new ForkError(`tree size ${size} is below the last signed size ${last.size}`);
+      if (size === last.size) {
+        if (!bytesEqual(root, last.root))
+          throw new ForkError(`root at size ${size} differs from the signed root`);
+        return last;
+      }
+    }
+    const note = signCheckpoint({ origin: this.#origin, size, rootHash: root }, this.#signer);
+    const cp: StoredCheckpoint = { size, root, note, signedAt: this.#now() };
+    this.#store.insertCheckpoint(cp);
+    this.#latest = cp;
+    for (const fn of this.#listeners) fn(cp);
+    return cp;
+  }
+}

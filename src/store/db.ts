@@ -1,0 +1,111 @@
+/**
+ * Opening the SQLite database: pragmas and schema migrations.
+ *
+ * Durability: WAL with `synchronous=FULL` (default) fsyncs the WAL at every commit, so a
+ * commit that returned survives power loss. `NORMAL` may lose the last commits on power loss
+ * (never on a process crash) and is offered as a documented option.
+ */
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+export type SyncMode = 'FULL' | 'NORMAL';
+
+export interface OpenOptions {
+  /** fsync policy; FULL by default. */
+  synchronous?: SyncMode;
+  /** Page cache in MiB (default 64); keeps the dedup index's hot pages in memory. */
+  cacheMiB?: number;
+  /** Open read-only (tools that inspect a database). */
+  readonly?: boolean;
+}
+
+/**
+ * Schema migrations, applied in order; PRAGMA user_version records how many ran. A migration
+ * is never edited once released: add a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  -- Public leaves: the exact entry bytes hashed into the tree. idx is the leaf index.
+  CREATE TABLE entries (
+    idx  INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+  );
+  -- Private: salt and clear-text payload behind each entry's commitment. Deleting a row
+  -- (erasure) leaves every leaf and proof intact.
+  CREATE TABLE payloads (
+    idx     INTEGER PRIMARY KEY,
+    salt    BLOB NOT NULL,
+    payload BLOB NOT NULL
+  );
+  -- Dedup and lookup by (source, id). key is a 52-bit hash of (source, id) used as the rowid,
+  -- so the index is the table B-tree itself (8-byte keys, no secondary index). Collisions are
+  -- resolved by probing key+1, key+2, ... and always confirmed against the entry itself.
+  CREATE TABLE ids (
+    key INTEGER PRIMARY KEY,
+    idx INTEGER NOT NULL
+  );
+  -- Hash tiles (C2SP tlog-tiles, height 8), one row per tile holding its current content:
+  -- tile_key = idx * 64 + level. A full tile (8192 bytes) is never rewritten; the partial
+  -- rightmost tile of each level grows in place (its older widths are prefixes).
+  CREATE TABLE tiles (
+    tile_key INTEGER PRIMARY KEY,
+    data     BLOB NOT NULL
+  );
+  -- Every checkpoint the log ever signed. size is the primary key: one root per size, ever.
+  CREATE TABLE checkpoints (
+    size      INTEGER PRIMARY KEY,
+    root      BLOB NOT NULL,
+    note      TEXT NOT NULL,
+    signed_at INTEGER NOT NULL
+  );
+  -- Cosignatures gathered from witnesses, as note signature lines.
+  CREATE TABLE cosignatures (
+    size      INTEGER NOT NULL,
+    witness   TEXT NOT NULL,
+    line      TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    PRIMARY KEY (size, witness, line)
+  );
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];
+
+/** Number of migrations this build knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Opens (creating if needed) and migrates the database at `path`. */
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const db = new Database(path, { readonly: opts.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+  }
+  db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 64)}`);
+  db.pragma('temp_store = MEMORY');
+  if (!opts.readonly) migrate(db);
+  else {
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v !== SCHEMA_VERSION)
+      throw new Error(`database schema version ${v}, this build needs ${SCHEMA_VERSION}`);
+  }
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `database schema version ${current} is newer than this build (${SCHEMA_VERSION}); refusing to open it`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The HTTP read API as a tiled-log client sees it (C2SP tlog-tiles), and the minimal append
+ * API, through hono's in-process request path.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { openCheckpoint } from '../../src/core/checkpoint.js';
+import { decodeEntry } from '../../src/core/entry.js';
+import { leafHash } from '../../src/core/merkle.js';
+import { entryBundlePath, hashTilePath } from '../../src/core/tiles.js';
+import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
+import type { TransparencyLog } from '../../src/log/log.js';
+import { openTestLog, TEST_VERIFIER, tempDir } from '../helpers/log.js';
+import { parseBundle } from '../helpers/server.js';
+
+let log: TransparencyLog | undefined;
+afterEach(() => {
+  log?.close();
+  log = undefined;
+});
+
+async function setup(n: number, over = {}) {
+  log = openTestLog(join(tempDir(), 'log.db'), over);
+  if (n > 0) {
+    await log.appendEvents(
+      Array.from({ length: n }, (_, i) => ({ kind: 'event', source: 's', id: `${i}`, event: { i } })),
+    );
+  }
+  log.signNow();
+  return { log, app: createApp(log, { ...DEFAULT_APP_OPTIONS, maxBodyBytes: 4096, maxItems: 100 }) };
+}
+
+async function json(res: Response) {
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe('read API', () => {
+  test('/checkpoint is the signed note, uncached, readable cross-origin', async () => {
+    const { app } = await setup(3);
+    const res = await app.request('/checkpoint');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const cp = openCheckpoint(await res.text(), TEST_VERIFIER).checkpoint;
+    expect(cp.size).toBe(3);
+  });
+
+  test('tiles and bundles: full, partial, prefixes of grown tiles, immutable caching', async () => {
+    const { app, log } = await setup(300);
+    const full = await app.request(`/${hashTilePath({ level: 0, index: 0, width: 256 })}`);
+    expect(full.status).toBe(200);
+    expect(full.headers.get('content-type')).toBe('application/octet-stream');
+    expect(full.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const tile0 = new Uint8Array(await full.arrayBuffer());
+    expect(tile0.length).toBe(8192);
+    const partial = new Uint8Array(await (await app.request('/tile/0/001.p/44')).arrayBuffer());
+    expect(partial.length).toBe(44 * 32);
+    const level1 = await app.request('/tile/1/000.p/1');
+    expect(level1.status).toBe(200);
+    // An older, narrower partial path still serves the same bytes (a prefix).
+    const older = new Uint8Array(await (await app.request('/tile/0/001.p/10')).arrayBuffer());
+    expect(older).toEqual(partial.subarray(0, 320));
+    const bundle = parseBundle(
+      new Uint8Array(await (await app.request(`/${entryBundlePath(1, 44)}`)).arrayBuffer()),
+    );
+    expect(bundle.length).toBe(44);
+    bundle.forEach((e, i) => {
+      expect(leafHash(e)).toEqual(partial.subarray(i * 32, i * 32 + 32));
+      expect(decodeEntry(e).id).toBe(`${256 + i}`);
+    });
+    expect(log.latest().size).toBe(300);
+  });
+
+  test('tiles beyond the tree are 404, malformed paths 400, both as JSON errors', async () => {
+    const { app } = await setup(300);
+    for (const p of [
+      '/tile/0/001',
+      '/tile/0/001.p/45',
+      '/tile/0/002.p/1',
+      '/tile/1/000',
+      '/tile/entries/001.p/45',
+      '/tile/2/000.p/1',
+    ]) {
+      const res = await app.request(p);
+      expect(res.status, p).toBe(404);
+      expect((await json(res)).error).toBe('tile_not_found');
+    }
+    for (const p of [
+      '/tile/0/1',
+      '/tile/0/x000/001',
+      '/tile/0/001.p/256',
+      '/tile/0/001.p/0',
+      '/tile/64/000',
+      '/tile/0/%30%30%31',
+      '/tile/',
+    ]) {
+      const res = await app.request(p);
+      expect(res.status, p).toBe(400);
+      expect(await json(res)).toMatchObject({ error: 'invalid_tile_path' });
+    }
+  });
+
+  test('an empty log has a checkpoint and no tiles', async () => {
+    const { app } = await setup(0);
+    expect(
+      openCheckpoint(await (await app.request('/checkpoint')).text(), TEST_VERIFIER).checkpoint.size,
+    ).toBe(0);
+    expect((await app.request('/tile/0/000.p/1')).status).toBe(404);
+  });
+});
+
+describe('POST /v1/entries', () => {
+  const post = (app: ReturnType<typeof createApp>, body: string, headers: Record<string, string> = {}) =>
+    app.request('/v1/entries', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+
+  test('one object or an array; idempotent with Idempotency-Key', async () => {
+    const { app, log } = await setup(0);
+    expect(await json(await post(app, '{"a":1}'))).toMatchObject({ indices: [0], duplicates: [false] });
+    const first = await json(await post(app, '[{"b":1},{"b":2}]', { 'idempotency-key': 'k1' }));
+    expect(first).toMatchObject({ indices: [1, 2], duplicates: [false, false] });
+    const retry = await json(await post(app, '[{"b":1},{"b":2}]', { 'idempotency-key': 'k1' }));
+    expect(retry).toMatchObject({ indices: [1, 2], duplicates: [true, true] });
+    expect(log.committedSize).toBe(3);
+  });
+
+  test('bad input is refused with a JSON error and changes nothing', async () => {
+    const { app, log } = await setup(0);
+    const cases: [string, Record<string, string>, number, string][] = [
+      ['{"a":', {}, 400, 'invalid_json'],
+      ['[1,2]', {}, 400, 'invalid_entry'],
+      ['[{"a":1},"x"]', {}, 400, 'invalid_entry'],
+      ['[]', {}, 400, 'empty_batch'],
+      ['{"a":1}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+      [`{"a":"${'x'.repeat(5000)}"}`, {}, 413, 'body_too_large'],
+      [JSON.stringify(Array.from({ length: 101 }, () => ({}))), {}, 413, 'too_many_entries'],
+      ['{"a":1}', { 'idempotency-key': '' }, 400, 'invalid_idempotency_key'],
+    ];
+    for (const [body, headers, status, code] of cases) {
+      const res = await post(app, body, headers);
+      expect(res.status, body.slice(0, 40)).toBe(status);
+      const b = await json(res);
+      expect(b.error).toBe(code);
+      expect(typeof b.detail).toBe('string');
+    }
+    expect(log.committedSize).toBe(0);
+  });
+
+  test('a full queue answers 503 with Retry-After', async () => {
+    const { app } = await setup(0, { sequencer: { maxQueue: 2, maxDelayMs: 200 } });
+    const slow = post(app, '[{"a":1},{"a":2}]');
+    const res = await post(app, '[{"a":3}]');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect((await json(res)).error).toBe('overloaded');
+    expect((await slow).status).toBe(200);
+  });
+
+  test('unknown routes are JSON 404s', async () => {
+    const { app } = await setup(0);
+    const res = await app.request('/nope');
+    expect(res.status).toBe(404);
+    expect((await json(res)).error).toBe('not_found');
+  });
+});
