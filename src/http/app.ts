@@ -8,6 +8,7 @@ import type { TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
 import { entryRoutes } from './entries.js';
 import { errorResponse, HttpError } from './errors.js';
+import { proofRoutes } from './proofs.js';
 import { tileRoutes } from './tiles.js';
 
 export interface AppOptions {
@@ -25,6 +26,7 @@ export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_O
   });
   app.route('/', tileRoutes(log));
   app.route('/', entryRoutes(log, opts));
+  app.route('/', proofRoutes(log));
   app.notFound((c) =>
     c.json({ error: 'not_found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404),
   );

@@ -243,6 +243,15 @@ export class TransparencyLog {
     return consistencyProof(m, n, this.#reader(), this.sha);
   }
 
+  /** Leaf hash of `index` (below the latest checkpoint size), from the level-0 tile. */
+  leafHashAt(index: number): Uint8Array {
+    this.#checkPublished(index + 1);
+    const t = this.store.tile(0, Math.floor(index / TILE_WIDTH));
+    const o = (index % TILE_WIDTH) * 32;
+    if (!t || t.length < o + 32) throw new Error(`leaf tile for index ${index} is missing`);
+    return t.subarray(o, o + 32);
+  }
+
   /** Root of the tree at `size` (at most the latest checkpoint size), from stored tiles. */
   rootAt(size: number): Uint8Array {
     this.#checkPublished(size);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { decodeEntry } from '../../src/core/entry.js';
-import { leafHash } from '../../src/core/merkle.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../../src/core/merkle.js';
 import { entryBundlePath, hashTilePath } from '../../src/core/tiles.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import type { TransparencyLog } from '../../src/log/log.js';
@@ -165,5 +165,78 @@ describe('POST /v1/entries', () => {
     const res = await app.request('/nope');
     expect(res.status).toBe(404);
     expect((await json(res)).error).toBe('not_found');
+  });
+});
+
+describe('JSON proof API', () => {
+  test('inclusion and consistency proofs verify against the signed checkpoints', async () => {
+    const { app, log } = await setup(300);
+    const cp300 = openCheckpoint(log.latest().note, TEST_VERIFIER).checkpoint;
+    await log.appendEvents(
+      Array.from({ length: 77 }, (_, i) => ({ kind: 'event', source: 't', id: `${i}`, event: { i } })),
+    );
+    log.signNow();
+    const latest = openCheckpoint(await (await app.request('/checkpoint')).text(), TEST_VERIFIER).checkpoint;
+    expect(latest.size).toBe(377);
+    for (const [index, size] of [
+      [0, 377],
+      [376, 377],
+      [255, 300],
+      [299, 300],
+    ] as const) {
+      const q = size === 377 ? `index=${index}` : `index=${index}&tree_size=${size}`;
+      const body = (await json(await app.request(`/v1/proof/inclusion?${q}`))) as {
+        leaf_hash: string;
+        root_hash: string;
+        proof: string[];
+        tree_size: number;
+        checkpoint: string;
+      };
+      expect(body.tree_size).toBe(size);
+      const root = size === 377 ? latest.rootHash : cp300.rootHash;
+      expect(body.root_hash).toBe(Buffer.from(root).toString('base64'));
+      expect(body.leaf_hash).toBe(Buffer.from(leafHash(log.store.entry(index)!)).toString('base64'));
+      verifyInclusion(
+        index,
+        size,
+        leafHash(log.store.entry(index)!),
+        body.proof.map((p) => new Uint8Array(Buffer.from(p, 'base64'))),
+        root,
+      );
+      expect(openCheckpoint(body.checkpoint, TEST_VERIFIER).checkpoint.size).toBe(size);
+    }
+    const cons = (await json(await app.request('/v1/proof/consistency?from=300'))) as {
+      proof: string[];
+      to: number;
+    };
+    expect(cons.to).toBe(377);
+    verifyConsistency(
+      300,
+      377,
+      cp300.rootHash,
+      latest.rootHash,
+      cons.proof.map((p) => new Uint8Array(Buffer.from(p, 'base64'))),
+    );
+  });
+
+  test('bad proof parameters are 400s with JSON errors', async () => {
+    const { app } = await setup(10);
+    const cases: [string, string][] = [
+      ['/v1/proof/inclusion', 'missing_parameter'],
+      ['/v1/proof/inclusion?index=01', 'invalid_parameter'],
+      ['/v1/proof/inclusion?index=-1', 'invalid_parameter'],
+      ['/v1/proof/inclusion?index=1e3', 'invalid_parameter'],
+      ['/v1/proof/inclusion?index=10', 'index_out_of_range'],
+      ['/v1/proof/inclusion?index=1&tree_size=11', 'tree_size_too_large'],
+      ['/v1/proof/inclusion?index=99999999999999999999', 'invalid_parameter'],
+      ['/v1/proof/consistency', 'missing_parameter'],
+      ['/v1/proof/consistency?from=5&to=4', 'invalid_parameter'],
+      ['/v1/proof/consistency?from=5&to=11', 'tree_size_too_large'],
+    ];
+    for (const [path, code] of cases) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(400);
+      expect((await json(res)).error, path).toBe(code);
+    }
   });
 });

@@ -1,0 +1,74 @@
+/**
+ * JSON proof API: inclusion and consistency proofs against signed tree sizes. Proofs are
+ * built from the stored tiles; clients should check them (they prove nothing by themselves).
+ *
+ *   GET /v1/proof/inclusion?index=I[&tree_size=N]
+ *   GET /v1/proof/consistency?from=M[&to=N]
+ *
+ * tree_size / to default to the latest checkpoint's size and may be any size up to it.
+ */
+import { Hono } from 'hono';
+import { parseCanonicalDecimal, toBase64 } from '../core/bytes.js';
+import type { TransparencyLog } from '../log/log.js';
+import { HttpError } from './errors.js';
+
+function sizeParam(value: string | undefined, name: string, fallback?: number): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new HttpError(400, 'missing_parameter', `${name} is required`);
+    return fallback;
+  }
+  const n = parseCanonicalDecimal(value);
+  if (n === undefined)
+    throw new HttpError(400, 'invalid_parameter', `${name} must be a canonical decimal integer`);
+  return n;
+}
+
+export function proofRoutes(log: TransparencyLog): Hono {
+  const app = new Hono();
+
+  app.get('/v1/proof/inclusion', (c) => {
+    const latest = log.latest();
+    const size = sizeParam(c.req.query('tree_size'), 'tree_size', latest.size);
+    if (size > latest.size) {
+      throw new HttpError(
+        400,
+        'tree_size_too_large',
+        `tree_size ${size} exceeds the latest checkpoint ${latest.size}`,
+      );
+    }
+    const index = sizeParam(c.req.query('index'), 'index');
+    if (index >= size)
+      throw new HttpError(400, 'index_out_of_range', `index ${index} is not below tree_size ${size}`);
+    const proof = log.inclusionProof(index, size);
+    return c.json({
+      index,
+      tree_size: size,
+      leaf_hash: toBase64(log.leafHashAt(index)),
+      root_hash: toBase64(log.rootAt(size)),
+      proof: proof.map(toBase64),
+      checkpoint: size === latest.size ? latest.note : (log.store.checkpointAt(size)?.note ?? null),
+    });
+  });
+
+  app.get('/v1/proof/consistency', (c) => {
+    const latest = log.latest();
+    const from = sizeParam(c.req.query('from'), 'from');
+    const to = sizeParam(c.req.query('to'), 'to', latest.size);
+    if (to > latest.size)
+      throw new HttpError(
+        400,
+        'tree_size_too_large',
+        `to ${to} exceeds the latest checkpoint ${latest.size}`,
+      );
+    if (from > to) throw new HttpError(400, 'invalid_parameter', `from ${from} exceeds to ${to}`);
+    return c.json({
+      from,
+      to,
+      from_root: toBase64(log.rootAt(from)),
+      to_root: toBase64(log.rootAt(to)),
+      proof: log.consistencyProof(from, to).map(toBase64),
+    });
+  });
+
+  return app;
+}
