@@ -101,13 +101,15 @@ export class Sequencer {
   /** Commits everything queued now, batch after batch. */
   flush(): void {
     while (this.#queue.length > 0) {
-      const batch: Pending[] = [];
+      // Take whole requests up to maxBatch leaves (at least one request), with one splice:
+      // shifting one by one would be quadratic in a long queue.
+      let k = 0;
       let n = 0;
-      while (this.#queue.length > 0 && (n === 0 || n + this.#queue[0]!.items.length <= this.#opts.maxBatch)) {
-        const p = this.#queue.shift()!;
-        batch.push(p);
-        n += p.items.length;
+      while (k < this.#queue.length && (k === 0 || n + this.#queue[k]!.items.length <= this.#opts.maxBatch)) {
+        n += this.#queue[k]!.items.length;
+        k++;
       }
+      const batch = this.#queue.splice(0, k);
       this.#queued -= n;
       this.#commit(batch, n);
     }
