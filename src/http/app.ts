@@ -3,6 +3,8 @@
  * open for the public read API (browser verifiers fetch checkpoints and tiles).
  */
 import { Hono } from 'hono';
+import { CborError } from '../core/cbor.js';
+import { EntryError } from '../core/entry.js';
 import { MerkleError } from '../core/merkle.js';
 import type { TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
@@ -43,5 +45,8 @@ function mapError(err: unknown): unknown {
     return new HttpError(503, 'shutting_down', err.message, { 'Retry-After': '5' });
   }
   if (err instanceof MerkleError) return new HttpError(400, err.code, err.message);
+  if (err instanceof EntryError || err instanceof CborError) {
+    return new HttpError(400, 'invalid_entry', `cannot encode the entry: ${err.message}`);
+  }
   return err;
 }

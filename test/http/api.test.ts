@@ -135,6 +135,8 @@ describe('POST /v1/entries', () => {
       ['[1,2]', {}, 400, 'invalid_entry'],
       ['[{"a":1},"x"]', {}, 400, 'invalid_entry'],
       ['[]', {}, 400, 'empty_batch'],
+      ['{"a":"\\ud800"}', {}, 400, 'invalid_entry'],
+      [`${'{"a":'.repeat(600)}1${'}'.repeat(600)}`, {}, 400, 'invalid_entry'],
       ['{"a":1}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
       [`{"a":"${'x'.repeat(5000)}"}`, {}, 413, 'body_too_large'],
       [JSON.stringify(Array.from({ length: 101 }, () => ({}))), {}, 413, 'too_many_entries'],
