@@ -18,13 +18,19 @@ export interface ServeConfig {
   synchronous: 'FULL' | 'NORMAL';
   cacheMiB: number;
   maxBodyBytes: number;
+  tokens: string;
+  tokenFile: string | undefined;
+  insecureNoAuth: boolean;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  retentionDays: number;
 }
 
 interface Setting {
   readonly flag: string;
   readonly env: string;
-  readonly kind: 'string' | 'int';
-  readonly def: string | number | undefined;
+  readonly kind: 'string' | 'int' | 'bool';
+  readonly def: string | number | boolean | undefined;
   readonly help: string;
 }
 
@@ -101,6 +107,48 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     def: 16 * 1024 * 1024,
     help: 'largest request body',
   },
+  tokens: {
+    flag: 'tokens',
+    env: 'OPA_TLOG_TOKENS',
+    kind: 'string',
+    def: '',
+    help: 'bearer tokens, comma-separated <role>[+<role>]:<token> (roles ingest, read, admin)',
+  },
+  tokenFile: {
+    flag: 'token-file',
+    env: 'OPA_TLOG_TOKEN_FILE',
+    kind: 'string',
+    def: undefined,
+    help: 'file with one <role>[+<role>]:<token> per line, re-read on change',
+  },
+  insecureNoAuth: {
+    flag: 'insecure-no-auth',
+    env: 'OPA_TLOG_INSECURE_NO_AUTH',
+    kind: 'bool',
+    def: false,
+    help: 'allow binding a non-loopback address without any token',
+  },
+  tlsCert: {
+    flag: 'tls-cert',
+    env: 'OPA_TLOG_TLS_CERT',
+    kind: 'string',
+    def: undefined,
+    help: 'TLS certificate (PEM)',
+  },
+  tlsKey: {
+    flag: 'tls-key',
+    env: 'OPA_TLOG_TLS_KEY',
+    kind: 'string',
+    def: undefined,
+    help: 'TLS private key (PEM)',
+  },
+  retentionDays: {
+    flag: 'retention-days',
+    env: 'OPA_TLOG_RETENTION_DAYS',
+    kind: 'int',
+    def: 0,
+    help: 'erase payloads older than this many days (0 = keep forever)',
+  },
 };
 
 export class ConfigError extends Error {}
@@ -116,8 +164,9 @@ export function serveUsage(): string {
 
 /** Resolves the serve configuration from argv, env and an optional config file. */
 export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
-  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
-  for (const s of Object.values(SETTINGS)) options[s.flag] = { type: 'string' };
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
+  for (const s of Object.values(SETTINGS))
+    options[s.flag] = { type: s.kind === 'bool' ? 'boolean' : 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
@@ -136,14 +185,19 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     for (const k of Object.keys(file))
       if (!known.has(k)) throw new ConfigError(`unknown setting "${k}" in ${configPath}`);
   }
-  const out: Record<string, string | number | undefined> = {};
+  const out: Record<string, string | number | boolean | undefined> = {};
   for (const [name, s] of Object.entries(SETTINGS)) {
-    const raw = (values[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.def;
+    const raw = (values[s.flag] as string | boolean | undefined) ?? env[s.env] ?? file[s.flag] ?? s.def;
     if (raw === undefined) {
       out[name] = undefined;
       continue;
     }
-    if (s.kind === 'int') {
+    if (s.kind === 'bool') {
+      if (typeof raw === 'boolean') out[name] = raw;
+      else if (/^(1|true|yes)$/i.test(String(raw))) out[name] = true;
+      else if (/^(0|false|no|)$/i.test(String(raw))) out[name] = false;
+      else throw new ConfigError(`--${s.flag} must be true or false, got ${raw}`);
+    } else if (s.kind === 'int') {
       const n = typeof raw === 'number' ? raw : Number(String(raw));
       if (!Number.isSafeInteger(n) || n < 0)
         throw new ConfigError(`--${s.flag} must be a non-negative integer, got ${raw}`);

@@ -3,6 +3,7 @@
  * `opa-tlog`: serve | keygen. Exit codes: 0 ok, 1 refused (e.g. fork guard), 2 usage.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
@@ -15,7 +16,9 @@ import {
   randomSeed,
 } from '../core/note.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
+import { TokenStore } from '../http/auth.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
+import { Retention } from '../log/retention.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 
 const USAGE = `usage: opa-tlog <command> [flags]
@@ -98,16 +101,53 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
   });
+  let tokens: TokenStore;
+  try {
+    tokens = new TokenStore(cfg.tokens.split(',').join('\n'), cfg.tokenFile ? [resolve(cfg.tokenFile)] : []);
+  } catch (err) {
+    log.close();
+    throw new ConfigError((err as Error).message);
+  }
+  if (!tokens.configured) {
+    if (!isLoopback(cfg.host) && !cfg.insecureNoAuth) {
+      log.close();
+      throw new ConfigError(
+        `no token is configured, so the log only binds to loopback; refusing --host ${cfg.host} ` +
+          '(configure --tokens / --token-file, or pass --insecure-no-auth to override)',
+      );
+    }
+    console.log('opa-tlog: no tokens configured: every endpoint is open to anyone who can connect');
+  }
   log.start();
-  const app = createApp(log, { ...DEFAULT_APP_OPTIONS, maxBodyBytes: cfg.maxBodyBytes });
+  const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
+  retention?.start();
+  const app = createApp(log, {
+    ...DEFAULT_APP_OPTIONS,
+    maxBodyBytes: cfg.maxBodyBytes,
+    tokens,
+    ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
+  });
   if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
   console.log(`opa-tlog: origin ${signer.name}`);
   console.log(`opa-tlog: verifier key ${signer.vkey}`);
-  const server = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, (info) => {
-    console.log(
-      `opa-tlog: listening on http://${info.address}:${info.port} (tree size ${log.latest().size})`,
-    );
-  });
+  const tls =
+    cfg.tlsCert && cfg.tlsKey
+      ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }
+      : undefined;
+  const scheme = tls ? 'https' : 'http';
+  const server = serve(
+    {
+      fetch: app.fetch,
+      hostname: cfg.host,
+      port: cfg.port,
+      ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
+    },
+    (info) => {
+      console.log(
+        `opa-tlog: listening on ${scheme}://${info.address}:${info.port} (tree size ${log.latest().size})`,
+      );
+    },
+  );
   return new Promise<number>((done) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -115,6 +155,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
       stopping = true;
       console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
       server.close();
+      retention?.stop();
       log.close();
       done(0);
     };
@@ -143,3 +184,7 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -26,6 +26,8 @@ export function leafHash(entry: Uint8Array, sha: Sha256 = sha256): Uint8Array {
 
 /** RFC 6962 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array, sha: Sha256 = sha256): Uint8Array {
+  checkHash('left child', left);
+  checkHash('right child', right);
   const buf = new Uint8Array(1 + 2 * HASH_SIZE);
   buf[0] = 1;
   buf.set(left, 1);

@@ -8,17 +8,31 @@ import { EntryError } from '../core/entry.js';
 import { MerkleError } from '../core/merkle.js';
 import type { TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
+import { TokenStore } from './auth.js';
+import { decisionRoutes } from './decisions.js';
 import { entryRoutes } from './entries.js';
 import { errorResponse, HttpError } from './errors.js';
+import { DEFAULT_INGEST_OPTIONS, type IngestOptions, ingestRoutes } from './ingest.js';
 import { proofRoutes } from './proofs.js';
 import { tileRoutes } from './tiles.js';
 
 export interface AppOptions {
   maxBodyBytes: number;
   maxItems: number;
+  /** Bearer tokens; none configured = open (the CLI then binds to loopback only). */
+  tokens: TokenStore;
+  ingest: IngestOptions;
+  /** How long lookups and ?wait=checkpoint wait for a covering checkpoint, ms. */
+  checkpointWaitMs: number;
 }
 
-export const DEFAULT_APP_OPTIONS: AppOptions = { maxBodyBytes: 16 * 1024 * 1024, maxItems: 10_000 };
+export const DEFAULT_APP_OPTIONS: AppOptions = {
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxItems: 10_000,
+  tokens: new TokenStore('', []),
+  ingest: DEFAULT_INGEST_OPTIONS,
+  checkpointWaitMs: 5_000,
+};
 
 export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_OPTIONS): Hono {
   const app = new Hono();
@@ -28,6 +42,8 @@ export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_O
   });
   app.route('/', tileRoutes(log));
   app.route('/', entryRoutes(log, opts));
+  app.route('/', ingestRoutes(log, opts.tokens, opts.ingest));
+  app.route('/', decisionRoutes(log, opts.tokens, opts));
   app.route('/', proofRoutes(log));
   app.notFound((c) =>
     c.json({ error: 'not_found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404),

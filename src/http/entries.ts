@@ -4,8 +4,11 @@
  * of adding leaves (item i of the request gets id "<key>/<i>"). Answers only after commit.
  */
 import { Hono } from 'hono';
+import { toBase64 } from '../core/bytes.js';
 import type { CborValue } from '../core/cbor.js';
 import type { EventInput, TransparencyLog } from '../log/log.js';
+import type { StoredCheckpoint } from '../store/log-store.js';
+import { requireRole, type TokenStore } from './auth.js';
 import { readBody } from './body.js';
 import { HttpError } from './errors.js';
 
@@ -14,12 +17,15 @@ export interface EntriesOptions {
   maxBodyBytes: number;
   /** Most events in one request. */
   maxItems: number;
+  tokens: TokenStore;
+  /** Longest ?wait=checkpoint waits, ms. */
+  checkpointWaitMs: number;
 }
 
 export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
   const app = new Hono();
 
-  app.post('/v1/entries', async (c) => {
+  app.post('/v1/entries', requireRole(opts.tokens, 'ingest'), async (c) => {
     const ct = c.req.header('content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(ct)) {
       throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
@@ -52,11 +58,38 @@ export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
       event: event as CborValue,
       dedup: key !== undefined,
     }));
+    const wait = c.req.query('wait');
+    if (wait !== undefined && wait !== 'checkpoint') {
+      throw new HttpError(400, 'invalid_parameter', 'wait must be "checkpoint"');
+    }
     const results = await log.appendEvents(events);
-    return c.json({
+    const body = {
       indices: results.map((r) => r.index),
       duplicates: results.map((r) => r.duplicate),
       committed_size: log.committedSize,
+    };
+    if (wait === undefined) return c.json(body);
+    // Answer once a signed checkpoint covers every new entry, with a proof for each.
+    const need = Math.max(...body.indices) + 1;
+    let cp: StoredCheckpoint;
+    try {
+      cp = await log.waitForCheckpoint(need, opts.checkpointWaitMs);
+    } catch {
+      throw new HttpError(
+        503,
+        'not_yet_signed',
+        'the entries are committed but no checkpoint covered them in time',
+        {
+          'Retry-After': '1',
+        },
+      );
+    }
+    return c.json({
+      ...body,
+      tree_size: cp.size,
+      checkpoint: log.publishedNote(cp),
+      leaf_hashes: body.indices.map((i) => toBase64(log.leafHashAt(i))),
+      proofs: body.indices.map((i) => log.inclusionProof(i, cp.size).map(toBase64)),
     });
   });
 

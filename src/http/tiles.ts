@@ -15,7 +15,7 @@ export function tileRoutes(log: TransparencyLog): Hono {
 
   app.get('/checkpoint', (c) => {
     c.header('Cache-Control', 'no-store');
-    return c.body(log.latest().note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    return c.body(log.publishedNote(log.latest()), 200, { 'Content-Type': 'text/plain; charset=utf-8' });
   });
 
   app.get('/tile/*', (c) => {

@@ -28,7 +28,13 @@ import {
   tileSubtreeReader,
 } from '../core/tiles.js';
 import { type Db, openDatabase, type SyncMode } from '../store/db.js';
-import { type AppendItem, type AppendResult, LogStore, type StoredCheckpoint } from '../store/log-store.js';
+import {
+  type AppendItem,
+  type AppendResult,
+  type LeafMeta,
+  LogStore,
+  type StoredCheckpoint,
+} from '../store/log-store.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner } from './signer.js';
 
@@ -76,6 +82,13 @@ export interface EventInput {
   readonly flags?: readonly string[];
   /** Deduplicate on (source, id): a second append returns the first index. Default true. */
   readonly dedup?: boolean;
+  /** Private search fields (OPA decisions). */
+  readonly search?: {
+    readonly tsMs: number | null;
+    readonly path: string | null;
+    readonly result: string | null;
+    readonly revisions: readonly string[];
+  };
 }
 
 export class TransparencyLog {
@@ -90,6 +103,7 @@ export class TransparencyLog {
   readonly #now: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #fatal: Error | undefined;
+  #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
 
   private constructor(cfg: LogConfig, db: Db, store: LogStore, builder: TileBuilder) {
     this.origin = cfg.origin;
@@ -165,6 +179,41 @@ export class TransparencyLog {
     }
   }
 
+  /**
+   * Resolves with the first checkpoint covering `size` leaves (at once if the latest does);
+   * rejects after `timeoutMs`.
+   */
+  waitForCheckpoint(size: number, timeoutMs: number): Promise<StoredCheckpoint> {
+    const cp = this.#signer.latest;
+    if (cp && cp.size >= size) return Promise.resolve(cp);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no checkpoint covered size ${size} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.#signer.onCheckpoint((c) => {
+        if (c.size >= size) {
+          clearTimeout(timer);
+          off();
+          resolve(c);
+        }
+      });
+    });
+  }
+
+  /**
+   * The note to publish for checkpoint `cp`: the signed note plus any witness cosignatures
+   * gathered for it (see {@link setCosignatureSource}).
+   */
+  publishedNote(cp: StoredCheckpoint): string {
+    return this.#cosigned?.(cp) ?? cp.note;
+  }
+
+  /** Installs the source of cosigned notes (the witness pusher). */
+  setCosignatureSource(fn: (cp: StoredCheckpoint) => string | undefined): void {
+    this.#cosigned = fn;
+  }
+
   /** Subscribe to newly signed checkpoints. */
   onCheckpoint(fn: (cp: StoredCheckpoint) => void): () => void {
     return this.#signer.onCheckpoint(fn);
@@ -213,11 +262,21 @@ export class TransparencyLog {
           ...(e.flags && e.flags.length > 0 ? { flags: [...e.flags] } : {}),
         });
         const dedup = e.dedup ?? true;
+        const meta: LeafMeta = {
+          kind: e.kind,
+          source: e.source,
+          recvMs: recv,
+          tsMs: e.search?.tsMs ?? null,
+          path: e.search?.path ?? null,
+          result: e.search?.result ?? null,
+          revisions: e.search?.revisions ?? [],
+        };
         return {
           entry,
           leafHash: leafHash(entry, this.sha),
           salt,
           payload,
+          meta,
           ...(dedup ? { source: e.source, id: e.id } : {}),
         };
       });
@@ -225,6 +284,36 @@ export class TransparencyLog {
       return Promise.reject(err);
     }
     return this.#sequencer.append(items);
+  }
+
+  /**
+   * Erases the salt and payload of entry `index` and appends an erasure entry naming it, in
+   * one transaction; every leaf and proof stays valid. `requestId` makes a retry idempotent
+   * (default: one erasure per index). Resolves with the erasure entry's index.
+   */
+  erase(index: number, reason: string, requestId = `erase/${index}`): Promise<AppendResult> {
+    let item: AppendItem;
+    try {
+      const entry = encodeEntry({
+        v: 1,
+        kind: 'erasure',
+        src: 'opa-tlog',
+        id: requestId,
+        recv: this.#now(),
+        erases: index,
+        reason,
+      });
+      item = {
+        entry,
+        leafHash: leafHash(entry, this.sha),
+        source: 'opa-tlog',
+        id: requestId,
+        erase: { index, reason },
+      };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#sequencer.append([item]).then((r) => r[0]!);
   }
 
   #reader() {

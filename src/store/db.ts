@@ -71,6 +71,35 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  `
+  -- Private search metadata (never in the public leaves), one row per leaf with a payload.
+  CREATE TABLE leaf_meta (
+    idx     INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    source  TEXT NOT NULL,
+    recv_ms INTEGER NOT NULL,
+    ts_ms   INTEGER,
+    path    TEXT,
+    result  TEXT
+  );
+  CREATE INDEX leaf_meta_ts ON leaf_meta (ts_ms);
+  CREATE INDEX leaf_meta_recv ON leaf_meta (recv_ms);
+  CREATE INDEX leaf_meta_path ON leaf_meta (path, idx);
+  CREATE INDEX leaf_meta_source ON leaf_meta (source, idx);
+  -- Bundle revisions a decision was made with (a decision may use several bundles).
+  CREATE TABLE leaf_revisions (
+    revision TEXT NOT NULL,
+    idx      INTEGER NOT NULL,
+    PRIMARY KEY (revision, idx)
+  ) WITHOUT ROWID;
+  -- Erased payloads: which erasure entry erased them and why.
+  CREATE TABLE erasures (
+    idx         INTEGER PRIMARY KEY,
+    erasure_idx INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    erased_at   INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Number of migrations this build knows. */

@@ -22,6 +22,50 @@ export interface AppendItem {
   /** (source, id) for dedup and lookup; absent = never deduplicated. */
   readonly source?: string;
   readonly id?: string;
+  /** Private search metadata, stored in the same transaction. */
+  readonly meta?: LeafMeta;
+  /** This leaf is an erasure entry: erase the salt and payload of `index` in the same transaction. */
+  readonly erase?: { readonly index: number; readonly reason: string };
+}
+
+/** A search over the private metadata. */
+export interface SearchFilter {
+  readonly kind?: string;
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  readonly path?: string;
+  readonly result?: string;
+  readonly source?: string;
+  readonly revision?: string;
+}
+
+/** Private search metadata of a leaf. */
+export interface LeafMeta {
+  readonly kind: string;
+  readonly source: string;
+  readonly recvMs: number;
+  readonly tsMs: number | null;
+  readonly path: string | null;
+  readonly result: string | null;
+  readonly revisions: readonly string[];
+}
+
+/** An erasure that cannot be applied; the whole request is refused. */
+export class EraseError extends Error {
+  constructor(
+    readonly code: 'no_such_entry' | 'already_erased' | 'not_erasable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EraseError';
+  }
+}
+
+/** Why and by which entry a payload was erased. */
+export interface ErasureRecord {
+  readonly erasureIndex: number;
+  readonly reason: string;
+  readonly erasedAt: number;
 }
 
 /** Where an append landed. */
@@ -70,6 +114,20 @@ export class LogStore {
         'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1',
       ),
       checkpointAt: db.prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
+      insertLeafMeta: db.prepare(
+        'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
+      deletePayload: db.prepare('DELETE FROM payloads WHERE idx = ?'),
+      insertErasure: db.prepare(
+        'INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES (?, ?, ?, ?)',
+      ),
+      erasure: db.prepare('SELECT erasure_idx, reason, erased_at FROM erasures WHERE idx = ?'),
+      expired: db
+        .prepare(
+          'SELECT p.idx FROM payloads p JOIN leaf_meta m ON m.idx = p.idx WHERE m.recv_ms < ? ORDER BY p.idx LIMIT ?',
+        )
+        .pluck(),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
@@ -129,9 +187,13 @@ export class LogStore {
     return edge;
   }
 
-  /** 52-bit dedup key of (source, id): the first bytes of SHA-256(source || 0x00 || id). */
-  #dedupKey(source: string, id: string): number {
-    const s = utf8(source);
+  /**
+   * 52-bit key of (source, id): the first bits of SHA-256(source || 0x00 || id). With
+   * source undefined, the key of the id alone, SHA-256(0xff || 0x00 || id) (0xff never
+   * occurs in UTF-8), used to find an id whatever its source.
+   */
+  #dedupKey(source: string | undefined, id: string): number {
+    const s = source === undefined ? new Uint8Array([0xff]) : utf8(source);
     const i = utf8(id);
     const buf = new Uint8Array(s.length + 1 + i.length);
     buf.set(s, 0);
@@ -167,6 +229,69 @@ export class LogStore {
     return 'index' in r ? r.index : undefined;
   }
 
+  /** Indices of every entry with this id, from any source, in index order. */
+  findByIdAnySource(id: string): number[] {
+    const out: number[] = [];
+    let key = this.#dedupKey(undefined, id);
+    for (;;) {
+      const idx = this.#q.idAt.get(key) as number | undefined;
+      if (idx === undefined) return out.sort((a, b) => a - b);
+      if (decodeEntry(this.entry(idx)!).id === id && !out.includes(idx)) out.push(idx);
+      key = (key + 1) % KEY_SPACE;
+    }
+  }
+
+  /** First free key at or after the id-only key of `id`. */
+  #freeIdSlot(id: string): number {
+    let key = this.#dedupKey(undefined, id);
+    while (this.#q.idAt.get(key) !== undefined) key = (key + 1) % KEY_SPACE;
+    return key;
+  }
+
+  /**
+   * Indices of leaves matching a search, in index order, after `cursor` (exclusive), at most
+   * `limit`. Filters are ANDed; absent ones match everything.
+   */
+  search(f: SearchFilter, cursor: number, limit: number): number[] {
+    const where = ['m.idx > ?'];
+    const args: (string | number)[] = [cursor];
+    let join = '';
+    if (f.revision !== undefined) {
+      join = 'JOIN leaf_revisions r ON r.idx = m.idx AND r.revision = ?';
+      args.unshift(f.revision);
+    }
+    const add = (clause: string, value: string | number | undefined) => {
+      if (value === undefined) return;
+      where.push(clause);
+      args.push(value);
+    };
+    add('m.kind = ?', f.kind);
+    add('m.ts_ms >= ?', f.sinceMs);
+    add('m.ts_ms < ?', f.untilMs);
+    add('m.path = ?', f.path);
+    add('m.result = ?', f.result);
+    add('m.source = ?', f.source);
+    args.push(limit);
+    const sql = `SELECT m.idx FROM leaf_meta m ${join} WHERE ${where.join(' AND ')} ORDER BY m.idx LIMIT ?`;
+    return this.db
+      .prepare(sql)
+      .pluck()
+      .all(...args) as number[];
+  }
+
+  /** Payload-holding leaves received before `recvMs`, oldest first (for retention). */
+  expiredPayloads(recvMs: number, limit: number): number[] {
+    return this.#q.expired.all(recvMs, limit) as number[];
+  }
+
+  /** The erasure record of `index`, or undefined if its payload was not erased. */
+  erasure(index: number): ErasureRecord | undefined {
+    const row = this.#q.erasure.get(index) as
+      | { erasure_idx: number; reason: string; erased_at: number }
+      | undefined;
+    return row ? { erasureIndex: row.erasure_idx, reason: row.reason, erasedAt: row.erased_at } : undefined;
+  }
+
   /**
    * Appends a batch in ONE transaction: dedup, index assignment, entries, payloads, ids and
    * tiles. `builder` holds the tree's right edge and is advanced; if the transaction fails it
@@ -189,9 +314,16 @@ export class LogStore {
               continue;
             }
             this.#q.insertId.run(found.slot, next);
+            this.#q.insertId.run(this.#freeIdSlot(item.id), next);
           }
+          if (item.erase) this.#applyErasure(item.erase, next);
           this.#q.insertEntry.run(next, item.entry);
           if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
+          if (item.meta) {
+            const m = item.meta;
+            this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+            for (const r of m.revisions) this.#q.insertRevision.run(r, next);
+          }
           leaves.push(item.leafHash ?? leafHash(item.entry, this.#sha));
           results.push({ index: next, duplicate: false });
           next++;
@@ -203,6 +335,18 @@ export class LogStore {
       builder.reset(sizeBefore, before);
       throw err;
     }
+  }
+
+  #applyErasure(erase: { index: number; reason: string }, erasureIndex: number): void {
+    const target = this.entry(erase.index);
+    if (!target) throw new EraseError('no_such_entry', `no entry at index ${erase.index}`);
+    if (decodeEntry(target).kind === 'erasure') {
+      throw new EraseError('not_erasable', `entry ${erase.index} is an erasure entry`);
+    }
+    if (this.erasure(erase.index))
+      throw new EraseError('already_erased', `entry ${erase.index} is already erased`);
+    this.#q.deletePayload.run(erase.index);
+    this.#q.insertErasure.run(erase.index, erasureIndex, erase.reason, Date.now());
   }
 
   /** Records a signed checkpoint. Fails (PRIMARY KEY) if a checkpoint of that size exists. */

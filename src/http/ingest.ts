@@ -1,0 +1,205 @@
+/**
+ * Ingestion as the senders send it, unmodified:
+ *
+ *   POST /logs, /logs/<partition>   OPA decision-log uploads: a gzip (or identity) JSON array of
+ *                                   decision events (old newline framing and NDJSON too)
+ *   POST /k8s/audit[/<cluster>]     Kubernetes audit webhook: an audit.k8s.io/v1 EventList
+ *
+ * Every JSON object becomes one leaf, odd ones included (flagged, never refused: OPA resends a
+ * refused chunk forever). A body that cannot be decoded, or is over a size or depth limit, is
+ * refused whole with a JSON error and nothing of it is applied. The answer (2xx) is sent only
+ * after the batch committed.
+ */
+
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { Hono } from 'hono';
+import type { CborObject, CborValue } from '../core/cbor.js';
+import { JsonError, parseJson } from '../core/json.js';
+import {
+  type DerivedEvent,
+  deriveK8sAudit,
+  deriveOpaDecision,
+  opaDecisionMeta,
+  parseRfc3339Ms,
+} from '../core/opa.js';
+import type { EventInput, TransparencyLog } from '../log/log.js';
+import { requireRole, type TokenStore } from './auth.js';
+import { readBodyBytes } from './body.js';
+import { HttpError } from './errors.js';
+
+const gunzipAsync = promisify(gunzip);
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export interface IngestOptions {
+  /** Largest request body as sent (compressed), bytes. */
+  maxCompressedBytes: number;
+  /** Largest body after gunzip, bytes: the gzip-bomb guard. */
+  maxDecompressedBytes: number;
+  /** Most events in one request. */
+  maxEvents: number;
+  /** Deepest JSON nesting accepted. */
+  maxDepth: number;
+}
+
+export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
+  maxCompressedBytes: 16 * 1024 * 1024,
+  maxDecompressedBytes: 256 * 1024 * 1024,
+  maxEvents: 100_000,
+  maxDepth: 128,
+};
+
+const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+json)|text\/plain)\s*(;|$)/i;
+
+/** Reads, gunzips and decodes a JSON body: the parsed value(s). */
+async function decodeBody(req: Request, opts: IngestOptions): Promise<CborValue> {
+  const ct = req.headers.get('content-type');
+  if (ct !== null && ct !== '' && !JSON_TYPES.test(ct)) {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Type ${ct} is not JSON`);
+  }
+  const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
+    throw new HttpError(
+      415,
+      'unsupported_encoding',
+      `Content-Encoding ${enc} is not supported (use gzip or identity)`,
+    );
+  }
+  let body = await readBodyBytes(req, opts.maxCompressedBytes);
+  if (enc === 'gzip' || enc === 'x-gzip') {
+    try {
+      body = await gunzipAsync(body, { maxOutputLength: opts.maxDecompressedBytes });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+        throw new HttpError(
+          413,
+          'decompressed_too_large',
+          `body inflates beyond ${opts.maxDecompressedBytes} bytes`,
+        );
+      }
+      throw new HttpError(400, 'invalid_gzip', `body is not valid gzip: ${e.message}`);
+    }
+  } else if (body.length > opts.maxDecompressedBytes) {
+    throw new HttpError(413, 'body_too_large', `body exceeds ${opts.maxDecompressedBytes} bytes`);
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    throw new HttpError(400, 'invalid_utf8', 'body is not valid UTF-8');
+  }
+  if (text.trim() === '') throw new HttpError(400, 'empty_body', 'the body is empty');
+  try {
+    return parseJson(text, { maxDepth: opts.maxDepth });
+  } catch (err) {
+    if (!(err instanceof JsonError)) throw err;
+    // NDJSON (EOPA's http sink): one JSON value per line.
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
+    if (lines.length > 1 && text.trimStart().startsWith('{')) {
+      return lines.map((line, i) => {
+        try {
+          return parseJson(line, { maxDepth: opts.maxDepth });
+        } catch (e) {
+          throw new HttpError(400, 'invalid_json', `NDJSON line ${i + 1}: ${(e as Error).message}`);
+        }
+      });
+    }
+    const code = /nesting deeper/.test(err.message) ? 'too_deep' : 'invalid_json';
+    throw new HttpError(400, code, `body is not JSON: ${err.message}`);
+  }
+}
+
+const isObject = (v: CborValue): v is CborObject =>
+  v !== null &&
+  typeof v === 'object' &&
+  !Array.isArray(v) &&
+  !(v instanceof Uint8Array) &&
+  !(v instanceof Map);
+
+function objects(items: readonly CborValue[], what: string, max: number): CborObject[] {
+  if (items.length > max)
+    throw new HttpError(413, 'too_many_events', `${items.length} events; at most ${max} per request`);
+  items.forEach((it, i) => {
+    if (!isObject(it)) throw new HttpError(400, 'invalid_event', `${what} ${i} is not a JSON object`);
+  });
+  return items as CborObject[];
+}
+
+function toInput(d: DerivedEvent, search?: EventInput['search']): EventInput {
+  return {
+    kind: d.kind,
+    source: d.source,
+    id: d.id,
+    ...(d.ts !== undefined ? { ts: d.ts } : {}),
+    flags: d.flags,
+    event: d.event,
+    ...(search ? { search } : {}),
+  };
+}
+
+async function append(log: TransparencyLog, inputs: EventInput[]) {
+  const results = inputs.length ? await log.appendEvents(inputs) : [];
+  const duplicates = results.filter((r) => r.duplicate).length;
+  return {
+    accepted: results.length,
+    appended: results.length - duplicates,
+    duplicates,
+    indices: results.map((r) => r.index),
+  };
+}
+
+export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: IngestOptions): Hono {
+  const app = new Hono();
+  const ingest = requireRole(tokens, 'ingest');
+
+  const opaUpload = async (req: Request) => {
+    const value = await decodeBody(req, opts);
+    const items = Array.isArray(value) ? value : [value];
+    const events = objects(items, 'event', opts.maxEvents);
+    return append(
+      log,
+      events.map((e) => {
+        const m = opaDecisionMeta(e);
+        return toInput(deriveOpaDecision(e, log.sha), {
+          tsMs: m.tsMs,
+          path: m.path,
+          result: m.result,
+          revisions: m.bundleRevisions,
+        });
+      }),
+    );
+  };
+  app.post('/logs', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
+  app.post('/logs/*', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
+
+  const k8s = async (req: Request, source: string) => {
+    const value = await decodeBody(req, opts);
+    if (!isObject(value) || value.kind !== 'EventList' || !Array.isArray(value.items)) {
+      throw new HttpError(
+        400,
+        'invalid_event_list',
+        'body is not an audit.k8s.io EventList (kind EventList, items [])',
+      );
+    }
+    const events = objects(value.items, 'item', opts.maxEvents);
+    return append(
+      log,
+      events.map((e) => {
+        const d = deriveK8sAudit(e, source, log.sha);
+        return toInput(d, {
+          tsMs: d.ts ? parseRfc3339Ms(d.ts) : null,
+          path: null,
+          result: null,
+          revisions: [],
+        });
+      }),
+    );
+  };
+  app.post('/k8s/audit', ingest, async (c) => c.json(await k8s(c.req.raw, 'k8s')));
+  app.post('/k8s/audit/:cluster', ingest, async (c) =>
+    c.json(await k8s(c.req.raw, `k8s/${c.req.param('cluster')}`)),
+  );
+
+  return app;
+}
