@@ -62,7 +62,7 @@ export function table(results: Result[]): string {
 
 /** OPA-shaped decision events: the shared samples if present, with fresh ids. */
 export function sampleEvents(): Record<string, unknown>[] {
-  const p = join(ROOT, '..', 'shared', 'samples', 'upload-batch.json');
+  const p = join(ROOT, 'test', 'fixtures', 'opa', 'upload-batch.json');
   if (existsSync(p)) return JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>[];
   return Array.from({ length: 50 }, (_, i) => ({
     labels: { id: 'bench', version: '1.4.2' },

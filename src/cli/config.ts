@@ -24,6 +24,8 @@ export interface ServeConfig {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   retentionDays: number;
+  witnessPolicy: string | undefined;
+  witnessMinIntervalMs: number;
 }
 
 interface Setting {
@@ -148,6 +150,20 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'int',
     def: 0,
     help: 'erase payloads older than this many days (0 = keep forever)',
+  },
+  witnessPolicy: {
+    flag: 'witness-policy',
+    env: 'OPA_TLOG_WITNESS_POLICY',
+    kind: 'string',
+    def: undefined,
+    help: 'C2SP tlog-policy file: witnesses (with URLs) and the quorum /checkpoint must meet',
+  },
+  witnessMinIntervalMs: {
+    flag: 'witness-min-interval-ms',
+    env: 'OPA_TLOG_WITNESS_MIN_INTERVAL_MS',
+    kind: 'int',
+    def: 10_000,
+    help: 'least time between two pushes to one witness',
   },
 };
 

@@ -15,16 +15,26 @@ import {
   newEd25519Verifier,
   randomSeed,
 } from '../core/note.js';
+import { type Policy, parsePolicy } from '../core/policy.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
 import { TokenStore } from '../http/auth.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
 import { Retention } from '../log/retention.js';
+import { WitnessPusher } from '../log/witness-pusher.js';
+import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
+import { runMonitor } from './monitor.js';
+import { runVerify } from './verify.js';
+import { runWitness } from './witness.js';
 
 const USAGE = `usage: opa-tlog <command> [flags]
 commands:
   serve    run the log server (opa-tlog serve --help)
-  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR]`;
+  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR]
+  verify   verify a decision, a checkpoint or a tlog-proof file (opa-tlog verify --help)
+  audit    download and recompute a whole tlog-tiles log (opa-tlog audit --help)
+  witness  run a C2SP tlog-witness that cosigns checkpoints (opa-tlog witness --help)
+  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -37,6 +47,14 @@ async function main(argv: string[]): Promise<number> {
       return runServe(loadServeConfig(rest, process.env));
     case 'keygen':
       return runKeygen(rest);
+    case 'verify':
+      return runVerify(rest);
+    case 'audit':
+      return runAudit(rest);
+    case 'witness':
+      return runWitness(rest);
+    case 'monitor':
+      return runMonitor(rest);
     case undefined:
     case '--help':
     case '-h':
@@ -119,6 +137,28 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     console.log('opa-tlog: no tokens configured: every endpoint is open to anyone who can connect');
   }
   log.start();
+  let pusher: WitnessPusher | undefined;
+  if (cfg.witnessPolicy) {
+    let policy: Policy;
+    try {
+      policy = parsePolicy(readFileSync(resolve(cfg.witnessPolicy)));
+    } catch (err) {
+      log.close();
+      throw new ConfigError(`--witness-policy ${cfg.witnessPolicy}: ${(err as Error).message}`);
+    }
+    const p = new WitnessPusher({
+      origin: log.origin,
+      policy,
+      consistencyProof: (m, n) => log.consistencyProof(m, n),
+      db: log.db,
+      minIntervalMs: cfg.witnessMinIntervalMs,
+      report: (m) => console.error(`opa-tlog: witness: ${m}`),
+    });
+    pusher = p;
+    log.onCheckpoint((cp) => p.onCheckpoint(cp));
+    p.onCheckpoint(log.latest());
+    log.setCosignatureSource((cp) => (p.publishedSize() === cp.size ? p.published() : undefined));
+  }
   const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
   retention?.start();
   const app = createApp(log, {
@@ -126,6 +166,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
+    ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });
   if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
   console.log(`opa-tlog: origin ${signer.name}`);
@@ -156,6 +197,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
       console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
       server.close();
       retention?.stop();
+      pusher?.close();
       log.close();
       done(0);
     };

@@ -24,6 +24,11 @@ export interface AppOptions {
   ingest: IngestOptions;
   /** How long lookups and ?wait=checkpoint wait for a covering checkpoint, ms. */
   checkpointWaitMs: number;
+  /**
+   * What GET /checkpoint serves; default the latest signed checkpoint. With witnesses, the
+   * newest checkpoint whose cosignatures meet the policy (undefined: none yet, 503).
+   */
+  publishedCheckpoint?: () => string | undefined;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -40,7 +45,7 @@ export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_O
     await next();
     c.header('Access-Control-Allow-Origin', '*');
   });
-  app.route('/', tileRoutes(log));
+  app.route('/', tileRoutes(log, opts.publishedCheckpoint ?? (() => log.publishedNote(log.latest()))));
   app.route('/', entryRoutes(log, opts));
   app.route('/', ingestRoutes(log, opts.tokens, opts.ingest));
   app.route('/', decisionRoutes(log, opts.tokens, opts));

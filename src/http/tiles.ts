@@ -10,12 +10,18 @@ import { HttpError } from './errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-export function tileRoutes(log: TransparencyLog): Hono {
+export function tileRoutes(log: TransparencyLog, published: () => string | undefined): Hono {
   const app = new Hono();
 
   app.get('/checkpoint', (c) => {
     c.header('Cache-Control', 'no-store');
-    return c.body(log.publishedNote(log.latest()), 200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    const note = published();
+    if (note === undefined) {
+      throw new HttpError(503, 'no_witnessed_checkpoint', 'no checkpoint has met the witness policy yet', {
+        'Retry-After': '1',
+      });
+    }
+    return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
   });
 
   app.get('/tile/*', (c) => {

@@ -1,0 +1,532 @@
+/**
+ * The log side of C2SP tlog-witness (ref §6.5): after each new signed checkpoint, send
+ * `add-checkpoint` to every witness of a C2SP tlog-policy that has a URL, in parallel, with the
+ * consistency proof from the size each witness last cosigned; on 409 + `text/x.tlog.size` retry
+ * from the size the witness returns (bounded); verify the returned cosignature lines with the
+ * witness key; store every cosignature; and publish the checkpoint with its cosignatures only
+ * once the policy quorum is met (otherwise keep publishing the last one that met it).
+ *
+ * Rounds: the pusher witnesses one *target* checkpoint at a time. A new target (the newest
+ * checkpoint) is chosen when the current one met the quorum, or every witness is done with it
+ * (cosigned or failed), or no push of it has begun yet (it is then simply superseded). Each witness gets the current target as soon as its own rate budget
+ * allows (at most one request per `minIntervalMs`, one request in flight), so witnesses with
+ * the same budget cosign the same checkpoints even when the log signs faster than they accept.
+ *
+ * Persistence (optional, through the log's better-sqlite3 handle): every verified cosignature
+ * in the log's `cosignatures` table, and each witness's last known size in `witness_state`
+ * (created here with CREATE TABLE IF NOT EXISTS; see spec/witness.md).
+ */
+import { utf8 } from '../core/bytes.js';
+import type { CosignatureV1Verifier } from '../core/cosignature.js';
+import { openNote } from '../core/note.js';
+import { type Policy, quorumSatisfied } from '../core/policy.js';
+import type { Db } from '../store/db.js';
+import {
+  addCheckpointUrl,
+  formatAddCheckpointRequest,
+  parseTlogSize,
+  TLOG_SIZE_CONTENT_TYPE,
+} from './witness-protocol.js';
+
+/** A signed checkpoint as the log produces it (a StoredCheckpoint fits). */
+export interface PusherCheckpoint {
+  /** Tree size. */
+  readonly size: number;
+  /** 32-byte root hash. */
+  readonly root: Uint8Array;
+  /** The log-signed note (text, blank line, the log's signature line(s)). */
+  readonly note: string;
+}
+
+/** Options of {@link WitnessPusher}. */
+export interface WitnessPusherOptions {
+  /** The log origin (checkpoints of another origin are refused). */
+  origin: string;
+  /** Witnesses (lines with a URL are contacted) and the quorum. `log` lines are ignored. */
+  policy: Policy;
+  /** RFC 6962 PROOF(from, to) of the log, both sizes at most the newest signed size. */
+  consistencyProof(from: number, to: number): Uint8Array[];
+  /** The log database, to store cosignatures and witness sizes, and to restore on start. */
+  db?: Db;
+  /** fetch implementation (default: global fetch). */
+  fetch?: typeof fetch;
+  /** Timeout of one add-checkpoint request in ms (default 5000). */
+  timeoutMs?: number;
+  /** Rate budget: least time between two pushes to one witness in ms (default 10 000). */
+  minIntervalMs?: number;
+  /** Per-witness rate budget overrides, keyed by policy witness name. */
+  minIntervalMsByWitness?: Readonly<Record<string, number>>;
+  /** Most 409-conflict retries per push (default 3). */
+  maxConflictRetries?: number;
+  /** Clock in ms (default Date.now). */
+  now?: () => number;
+  /** Receives one line per noteworthy event (default: nothing). */
+  report?: (message: string) => void;
+}
+
+/** Per-witness status, for reporting. */
+export interface WitnessPushStatus {
+  /** Policy name of the witness. */
+  name: string;
+  /** Submission prefix, or undefined when the policy gives none (never contacted). */
+  url: string | undefined;
+  /** The size this log believes the witness last cosigned (undefined: unknown, 0 assumed). */
+  knownSize: number | undefined;
+  /** Size of the newest checkpoint this witness cosigned for us in this process. */
+  cosignedSize: number | undefined;
+  /** ms timestamps of the last attempt and the last success. */
+  lastAttemptAt: number | undefined;
+  lastSuccessAt: number | undefined;
+  /** The last failure (HTTP status and body, timeout, bad cosignature), cleared on success. */
+  lastError: string | undefined;
+  /** A request to this witness is in flight. */
+  busy: boolean;
+}
+
+/** Status of the pusher, for reporting. */
+export interface WitnessPusherStatus {
+  origin: string;
+  /** The policy's quorum name. */
+  quorum: string;
+  /** Newest checkpoint handed to {@link WitnessPusher.onCheckpoint}. */
+  latestSize: number | undefined;
+  /** The checkpoint currently being witnessed. */
+  targetSize: number | undefined;
+  /** Size of the checkpoint {@link WitnessPusher.published} returns. */
+  publishedSize: number | undefined;
+  /** True iff the published checkpoint is the newest one. */
+  upToDate: boolean;
+  witnesses: WitnessPushStatus[];
+}
+
+/** A verified cosignature line of one witness and its cosignature/v1 timestamp. */
+export interface WitnessCosignature {
+  /** The signature line without its trailing newline. */
+  line: string;
+  /** POSIX seconds signed by the witness. */
+  timestamp: bigint;
+}
+
+interface Worker {
+  readonly name: string;
+  readonly url: string;
+  readonly verifier: CosignatureV1Verifier;
+  readonly minIntervalMs: number;
+  knownSize: number | undefined;
+  cosignedSize: number | undefined;
+  doneSize: number;
+  busy: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  abort: AbortController | undefined;
+  lastAttemptAt: number | undefined;
+  lastSuccessAt: number | undefined;
+  lastError: string | undefined;
+}
+
+interface Pending {
+  readonly cp: PusherCheckpoint;
+  /** Verified cosignature per policy witness name. */
+  readonly cosigs: Map<string, WitnessCosignature>;
+}
+
+const MAX_RESPONSE_BYTES = 16 * 1024;
+const MAX_PENDING = 16;
+
+/** Table of each witness's last known cosigned size (log database). */
+export const WITNESS_STATE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS witness_state (
+  witness    TEXT PRIMARY KEY,
+  url        TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+)`;
+
+/**
+ * Collects cosignatures for a log's checkpoints from the witnesses of a tlog-policy and
+ * decides what `/checkpoint` publishes. Wire it as: `log.onCheckpoint((cp) =>
+ * pusher.onCheckpoint(cp))`, serve `pusher.published() ?? <503>` at `/checkpoint`, and call
+ * `close()` before closing the log.
+ */
+export class WitnessPusher {
+  readonly #origin: string;
+  readonly #policy: Policy;
+  readonly #proof: (from: number, to: number) => Uint8Array[];
+  readonly #db: Db | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+  readonly #now: () => number;
+  readonly #report: (message: string) => void;
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<number, Pending>();
+  #latest: PusherCheckpoint | undefined;
+  #target: PusherCheckpoint | undefined;
+  /** A push of the current target has begun (until then a newer checkpoint replaces it). */
+  #started = false;
+  #published: { size: number; note: string } | undefined;
+  #closed = false;
+  #idleWaiters: (() => void)[] = [];
+  #reportedShortfall = -1;
+
+  constructor(opts: WitnessPusherOptions) {
+    this.#origin = opts.origin;
+    this.#policy = opts.policy;
+    this.#proof = opts.consistencyProof;
+    this.#db = opts.db;
+    this.#fetch = opts.fetch ?? fetch;
+    this.#timeoutMs = opts.timeoutMs ?? 5000;
+    this.#maxRetries = opts.maxConflictRetries ?? 3;
+    this.#now = opts.now ?? Date.now;
+    this.#report = opts.report ?? (() => {});
+    const known = this.#loadKnownSizes();
+    for (const w of opts.policy.witnesses.values()) {
+      if (w.url === undefined) continue;
+      this.#workers.push({
+        name: w.name,
+        url: w.url,
+        verifier: w.verifier,
+        minIntervalMs: opts.minIntervalMsByWitness?.[w.name] ?? opts.minIntervalMs ?? 10_000,
+        knownSize: known.get(w.name),
+        cosignedSize: undefined,
+        doneSize: -1,
+        busy: false,
+        timer: undefined,
+        abort: undefined,
+        lastAttemptAt: undefined,
+        lastSuccessAt: undefined,
+        lastError: undefined,
+      });
+    }
+    this.#restorePublished();
+  }
+
+  /**
+   * Hands the pusher a newly signed checkpoint (call it from `log.onCheckpoint`). Older or
+   * equal sizes than the newest one seen are ignored. Never throws for network reasons; pushes
+   * run in the background (see {@link flush}).
+   */
+  onCheckpoint(cp: PusherCheckpoint): void {
+    if (this.#closed) return;
+    if (!cp.note.startsWith(`${this.#origin}\n`)) {
+      this.#report(`checkpoint ${cp.size} is not of origin ${this.#origin}: ignored`);
+      return;
+    }
+    if (this.#latest !== undefined && cp.size <= this.#latest.size) return;
+    this.#latest = { size: cp.size, root: cp.root, note: cp.note };
+    if (this.#policy.quorum === 'none') this.#publish(cp.size, cp.note);
+    this.#advance();
+    this.#checkIdle();
+  }
+
+  /**
+   * The note `/checkpoint` should serve: the newest checkpoint whose gathered cosignature lines
+   * satisfy the policy quorum, with those lines appended after the log's signature(s); or the
+   * last one that did. Undefined until some checkpoint met the quorum (serve 503 then, or the
+   * bare log checkpoint if clients do not require witnesses).
+   */
+  published(): string | undefined {
+    return this.#published?.note;
+  }
+
+  /** Size of the checkpoint {@link published} returns, if any. */
+  publishedSize(): number | undefined {
+    return this.#published?.size;
+  }
+
+  /** A snapshot of what the pusher knows, for logs, metrics or a status endpoint. */
+  status(): WitnessPusherStatus {
+    return {
+      origin: this.#origin,
+      quorum: this.#policy.quorum,
+      latestSize: this.#latest?.size,
+      targetSize: this.#target?.size,
+      publishedSize: this.#published?.size,
+      upToDate: this.#latest !== undefined && this.#published?.size === this.#latest.size,
+      witnesses: [...this.#policy.witnesses.values()].map((w) => {
+        const k = this.#workers.find((x) => x.name === w.name);
+        return {
+          name: w.name,
+          url: w.url,
+          knownSize: k?.knownSize,
+          cosignedSize: k?.cosignedSize,
+          lastAttemptAt: k?.lastAttemptAt,
+          lastSuccessAt: k?.lastSuccessAt,
+          lastError: k === undefined ? 'no URL in the policy: never contacted' : k.lastError,
+          busy: k?.busy ?? false,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Resolves once the pusher is idle: the newest checkpoint is the target, and every witness
+   * finished with it (cosigned or failed) with no request or rate-budget timer pending.
+   */
+  flush(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops: cancels timers and in-flight requests; later checkpoints are ignored. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#workers) {
+      if (w.timer) clearTimeout(w.timer);
+      w.timer = undefined;
+      w.abort?.abort();
+    }
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const f of waiters) f();
+  }
+
+  #isIdle(): boolean {
+    if (this.#closed || this.#latest === undefined) return true;
+    const t = this.#target;
+    if (t === undefined || t.size !== this.#latest.size) return false;
+    return this.#workers.every((w) => !w.busy && w.timer === undefined && w.doneSize >= t.size);
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const f of waiters) f();
+  }
+
+  #targetResolved(): boolean {
+    const t = this.#target;
+    if (t === undefined) return true;
+    if (this.#published !== undefined && this.#published.size >= t.size) return true;
+    return this.#workers.every((w) => w.doneSize >= t.size);
+  }
+
+  /** Chooses a new target if the current one is resolved, and schedules every witness. */
+  #advance(): void {
+    if (this.#closed || this.#latest === undefined) return;
+    const t = this.#target;
+    if (t === undefined || (this.#latest.size > t.size && (!this.#started || this.#targetResolved()))) {
+      if (t !== undefined && this.#started && t.size !== this.#published?.size) this.#reportShortfall();
+      this.#target = this.#latest;
+      this.#started = false;
+      if (!this.#pending.has(this.#target.size)) {
+        this.#pending.set(this.#target.size, { cp: this.#target, cosigs: new Map() });
+      }
+      // Late cosignatures may still complete a recent round; older unfinished rounds are dropped.
+      while (this.#pending.size > MAX_PENDING) this.#pending.delete(Math.min(...this.#pending.keys()));
+    }
+    for (const w of this.#workers) this.#schedule(w);
+  }
+
+  #schedule(w: Worker): void {
+    const t = this.#target;
+    if (this.#closed || t === undefined || w.busy || w.timer !== undefined || w.doneSize >= t.size) return;
+    const wait = w.lastAttemptAt === undefined ? 0 : w.lastAttemptAt + w.minIntervalMs - this.#now();
+    if (wait > 0) {
+      w.timer = setTimeout(() => {
+        w.timer = undefined;
+        this.#schedule(w);
+        this.#checkIdle();
+      }, wait);
+      w.timer.unref?.();
+      return;
+    }
+    this.#started = true;
+    void this.#push(w, t);
+  }
+
+  async #push(w: Worker, cp: PusherCheckpoint): Promise<void> {
+    w.busy = true;
+    w.lastAttemptAt = this.#now();
+    w.abort = new AbortController();
+    try {
+      const cosig = await this.#addCheckpoint(w, cp, w.abort.signal);
+      w.lastSuccessAt = this.#now();
+      w.lastError = undefined;
+      w.cosignedSize = cp.size;
+      this.#setKnownSize(w, cp.size);
+      this.#storeCosignature(cp.size, w.name, cosig);
+      this.#pending.get(cp.size)?.cosigs.set(w.name, cosig);
+      this.#evaluate(cp.size);
+    } catch (err) {
+      w.lastError = err instanceof Error ? err.message : String(err);
+      if (!this.#closed) this.#report(`witness ${w.name}: checkpoint ${cp.size}: ${w.lastError}`);
+    } finally {
+      w.busy = false;
+      w.abort = undefined;
+      w.doneSize = Math.max(w.doneSize, cp.size);
+      this.#advance();
+      this.#checkIdle();
+    }
+  }
+
+  /** One push with bounded 409 retries; returns the verified cosignature or throws. */
+  async #addCheckpoint(w: Worker, cp: PusherCheckpoint, signal: AbortSignal): Promise<WitnessCosignature> {
+    let old = w.knownSize ?? 0;
+    if (old > cp.size) old = 0; // the witness answers 409 with its size; handled below
+    for (let attempt = 0; ; attempt++) {
+      const proof = old === 0 || old === cp.size ? [] : this.#proof(old, cp.size);
+      const body = formatAddCheckpointRequest(old, proof, cp.note);
+      const res = await this.#fetch(addCheckpointUrl(w.url), {
+        method: 'POST',
+        body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
+      });
+      const text = await readBounded(res, MAX_RESPONSE_BYTES);
+      if (res.status === 200) return verifyCosignature(cp.note, text, w.verifier);
+      const type = res.headers.get('content-type') ?? '';
+      if (res.status === 409 && type.split(';')[0]!.trim() === TLOG_SIZE_CONTENT_TYPE) {
+        const size = parseTlogSize(text);
+        if (size === undefined) throw new Error(`409 with a malformed ${TLOG_SIZE_CONTENT_TYPE} body`);
+        this.#setKnownSize(w, size);
+        if (size > cp.size) {
+          throw new Error(
+            `witness has cosigned size ${size}, larger than our checkpoint ${cp.size}: a rollback or a split view`,
+          );
+        }
+        if (size === old) throw new Error(`409 repeats our own old size ${old}`);
+        if (attempt >= this.#maxRetries) throw new Error(`still conflicting after ${attempt + 1} attempts`);
+        old = size;
+        continue;
+      }
+      throw new Error(`HTTP ${res.status}: ${text.trim().slice(0, 200)}`);
+    }
+  }
+
+  /** Publishes the largest pending size whose cosignatures satisfy the quorum. */
+  #evaluate(size: number): void {
+    const p = this.#pending.get(size);
+    if (p === undefined || (this.#published !== undefined && size < this.#published.size)) return;
+    const signers = [...p.cosigs.keys()].map((name) => {
+      const v = this.#policy.witnesses.get(name)!.verifier;
+      return { name: v.name, keyId: v.keyId };
+    });
+    if (!quorumSatisfied(this.#policy, signers)) return;
+    const lines: string[] = [];
+    for (const name of this.#policy.witnesses.keys()) {
+      const c = p.cosigs.get(name);
+      if (c !== undefined) lines.push(`${c.line}\n`);
+    }
+    const first = this.#published?.size !== size;
+    this.#publish(size, p.cp.note + lines.join(''));
+    if (first) this.#report(`checkpoint ${size}: quorum ${this.#policy.quorum} met; published`);
+    for (const s of this.#pending.keys()) if (s < size) this.#pending.delete(s);
+  }
+
+  #publish(size: number, note: string): void {
+    this.#published = { size, note };
+  }
+
+  #reportShortfall(): void {
+    const t = this.#target!;
+    if (this.#reportedShortfall === t.size) return;
+    this.#reportedShortfall = t.size;
+    const got = [...(this.#pending.get(t.size)?.cosigs.keys() ?? [])];
+    this.#report(
+      `checkpoint ${t.size}: quorum ${this.#policy.quorum} NOT met (cosigned by: ${got.join(', ') || 'none'}); ` +
+        `still publishing ${this.#published ? `checkpoint ${this.#published.size}` : 'nothing'}`,
+    );
+  }
+
+  #setKnownSize(w: Worker, size: number): void {
+    w.knownSize = size;
+    if (!this.#db) return;
+    try {
+      this.#db
+        .prepare(
+          'INSERT INTO witness_state (witness, url, size, updated_at) VALUES (?, ?, ?, ?) ' +
+            'ON CONFLICT(witness) DO UPDATE SET url = excluded.url, size = excluded.size, updated_at = excluded.updated_at',
+        )
+        .run(w.name, w.url, size, this.#now());
+    } catch (err) {
+      this.#report(`witness ${w.name}: cannot store its size: ${(err as Error).message}`);
+    }
+  }
+
+  #storeCosignature(size: number, witness: string, c: WitnessCosignature): void {
+    if (!this.#db) return;
+    try {
+      this.#db
+        .prepare('INSERT OR IGNORE INTO cosignatures (size, witness, line, timestamp) VALUES (?, ?, ?, ?)')
+        .run(size, witness, c.line, c.timestamp);
+    } catch (err) {
+      this.#report(`witness ${witness}: cannot store its cosignature: ${(err as Error).message}`);
+    }
+  }
+
+  #loadKnownSizes(): Map<string, number> {
+    const out = new Map<string, number>();
+    if (!this.#db) return out;
+    this.#db.exec(WITNESS_STATE_SCHEMA);
+    const rows = this.#db.prepare('SELECT witness, size FROM witness_state').all() as {
+      witness: string;
+      size: number;
+    }[];
+    for (const r of rows) out.set(r.witness, r.size);
+    return out;
+  }
+
+  /** On start: the newest stored checkpoint whose stored cosignatures still satisfy the quorum. */
+  #restorePublished(): void {
+    if (!this.#db) return;
+    let sizes: { size: number }[];
+    try {
+      sizes = this.#db
+        .prepare('SELECT DISTINCT size FROM cosignatures ORDER BY size DESC LIMIT 32')
+        .all() as { size: number }[];
+    } catch {
+      return;
+    }
+    const cpStmt = this.#db.prepare('SELECT note FROM checkpoints WHERE size = ?');
+    const lineStmt = this.#db.prepare('SELECT witness, line FROM cosignatures WHERE size = ?');
+    for (const { size } of sizes) {
+      const row = cpStmt.get(size) as { note: string } | undefined;
+      if (row === undefined) continue;
+      const cosigs = new Map<string, WitnessCosignature>();
+      for (const r of lineStmt.all(size) as { witness: string; line: string }[]) {
+        const w = this.#policy.witnesses.get(r.witness);
+        if (w === undefined || cosigs.has(r.witness)) continue;
+        try {
+          cosigs.set(r.witness, verifyCosignature(row.note, `${r.line}\n`, w.verifier));
+        } catch {
+          // a line that no longer verifies under the current policy key: ignore it
+        }
+      }
+      const cp = { size, root: new Uint8Array(32), note: row.note };
+      this.#pending.set(size, { cp, cosigs });
+      this.#evaluate(size);
+      this.#pending.delete(size);
+      if (this.#published !== undefined) return;
+    }
+  }
+}
+
+/** Reads at most `max` bytes of a response body as UTF-8 text. */
+async function readBounded(res: Response, max: number): Promise<string> {
+  const buf = new Uint8Array(await res.arrayBuffer());
+  if (buf.length > max) throw new Error(`response body larger than ${max} bytes`);
+  return new TextDecoder().decode(buf);
+}
+
+/**
+ * Verifies an add-checkpoint 200 body against the checkpoint: the body must be signature lines;
+ * appended to the note, exactly the line(s) of `verifier` must verify (unknown lines are
+ * ignored). Returns the witness's line and its timestamp; throws otherwise.
+ */
+export function verifyCosignature(
+  note: string,
+  body: string,
+  verifier: CosignatureV1Verifier,
+): WitnessCosignature {
+  if (body.length === 0 || !body.endsWith('\n')) throw new Error('cosignature response is not note lines');
+  let opened: ReturnType<typeof openNote>;
+  try {
+    opened = openNote(note + body, [verifier]);
+  } catch (err) {
+    throw new Error(`no valid cosignature from ${verifier.name}: ${(err as Error).message}`);
+  }
+  const sig = opened.verified[0]!;
+  const timestamp = verifier.verifiedTimestamp(utf8(opened.text), sig.sig);
+  if (timestamp === undefined) throw new Error(`cosignature from ${verifier.name} does not verify`);
+  return { line: sig.line, timestamp };
+}

@@ -1,0 +1,188 @@
+/**
+ * Witness gossip: a witness configured with peer witness URLs periodically fetches each peer's
+ * monitoring checkpoint (`GET <peer>/<hex sha256(origin)>/checkpoint`) for every log it knows,
+ * verifies the log's signature on it, and compares it with its own latest cosigned checkpoint:
+ * same size with another root, or a consistency proof (fetched from the log, verified here)
+ * that does not connect the two, is recorded as evidence (GET /evidence). A log that shows two
+ * trees to two witnesses is thus caught even if no client ever looks.
+ */
+import { toBase64 } from '../core/bytes.js';
+import { openCheckpoint } from '../core/checkpoint.js';
+import { newCosignatureV1Verifier } from '../core/cosignature.js';
+import type { NoteVerifier } from '../core/note.js';
+import { witnessCheckpointUrl } from '../log/witness-protocol.js';
+import { checkPair, type SignedHead } from './consistency.js';
+import type { Witness } from './witness.js';
+
+/** A peer witness: its monitoring prefix and, optionally, its cosigner vkey. */
+export interface GossipPeer {
+  url: string;
+  /** If set, the peer's checkpoint must carry a valid cosignature from this key. */
+  vkey?: string;
+}
+
+/** Options of {@link Gossip}. */
+export interface GossipOptions {
+  witness: Witness;
+  peers: readonly GossipPeer[];
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  /** Receives one line per noteworthy event (default console.error). */
+  report?: (message: string) => void;
+}
+
+/** Result of one gossip round. */
+export interface GossipReport {
+  /** (peer, origin) pairs compared. */
+  compared: number;
+  /** Pieces of evidence recorded for the first time in this round. */
+  newEvidence: number;
+  /** Comparisons that could not be decided, and fetch/verification failures. */
+  problems: string[];
+}
+
+/**
+ * Parses a peer spec: `<url>`, or `<url>=<vkey>` / `<url> <vkey>` to require the peer's own
+ * cosignature. The `=` split is the one whose right side is a valid cosigner vkey, so URLs with
+ * query strings still work.
+ */
+export function parsePeerSpec(spec: string): GossipPeer {
+  const s = spec.trim();
+  const space = s.search(/[ \t]/);
+  if (space > 0) {
+    const vkey = s.slice(space).trim();
+    newCosignatureV1Verifier(vkey);
+    return { url: s.slice(0, space), vkey };
+  }
+  for (let i = s.indexOf('='); i > 0; i = s.indexOf('=', i + 1)) {
+    try {
+      newCosignatureV1Verifier(s.slice(i + 1));
+      return { url: s.slice(0, i), vkey: s.slice(i + 1) };
+    } catch {
+      // not a vkey after this '=': keep looking
+    }
+  }
+  return { url: s };
+}
+
+/** Periodic comparison of this witness's state with its peers'. */
+export class Gossip {
+  readonly #witness: Witness;
+  readonly #peers: { url: string; verifier: NoteVerifier | undefined }[];
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #report: (message: string) => void;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #running: Promise<GossipReport> | undefined;
+
+  constructor(opts: GossipOptions) {
+    this.#witness = opts.witness;
+    this.#peers = opts.peers.map((p) => ({
+      url: p.url,
+      verifier: p.vkey === undefined ? undefined : newCosignatureV1Verifier(p.vkey),
+    }));
+    this.#fetch = opts.fetch ?? fetch;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#report = opts.report ?? ((m) => console.error(`opa-tlog witness: gossip: ${m}`));
+  }
+
+  /** Runs a round every `intervalMs` (first one immediately). */
+  start(intervalMs: number): void {
+    this.stop();
+    const tick = () => {
+      this.runOnce().catch((err: unknown) => this.#report(`round failed: ${(err as Error).message}`));
+    };
+    tick();
+    this.#timer = setInterval(tick, intervalMs);
+    this.#timer.unref?.();
+  }
+
+  /** Stops the periodic rounds. */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One round over every (peer, known log with a cosigned checkpoint); rounds never overlap. */
+  runOnce(): Promise<GossipReport> {
+    this.#running ??= this.#round().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #round(): Promise<GossipReport> {
+    const report: GossipReport = { compared: 0, newEvidence: 0, problems: [] };
+    for (const log of this.#witness.logs()) {
+      const ours = this.#witness.store.get(log.origin);
+      if (ours === undefined) continue;
+      const mine: SignedHead = { size: ours.size, root: ours.root, note: ours.note, source: 'this witness' };
+      await Promise.all(
+        this.#peers.map(async (peer) => {
+          const url = witnessCheckpointUrl(peer.url, log.origin);
+          let theirs: SignedHead;
+          try {
+            const res = await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs) });
+            const text = await res.text();
+            if (res.status === 404) return;
+            if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+            theirs = this.#open(text, log.verifiers, peer.verifier, `witness ${peer.url}`);
+          } catch (err) {
+            report.problems.push(`${url}: ${(err as Error).message}`);
+            return;
+          }
+          report.compared++;
+          const r = await checkPair(mine, theirs, log.url, {
+            fetch: this.#fetch,
+            timeoutMs: this.#timeoutMs,
+          });
+          if (r.status === 'unresolved') {
+            report.problems.push(`${log.origin} vs ${peer.url}: ${r.detail}`);
+            return;
+          }
+          if (r.status === 'consistent') return;
+          const fresh = this.#witness.store.addEvidence({
+            origin: log.origin,
+            kind: r.reason,
+            source: `gossip ${peer.url}`,
+            ours: ours.note,
+            theirs: theirs.note,
+            fromSize: r.proof?.from,
+            proof: r.proof?.hashes.map(toBase64) ?? [],
+            proofSource: r.proof?.url,
+            detail: r.detail,
+          });
+          if (fresh) {
+            report.newEvidence++;
+            this.#report(`SPLIT VIEW of ${log.origin}: ${r.detail}`);
+          }
+        }),
+      );
+    }
+    return report;
+  }
+
+  #open(
+    note: string,
+    logVerifiers: readonly NoteVerifier[],
+    peer: NoteVerifier | undefined,
+    source: string,
+  ): SignedHead {
+    let lastErr: unknown;
+    for (const v of logVerifiers) {
+      try {
+        const opened = openCheckpoint(note, v, peer === undefined ? [] : [peer]);
+        if (
+          peer !== undefined &&
+          !opened.note.verified.some((s) => s.name === peer.name && s.keyId === peer.keyId)
+        ) {
+          throw new Error('the peer did not cosign its checkpoint');
+        }
+        return { size: opened.checkpoint.size, root: opened.checkpoint.rootHash, note, source };
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw new Error(`checkpoint does not verify: ${(lastErr as Error | undefined)?.message ?? 'no log key'}`);
+  }
+}
