@@ -27,35 +27,84 @@ export interface JsonOptions {
   maxDepth?: number;
 }
 
-const LONG_INTEGER = /\d{16}/;
-
 /**
  * Parses JSON text; integers outside the safe range become bigint. Throws JsonError on
  * invalid JSON or nesting deeper than `maxDepth`.
+ *
+ * Fast path: native JSON.parse, then a walk that looks for integers JSON.parse may have
+ * rounded. Only if there are any is text re-parsed with the lossless parser, and for a
+ * top-level array only the elements concerned (OPA batches carry a big `time.now_ns` in a
+ * few events, not in all).
  */
 export function parseJson(text: string, opts: JsonOptions = {}): CborValue {
   const maxDepth = opts.maxDepth ?? 512;
-  if (!LONG_INTEGER.test(text) && !deeperThan(text, maxDepth)) {
-    try {
-      return JSON.parse(text) as CborValue;
-    } catch (err) {
-      // Fall through: the slow parser gives a precise error.
-      void err;
-    }
+  let v: CborValue;
+  try {
+    v = JSON.parse(text) as CborValue;
+  } catch {
+    return new Parser(text, maxDepth).parseDocument(); // a precise error (or depth, or bigints)
   }
-  return new Parser(text, maxDepth).parseDocument();
+  if (Array.isArray(v)) {
+    const elements = v as CborValue[];
+    let flagged: number[] | undefined;
+    for (let i = 0; i < elements.length; i++) {
+      const r = inspect(elements[i], 1, maxDepth);
+      if (r === 'deep') return new Parser(text, maxDepth).parseDocument();
+      if (r === 'lossy') (flagged ??= []).push(i);
+    }
+    if (!flagged) return v;
+    const bounds = arrayElementBounds(text);
+    for (const i of flagged) {
+      const [a, b] = bounds[i]!;
+      elements[i] = new Parser(text.slice(a, b), maxDepth - 1).parseDocument();
+    }
+    return v;
+  }
+  return inspect(v, 0, maxDepth) === 'ok' ? v : new Parser(text, maxDepth).parseDocument();
 }
 
-/** Conservative nesting check (brackets inside strings count too, which only over-estimates). */
-function deeperThan(text: string, max: number): boolean {
+/** 'lossy' if a value holds an integer JSON.parse may have rounded; 'deep' past maxDepth. */
+function inspect(v: CborValue | undefined, depth: number, max: number): 'ok' | 'lossy' | 'deep' {
+  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) ? 'lossy' : 'ok';
+  if (v === null || typeof v !== 'object') return 'ok';
+  if (depth + 1 > max) return 'deep';
+  let out: 'ok' | 'lossy' = 'ok';
+  const values = Array.isArray(v) ? (v as CborValue[]) : Object.values(v as Record<string, CborValue>);
+  for (const x of values) {
+    const r = inspect(x, depth + 1, max);
+    if (r === 'deep') return r;
+    if (r === 'lossy') out = r;
+  }
+  return out;
+}
+
+/** [start, end) of each element of a top-level JSON array (the text is known to be valid JSON). */
+function arrayElementBounds(text: string): [number, number][] {
+  const out: [number, number][] = [];
   let depth = 0;
+  let inString = false;
+  let start = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
+    if (inString) {
+      if (c === 0x5c)
+        i++; // skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth === 1) start = i + 1;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+      if (depth === 0 && text.slice(start, i).trim() !== '') out.push([start, i]);
+    } else if (c === 0x2c && depth === 1) {
+      out.push([start, i]);
+      start = i + 1;
+    }
   }
-  return false;
+  return out;
 }
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);

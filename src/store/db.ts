@@ -37,9 +37,10 @@ const MIGRATIONS: readonly string[] = [
     salt    BLOB NOT NULL,
     payload BLOB NOT NULL
   );
-  -- Dedup and lookup by (source, id). key is a 52-bit hash of (source, id) used as the rowid,
-  -- so the index is the table B-tree itself (8-byte keys, no secondary index). Collisions are
-  -- resolved by probing key+1, key+2, ... and always confirmed against the entry itself.
+  -- Dedup and lookup by (source, id) and by id alone. key is a 52-bit hash of the id used as
+  -- the rowid, so the index is the table B-tree itself (8-byte keys, no secondary index). The
+  -- same id from several sources and hash collisions take key+1, key+2, ... (linear probing);
+  -- every hit is confirmed against the entry itself.
   CREATE TABLE ids (
     key INTEGER PRIMARY KEY,
     idx INTEGER NOT NULL
@@ -83,7 +84,6 @@ const MIGRATIONS: readonly string[] = [
     result  TEXT
   );
   CREATE INDEX leaf_meta_ts ON leaf_meta (ts_ms);
-  CREATE INDEX leaf_meta_recv ON leaf_meta (recv_ms);
   CREATE INDEX leaf_meta_path ON leaf_meta (path, idx);
   CREATE INDEX leaf_meta_source ON leaf_meta (source, idx);
   -- Bundle revisions a decision was made with (a decision may use several bundles).

@@ -123,11 +123,9 @@ export class LogStore {
         'INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES (?, ?, ?, ?)',
       ),
       erasure: db.prepare('SELECT erasure_idx, reason, erased_at FROM erasures WHERE idx = ?'),
-      expired: db
-        .prepare(
-          'SELECT p.idx FROM payloads p JOIN leaf_meta m ON m.idx = p.idx WHERE m.recv_ms < ? ORDER BY p.idx LIMIT ?',
-        )
-        .pluck(),
+      payloadsFrom: db.prepare(
+        'SELECT p.idx AS idx, m.recv_ms AS recv FROM payloads p JOIN leaf_meta m ON m.idx = p.idx WHERE p.idx > ? ORDER BY p.idx LIMIT ?',
+      ),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
@@ -188,17 +186,13 @@ export class LogStore {
   }
 
   /**
-   * 52-bit key of (source, id): the first bits of SHA-256(source || 0x00 || id). With
-   * source undefined, the key of the id alone, SHA-256(0xff || 0x00 || id) (0xff never
-   * occurs in UTF-8), used to find an id whatever its source.
+   * 52-bit key of an id: the first bits of SHA-256(id). One key per entry serves both dedup
+   * on (source, id) and lookup by id alone: entries with the same id from several sources,
+   * and the rare 52-bit collisions, sit in consecutive slots (linear probing), and every hit
+   * is confirmed against the entry itself.
    */
-  #dedupKey(source: string | undefined, id: string): number {
-    const s = source === undefined ? new Uint8Array([0xff]) : utf8(source);
-    const i = utf8(id);
-    const buf = new Uint8Array(s.length + 1 + i.length);
-    buf.set(s, 0);
-    buf.set(i, s.length + 1);
-    const h = this.#sha(buf);
+  #idKey(id: string): number {
+    const h = this.#sha(utf8(id));
     // 52 bits from bytes 0..6: 6 whole bytes and the high nibble of the 7th.
     return (
       (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
@@ -207,20 +201,31 @@ export class LogStore {
   }
 
   /**
-   * Finds (source, id): returns {index} if present, else {slot}, the free dedup key where it
-   * would be inserted. Probes linearly past keys that belong to other (source, id) pairs. Rows
-   * written earlier in the same transaction are visible, so duplicates inside one batch are
-   * found too.
+   * Walks the probe chain of `id` (from its key to the first free slot), calling `visit` with
+   * each entry index whose entry has this id; stops early when `visit` returns true. Returns
+   * the free slot that ends the chain, or undefined if stopped early. Rows written earlier in
+   * the same transaction are visible, so duplicates inside one batch are found too.
    */
-  #probe(source: string, id: string): { index: number } | { slot: number } {
-    let key = this.#dedupKey(source, id);
+  #walk(id: string, visit: (index: number, source: string) => boolean): number | undefined {
+    let key = this.#idKey(id);
     for (;;) {
       const idx = this.#q.idAt.get(key) as number | undefined;
-      if (idx === undefined) return { slot: key };
+      if (idx === undefined) return key;
       const e = decodeEntry(this.entry(idx)!);
-      if (e.src === source && e.id === id) return { index: idx };
+      if (e.id === id && visit(idx, e.src)) return undefined;
       key = (key + 1) % KEY_SPACE;
     }
+  }
+
+  /** Finds (source, id): {index} if present, else {slot}, the free key where it goes. */
+  #probe(source: string, id: string): { index: number } | { slot: number } {
+    let found: number | undefined;
+    const slot = this.#walk(id, (idx, src) => {
+      if (src !== source) return false;
+      found = idx;
+      return true;
+    });
+    return found !== undefined ? { index: found } : { slot: slot! };
   }
 
   /** Index of the entry with (source, id), or undefined. */
@@ -232,20 +237,11 @@ export class LogStore {
   /** Indices of every entry with this id, from any source, in index order. */
   findByIdAnySource(id: string): number[] {
     const out: number[] = [];
-    let key = this.#dedupKey(undefined, id);
-    for (;;) {
-      const idx = this.#q.idAt.get(key) as number | undefined;
-      if (idx === undefined) return out.sort((a, b) => a - b);
-      if (decodeEntry(this.entry(idx)!).id === id && !out.includes(idx)) out.push(idx);
-      key = (key + 1) % KEY_SPACE;
-    }
-  }
-
-  /** First free key at or after the id-only key of `id`. */
-  #freeIdSlot(id: string): number {
-    let key = this.#dedupKey(undefined, id);
-    while (this.#q.idAt.get(key) !== undefined) key = (key + 1) % KEY_SPACE;
-    return key;
+    this.#walk(id, (idx) => {
+      out.push(idx);
+      return false;
+    });
+    return out.sort((a, b) => a - b);
   }
 
   /**
@@ -279,9 +275,24 @@ export class LogStore {
       .all(...args) as number[];
   }
 
-  /** Payload-holding leaves received before `recvMs`, oldest first (for retention). */
+  /**
+   * Payload-holding leaves received before `recvMs`, oldest first, at most `limit`. Receive
+   * times grow with the index (they are taken when a request is queued, and the queue commits
+   * in order), so the scan walks the index upward and stops at the first younger leaf: no
+   * index on recv_ms is needed.
+   */
   expiredPayloads(recvMs: number, limit: number): number[] {
-    return this.#q.expired.all(recvMs, limit) as number[];
+    const out: number[] = [];
+    let after = -1;
+    for (;;) {
+      const rows = this.#q.payloadsFrom.all(after, 256) as { idx: number; recv: number }[];
+      for (const r of rows) {
+        if (r.recv >= recvMs || out.length >= limit) return out;
+        out.push(r.idx);
+      }
+      if (rows.length < 256) return out;
+      after = rows[rows.length - 1]!.idx;
+    }
   }
 
   /** The erasure record of `index`, or undefined if its payload was not erased. */
@@ -314,7 +325,6 @@ export class LogStore {
               continue;
             }
             this.#q.insertId.run(found.slot, next);
-            this.#q.insertId.run(this.#freeIdSlot(item.id), next);
           }
           if (item.erase) this.#applyErasure(item.erase, next);
           this.#q.insertEntry.run(next, item.entry);
