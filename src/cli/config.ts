@@ -26,6 +26,7 @@ export interface ServeConfig {
   retentionDays: number;
   witnessPolicy: string | undefined;
   witnessMinIntervalMs: number;
+  writerThread: boolean;
 }
 
 interface Setting {
@@ -150,6 +151,13 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'int',
     def: 0,
     help: 'erase payloads older than this many days (0 = keep forever)',
+  },
+  writerThread: {
+    flag: 'writer-thread',
+    env: 'OPA_TLOG_WRITER_THREAD',
+    kind: 'bool',
+    def: true,
+    help: 'commit in a worker thread (uses the second core); false = on the main thread',
   },
   witnessPolicy: {
     flag: 'witness-policy',

@@ -118,6 +118,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
+    writerThread: cfg.writerThread,
   });
   let tokens: TokenStore;
   try {
@@ -198,15 +199,19 @@ async function runServe(cfg: ServeConfig): Promise<number> {
       server.close();
       retention?.stop();
       pusher?.close();
-      log.close();
-      done(0);
+      log.close().then(
+        () => done(0),
+        (err: unknown) => {
+          console.error(`opa-tlog: ${(err as Error).message}`);
+          done(1);
+        },
+      );
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     server.on('error', (err) => {
       console.error(`opa-tlog: ${err.message}`);
-      log.close();
-      done(1);
+      void log.close().finally(() => done(1));
     });
   });
 }

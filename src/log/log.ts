@@ -4,7 +4,6 @@
  * Reads (tiles, bundles, proofs) are bounded by the latest *signed* checkpoint, so nothing is
  * published before a signature commits to it.
  */
-import { hash as nodeHash } from 'node:crypto';
 import { bytesEqual, toBase64 } from '../core/bytes.js';
 import type { CborValue } from '../core/cbor.js';
 import { openCheckpoint } from '../core/checkpoint.js';
@@ -35,11 +34,17 @@ import {
   LogStore,
   type StoredCheckpoint,
 } from '../store/log-store.js';
-import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
+import { nodeSha256 } from './node-hash.js';
+import {
+  type CommitResult,
+  DEFAULT_SEQUENCER_OPTIONS,
+  Sequencer,
+  type SequencerOptions,
+} from './sequencer.js';
 import { CheckpointSigner } from './signer.js';
+import { WriterThread } from './writer.js';
 
-/** SHA-256 through node:crypto (OpenSSL): the server's hot path. */
-export const nodeSha256: Sha256 = (d) => nodeHash('sha256', d, 'buffer');
+export { nodeSha256 } from './node-hash.js';
 
 export interface LogConfig {
   /** SQLite file path (or ':memory:' for tests). */
@@ -57,6 +62,12 @@ export interface LogConfig {
   cacheMiB?: number;
   sha?: Sha256;
   now?: () => number;
+  /**
+   * Run the write path (SQLite transactions, the tree's right edge) in a worker thread, so it
+   * uses the second core. The server does; in-process users may keep it inline (default).
+   * Needs the compiled build (dist/), since the worker loads writer-worker.js.
+   */
+  writerThread?: boolean;
 }
 
 /** A refusal to start: the database does not match what the log signed, or config conflicts. */
@@ -96,11 +107,14 @@ export class TransparencyLog {
   readonly store: LogStore;
   readonly db: Db;
   readonly sha: Sha256;
-  readonly #builder: TileBuilder;
   readonly #sequencer: Sequencer;
   readonly #signer: CheckpointSigner;
   readonly #signIntervalMs: number;
   readonly #now: () => number;
+  readonly #writer: WriterThread | undefined;
+  /** The committed tree: size, and its root (computed on demand when inline). */
+  readonly #tree: () => { size: number; root: Uint8Array };
+  #committedSize: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #fatal: Error | undefined;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
@@ -110,16 +124,35 @@ export class TransparencyLog {
     this.db = db;
     this.store = store;
     this.sha = cfg.sha ?? nodeSha256;
-    this.#builder = builder;
     this.#now = cfg.now ?? Date.now;
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
-    this.#sequencer = new Sequencer(
-      store,
-      builder,
-      { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer },
-      () => {},
-    );
-    this.#signer = new CheckpointSigner(store, builder, cfg.signer, cfg.origin, this.#now);
+    this.#committedSize = builder.size;
+    const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
+    if (cfg.writerThread) {
+      const writer = new WriterThread({
+        dbPath: cfg.dbPath,
+        synchronous: cfg.synchronous ?? 'FULL',
+        cacheMiB: cfg.cacheMiB ?? 64,
+      });
+      this.#writer = writer;
+      let tree = { size: builder.size, root: builder.root() };
+      this.#tree = () => tree;
+      this.#sequencer = new Sequencer(writer.commit, opts, (c: CommitResult) => {
+        tree = { size: c.size, root: c.root! };
+        this.#committedSize = c.size;
+      });
+    } else {
+      this.#writer = undefined;
+      this.#tree = () => ({ size: builder.size, root: builder.root() });
+      this.#sequencer = new Sequencer(
+        (items) => ({ results: store.appendBatch(items, builder), size: builder.size }),
+        opts,
+        (c) => {
+          this.#committedSize = c.size;
+        },
+      );
+    }
+    this.#signer = new CheckpointSigner(store, this.#tree, cfg.signer, cfg.origin, this.#now);
   }
 
   /**
@@ -221,7 +254,7 @@ export class TransparencyLog {
 
   /** Leaves committed so far (may be ahead of the latest checkpoint). */
   get committedSize(): number {
-    return this.#builder.size;
+    return this.#committedSize;
   }
 
   /** Leaves waiting in the group-commit queue. */
@@ -390,19 +423,36 @@ export class TransparencyLog {
     return out;
   }
 
-  /** Commits what is queued, signs a final checkpoint, stops timers and closes the database. */
-  close(): void {
+  /**
+   * Commits what is queued, signs a final checkpoint, stops timers and closes the database.
+   * Inline, all of it happens before close() returns; with a writer thread, await it.
+   */
+  close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#sequencer.close();
-    if (!this.#fatal) {
-      try {
-        this.#signer.signIfGrown();
-      } catch (err) {
-        console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
+    const finish = () => {
+      if (!this.#fatal) {
+        try {
+          this.#signer.signIfGrown();
+        } catch (err) {
+          console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
+        }
       }
+    };
+    if (!this.#writer) {
+      finish();
+      this.db.close();
+      return Promise.resolve();
     }
-    this.db.close();
+    const writer = this.#writer;
+    return this.#sequencer
+      .drain()
+      .then(finish)
+      .finally(async () => {
+        await writer.close();
+        this.db.close();
+      });
   }
 }
 

@@ -4,8 +4,7 @@
  * all) up to `maxBatch` leaves and commits them in ONE transaction. A caller's promise
  * resolves only after that commit returned, i.e. once the leaves are durable.
  */
-import type { TileBuilder } from '../core/tiles.js';
-import type { AppendItem, AppendResult, LogStore } from '../store/log-store.js';
+import type { AppendItem, AppendResult } from '../store/log-store.js';
 
 export interface SequencerOptions {
   /** Most leaves committed in one transaction (a larger single request still commits whole). */
@@ -39,6 +38,20 @@ export class SequencerClosedError extends Error {
   }
 }
 
+/** What one commit produced: a result per item, and the committed tree's size and root. */
+export interface CommitResult {
+  readonly results: AppendResult[];
+  readonly size: number;
+  /** Root of the committed tree, when the committer computed it (the writer thread does). */
+  readonly root?: Uint8Array;
+}
+
+/**
+ * Commits one batch in one transaction. Synchronous (in-process SQLite) or asynchronous (the
+ * writer thread); either way it resolves only after the commit.
+ */
+export type Committer = (items: AppendItem[]) => CommitResult | Promise<CommitResult>;
+
 interface Pending {
   readonly items: readonly AppendItem[];
   resolve(r: AppendResult[]): void;
@@ -46,23 +59,18 @@ interface Pending {
 }
 
 export class Sequencer {
-  readonly #store: LogStore;
-  readonly #builder: TileBuilder;
+  readonly #commitBatch: Committer;
   readonly #opts: SequencerOptions;
-  readonly #onCommit: (size: number) => void;
+  readonly #onCommit: (c: CommitResult) => void;
   #queue: Pending[] = [];
   #queued = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** An asynchronous commit is running: the next batch waits for it (one in flight). */
+  #inFlight: Promise<void> | undefined;
 
-  constructor(
-    store: LogStore,
-    builder: TileBuilder,
-    opts: SequencerOptions,
-    onCommit: (size: number) => void,
-  ) {
-    this.#store = store;
-    this.#builder = builder;
+  constructor(commit: Committer, opts: SequencerOptions, onCommit: (c: CommitResult) => void) {
+    this.#commitBatch = commit;
     this.#opts = opts;
     this.#onCommit = onCommit;
   }
@@ -90,7 +98,7 @@ export class Sequencer {
   }
 
   #schedule(): void {
-    if (this.#timer) return;
+    if (this.#timer || this.#inFlight) return;
     const delay = this.#queued >= this.#opts.maxBatch ? 0 : this.#opts.maxDelayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -98,9 +106,14 @@ export class Sequencer {
     }, delay);
   }
 
-  /** Commits everything queued now, batch after batch. */
+  /**
+   * Commits what is queued, batch after batch. With a synchronous committer everything is
+   * committed before flush returns; with an asynchronous one, batches go one at a time and
+   * the next starts when the previous committed (requests queue up meanwhile, so batches grow
+   * with the load: group commit).
+   */
   flush(): void {
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && !this.#inFlight) {
       // Take whole requests up to maxBatch leaves (at least one request), with one splice:
       // shifting one by one would be quadratic in a long queue.
       let k = 0;
@@ -111,36 +124,71 @@ export class Sequencer {
       }
       const batch = this.#queue.splice(0, k);
       this.#queued -= n;
-      this.#commit(batch, n);
+      const done = this.#commit(batch);
+      if (done) {
+        this.#inFlight = done.finally(() => {
+          this.#inFlight = undefined;
+          if (this.#queue.length > 0) this.#schedule();
+        });
+      }
     }
   }
 
-  #commit(batch: Pending[], n: number): void {
-    const items: AppendItem[] = new Array(n);
-    let o = 0;
-    for (const p of batch) for (const it of p.items) items[o++] = it;
-    let results: AppendResult[];
-    try {
-      results = this.#store.appendBatch(items, this.#builder);
-    } catch (err) {
-      // The transaction rolled back. Retry each request alone so one bad request cannot fail
-      // the others that shared its batch.
-      if (batch.length > 1) {
-        for (const p of batch) this.#commit([p], p.items.length);
-        return;
-      }
-      batch[0]!.reject(err);
-      return;
+  /** Resolves once nothing is queued or in flight. */
+  async drain(): Promise<void> {
+    for (;;) {
+      if (this.#inFlight) await this.#inFlight;
+      else if (this.#queue.length > 0) this.flush();
+      else return;
     }
-    this.#onCommit(this.#builder.size);
-    o = 0;
+  }
+
+  /** Commits `batch`; returns a promise only when the committer is asynchronous. */
+  #commit(batch: Pending[]): Promise<void> | undefined {
+    const items: AppendItem[] = [];
+    for (const p of batch) for (const it of p.items) items.push(it);
+    let r: CommitResult | Promise<CommitResult>;
+    try {
+      r = this.#commitBatch(items);
+    } catch (err) {
+      return this.#failed(batch, err);
+    }
+    if (r instanceof Promise) {
+      return r.then(
+        (res) => this.#deliver(batch, res),
+        (err: unknown) => this.#failed(batch, err),
+      );
+    }
+    this.#deliver(batch, r);
+    return undefined;
+  }
+
+  #deliver(batch: Pending[], res: CommitResult): void {
+    this.#onCommit(res);
+    let o = 0;
     for (const p of batch) {
-      p.resolve(results.slice(o, o + p.items.length));
+      p.resolve(res.results.slice(o, o + p.items.length));
       o += p.items.length;
     }
   }
 
-  /** Stops accepting appends, commits what is queued. */
+  /**
+   * The transaction rolled back. Retry each request alone so one bad request cannot fail the
+   * others that shared its batch.
+   */
+  #failed(batch: Pending[], err: unknown): Promise<void> | undefined {
+    if (batch.length === 1) {
+      batch[0]!.reject(err);
+      return undefined;
+    }
+    let chain: Promise<void> | undefined;
+    for (const p of batch) {
+      chain = chain ? chain.then(() => this.#commit([p])) : this.#commit([p]);
+    }
+    return chain;
+  }
+
+  /** Stops accepting appends and commits what is queued (synchronously with an inline committer). */
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);

@@ -7,7 +7,6 @@
 import { bytesEqual } from '../core/bytes.js';
 import { signCheckpoint } from '../core/checkpoint.js';
 import type { NoteSigner } from '../core/note.js';
-import type { TileBuilder } from '../core/tiles.js';
 import type { LogStore, StoredCheckpoint } from '../store/log-store.js';
 
 export class ForkError extends Error {
@@ -20,16 +19,23 @@ export class ForkError extends Error {
 
 export class CheckpointSigner {
   readonly #store: LogStore;
-  readonly #builder: TileBuilder;
+  readonly #tree: () => { size: number; root: Uint8Array };
   readonly #signer: NoteSigner;
   readonly #origin: string;
   readonly #now: () => number;
   #latest: StoredCheckpoint | undefined;
   readonly #listeners = new Set<(cp: StoredCheckpoint) => void>();
 
-  constructor(store: LogStore, builder: TileBuilder, signer: NoteSigner, origin: string, now = Date.now) {
+  /** `tree` returns the committed tree: its size and root. */
+  constructor(
+    store: LogStore,
+    tree: () => { size: number; root: Uint8Array },
+    signer: NoteSigner,
+    origin: string,
+    now = Date.now,
+  ) {
     this.#store = store;
-    this.#builder = builder;
+    this.#tree = tree;
     this.#signer = signer;
     this.#origin = origin;
     this.#now = now;
@@ -53,8 +59,7 @@ export class CheckpointSigner {
    * signed size or (same size) has a different root.
    */
   signIfGrown(): StoredCheckpoint {
-    const size = this.#builder.size;
-    const root = this.#builder.root();
+    const { size, root } = this.#tree();
     const last = this.#latest;
     if (last) {
       if (size < last.size)

@@ -1,0 +1,76 @@
+/**
+ * Main-thread side of the writer thread (writer-worker.ts): a {@link Committer} whose commits
+ * run in the worker. One database connection writes (the worker's); the main thread keeps a
+ * connection for reads, which WAL lets run concurrently with the writer.
+ */
+import { Worker } from 'node:worker_threads';
+import { EraseError } from '../store/log-store.js';
+import type { CommitResult, Committer } from './sequencer.js';
+import type { WriterData } from './writer-worker.js';
+
+interface Reply {
+  id?: number;
+  ready?: boolean;
+  results?: CommitResult['results'];
+  size?: number;
+  root?: Uint8Array;
+  error?: { name: string; message: string; code?: string };
+}
+
+/** Rebuilds an error that crossed the thread boundary, keeping the classes callers test for. */
+function revive(e: NonNullable<Reply['error']>): Error {
+  if (e.name === 'EraseError' && e.code) return new EraseError(e.code as EraseError['code'], e.message);
+  const err = new Error(e.message) as Error & { code?: string };
+  err.name = e.name;
+  if (e.code) err.code = e.code;
+  return err;
+}
+
+export class WriterThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(r: CommitResult): void; reject(e: unknown): void }>();
+  #next = 0;
+  #dead: Error | undefined;
+  readonly #exited: Promise<void>;
+
+  constructor(data: WriterData) {
+    this.#worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: data });
+    this.#worker.on('message', (m: Reply) => {
+      if (m.id === undefined) return;
+      const p = this.#pending.get(m.id);
+      if (!p) return;
+      this.#pending.delete(m.id);
+      if (m.error) p.reject(revive(m.error));
+      else p.resolve({ results: m.results!, size: m.size!, root: new Uint8Array(m.root!) });
+    });
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#exited = new Promise((resolve) =>
+      this.#worker.on('exit', (code) => {
+        this.#fail(new Error(`writer thread exited (${code})`));
+        resolve();
+      }),
+    );
+  }
+
+  #fail(err: Error): void {
+    this.#dead ??= err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  /** Commits a batch in the writer thread. */
+  readonly commit: Committer = (items) => {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#next++;
+    return new Promise<CommitResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, items });
+    });
+  };
+
+  /** Closes the writer's database and ends the thread (after pending commits). */
+  async close(): Promise<void> {
+    if (!this.#dead) this.#worker.postMessage({ close: true });
+    await this.#exited;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The sequencer with an asynchronous committer (as with the writer thread): one commit in
+ * flight, requests arriving meanwhile form the next batch, a request is never split, and a
+ * failing request is retried alone so it cannot fail the others that shared its batch.
+ */
+import { describe, expect, test } from 'vitest';
+import { type CommitResult, QueueFullError, Sequencer } from '../../src/log/sequencer.js';
+import type { AppendItem } from '../../src/store/log-store.js';
+
+const item = (tag: number): AppendItem => ({ entry: new Uint8Array([tag]) });
+
+function fakeCommitter(failOn?: number) {
+  let size = 0;
+  let inFlight = 0;
+  const batches: number[][] = [];
+  const commit = async (items: AppendItem[]): Promise<CommitResult> => {
+    inFlight++;
+    expect(inFlight).toBe(1);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    if (failOn !== undefined && items.some((i) => i.entry[0] === failOn))
+      throw new Error(`bad item ${failOn}`);
+    batches.push(items.map((i) => i.entry[0]!));
+    const results = items.map((_, k) => ({ index: size + k, duplicate: false }));
+    size += items.length;
+    return { results, size };
+  };
+  return { commit, batches };
+}
+
+describe('Sequencer with an asynchronous committer', () => {
+  test('one commit in flight; later requests batch together; requests stay whole', async () => {
+    const c = fakeCommitter();
+    const seq = new Sequencer(c.commit, { maxBatch: 4, maxDelayMs: 0, maxQueue: 100 }, () => {});
+    const reqs = [[1], [2, 3], [4, 5, 6], [7], [8, 9]].map((tags) => seq.append(tags.map(item)));
+    const results = await Promise.all(reqs);
+    expect(results.map((r) => r.map((x) => x.index))).toEqual([[0], [1, 2], [3, 4, 5], [6], [7, 8]]);
+    // Batches respect maxBatch but never split a request.
+    expect(c.batches).toEqual([
+      [1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
+    await seq.drain();
+  });
+
+  test('a failing request fails alone; its batch-mates commit', async () => {
+    const c = fakeCommitter(66);
+    const seq = new Sequencer(c.commit, { maxBatch: 10, maxDelayMs: 1, maxQueue: 100 }, () => {});
+    const a = seq.append([item(1)]);
+    const bad = seq.append([item(66), item(2)]);
+    const b = seq.append([item(3)]);
+    await expect(bad).rejects.toThrow('bad item 66');
+    expect((await a).map((x) => x.index)).toEqual([0]);
+    expect((await b).map((x) => x.index)).toEqual([1]);
+  });
+
+  test('the queue bound holds while a commit is in flight, and drain waits for everything', async () => {
+    const c = fakeCommitter();
+    const seq = new Sequencer(c.commit, { maxBatch: 2, maxDelayMs: 0, maxQueue: 3 }, () => {});
+    const first = seq.append([item(1), item(2), item(3)]);
+    await expect(seq.append([item(4)])).rejects.toBeInstanceOf(QueueFullError);
+    await seq.drain();
+    expect((await first).length).toBe(3);
+    expect(seq.queued).toBe(0);
+  });
+});
