@@ -3,6 +3,8 @@
  * /tile/entries/<N>[.p/<W>]. Everything served is bounded by the latest signed checkpoint;
  * tiles are immutable at their path, so they are cached for a year.
  */
+
+import { gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { parseTilePath } from '../core/tiles.js';
 import type { TransparencyLog } from '../log/log.js';
@@ -33,10 +35,19 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
       t.kind === 'hash' ? log.hashTile(t.level, t.index, t.width) : log.entryBundle(t.index, t.width);
     if (!data)
       throw new HttpError(404, 'tile_not_found', `/${raw} does not exist at tree size ${log.latest().size}`);
-    return c.body(data as Uint8Array<ArrayBuffer>, 200, {
+    const headers: Record<string, string> = {
       'Content-Type': 'application/octet-stream',
       'Cache-Control': IMMUTABLE,
-    });
+    };
+    // Entry bundles compress well (tlog-tiles: SHOULD be HTTP-compressed); hash tiles do not.
+    if (t.kind === 'entries') {
+      headers.Vary = 'Accept-Encoding';
+      if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+        headers['Content-Encoding'] = 'gzip';
+        return c.body(gzipSync(data) as Uint8Array<ArrayBuffer>, 200, headers);
+      }
+    }
+    return c.body(data as Uint8Array<ArrayBuffer>, 200, headers);
   });
 
   return app;

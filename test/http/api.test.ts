@@ -242,3 +242,16 @@ describe('JSON proof API', () => {
     }
   });
 });
+
+describe('compression', () => {
+  test('entry bundles are gzipped for clients that accept it, with the same bytes inside', async () => {
+    const { app } = await setup(300);
+    const plain = new Uint8Array(await (await app.request('/tile/entries/000')).arrayBuffer());
+    const res = await app.request('/tile/entries/000', { headers: { 'accept-encoding': 'gzip' } });
+    expect(res.headers.get('content-encoding')).toBe('gzip');
+    const { gunzipSync } = await import('node:zlib');
+    const inflated = new Uint8Array(gunzipSync(new Uint8Array(await res.arrayBuffer())));
+    expect(inflated).toEqual(plain);
+    expect(plain.length).toBeGreaterThan(1000);
+  });
+});
