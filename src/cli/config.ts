@@ -102,7 +102,13 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     def: 'FULL',
     help: 'FULL (survives power loss) or NORMAL',
   },
-  cacheMiB: { flag: 'cache-mib', env: 'OPA_TLOG_CACHE_MIB', kind: 'int', def: 64, help: 'SQLite page cache' },
+  cacheMiB: {
+    flag: 'cache-mib',
+    env: 'OPA_TLOG_CACHE_MIB',
+    kind: 'int',
+    def: 256,
+    help: 'SQLite page cache, MiB per connection',
+  },
   maxBodyBytes: {
     flag: 'max-body-bytes',
     env: 'OPA_TLOG_MAX_BODY_BYTES',

@@ -13,6 +13,7 @@ import {
   EMPTY_ROOT,
   foldSubtreeHashes,
   MerkleError,
+  nodeHash,
   perfectRootOf,
   type Subtree,
   type SubtreeReader,
@@ -160,34 +161,80 @@ export function tileHashes(data: Uint8Array): Uint8Array[] {
   return out;
 }
 
+/** A stored tile: its hashes and, for full tiles, optionally its interior nodes. */
+export interface StoredTile {
+  readonly data: Uint8Array;
+  /** The 255 interior hashes of a full tile ({@link tileInterior}), if stored. */
+  readonly interior?: Uint8Array | undefined;
+}
+
+/**
+ * The interior nodes of a full tile: the 255 hashes of the height-8 subtree above its 256
+ * hashes, level by level (128 at level 1, 64 at level 2, ..., the tile root at level 8),
+ * concatenated. A full tile never changes, so storing these once makes every later proof a
+ * lookup instead of up to 255 hash computations per tile.
+ */
+export function tileInterior(row: readonly Uint8Array[], sha: Sha256 = sha256): Uint8Array {
+  if (row.length !== TILE_WIDTH) throw new MerkleError('invalid_argument', 'interior nodes need a full tile');
+  const out = new Uint8Array((TILE_WIDTH - 1) * HASH_SIZE);
+  let level = row;
+  let o = 0;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const h = nodeHash(level[i]!, level[i + 1]!, sha);
+      next.push(h);
+      out.set(h, o);
+      o += HASH_SIZE;
+    }
+    level = next;
+  }
+  return out;
+}
+
+/** Offset (in hashes) of interior level r (1..8) in {@link tileInterior}'s layout. */
+const interiorStart = (r: number): number => TILE_WIDTH - 512 / 2 ** r;
+
 /**
  * A {@link SubtreeReader} over stored tiles. `readTile(level, index)` returns the stored bytes
- * of that tile (any width that covers what is asked) or undefined. Tiles are cached for the
- * duration of one read call.
+ * of that tile (any width that covers what is asked), or the tile with its interior nodes, or
+ * undefined. With interior nodes a subtree hash is a lookup; without, the tile's hashes are
+ * hashed up. Tiles are cached for the duration of one read call.
  */
 export function tileSubtreeReader(
-  readTile: (level: number, index: number) => Uint8Array | undefined,
+  readTile: (level: number, index: number) => Uint8Array | StoredTile | undefined,
   sha: Sha256 = sha256,
 ): SubtreeReader {
   return (subtrees) => {
-    const cache = new Map<string, Uint8Array[]>();
+    const cache = new Map<string, { hashes: Uint8Array[]; interior: Uint8Array | undefined }>();
     return subtrees.map((s) => {
       const loc = subtreeLocation(s);
       const key = `${loc.level}/${loc.index}`;
-      let hashes = cache.get(key);
-      if (!hashes) {
-        const data = readTile(loc.level, loc.index);
-        if (!data) throw new MerkleError('invalid_argument', `tile ${key} is not stored`);
-        hashes = tileHashes(data);
-        cache.set(key, hashes);
+      let t = cache.get(key);
+      if (!t) {
+        const got = readTile(loc.level, loc.index);
+        if (!got) throw new MerkleError('invalid_argument', `tile ${key} is not stored`);
+        const stored: StoredTile = got instanceof Uint8Array ? { data: got } : got;
+        t = { hashes: tileHashes(stored.data), interior: stored.interior ?? undefined };
+        cache.set(key, t);
       }
-      if (hashes.length < loc.offset + loc.count) {
+      if (t.hashes.length < loc.offset + loc.count) {
         throw new MerkleError(
           'invalid_argument',
           `tile ${key} is too narrow for subtree ${s.level}/${s.index}`,
         );
       }
-      return perfectRootOf(hashes.slice(loc.offset, loc.offset + loc.count), sha);
+      if (loc.count === 1) return t.hashes[loc.offset]!;
+      if (
+        t.interior &&
+        t.hashes.length === TILE_WIDTH &&
+        t.interior.length === (TILE_WIDTH - 1) * HASH_SIZE
+      ) {
+        const r = Math.log2(loc.count);
+        const at = (interiorStart(r) + loc.offset / loc.count) * HASH_SIZE;
+        return t.interior.subarray(at, at + HASH_SIZE);
+      }
+      return perfectRootOf(t.hashes.slice(loc.offset, loc.offset + loc.count), sha);
     });
   };
 }
@@ -195,6 +242,8 @@ export function tileSubtreeReader(
 /** A tile write produced by {@link TileBuilder.append}: the whole current content of the tile. */
 export interface TileWrite extends Tile {
   readonly data: Uint8Array;
+  /** For a full tile: its interior nodes ({@link tileInterior}); the last 32 bytes are its root. */
+  readonly interior?: Uint8Array;
 }
 
 /**
@@ -268,8 +317,15 @@ export class TileBuilder {
         const index = Math.floor(hashesAtLevel(this.#size, level) / TILE_WIDTH);
         carry = undefined;
         if (row.length === TILE_WIDTH) {
-          touched.set(`${level}/${index}`, { level, index, width: TILE_WIDTH, data: concatBytes(...row) });
-          carry = perfectRootOf(row, this.#sha);
+          const interior = tileInterior(row, this.#sha);
+          touched.set(`${level}/${index}`, {
+            level,
+            index,
+            width: TILE_WIDTH,
+            data: concatBytes(...row),
+            interior,
+          });
+          carry = interior.slice(interior.length - HASH_SIZE);
           this.#edge[level] = [];
           level++;
         } else {

@@ -12,8 +12,30 @@ import { HttpError } from './errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+/** Small LRU of full entry bundles (raw and gzipped): they never change once full. */
+class BundleCache {
+  readonly #max: number;
+  readonly #map = new Map<number, { raw: Uint8Array; gz?: Uint8Array }>();
+  constructor(max: number) {
+    this.#max = max;
+  }
+  get(index: number): { raw: Uint8Array; gz?: Uint8Array } | undefined {
+    const v = this.#map.get(index);
+    if (v) {
+      this.#map.delete(index);
+      this.#map.set(index, v);
+    }
+    return v;
+  }
+  set(index: number, v: { raw: Uint8Array; gz?: Uint8Array }): void {
+    this.#map.set(index, v);
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
+  }
+}
+
 export function tileRoutes(log: TransparencyLog, published: () => string | undefined): Hono {
   const app = new Hono();
+  const bundles = new BundleCache(256);
 
   app.get('/checkpoint', (c) => {
     c.header('Cache-Control', 'no-store');
@@ -31,21 +53,26 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
     const raw = new URL(c.req.url).pathname.slice(1);
     const t = parseTilePath(raw);
     if (!t) throw new HttpError(400, 'invalid_tile_path', `not a C2SP tlog-tiles path: /${raw}`);
+    const full = t.width === 256;
+    const cached = t.kind === 'entries' && full ? bundles.get(t.index) : undefined;
     const data =
-      t.kind === 'hash' ? log.hashTile(t.level, t.index, t.width) : log.entryBundle(t.index, t.width);
+      cached?.raw ??
+      (t.kind === 'hash' ? log.hashTile(t.level, t.index, t.width) : log.entryBundle(t.index, t.width));
     if (!data)
       throw new HttpError(404, 'tile_not_found', `/${raw} does not exist at tree size ${log.latest().size}`);
     const headers: Record<string, string> = {
       'Content-Type': 'application/octet-stream',
       'Cache-Control': IMMUTABLE,
     };
+    if (t.kind === 'hash') return c.body(data as Uint8Array<ArrayBuffer>, 200, headers);
     // Entry bundles compress well (tlog-tiles: SHOULD be HTTP-compressed); hash tiles do not.
-    if (t.kind === 'entries') {
-      headers.Vary = 'Accept-Encoding';
-      if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
-        headers['Content-Encoding'] = 'gzip';
-        return c.body(gzipSync(data) as Uint8Array<ArrayBuffer>, 200, headers);
-      }
+    headers.Vary = 'Accept-Encoding';
+    const entry = cached ?? { raw: data };
+    if (full && !cached) bundles.set(t.index, entry);
+    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+      entry.gz ??= gzipSync(data);
+      headers['Content-Encoding'] = 'gzip';
+      return c.body(entry.gz as Uint8Array<ArrayBuffer>, 200, headers);
     }
     return c.body(data as Uint8Array<ArrayBuffer>, 200, headers);
   });

@@ -132,7 +132,7 @@ export class TransparencyLog {
       const writer = new WriterThread({
         dbPath: cfg.dbPath,
         synchronous: cfg.synchronous ?? 'FULL',
-        cacheMiB: cfg.cacheMiB ?? 64,
+        cacheMiB: cfg.cacheMiB ?? 256,
       });
       this.#writer = writer;
       let tree = { size: builder.size, root: builder.root() };
@@ -168,7 +168,7 @@ export class TransparencyLog {
     }
     const db = openDatabase(cfg.dbPath, {
       synchronous: cfg.synchronous ?? 'FULL',
-      cacheMiB: cfg.cacheMiB ?? 64,
+      cacheMiB: cfg.cacheMiB ?? 256,
     });
     try {
       const store = new LogStore(db, sha);
@@ -350,7 +350,7 @@ export class TransparencyLog {
   }
 
   #reader() {
-    return tileSubtreeReader((level, index) => this.store.tile(level, index), this.sha);
+    return tileSubtreeReader((level, index) => this.store.tileWithInterior(level, index), this.sha);
   }
 
   /** Inclusion proof for `index` in the tree of `size` (at most the latest checkpoint size). */

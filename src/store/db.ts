@@ -13,7 +13,7 @@ export type SyncMode = 'FULL' | 'NORMAL';
 export interface OpenOptions {
   /** fsync policy; FULL by default. */
   synchronous?: SyncMode;
-  /** Page cache in MiB (default 64); keeps the dedup index's hot pages in memory. */
+  /** Page cache in MiB (default 256); keeps the dedup index's hot pages in memory. */
   cacheMiB?: number;
   /** Open read-only (tools that inspect a database). */
   readonly?: boolean;
@@ -100,6 +100,11 @@ const MIGRATIONS: readonly string[] = [
     erased_at   INTEGER NOT NULL
   );
   `,
+  `
+  -- Interior nodes of full tiles (255 hashes, see core/tiles.ts tileInterior): proofs read
+  -- them instead of re-hashing up to 255 nodes per tile. NULL for partial tiles.
+  ALTER TABLE tiles ADD COLUMN interior BLOB;
+  `,
 ];
 
 /** Number of migrations this build knows. */
@@ -113,7 +118,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
   }
-  db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 64)}`);
+  db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 256)}`);
   db.pragma('temp_store = MEMORY');
   if (!opts.readonly) migrate(db);
   else {

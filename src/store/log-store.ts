@@ -7,7 +7,7 @@ import { utf8 } from '../core/bytes.js';
 import { decodeEntry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
-import { hashesAtLevel, TILE_WIDTH, type TileBuilder, tileHashes } from '../core/tiles.js';
+import { hashesAtLevel, type StoredTile, TILE_WIDTH, type TileBuilder, tileHashes } from '../core/tiles.js';
 import type { Db } from './db.js';
 
 /** One leaf to append. */
@@ -104,8 +104,9 @@ export class LogStore {
       idAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
       insertId: db.prepare('INSERT INTO ids (key, idx) VALUES (?, ?)'),
       tile: db.prepare('SELECT data FROM tiles WHERE tile_key = ?').pluck(),
+      tileWithInterior: db.prepare('SELECT data, interior FROM tiles WHERE tile_key = ?'),
       upsertTile: db.prepare(
-        'INSERT INTO tiles (tile_key, data) VALUES (?, ?) ON CONFLICT(tile_key) DO UPDATE SET data = excluded.data',
+        'INSERT INTO tiles (tile_key, data, interior) VALUES (?, ?, ?) ON CONFLICT(tile_key) DO UPDATE SET data = excluded.data, interior = excluded.interior',
       ),
       insertCheckpoint: db.prepare(
         'INSERT INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)',
@@ -158,6 +159,14 @@ export class LogStore {
   /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
   tile(level: number, index: number): Uint8Array | undefined {
     return (this.#q.tile.get(tileKey(level, index)) as Buffer | undefined) ?? undefined;
+  }
+
+  /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
+  tileWithInterior(level: number, index: number): StoredTile | undefined {
+    const row = this.#q.tileWithInterior.get(tileKey(level, index)) as
+      | { data: Buffer; interior: Buffer | null }
+      | undefined;
+    return row ? { data: row.data, interior: row.interior ?? undefined } : undefined;
   }
 
   /**
@@ -338,7 +347,9 @@ export class LogStore {
           results.push({ index: next, duplicate: false });
           next++;
         }
-        for (const t of builder.append(leaves)) this.#q.upsertTile.run(tileKey(t.level, t.index), t.data);
+        for (const t of builder.append(leaves)) {
+          this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
+        }
         return results;
       })();
     } catch (err) {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/bytes.js';
-import { leafHash, MerkleError, treeHash } from '../../src/core/merkle.js';
+import { leafHash, MerkleError, nodeHash, treeHash } from '../../src/core/merkle.js';
 import {
   encodeTileIndex,
   entryBundlePath,
@@ -494,5 +494,52 @@ describe('entry bundles (reference §4.5)', () => {
     // Leaf hashes are over the entry bytes without the length prefix.
     expect(toHex(tile.subarray(32 * 5, 32 * 6))).toBe(toHex(naiveLeafHash(unhex('40414243'))));
     expect(toHex(b.root())).toBe('5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328');
+  });
+});
+
+describe('interior nodes of full tiles', () => {
+  it('hold every subtree hash of the tile, so readers with and without them agree', () => {
+    const b = new TileBuilder();
+    const data = new Map<string, Uint8Array>();
+    const interior = new Map<string, Uint8Array>();
+    const leaves = Array.from({ length: 70_000 }, (_, i) =>
+      leafHash(new Uint8Array([i & 255, (i >> 8) & 255, i >> 16])),
+    );
+    for (let o = 0; o < leaves.length; o += 997) {
+      for (const t of b.append(leaves.slice(o, o + 997))) {
+        data.set(`${t.level}/${t.index}`, t.data);
+        if (t.width === 256) {
+          expect(t.interior?.length).toBe(255 * 32);
+          interior.set(`${t.level}/${t.index}`, t.interior!);
+        } else expect(t.interior).toBeUndefined();
+      }
+    }
+    const plain = tileSubtreeReader((l, i) => data.get(`${l}/${i}`));
+    const withInterior = tileSubtreeReader((l, i) => {
+      const d = data.get(`${l}/${i}`);
+      return d && { data: d, interior: interior.get(`${l}/${i}`) };
+    });
+    // Every subtree of heights 0..16 inside the first 65536 leaves, and the tree roots.
+    const subtrees: { level: number; index: number }[] = [];
+    for (let level = 0; level <= 16; level++) {
+      for (let index = 0; index < 2 ** (16 - level); index += Math.max(1, 2 ** (12 - level)))
+        subtrees.push({ level, index });
+    }
+    expect(withInterior(subtrees).map((h) => Buffer.from(h).toString('hex'))).toEqual(
+      plain(subtrees).map((h) => Buffer.from(h).toString('hex')),
+    );
+    // The last 32 bytes are the tile root, the hash one level up.
+    const t0 = interior.get('0/0')!;
+    expect(t0.subarray(t0.length - 32)).toEqual(data.get('1/0')!.subarray(0, 32));
+    // Level 1 of the interior is nodeHash of consecutive leaf hashes.
+    expect(t0.subarray(0, 32)).toEqual(nodeHash(leaves[0]!, leaves[1]!));
+    // A corrupted interior node changes the answer: readers do use it.
+    const bad = new Uint8Array(t0);
+    bad[0]! ^= 1;
+    const corrupt = tileSubtreeReader((l, i) => ({
+      data: data.get(`${l}/${i}`)!,
+      interior: l === 0 && i === 0 ? bad : interior.get(`${l}/${i}`),
+    }));
+    expect(corrupt([{ level: 1, index: 0 }])[0]).not.toEqual(plain([{ level: 1, index: 0 }])[0]);
   });
 });
