@@ -1,6 +1,10 @@
 /** Benchmark plumbing: results as ratios to a baseline measured in the same run. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { LoadConfig, LoadReport } from './loadgen.js';
 
 export interface Result {
   metric: string;
@@ -9,6 +13,8 @@ export interface Result {
   baseline_metric: string;
   baseline_value: number;
   ratio: number;
+  /** Settings or sizes behind the value (e.g. concurrency, the real leaf count). */
+  note?: string;
 }
 
 export const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -21,6 +27,7 @@ export function result(
   unit: string,
   baselineMetric: string,
   baselineValue: number,
+  note?: string,
 ): Result {
   const round = (x: number) => Math.round(x * 100) / 100;
   return {
@@ -30,6 +37,7 @@ export function result(
     baseline_metric: baselineMetric,
     baseline_value: round(baselineValue),
     ratio: Math.round((value / baselineValue) * 1000) / 1000,
+    ...(note !== undefined ? { note } : {}),
   };
 }
 
@@ -42,7 +50,7 @@ export function writeResults(name: string, results: Result[], meta: Record<strin
 }
 
 export function table(results: Result[]): string {
-  const rows = [['metric', 'value', 'unit', 'baseline', 'baseline value', 'ratio']];
+  const rows = [['metric', 'value', 'unit', 'baseline', 'baseline value', 'ratio', 'settings']];
   for (const r of results) {
     rows.push([
       r.metric,
@@ -51,6 +59,7 @@ export function table(results: Result[]): string {
       r.baseline_metric,
       String(r.baseline_value),
       String(r.ratio),
+      r.note ?? '',
     ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -82,4 +91,140 @@ export function randomId(): string {
 
 export function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+// ---------------------------------------------------------------- processes and machine
+
+export const BUILD = join(ROOT, '.bench-build');
+/** The server CLI as compiled by the bench build from the current src/ (same code as dist/). */
+export const SERVER_CLI = join(BUILD, 'src', 'cli', 'main.js');
+/** glibc malloc settings that keep an HTTP server receiving 32 KiB bodies steady (machine-limits.md). */
+export const MALLOC_TUNABLES = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=4194304';
+export const TOKEN = 'bench-admin-token-0123456789';
+
+export interface Proc {
+  readonly url: string;
+  readonly proc: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function env(tunables: boolean): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  delete e.GLIBC_TUNABLES;
+  if (tunables) e.GLIBC_TUNABLES = MALLOC_TUNABLES;
+  return e;
+}
+
+async function spawnListening(args: string[], tunables: boolean, nodeArgs: string[] = []): Promise<Proc> {
+  const proc = spawn(process.execPath, [...nodeArgs, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env(tunables),
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<void>((res) => proc.on('exit', () => res()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start:\n${out}`)), 120_000);
+    const check = () => {
+      const m = /listening on (http:\/\/[^\s]+) /.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    url,
+    proc,
+    output: () => out,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Starts `opa-tlog serve --data DIR --port 0 --tokens admin:TOKEN ...extra` (defaults otherwise). */
+export function startLogServer(
+  data: string,
+  opts: { tunables: boolean; extra?: string[]; nodeArgs?: string[] },
+): Promise<Proc> {
+  return spawnListening(
+    [SERVER_CLI, 'serve', '--data', data, '--port', '0', '--tokens', `admin:${TOKEN}`, ...(opts.extra ?? [])],
+    opts.tunables,
+    opts.nodeArgs,
+  );
+}
+
+/** Starts the no-op hono server (noop-server.ts). */
+export function startNoopServer(tunables: boolean): Promise<Proc> {
+  return spawnListening([join(BUILD, 'bench', 'noop-server.js')], tunables);
+}
+
+/** Runs the load generator in its own process; resolves with its report. */
+export function runLoad(cfg: LoadConfig): Promise<LoadReport> {
+  return new Promise((resolve, reject) => {
+    const file = join(tmpdir(), `opa-tlog-load-${process.pid}-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify(cfg));
+    const p = spawn(process.execPath, [join(BUILD, 'bench', 'loadgen.js'), file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    p.on('exit', (code) => {
+      rmSync(file, { force: true });
+      if (code !== 0) reject(new Error(`loadgen exited with ${code}: ${out}`));
+      else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as LoadReport);
+    });
+  });
+}
+
+/** Peak resident set (VmHWM) of a process, MiB. */
+export function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN;
+}
+
+/** The machine, for the results and the README. */
+export function machine(): Record<string, string | number> {
+  const cpu =
+    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?';
+  let nproc = cpus().length;
+  try {
+    nproc = Number(execFileSync('nproc').toString().trim());
+  } catch {
+    // keep os.cpus()
+  }
+  const flags = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc,
+    cpu,
+    sha_ni: / sha_ni/.test(flags) ? 'yes' : 'no',
+    memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+  };
 }

@@ -26,6 +26,9 @@ export interface VerifiedCheckpoint {
   readonly witnesses: readonly string[];
 }
 
+/** Notes that verified, per trust (a trust's key and policy never change). */
+const verifiedNotes = new WeakMap<Trust, Map<string, VerifiedCheckpoint>>();
+
 /**
  * Builds a {@link Trust} from a vkey string (Ed25519) and an optional policy (text or parsed).
  * Throws 'usage' for an invalid vkey or policy.
@@ -67,11 +70,25 @@ function mapNoteError(err: NoteError): VerifyErrorCode {
  * witness quorum. Throws a VerifyError carrying the note as evidence.
  */
 export function verifyCheckpointNote(note: string, trust: Trust): VerifiedCheckpoint {
+  // The same note verified under the same trust gives the same answer: remember the last few,
+  // so verifying many decisions against one checkpoint checks its signatures once.
+  let memo = verifiedNotes.get(trust);
+  const hit = memo?.get(note);
+  if (hit) return hit;
   try {
     const opened = openCheckpoint(note, trust.log);
-    if (trust.policy === undefined) return { note, checkpoint: opened.checkpoint, witnesses: [] };
-    const pv = verifyCheckpointWithPolicy(note, trust.policy);
-    return { note, checkpoint: opened.checkpoint, witnesses: pv.witnesses };
+    let v: VerifiedCheckpoint;
+    if (trust.policy === undefined) v = { note, checkpoint: opened.checkpoint, witnesses: [] };
+    else
+      v = {
+        note,
+        checkpoint: opened.checkpoint,
+        witnesses: verifyCheckpointWithPolicy(note, trust.policy).witnesses,
+      };
+    if (!memo) verifiedNotes.set(trust, (memo = new Map()));
+    memo.set(note, v);
+    if (memo.size > 16) memo.delete(memo.keys().next().value!);
+    return v;
   } catch (err) {
     if (!(err instanceof NoteError)) throw err;
     const who = err.details.name !== undefined ? ` (key ${err.details.name})` : '';

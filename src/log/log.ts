@@ -15,6 +15,7 @@ import {
   leafHash,
   MerkleError,
   perfectRootOf,
+  type SubtreeReader,
   treeHash,
 } from '../core/merkle.js';
 import type { Ed25519NoteSigner, NoteVerifier } from '../core/note.js';
@@ -118,6 +119,8 @@ export class TransparencyLog {
   #timer: ReturnType<typeof setInterval> | undefined;
   #fatal: Error | undefined;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
+  /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
+  readonly #subtreeCache = new Map<string, Uint8Array>();
 
   private constructor(cfg: LogConfig, db: Db, store: LogStore, builder: TileBuilder) {
     this.origin = cfg.origin;
@@ -349,8 +352,33 @@ export class TransparencyLog {
     return this.#sequencer.append([item]).then((r) => r[0]!);
   }
 
-  #reader() {
-    return tileSubtreeReader((level, index) => this.store.tileWithInterior(level, index), this.sha);
+  /**
+   * Complete-subtree hashes from the stored tiles, through an LRU: a complete subtree's hash
+   * never changes, and the right-edge ones (inside partial tiles, which have no stored
+   * interior nodes) are asked for by every proof against a recent size.
+   */
+  #reader(): SubtreeReader {
+    const tiles = tileSubtreeReader((level, index) => this.store.tileWithInterior(level, index), this.sha);
+    const cache = this.#subtreeCache;
+    return (subtrees) => {
+      const out: Uint8Array[] = new Array(subtrees.length);
+      const missing: number[] = [];
+      subtrees.forEach((s, i) => {
+        const h = cache.get(`${s.level}/${s.index}`);
+        if (h) out[i] = h;
+        else missing.push(i);
+      });
+      if (missing.length > 0) {
+        const got = tiles(missing.map((i) => subtrees[i]!));
+        missing.forEach((i, k) => {
+          out[i] = got[k]!;
+          const s = subtrees[i]!;
+          if (s.level >= 4) cache.set(`${s.level}/${s.index}`, got[k]!);
+        });
+        while (cache.size > 65_536) cache.delete(cache.keys().next().value!);
+      }
+      return out;
+    };
   }
 
   /** Inclusion proof for `index` in the tree of `size` (at most the latest checkpoint size). */
@@ -377,6 +405,8 @@ export class TransparencyLog {
   /** Root of the tree at `size` (at most the latest checkpoint size), from stored tiles. */
   rootAt(size: number): Uint8Array {
     this.#checkPublished(size);
+    const signed = size === this.latest().size ? this.latest() : this.store.checkpointAt(size);
+    if (signed) return signed.root;
     return treeHash(size, this.#reader(), this.sha);
   }
 
