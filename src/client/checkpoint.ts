@@ -85,7 +85,10 @@ export function verifyCheckpointNote(note: string, trust: Trust): VerifiedCheckp
         checkpoint: opened.checkpoint,
         witnesses: verifyCheckpointWithPolicy(note, trust.policy).witnesses,
       };
-    if (!memo) verifiedNotes.set(trust, (memo = new Map()));
+    if (!memo) {
+      memo = new Map();
+      verifiedNotes.set(trust, memo);
+    }
     memo.set(note, v);
     if (memo.size > 16) memo.delete(memo.keys().next().value!);
     return v;

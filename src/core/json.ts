@@ -50,7 +50,10 @@ export function parseJson(text: string, opts: JsonOptions = {}): CborValue {
     for (let i = 0; i < elements.length; i++) {
       const r = inspect(elements[i], 1, maxDepth);
       if (r === 'deep') return new Parser(text, maxDepth).parseDocument();
-      if (r === 'lossy') (flagged ??= []).push(i);
+      if (r === 'lossy') {
+        flagged ??= [];
+        flagged.push(i);
+      }
     }
     if (!flagged) return v;
     const bounds = arrayElementBounds(text);
