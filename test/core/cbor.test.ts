@@ -9,6 +9,7 @@ import {
   decodeDeterministic,
   encodeDeterministic,
 } from '../../src/core/cbor.js';
+import { prng } from '../helpers/prng.js';
 
 const hex = (v: CborValue): string => toHex(encodeDeterministic(v));
 const unhex = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''))!;
@@ -485,18 +486,6 @@ describe('decoded shapes', () => {
     expect(hex([1])).toBe('8101'); // shared buffer still fine after shrinking
   });
 });
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CHARS = [
   'a',

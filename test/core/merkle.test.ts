@@ -23,6 +23,7 @@ import {
   verifyInclusion,
 } from '../../src/core/merkle.js';
 import { hashTilePath, TileBuilder, tileAtSize, tileSubtreeReader } from '../../src/core/tiles.js';
+import { prng } from '../helpers/prng.js';
 import {
   NAIVE_EMPTY_ROOT,
   NaiveTree,
@@ -97,18 +98,6 @@ const unhex = (s: string): Uint8Array => {
   if (!b) throw new Error(`bad hex ${s}`);
   return b;
 };
-
-/** Deterministic PRNG (mulberry32) so sampled cases are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A SubtreeReader answering from the naive oracle (independent of src/core). */
 function naiveReader(tree: NaiveTree, size: number): SubtreeReader {

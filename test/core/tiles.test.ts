@@ -20,6 +20,7 @@ import {
   tileSubtreeReader,
   tilesForSize,
 } from '../../src/core/tiles.js';
+import { prng } from '../helpers/prng.js';
 import { NAIVE_EMPTY_ROOT, NaiveTree, naiveLeafHash } from './naive-merkle.js';
 
 type Code = MerkleError['code'];
@@ -34,17 +35,6 @@ function expectMerkleError(fn: () => unknown, code: Code): void {
   if (thrown === undefined) throw new Error(`expected MerkleError(${code}), nothing was thrown`);
   expect(thrown).toBeInstanceOf(MerkleError);
   expect((thrown as MerkleError).code).toBe(code);
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Independent encoder: left-pad the decimal to a multiple of 3 digits and cut into groups. */
