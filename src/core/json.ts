@@ -38,6 +38,10 @@ export interface JsonOptions {
  */
 export function parseJson(text: string, opts: JsonOptions = {}): CborValue {
   const maxDepth = opts.maxDepth ?? 512;
+  // A large body nested past the limit goes straight to the bounded parser: JSON.parse would
+  // spend seconds on megabytes of '[' before failing. (Brackets inside strings count too,
+  // which can only send a legitimate body to the slower, exact path.)
+  if (text.length > 1 << 20 && deeperThan(text, maxDepth)) return new Parser(text, maxDepth).parseDocument();
   let v: CborValue;
   try {
     v = JSON.parse(text) as CborValue;
@@ -64,6 +68,18 @@ export function parseJson(text: string, opts: JsonOptions = {}): CborValue {
     return v;
   }
   return inspect(v, 0, maxDepth) === 'ok' ? v : new Parser(text, maxDepth).parseDocument();
+}
+
+/** True if bracket nesting anywhere in `text` exceeds `max`. */
+function deeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 /** 'lossy' if a value holds an integer JSON.parse may have rounded; 'deep' past maxDepth. */

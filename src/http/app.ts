@@ -66,6 +66,26 @@ function mapError(err: unknown): unknown {
     return new HttpError(503, 'shutting_down', err.message, { 'Retry-After': '5' });
   }
   if (err instanceof MerkleError) return new HttpError(400, err.code, err.message);
+  const sqlite = (err as { code?: unknown }).code;
+  if (typeof sqlite === 'string' && sqlite.startsWith('SQLITE_')) {
+    // Storage trouble is the server's, and transient: the client should retry later. Nothing
+    // was applied (the transaction rolled back).
+    if (sqlite === 'SQLITE_FULL') {
+      return new HttpError(507, 'storage_full', 'the log has no disk space left; nothing was stored', {
+        'Retry-After': '30',
+      });
+    }
+    if (/^SQLITE_(READONLY|CANTOPEN|IOERR|BUSY|LOCKED|PERM)/.test(sqlite)) {
+      return new HttpError(
+        503,
+        'storage_unavailable',
+        `the log cannot write now (${sqlite}); nothing was stored`,
+        {
+          'Retry-After': '5',
+        },
+      );
+    }
+  }
   if (err instanceof EntryError || err instanceof CborError) {
     return new HttpError(400, 'invalid_entry', `cannot encode the entry: ${err.message}`);
   }

@@ -40,14 +40,41 @@ export interface IngestOptions {
   maxEvents: number;
   /** Deepest JSON nesting accepted. */
   maxDepth: number;
+  /** Bodies decoded (inflated and parsed) at once; others wait. Bounds memory under gzip bombs. */
+  maxConcurrentDecodes: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxCompressedBytes: 16 * 1024 * 1024,
-  maxDecompressedBytes: 256 * 1024 * 1024,
+  maxDecompressedBytes: 64 * 1024 * 1024,
   maxEvents: 100_000,
   maxDepth: 128,
+  maxConcurrentDecodes: 4,
 };
+
+/**
+ * A counting semaphore for body decoding: each decode may hold up to maxDecompressedBytes of
+ * inflated text, so at most `max` run at once (memory stays under max x that cap, however
+ * many gzip bombs arrive together); the rest wait their turn in order.
+ */
+class DecodeSlots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(max: number) {
+    this.#free = max;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
 
 const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+json)|text\/plain)\s*(;|$)/i;
 
@@ -152,9 +179,10 @@ async function append(log: TransparencyLog, inputs: EventInput[]) {
 export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: IngestOptions): Hono {
   const app = new Hono();
   const ingest = requireRole(tokens, 'ingest');
+  const slots = new DecodeSlots(opts.maxConcurrentDecodes);
 
   const opaUpload = async (req: Request) => {
-    const value = await decodeBody(req, opts);
+    const value = await slots.run(() => decodeBody(req, opts));
     const items = Array.isArray(value) ? value : [value];
     const events = objects(items, 'event', opts.maxEvents);
     return append(
@@ -174,7 +202,7 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   app.post('/logs/*', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
 
   const k8s = async (req: Request, source: string) => {
-    const value = await decodeBody(req, opts);
+    const value = await slots.run(() => decodeBody(req, opts));
     if (!isObject(value) || value.kind !== 'EventList' || !Array.isArray(value.items)) {
       throw new HttpError(
         400,

@@ -42,7 +42,7 @@ import {
   Sequencer,
   type SequencerOptions,
 } from './sequencer.js';
-import { CheckpointSigner } from './signer.js';
+import { CheckpointSigner, ForkError } from './signer.js';
 import { WriterThread } from './writer.js';
 
 export { nodeSha256 } from './node-hash.js';
@@ -118,6 +118,7 @@ export class TransparencyLog {
   #committedSize: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #fatal: Error | undefined;
+  #signFailing = false;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
   /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
   readonly #subtreeCache = new Map<string, Uint8Array>();
@@ -169,10 +170,15 @@ export class TransparencyLog {
     if (cfg.signer.name !== cfg.origin) {
       throw new StartupError(`signer key name ${cfg.signer.name} must equal the origin ${cfg.origin}`);
     }
-    const db = openDatabase(cfg.dbPath, {
-      synchronous: cfg.synchronous ?? 'FULL',
-      cacheMiB: cfg.cacheMiB ?? 256,
-    });
+    let db: Db;
+    try {
+      db = openDatabase(cfg.dbPath, {
+        synchronous: cfg.synchronous ?? 'FULL',
+        cacheMiB: cfg.cacheMiB ?? 256,
+      });
+    } catch (err) {
+      throw new StartupError(`cannot open the database ${cfg.dbPath}: ${(err as Error).message}`);
+    }
     try {
       const store = new LogStore(db, sha);
       checkIdentity(store, cfg);
@@ -197,20 +203,40 @@ export class TransparencyLog {
   /** Signs the first checkpoint if needed and starts the signing timer. */
   start(): void {
     this.signNow();
-    this.#timer = setInterval(() => this.signNow(), this.#signIntervalMs);
+    this.#timer = setInterval(() => {
+      try {
+        this.signNow();
+      } catch {
+        // Reported by signNow; a timer callback must never throw (it would kill the process).
+      }
+    }, this.#signIntervalMs);
     this.#timer.unref?.();
   }
 
-  /** Signs a checkpoint for the committed tree if it grew; returns the latest checkpoint. */
+  /**
+   * Signs a checkpoint for the committed tree if it grew; returns the latest checkpoint. A
+   * fork stops the signer for good (signing on would publish two trees). A storage failure
+   * (e.g. a full disk) is reported and retried at the next tick: the failed checkpoint was
+   * never stored, so it was never published.
+   */
   signNow(): StoredCheckpoint {
     if (this.#fatal) throw this.#fatal;
     try {
-      return this.#signer.signIfGrown();
+      const cp = this.#signer.signIfGrown();
+      if (this.#signFailing) {
+        console.error('opa-tlog: signing works again');
+        this.#signFailing = false;
+      }
+      return cp;
     } catch (err) {
-      // A fork or a storage failure while signing: stop signing rather than risk two roots.
-      this.#fatal = err as Error;
-      if (this.#timer) clearInterval(this.#timer);
-      console.error(`opa-tlog: signer stopped: ${(err as Error).message}`);
+      if (err instanceof ForkError) {
+        this.#fatal = err;
+        if (this.#timer) clearInterval(this.#timer);
+        console.error(`opa-tlog: signer stopped: ${err.message}`);
+      } else if (!this.#signFailing) {
+        this.#signFailing = true;
+        console.error(`opa-tlog: signing failed, retrying every tick: ${(err as Error).message}`);
+      }
       throw err;
     }
   }

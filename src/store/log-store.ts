@@ -321,37 +321,42 @@ export class LogStore {
     const before = builder.edge();
     const sizeBefore = builder.size;
     try {
-      return this.db.transaction(() => {
-        let next = builder.size;
-        const results: AppendResult[] = [];
-        const leaves: Uint8Array[] = [];
-        for (const item of items) {
-          if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
-          if (item.source !== undefined && item.id !== undefined) {
-            const found = this.#probe(item.source, item.id);
-            if ('index' in found) {
-              results.push({ index: found.index, duplicate: true });
-              continue;
+      // IMMEDIATE: take the write lock before the first read. A deferred transaction that
+      // reads (the dedup probe) and then writes fails at once with SQLITE_BUSY, without
+      // waiting, if another connection (the signer's checkpoint insert) wrote in between.
+      return this.db
+        .transaction(() => {
+          let next = builder.size;
+          const results: AppendResult[] = [];
+          const leaves: Uint8Array[] = [];
+          for (const item of items) {
+            if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
+            if (item.source !== undefined && item.id !== undefined) {
+              const found = this.#probe(item.source, item.id);
+              if ('index' in found) {
+                results.push({ index: found.index, duplicate: true });
+                continue;
+              }
+              this.#q.insertId.run(found.slot, next);
             }
-            this.#q.insertId.run(found.slot, next);
+            if (item.erase) this.#applyErasure(item.erase, next);
+            this.#q.insertEntry.run(next, item.entry);
+            if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
+            if (item.meta) {
+              const m = item.meta;
+              this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+              for (const r of m.revisions) this.#q.insertRevision.run(r, next);
+            }
+            leaves.push(item.leafHash ?? leafHash(item.entry, this.#sha));
+            results.push({ index: next, duplicate: false });
+            next++;
           }
-          if (item.erase) this.#applyErasure(item.erase, next);
-          this.#q.insertEntry.run(next, item.entry);
-          if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
-          if (item.meta) {
-            const m = item.meta;
-            this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
-            for (const r of m.revisions) this.#q.insertRevision.run(r, next);
+          for (const t of builder.append(leaves)) {
+            this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
           }
-          leaves.push(item.leafHash ?? leafHash(item.entry, this.#sha));
-          results.push({ index: next, duplicate: false });
-          next++;
-        }
-        for (const t of builder.append(leaves)) {
-          this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
-        }
-        return results;
-      })();
+          return results;
+        })
+        .immediate();
     } catch (err) {
       builder.reset(sizeBefore, before);
       throw err;

@@ -22,18 +22,6 @@ import {
 } from './harness.js';
 import { fetchCheckpoint, LogMirror, leafKey } from './mirror.js';
 
-/**
- * KNOWN BUG (reported, not fixed here): with the writer thread (the default since commit
- * 67c846e), an append racing the signer's checkpoint INSERT on the main thread's connection
- * fails with SQLITE_BUSY ("database is locked") and is answered 500 internal: appendBatch runs a
- * DEFERRED transaction that reads (dedup probe) before it writes, so its upgrade to a write
- * lock fails at once instead of waiting (busy_timeout does not apply to a stale read
- * snapshot). Reproduced deterministically by the `test.fails` test "BUG: ... SQLITE_BUSY" in
- * reliability.test.ts. While this is true the crash loop retries such 500s (as OPA would) and
- * reports them instead of failing; set it to false once src/ is fixed.
- */
-export const KNOWN_BUG_WRITER_BUSY = true;
-
 export interface CrashParams {
   kills: number;
   uploaders: number;
@@ -65,8 +53,6 @@ export interface CrashResult {
   resent: number;
   /** Answers that are neither 2xx nor 503 (always a failure). */
   unexpected: string[];
-  /** 500s tolerated while KNOWN_BUG_WRITER_BUSY is set (see its comment). */
-  knownBusy: string[];
   /** Retries of acknowledged requests that did not return the same indices as duplicates. */
   badResends: string[];
   /** Rows in the database after the final SIGTERM vs. the tree size. */
@@ -97,7 +83,6 @@ export async function crashLoop(p: CrashParams): Promise<CrashResult> {
   const pendingUploads = new Map<string, Upload>();
   const pendingAppends = new Map<string, Append>();
   const unexpected: string[] = [];
-  const knownBusy: string[] = [];
   const strategies: Record<string, number> = {};
   let lookups = 0;
   let kills = 0;
@@ -125,10 +110,6 @@ export async function crashLoop(p: CrashParams): Promise<CrashResult> {
   const settle = (what: string, srv: Server, status: number, text: string): boolean => {
     if (status === 503) return false;
     const line = `${what}: ${status} ${text.slice(0, 300)}`;
-    if (status === 500 && KNOWN_BUG_WRITER_BUSY && srv.output().includes('SQLITE_BUSY')) {
-      knownBusy.push(line);
-      return false;
-    }
     unexpected.push(`${line}${internalErrors(srv)}`);
     return status !== 500;
   };
@@ -415,7 +396,6 @@ export async function crashLoop(p: CrashParams): Promise<CrashResult> {
     lookups,
     resent,
     unexpected,
-    knownBusy,
     badResends,
     rowsAfter,
     lost: m.lost,

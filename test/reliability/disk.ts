@@ -4,7 +4,7 @@
  * kernel that lets us mount (skipped with a warning otherwise).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -296,6 +296,85 @@ export async function diskTrouble(p: DiskParams): Promise<DiskResult> {
       }
     }
     rmSync(roDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface SignerFullResult {
+  /** The upload committed (200) before the disk was filled. */
+  acked: boolean;
+  /** The process was alive after two signer intervals on the full disk. */
+  aliveOnFullDisk: boolean;
+  output: string;
+  /** After freeing space (and a restart if it died): the upload is there, fork guard passed. */
+  intactAfter: boolean;
+}
+
+/**
+ * Deterministic: commit an upload, fill the disk before the next signer tick (1 s), wait two
+ * ticks, see whether the process survived; then free the space and check nothing was lost.
+ */
+export async function signerOnFullDisk(): Promise<SignerFullResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-rel-signer-'));
+  const servers: Server[] = [];
+  let mounted = false;
+  const r: SignerFullResult = { acked: false, aliveOnFullDisk: false, output: '', intactAfter: false };
+  try {
+    run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
+    mounted = true;
+    let srv = await launch(dir, ['--sign-interval-ms', '1000']);
+    servers.push(srv);
+    const m = new LogMirror(srv.vkey);
+    await m.sync(srv.url);
+    // Right after a signer tick (a new checkpoint appeared), commit and fill the disk.
+    const up = makeUpload('signer-full', 20, 0);
+    const res = await send(`${srv.url}/logs`, { method: 'POST', headers: OPA_HEADERS, body: up.body });
+    const text = await res.text();
+    if (res.status === 200) {
+      r.acked = true;
+      const body = JSON.parse(text) as { indices: number[] };
+      up.ids.forEach((id, i) => {
+        m.ack(leafKey(up.source, id), body.indices[i]!);
+      });
+    }
+    const fd = openSync(join(dir, 'filler'), 'w');
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    try {
+      for (let i = 0; i < 1024; i++) writeSync(fd, chunk); // at most 64 MiB; ENOSPC ends it
+    } catch {
+      // the disk is full
+    } finally {
+      closeSync(fd);
+    }
+    for (let i = 0; i < 25 && srv.alive(); i++) await sleep(100);
+    r.aliveOnFullDisk = srv.alive();
+    r.output = srv.output();
+    rmSync(join(dir, 'filler'));
+    if (!srv.alive()) {
+      srv = await launch(dir, ['--sign-interval-ms', '1000']);
+      servers.push(srv);
+    }
+    for (let i = 0; i < 60 && (await fetchCheckpoint(srv.url, srv.vkey)).size < m.acknowledged; i++) {
+      await sleep(50);
+    }
+    await m.sync(srv.url, { full: true });
+    await srv.stop();
+    srv = await launch(dir, ['--sign-interval-ms', '1000']); // the fork guard passes
+    servers.push(srv);
+    await m.sync(srv.url, { full: true });
+    await srv.stop();
+    m.finish();
+    r.intactAfter = r.acked && m.lost === 0 && m.forks === 0 && m.duplicated === 0;
+    return r;
+  } finally {
+    for (const s of servers) if (s.alive()) await s.kill();
+    if (mounted) {
+      try {
+        run('umount', [dir]);
+      } catch {
+        run('umount', ['-l', dir]);
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

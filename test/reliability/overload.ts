@@ -8,7 +8,6 @@
  * Phase B: a client that retries every refused upload (backing off) gets all of them in; at the
  * end every decision ever sent is in the tree exactly once.
  */
-import { KNOWN_BUG_WRITER_BUSY } from './crash.js';
 import {
   internalErrors,
   launch,
@@ -41,8 +40,6 @@ export interface OverloadResult {
   bad503: string[];
   /** Answers other than 200 / 503, and transport errors. */
   unexpected: string[];
-  /** 500 SQLITE_BUSY answers retried while KNOWN_BUG_WRITER_BUSY is set (see crash.ts). */
-  knownBusy: string[];
   /** Leaves after phase A vs. decisions acknowledged in phase A. */
   sizeAfterA: number;
   ackedAfterA: number;
@@ -77,7 +74,6 @@ export async function overload(p: OverloadParams): Promise<OverloadResult> {
     refused503: 0,
     bad503: [],
     unexpected: [],
-    knownBusy: [],
     sizeAfterA: 0,
     ackedAfterA: 0,
     givenUp: 0,
@@ -128,10 +124,6 @@ export async function overload(p: OverloadParams): Promise<OverloadResult> {
       }
       return 'busy';
     }
-    if (res.status === 500 && KNOWN_BUG_WRITER_BUSY && srv.output().includes('SQLITE_BUSY')) {
-      r.knownBusy.push(text.slice(0, 200));
-      return 'busy';
-    }
     r.unexpected.push(`${res.status} ${text.slice(0, 300)}${internalErrors(srv)}`);
     return 'bad';
   };
@@ -142,10 +134,9 @@ export async function overload(p: OverloadParams): Promise<OverloadResult> {
       for (let i = 0; i < p.uploadsEach; i++) {
         const up = makeUpload(`overload-${u}`, p.eventsPerUpload, i * p.eventsPerUpload);
         all.push(up);
-        const before = r.knownBusy.length;
         const a = await attempt(up);
         if (a === 'busy') {
-          if (r.knownBusy.length === before) r.refused503++;
+          r.refused503++;
           refused.push(up);
         }
       }
