@@ -244,5 +244,8 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
   if (cfg.maxBatch < 1 || cfg.maxQueue < 1)
     throw new ConfigError('--max-batch and --max-queue must be positive');
+  if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
+    throw new ConfigError('--tls-cert and --tls-key go together');
+  }
   return cfg;
 }

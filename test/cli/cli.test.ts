@@ -88,3 +88,52 @@ describe('opa-tlog keygen', () => {
     expect(run(['keygen', '--origin', 'bad origin', '--out', tempDir()]).status).toBe(2);
   });
 });
+
+describe('TLS', () => {
+  const haveOpenssl = spawnSync('openssl', ['version']).status === 0;
+  test.skipIf(!haveOpenssl)('--tls-cert/--tls-key serve HTTPS directly', async () => {
+    const dir = tempDir();
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const gen = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    expect(gen.status).toBe(0);
+    const srv = await startServer(join(dir, 'data'), ['--tls-cert', cert, '--tls-key', key]);
+    try {
+      expect(srv.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const { get } = await import('node:https');
+      const body = await new Promise<string>((resolve, reject) => {
+        get(`${srv.url}/checkpoint`, { ca: readFileSync(cert) }, (res) => {
+          let s = '';
+          res.on('data', (d: Buffer) => {
+            s += d.toString();
+          });
+          res.on('end', () => resolve(s));
+        }).on('error', reject);
+      });
+      expect(body.split('\n')[1]).toBe('0');
+      expect(newEd25519Verifier(srv.vkey).name).toBe(body.split('\n')[0]);
+    } finally {
+      await srv.stop();
+    }
+    // Half a TLS configuration is a usage error.
+    expect(run(['serve', '--data', tempDir(), '--tls-cert', cert]).status).toBe(2);
+  });
+});

@@ -33,7 +33,7 @@ export async function startServer(data: string, args: string[] = []): Promise<Ru
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
     const check = () => {
-      const m = /listening on (http:\/\/[^\s]+) /.exec(out);
+      const m = /listening on (https?:\/\/[^\s]+) /.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
