@@ -2,13 +2,13 @@
  * JSON proof API: inclusion and consistency proofs against signed tree sizes. Proofs are
  * built from the stored tiles; clients should check them (they prove nothing by themselves).
  *
- *   GET /v1/proof/inclusion?index=I[&tree_size=N]
+ *   GET /v1/proof/inclusion?index=I[&tree_size=N]      (or leaf_hash=<base64 or hex> instead of index)
  *   GET /v1/proof/consistency?from=M[&to=N]
  *
  * tree_size / to default to the latest checkpoint's size and may be any size up to it.
  */
 import { Hono } from 'hono';
-import { parseCanonicalDecimal, toBase64 } from '../core/bytes.js';
+import { fromBase64, fromHex, parseCanonicalDecimal, toBase64 } from '../core/bytes.js';
 import type { TransparencyLog } from '../log/log.js';
 import { HttpError } from './errors.js';
 
@@ -36,7 +36,30 @@ export function proofRoutes(log: TransparencyLog): Hono {
         `tree_size ${size} exceeds the latest checkpoint ${latest.size}`,
       );
     }
-    const index = sizeParam(c.req.query('index'), 'index');
+    const idxRaw = c.req.query('index');
+    const leafRaw = c.req.query('leaf_hash');
+    if ((idxRaw === undefined) === (leafRaw === undefined)) {
+      throw new HttpError(
+        400,
+        idxRaw === undefined ? 'missing_parameter' : 'invalid_parameter',
+        'give exactly one of index and leaf_hash',
+      );
+    }
+    let index: number;
+    if (leafRaw !== undefined) {
+      const leaf = /^[0-9a-fA-F]{64}$/.test(leafRaw) ? fromHex(leafRaw) : fromBase64(leafRaw);
+      if (!leaf || leaf.length !== 32) {
+        throw new HttpError(
+          400,
+          'invalid_parameter',
+          'leaf_hash must be 32 bytes, base64 (standard, padded) or hex',
+        );
+      }
+      const found = log.store.findLeaf(leaf, size);
+      if (found === undefined)
+        throw new HttpError(404, 'leaf_not_found', `no leaf with that hash below tree_size ${size}`);
+      index = found;
+    } else index = sizeParam(idxRaw, 'index');
     if (index >= size)
       throw new HttpError(400, 'index_out_of_range', `index ${index} is not below tree_size ${size}`);
     const proof = log.inclusionProof(index, size);

@@ -3,7 +3,7 @@
  * {@link LogStore.appendBatch}: one transaction that assigns indices, writes entries,
  * payloads, ids and the hash tiles together, so a crash leaves either all of a batch or none.
  */
-import { utf8 } from '../core/bytes.js';
+import { bytesEqual, utf8 } from '../core/bytes.js';
 import { decodeEntry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -85,6 +85,11 @@ export interface StoredCheckpoint {
 const KEY_SPACE = 2 ** 52;
 
 const tileKey = (level: number, index: number): number => index * 64 + level;
+
+/** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
+const key52 = (h: Uint8Array): number =>
+  (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
+  (h[4]! * 4096 + h[5]! * 16 + (h[6]! >>> 4));
 
 export class LogStore {
   readonly db: Db;
@@ -201,12 +206,34 @@ export class LogStore {
    * is confirmed against the entry itself.
    */
   #idKey(id: string): number {
-    const h = this.#sha(utf8(id));
-    // 52 bits from bytes 0..6: 6 whole bytes and the high nibble of the 7th.
-    return (
-      (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
-      (h[4]! * 4096 + h[5]! * 16 + (h[6]! >>> 4))
-    );
+    return key52(this.#sha(utf8(id)));
+  }
+
+  /** First free key at or after `key` (linear probing). */
+  #freeSlot(key: number): number {
+    let k = key;
+    while (this.#q.idAt.get(k) !== undefined) k = (k + 1) % KEY_SPACE;
+    return k;
+  }
+
+  /**
+   * The smallest index below `size` whose leaf hash is `leaf`, or undefined. Leaves are keyed
+   * in the same table as ids (key = the leaf hash's first 52 bits), each hit confirmed against
+   * the leaf hash in the tiles.
+   */
+  findLeaf(leaf: Uint8Array, size: number): number | undefined {
+    let key = key52(leaf);
+    let best: number | undefined;
+    for (;;) {
+      const idx = this.#q.idAt.get(key) as number | undefined;
+      if (idx === undefined) return best;
+      if (idx < size && (best === undefined || idx < best)) {
+        const t = this.tile(0, Math.floor(idx / TILE_WIDTH));
+        const o = (idx % TILE_WIDTH) * HASH_SIZE;
+        if (t && t.length >= o + HASH_SIZE && bytesEqual(t.subarray(o, o + HASH_SIZE), leaf)) best = idx;
+      }
+      key = (key + 1) % KEY_SPACE;
+    }
   }
 
   /**
@@ -245,12 +272,12 @@ export class LogStore {
 
   /** Indices of every entry with this id, from any source, in index order. */
   findByIdAnySource(id: string): number[] {
-    const out: number[] = [];
+    const out = new Set<number>();
     this.#walk(id, (idx) => {
-      out.push(idx);
+      out.add(idx);
       return false;
     });
-    return out.sort((a, b) => a - b);
+    return [...out].sort((a, b) => a - b);
   }
 
   /**
@@ -340,6 +367,8 @@ export class LogStore {
               this.#q.insertId.run(found.slot, next);
             }
             if (item.erase) this.#applyErasure(item.erase, next);
+            const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
+            this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
             this.#q.insertEntry.run(next, item.entry);
             if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
             if (item.meta) {
@@ -347,7 +376,7 @@ export class LogStore {
               this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
               for (const r of m.revisions) this.#q.insertRevision.run(r, next);
             }
-            leaves.push(item.leafHash ?? leafHash(item.entry, this.#sha));
+            leaves.push(lh);
             results.push({ index: next, duplicate: false });
             next++;
           }

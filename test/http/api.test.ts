@@ -207,6 +207,29 @@ describe('JSON proof API', () => {
       );
       expect(openCheckpoint(body.checkpoint, TEST_VERIFIER).checkpoint.size).toBe(size);
     }
+    // By leaf hash (base64, URL-escaped, or hex) instead of index.
+    const lh = leafHash(log.store.entry(299)!);
+    for (const q of [
+      encodeURIComponent(Buffer.from(lh).toString('base64')),
+      Buffer.from(lh).toString('hex'),
+    ]) {
+      const byHash = (await json(await app.request(`/v1/proof/inclusion?leaf_hash=${q}&tree_size=300`))) as {
+        index: number;
+        proof: string[];
+      };
+      expect(byHash.index).toBe(299);
+      verifyInclusion(
+        299,
+        300,
+        lh,
+        byHash.proof.map((p) => new Uint8Array(Buffer.from(p, 'base64'))),
+        cp300.rootHash,
+      );
+    }
+    // A leaf beyond tree_size is not found there.
+    const late = Buffer.from(leafHash(log.store.entry(350)!)).toString('hex');
+    expect((await app.request(`/v1/proof/inclusion?leaf_hash=${late}&tree_size=300`)).status).toBe(404);
+    expect((await app.request(`/v1/proof/inclusion?leaf_hash=${late}`)).status).toBe(200);
     const cons = (await json(await app.request('/v1/proof/consistency?from=300'))) as {
       proof: string[];
       to: number;
@@ -231,6 +254,8 @@ describe('JSON proof API', () => {
       ['/v1/proof/inclusion?index=10', 'index_out_of_range'],
       ['/v1/proof/inclusion?index=1&tree_size=11', 'tree_size_too_large'],
       ['/v1/proof/inclusion?index=99999999999999999999', 'invalid_parameter'],
+      ['/v1/proof/inclusion?leaf_hash=abc', 'invalid_parameter'],
+      ['/v1/proof/inclusion?index=1&leaf_hash=AAAA', 'invalid_parameter'],
       ['/v1/proof/consistency', 'missing_parameter'],
       ['/v1/proof/consistency?from=5&to=4', 'invalid_parameter'],
       ['/v1/proof/consistency?from=5&to=11', 'tree_size_too_large'],
