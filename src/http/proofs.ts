@@ -48,7 +48,7 @@ export function proofRoutes(log: TransparencyLog): Hono {
     let index: number;
     if (leafRaw !== undefined) {
       const leaf = /^[0-9a-fA-F]{64}$/.test(leafRaw) ? fromHex(leafRaw) : fromBase64(leafRaw);
-      if (!leaf || leaf.length !== 32) {
+      if (leaf?.length !== 32) {
         throw new HttpError(
           400,
           'invalid_parameter',
