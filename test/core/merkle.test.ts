@@ -23,6 +23,10 @@ import {
   verifyInclusion,
 } from '../../src/core/merkle.js';
 import { hashTilePath, TileBuilder, tileAtSize, tileSubtreeReader } from '../../src/core/tiles.js';
+import { expectMerkleError } from '../helpers/merkle.js';
+
+type Code = MerkleError['code'];
+
 import { prng } from '../helpers/prng.js';
 import {
   NAIVE_EMPTY_ROOT,
@@ -36,20 +40,6 @@ import {
   proofRangesBig,
   SparseTree,
 } from './naive-merkle.js';
-
-type Code = MerkleError['code'];
-
-function expectMerkleError(fn: () => unknown, code: Code): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) throw new Error(`expected MerkleError(${code}), nothing was thrown`);
-  expect(thrown).toBeInstanceOf(MerkleError);
-  expect((thrown as MerkleError).code).toBe(code);
-}
 
 /**
  * Asserts that verifyInclusion reaches exactly the verdict of the independent oracle: accepts

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/bytes.js';
-import { leafHash, MerkleError, nodeHash, treeHash } from '../../src/core/merkle.js';
+import { leafHash, nodeHash, treeHash } from '../../src/core/merkle.js';
 import {
   encodeTileIndex,
   entryBundlePath,
@@ -20,22 +20,9 @@ import {
   tileSubtreeReader,
   tilesForSize,
 } from '../../src/core/tiles.js';
+import { expectMerkleError } from '../helpers/merkle.js';
 import { prng } from '../helpers/prng.js';
 import { NAIVE_EMPTY_ROOT, NaiveTree, naiveLeafHash } from './naive-merkle.js';
-
-type Code = MerkleError['code'];
-
-function expectMerkleError(fn: () => unknown, code: Code): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) throw new Error(`expected MerkleError(${code}), nothing was thrown`);
-  expect(thrown).toBeInstanceOf(MerkleError);
-  expect((thrown as MerkleError).code).toBe(code);
-}
 
 /** Independent encoder: left-pad the decimal to a multiple of 3 digits and cut into groups. */
 function refEncodeIndex(n: bigint): string {

@@ -30,17 +30,8 @@ export function byMode<T>(v: Record<Mode, T>): T {
 /** Base seed for every pseudo-random choice; override with OPA_TLOG_RELIABILITY_SEED. */
 export const SEED = Number(process.env.OPA_TLOG_RELIABILITY_SEED ?? 20250610) >>> 0;
 
-/** A small deterministic PRNG (mulberry32), so a run can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG, so a run can be replayed from its seed. */
+export { prng as rng } from '../helpers/prng.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
