@@ -12,6 +12,17 @@ import { HttpError } from './errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+/** True if an Accept-Encoding header allows gzip (present, and not with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  for (const part of (header ?? '').split(',')) {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding?.trim() !== 'gzip' && coding?.trim() !== 'x-gzip') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
 /** Small LRU of full entry bundles (raw and gzipped): they never change once full. */
 class BundleCache {
   readonly #max: number;
@@ -69,7 +80,7 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
     headers.Vary = 'Accept-Encoding';
     const entry = cached ?? { raw: data };
     if (full && !cached) bundles.set(t.index, entry);
-    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+    if (acceptsGzip(c.req.header('accept-encoding'))) {
       entry.gz ??= gzipSync(data);
       headers['Content-Encoding'] = 'gzip';
       return c.body(entry.gz as Uint8Array<ArrayBuffer>, 200, headers);

@@ -11,6 +11,7 @@ import { type Checkpoint, parseCheckpoint } from '../core/checkpoint.js';
 import { type CosignatureV1Signer, cosignatureV1Line } from '../core/cosignature.js';
 import { EMPTY_ROOT, verifyConsistency } from '../core/merkle.js';
 import { type NoteVerifier, newEd25519Verifier, openNote, type ParsedNote, parseNote } from '../core/note.js';
+import { readBodyBytes } from '../http/body.js';
 import {
   AddCheckpointSyntaxError,
   formatTlogSize,
@@ -238,7 +239,13 @@ export function createWitnessApp(witness: Witness): Hono {
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > MAX_ADD_CHECKPOINT_BODY)
       return c.body('request body too large\n', 400, { 'Content-Type': TEXT });
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    let body: Uint8Array;
+    try {
+      // Counted as it streams: a chunked body without Content-Length is capped too.
+      body = await readBodyBytes(c.req.raw, MAX_ADD_CHECKPOINT_BODY);
+    } catch {
+      return c.body('request body too large\n', 400, { 'Content-Type': TEXT });
+    }
     const r = witness.addCheckpoint(body);
     return c.body(r.body, r.status, { 'Content-Type': r.contentType });
   });

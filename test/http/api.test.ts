@@ -9,6 +9,7 @@ import { decodeEntry } from '../../src/core/entry.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/core/merkle.js';
 import { entryBundlePath, hashTilePath } from '../../src/core/tiles.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
+import { acceptsGzip } from '../../src/http/tiles.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { openTestLog, TEST_VERIFIER, tempDir } from '../helpers/log.js';
 import { parseBundle } from '../helpers/server.js';
@@ -278,5 +279,12 @@ describe('compression', () => {
     const inflated = new Uint8Array(gunzipSync(new Uint8Array(await res.arrayBuffer())));
     expect(inflated).toEqual(plain);
     expect(plain.length).toBeGreaterThan(1000);
+    for (const h of ['gzip;q=0', 'br', 'identity', '']) {
+      const r = await app.request('/tile/entries/000', { headers: { 'accept-encoding': h } });
+      expect(r.headers.get('content-encoding'), h).toBeNull();
+    }
+    expect(acceptsGzip('br, gzip;q=0.5')).toBe(true);
+    expect(acceptsGzip('GZIP')).toBe(true);
+    expect(acceptsGzip('gzip; q=0.0')).toBe(false);
   });
 });
