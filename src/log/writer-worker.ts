@@ -7,8 +7,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TileBuilder } from '../core/tiles.js';
 import { openDatabase, type SyncMode } from '../store/db.js';
-import { type AppendItem, LogStore } from '../store/log-store.js';
+import { LogStore } from '../store/log-store.js';
 import { nodeSha256 } from './node-hash.js';
+import { type PackedBatch, unpackBatch } from './writer-pack.js';
 
 export interface WriterData {
   readonly dbPath: string;
@@ -24,15 +25,21 @@ const store = new LogStore(db, nodeSha256);
 const size = store.treeSize();
 const builder = new TileBuilder(size, store.loadEdge(size), nodeSha256);
 
-port.on('message', (m: { id: number; items: AppendItem[] } | { close: true }) => {
+port.on('message', (m: { id: number; batch: PackedBatch } | { close: true }) => {
   if ('close' in m) {
     db.close();
     port.close();
     return;
   }
   try {
-    const results = store.appendBatch(m.items, builder);
-    port.postMessage({ id: m.id, results, size: builder.size, root: builder.root() });
+    const results = store.appendBatch(unpackBatch(m.batch), builder);
+    // Results as two typed arrays, moved rather than cloned object by object.
+    const indices = Float64Array.from(results, (r) => r.index);
+    const duplicates = Uint8Array.from(results, (r) => (r.duplicate ? 1 : 0));
+    port.postMessage({ id: m.id, indices, duplicates, size: builder.size, root: builder.root() }, [
+      indices.buffer,
+      duplicates.buffer,
+    ]);
   } catch (err) {
     const e = err as Error & { code?: string };
     port.postMessage({ id: m.id, error: { name: e.name, message: e.message, code: e.code } });

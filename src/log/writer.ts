@@ -6,12 +6,14 @@
 import { Worker } from 'node:worker_threads';
 import { EraseError } from '../store/log-store.js';
 import type { CommitResult, Committer } from './sequencer.js';
+import { packBatch } from './writer-pack.js';
 import type { WriterData } from './writer-worker.js';
 
 interface Reply {
   id?: number;
   ready?: boolean;
-  results?: CommitResult['results'];
+  indices?: Float64Array;
+  duplicates?: Uint8Array;
   size?: number;
   root?: Uint8Array;
   error?: { name: string; message: string; code?: string };
@@ -41,7 +43,11 @@ export class WriterThread {
       if (!p) return;
       this.#pending.delete(m.id);
       if (m.error) p.reject(revive(m.error));
-      else p.resolve({ results: m.results!, size: m.size!, root: new Uint8Array(m.root!) });
+      else {
+        const dup = m.duplicates!;
+        const results = Array.from(m.indices!, (index, i) => ({ index, duplicate: dup[i] === 1 }));
+        p.resolve({ results, size: m.size!, root: new Uint8Array(m.root!) });
+      }
     });
     this.#worker.on('error', (err) => this.#fail(err));
     this.#exited = new Promise((resolve) =>
@@ -64,7 +70,8 @@ export class WriterThread {
     const id = this.#next++;
     return new Promise<CommitResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, items });
+      const { batch, transfer } = packBatch(items);
+      this.#worker.postMessage({ id, batch }, transfer);
     });
   };
 

@@ -1,0 +1,50 @@
+/** Packing batches for the writer thread loses nothing and changes nothing. */
+import { describe, expect, test } from 'vitest';
+import { packBatch, unpackBatch } from '../../src/log/writer-pack.js';
+import type { AppendItem } from '../../src/store/log-store.js';
+
+describe('packBatch / unpackBatch', () => {
+  test('round-trips every field, including absent ones, through a structured clone', () => {
+    const items: AppendItem[] = [
+      {
+        entry: new Uint8Array([1, 2, 3]),
+        leafHash: new Uint8Array(32).fill(7),
+        salt: new Uint8Array(32).fill(9),
+        payload: new Uint8Array([5, 6]),
+        source: 'opa-1',
+        id: 'd-1',
+        meta: {
+          kind: 'opa.decision',
+          source: 'opa-1',
+          recvMs: 1750000000000,
+          tsMs: null,
+          path: 'a/b',
+          result: 'true',
+          revisions: ['r1', 'r2'],
+        },
+      },
+      { entry: new Uint8Array([4]) },
+      {
+        entry: new Uint8Array([8, 8]),
+        leafHash: new Uint8Array(32).fill(1),
+        source: 'opa-tlog',
+        id: 'erase/0',
+        erase: { index: 0, reason: 'GDPR' },
+      },
+      {
+        entry: new Uint8Array([9]),
+        salt: new Uint8Array(32),
+        payload: new Uint8Array(0),
+        source: '',
+        id: '',
+      },
+    ];
+    const { batch, transfer } = packBatch(items);
+    const received = structuredClone(batch, { transfer });
+    expect(batch.bytes.byteLength).toBe(0); // moved, not copied
+    const back = unpackBatch(received);
+    expect(back.map((i) => ({ ...i, entry: [...i.entry] }))).toEqual(
+      items.map((i) => ({ ...i, entry: [...i.entry] })),
+    );
+  });
+});
