@@ -2,6 +2,7 @@
  * Reading request bodies with a hard cap, counting bytes as they stream in, so a client that
  * lies about (or omits) Content-Length cannot make the server buffer more than the cap.
  */
+import { concatBytes } from '../core/bytes.js';
 import { HttpError } from './errors.js';
 
 /** Reads the whole body as bytes; 413 past `maxBytes`. */
@@ -24,14 +25,7 @@ export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uin
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const ch of chunks) {
-    out.set(ch, o);
-    o += ch.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -149,18 +149,24 @@ export class Witness {
       const state = this.store.get(cp.origin);
       const known = state?.size ?? 0;
       const knownRoot = state?.root ?? EMPTY_ROOT;
-      if (state !== undefined && cp.size === state.size && !bytesEqual(cp.rootHash, state.root)) {
+      /** Records this request as evidence against the log (never cosigned). */
+      const evidence = (kind: 'same_size_different_root' | 'inconsistent_proof', detail: string) =>
         this.store.addEvidence({
           origin: cp.origin,
-          kind: 'same_size_different_root',
+          kind,
           source: 'add-checkpoint',
-          ours: state.note,
+          ours: state!.note,
           theirs: req.note,
           fromSize: req.oldSize,
           proof: req.proof.map(toBase64),
           proofSource: undefined,
-          detail: `log signed size ${cp.size} with root ${toBase64(cp.rootHash)}, we cosigned ${toBase64(state.root)}`,
+          detail,
         });
+      if (state !== undefined && cp.size === state.size && !bytesEqual(cp.rootHash, state.root)) {
+        evidence(
+          'same_size_different_root',
+          `log signed size ${cp.size} with root ${toBase64(cp.rootHash)}, we cosigned ${toBase64(state.root)}`,
+        );
       }
       if (req.oldSize !== known) {
         return { status: 409, body: formatTlogSize(known), contentType: TLOG_SIZE_CONTENT_TYPE };
@@ -175,17 +181,10 @@ export class Witness {
           verifyConsistency(req.oldSize, cp.size, knownRoot, cp.rootHash, req.proof);
         } catch (err) {
           if (state !== undefined) {
-            this.store.addEvidence({
-              origin: cp.origin,
-              kind: 'inconsistent_proof',
-              source: 'add-checkpoint',
-              ours: state.note,
-              theirs: req.note,
-              fromSize: req.oldSize,
-              proof: req.proof.map(toBase64),
-              proofSource: undefined,
-              detail: `consistency proof ${req.oldSize} -> ${cp.size} failed: ${(err as Error).message}`,
-            });
+            evidence(
+              'inconsistent_proof',
+              `consistency proof ${req.oldSize} -> ${cp.size} failed: ${(err as Error).message}`,
+            );
           }
           return reply(422, `invalid consistency proof: ${(err as Error).message}`);
         }
