@@ -119,6 +119,7 @@ export class TransparencyLog {
   #timer: ReturnType<typeof setInterval> | undefined;
   #fatal: Error | undefined;
   #signFailing = false;
+  #lastSignAt = 0;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
   /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
   readonly #subtreeCache = new Map<string, Uint8Array>();
@@ -144,6 +145,7 @@ export class TransparencyLog {
       this.#sequencer = new Sequencer(writer.commit, opts, (c: CommitResult) => {
         tree = { size: c.size, root: c.root! };
         this.#committedSize = c.size;
+        this.#signIfDue();
       });
     } else {
       this.#writer = undefined;
@@ -153,6 +155,7 @@ export class TransparencyLog {
         opts,
         (c) => {
           this.#committedSize = c.size;
+          this.#signIfDue();
         },
       );
     }
@@ -200,16 +203,15 @@ export class TransparencyLog {
     }
   }
 
-  /** Signs the first checkpoint if needed and starts the signing timer. */
+  /**
+   * Signs the first checkpoint if needed and starts signing: a checkpoint is due one signing
+   * period after the last attempt, and is signed right after the next commit or at the next
+   * check (every 50 ms at most), whichever comes first, so a committed leaf is covered within
+   * the period plus a few tens of milliseconds even when the main thread is busy.
+   */
   start(): void {
     this.signNow();
-    this.#timer = setInterval(() => {
-      try {
-        this.signNow();
-      } catch {
-        // Reported by signNow; a timer callback must never throw (it would kill the process).
-      }
-    }, this.#signIntervalMs);
+    this.#timer = setInterval(() => this.#signIfDue(), Math.min(this.#signIntervalMs, 50));
     this.#timer.unref?.();
   }
 
@@ -221,6 +223,7 @@ export class TransparencyLog {
    */
   signNow(): StoredCheckpoint {
     if (this.#fatal) throw this.#fatal;
+    this.#lastSignAt = this.#now();
     try {
       const cp = this.#signer.signIfGrown();
       if (this.#signFailing) {
@@ -274,6 +277,20 @@ export class TransparencyLog {
   /** Installs the source of cosigned notes (the witness pusher). */
   setCosignatureSource(fn: (cp: StoredCheckpoint) => string | undefined): void {
     this.#cosigned = fn;
+  }
+
+  /**
+   * Signs if a signing period has passed since the last attempt (after commits and on the
+   * timer). Right after a commit the writer is idle, so the checkpoint insert does not wait
+   * for its lock. Never throws: a timer callback that throws would kill the process.
+   */
+  #signIfDue(): void {
+    if (!this.#timer || this.#now() - this.#lastSignAt < this.#signIntervalMs) return;
+    try {
+      this.signNow();
+    } catch {
+      // Reported by signNow; retried when next due.
+    }
   }
 
   /** Subscribe to newly signed checkpoints. */
