@@ -2,10 +2,10 @@
  * The in-process pipeline limit: what one thread does per OPA upload with no HTTP server, no
  * sequencer, no dedup probes and no tiles — gunzip, UTF-8 decode, lossless JSON parse
  * (src/core/json.ts), derive source/id/flags and search fields (src/core/opa.ts),
- * deterministic CBOR + salted commitment + entry encoding (src/core/entry.ts), leaf hash
- * (node:crypto), then raw better-sqlite3 inserts into the server's own schema
- * (src/store/db.ts: entries, payloads, two ids rows per leaf keyed by 52 bits of SHA-256 like
- * the store, leaf_meta, leaf_revisions), synchronous=FULL, ~10,000 rows per transaction (the
+ * deterministic CBOR + salted commitment + entry + leaf hash (the log's own leaf builder,
+ * src/log/leaf.ts, node:crypto), then raw better-sqlite3 inserts into the server's own schema
+ * (src/store/db.ts: entries, payloads, two ids rows per leaf keyed like the store: by the id
+ * and by the leaf hash, leaf_meta, leaf_revisions), synchronous=FULL, ~10,000 rows per transaction (the
  * server's default max batch). Reports decisions/s and the time share of each stage.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,31 +14,17 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { utf8 } from '../src/core/bytes.js';
 import type { CborObject, CborValue } from '../src/core/cbor.js';
-import { encodeEntry, makeCommitment } from '../src/core/entry.js';
 import { parseJson } from '../src/core/json.js';
-import { leafHash } from '../src/core/merkle.js';
-import { deriveOpaDecision, opaDecisionMeta } from '../src/core/opa.js';
-import { nodeSha256 } from '../src/log/log.js';
+import { eventLeaf, opaDecisionInput } from '../src/log/leaf.js';
+import { nodeSha256 } from '../src/log/node-hash.js';
 import { openDatabase } from '../src/store/db.js';
+import { key52 } from '../src/store/log-store.js';
 
 export interface PipelineReport {
   readonly decisionsPerS: number;
   readonly decisions: number;
   /** Share of the time per stage (0..1). */
   readonly shares: Record<'gunzip' | 'parse' | 'encode_hash' | 'insert', number>;
-}
-
-function key52(source: string | undefined, id: string): number {
-  const s = source === undefined ? new Uint8Array([0xff]) : utf8(source);
-  const i = utf8(id);
-  const buf = new Uint8Array(s.length + 1 + i.length);
-  buf.set(s, 0);
-  buf.set(i, s.length + 1);
-  const h = nodeSha256(buf);
-  return (
-    (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
-    (h[4]! * 4096 + h[5]! * 16 + (h[6]! >>> 4))
-  );
 }
 
 interface Row {
@@ -96,32 +82,20 @@ export function pipeline(bodies: readonly Buffer[]): PipelineReport {
     const events = parseJson(decoder.decode(raw), { maxDepth: 128 }) as CborValue[];
     lap('parse');
     for (const ev of events) {
-      const e = ev as CborObject;
-      const d = deriveOpaDecision(e, nodeSha256);
-      const m = opaDecisionMeta(e);
-      const { salt, payload, commitment } = makeCommitment(d.event, { sha: nodeSha256 });
-      const entry = encodeEntry({
-        v: 1,
-        kind: d.kind,
-        src: d.source,
-        id: d.id,
-        ...(d.ts !== undefined ? { ts: d.ts } : {}),
-        recv,
-        c: commitment,
-        ...(d.flags.length > 0 ? { flags: d.flags } : {}),
-      });
-      leafHash(entry, nodeSha256);
+      const it = eventLeaf(opaDecisionInput(ev as CborObject, nodeSha256), recv, nodeSha256);
+      const m = it.meta!;
       pending.push({
-        entry,
-        salt,
-        payload,
-        k1: key52(d.source, d.id),
-        k2: key52(undefined, d.id),
-        source: d.source,
+        entry: it.entry,
+        salt: it.salt!,
+        payload: it.payload!,
+        // The store's two keys per leaf: 52 bits of SHA-256(id), and of the leaf hash.
+        k1: key52(nodeSha256(utf8(it.id!))),
+        k2: key52(it.leafHash!),
+        source: m.source,
         tsMs: m.tsMs,
         path: m.path,
-        result: m.result,
-        revisions: m.bundleRevisions,
+        result: m.result ?? 'undefined',
+        revisions: [...m.revisions],
       });
     }
     lap('encode_hash');

@@ -29,8 +29,8 @@ export interface DecisionOptions {
   checkpointWaitMs: number;
 }
 
-const json = (c: Context, text: string, status: 200 = 200) =>
-  c.body(text, status, { 'Content-Type': 'application/json; charset=utf-8' });
+const json = (c: Context, text: string) =>
+  c.body(text, 200, { 'Content-Type': 'application/json; charset=utf-8' });
 
 export function decisionRoutes(log: TransparencyLog, tokens: TokenStore, opts: DecisionOptions): Hono {
   const app = new Hono();
@@ -67,7 +67,8 @@ export function decisionRoutes(log: TransparencyLog, tokens: TokenStore, opts: D
     const mayRead = hasRole(c, tokens, 'read');
     const p = mayRead ? log.store.payload(index) : undefined;
     const erasure = log.store.erasure(index);
-    const tlogProof = formatTlogProof(index, entry, proof, log.publishedNote(cp));
+    const note = log.publishedNote(cp);
+    const tlogProof = formatTlogProof(index, entry, proof, note);
     const fields: string[] = [
       `"index":${index}`,
       `"entry":${JSON.stringify(toBase64(entry))}`,
@@ -79,7 +80,7 @@ export function decisionRoutes(log: TransparencyLog, tokens: TokenStore, opts: D
       `"erased":${erasure ? JSON.stringify({ erasure_index: erasure.erasureIndex, reason: erasure.reason }) : 'null'}`,
       `"tree_size":${cp.size}`,
       `"proof":${JSON.stringify(proof.map(toBase64))}`,
-      `"checkpoint":${JSON.stringify(log.publishedNote(cp))}`,
+      `"checkpoint":${JSON.stringify(note)}`,
       `"tlog_proof":${JSON.stringify(tlogProof)}`,
     ];
     return { text: `{${fields.join(',')}}`, tlogProof };

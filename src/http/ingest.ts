@@ -16,13 +16,8 @@ import { gunzip } from 'node:zlib';
 import { Hono } from 'hono';
 import type { CborObject, CborValue } from '../core/cbor.js';
 import { JsonError, parseJson } from '../core/json.js';
-import {
-  type DerivedEvent,
-  deriveK8sAudit,
-  deriveOpaDecision,
-  opaDecisionMeta,
-  parseRfc3339Ms,
-} from '../core/opa.js';
+import { deriveK8sAudit, parseRfc3339Ms } from '../core/opa.js';
+import { derivedInput, opaDecisionInput } from '../log/leaf.js';
 import type { EventInput, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
 import { readBodyBytes } from './body.js';
@@ -153,18 +148,6 @@ function objects(items: readonly CborValue[], what: string, max: number): CborOb
   return items as CborObject[];
 }
 
-function toInput(d: DerivedEvent, search?: EventInput['search']): EventInput {
-  return {
-    kind: d.kind,
-    source: d.source,
-    id: d.id,
-    ...(d.ts !== undefined ? { ts: d.ts } : {}),
-    flags: d.flags,
-    event: d.event,
-    ...(search ? { search } : {}),
-  };
-}
-
 async function append(log: TransparencyLog, inputs: EventInput[]) {
   const results = inputs.length ? await log.appendEvents(inputs) : [];
   const duplicates = results.filter((r) => r.duplicate).length;
@@ -187,15 +170,7 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
     const events = objects(items, 'event', opts.maxEvents);
     return append(
       log,
-      events.map((e) => {
-        const m = opaDecisionMeta(e);
-        return toInput(deriveOpaDecision(e, log.sha), {
-          tsMs: m.tsMs,
-          path: m.path,
-          result: m.result,
-          revisions: m.bundleRevisions,
-        });
-      }),
+      events.map((e) => opaDecisionInput(e, log.sha)),
     );
   };
   app.post('/logs', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
@@ -215,7 +190,7 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
       log,
       events.map((e) => {
         const d = deriveK8sAudit(e, source, log.sha);
-        return toInput(d, {
+        return derivedInput(d, {
           tsMs: d.ts ? parseRfc3339Ms(d.ts) : null,
           path: null,
           result: null,

@@ -5,9 +5,8 @@
  * published before a signature commits to it.
  */
 import { bytesEqual, toBase64 } from '../core/bytes.js';
-import type { CborValue } from '../core/cbor.js';
 import { openCheckpoint } from '../core/checkpoint.js';
-import { encodeEntry, makeCommitment } from '../core/entry.js';
+import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import {
   consistencyProof,
@@ -28,13 +27,8 @@ import {
   tileSubtreeReader,
 } from '../core/tiles.js';
 import { type Db, openDatabase, type SyncMode } from '../store/db.js';
-import {
-  type AppendItem,
-  type AppendResult,
-  type LeafMeta,
-  LogStore,
-  type StoredCheckpoint,
-} from '../store/log-store.js';
+import { type AppendItem, type AppendResult, LogStore, type StoredCheckpoint } from '../store/log-store.js';
+import { type EventInput, eventLeaf } from './leaf.js';
 import { nodeSha256 } from './node-hash.js';
 import {
   type CommitResult,
@@ -79,29 +73,7 @@ export class StartupError extends Error {
   }
 }
 
-/** One event to append as a leaf with a salted commitment to its payload. */
-export interface EventInput {
-  /** Entry kind, e.g. 'opa.decision' or 'event'. */
-  readonly kind: string;
-  /** Source (for OPA: labels.id) and id (decision_id) of the event. */
-  readonly source: string;
-  readonly id: string;
-  /** The event's own timestamp string, verbatim. */
-  readonly ts?: string;
-  /** The event itself; its deterministic CBOR is the committed payload. */
-  readonly event: CborValue;
-  /** Problems noticed in the event, recorded in the leaf. */
-  readonly flags?: readonly string[];
-  /** Deduplicate on (source, id): a second append returns the first index. Default true. */
-  readonly dedup?: boolean;
-  /** Private search fields (OPA decisions). */
-  readonly search?: {
-    readonly tsMs: number | null;
-    readonly path: string | null;
-    readonly result: string | null;
-    readonly revisions: readonly string[];
-  };
-}
+export type { EventInput } from './leaf.js';
 
 export class TransparencyLog {
   readonly origin: string;
@@ -328,37 +300,7 @@ export class TransparencyLog {
     const recv = this.#now();
     let items: AppendItem[];
     try {
-      items = events.map((e) => {
-        const { salt, payload, commitment } = makeCommitment(e.event, { sha: this.sha });
-        const entry = encodeEntry({
-          v: 1,
-          kind: e.kind,
-          src: e.source,
-          id: e.id,
-          ...(e.ts !== undefined ? { ts: e.ts } : {}),
-          recv,
-          c: commitment,
-          ...(e.flags && e.flags.length > 0 ? { flags: [...e.flags] } : {}),
-        });
-        const dedup = e.dedup ?? true;
-        const meta: LeafMeta = {
-          kind: e.kind,
-          source: e.source,
-          recvMs: recv,
-          tsMs: e.search?.tsMs ?? null,
-          path: e.search?.path ?? null,
-          result: e.search?.result ?? null,
-          revisions: e.search?.revisions ?? [],
-        };
-        return {
-          entry,
-          leafHash: leafHash(entry, this.sha),
-          salt,
-          payload,
-          meta,
-          ...(dedup ? { source: e.source, id: e.id } : {}),
-        };
-      });
+      items = events.map((e) => eventLeaf(e, recv, this.sha));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -439,10 +381,9 @@ export class TransparencyLog {
   /** Leaf hash of `index` (below the latest checkpoint size), from the level-0 tile. */
   leafHashAt(index: number): Uint8Array {
     this.#checkPublished(index + 1);
-    const t = this.store.tile(0, Math.floor(index / TILE_WIDTH));
-    const o = (index % TILE_WIDTH) * 32;
-    if (!t || t.length < o + 32) throw new Error(`leaf tile for index ${index} is missing`);
-    return t.subarray(o, o + 32);
+    const h = this.store.leafHash(index);
+    if (!h) throw new Error(`leaf tile for index ${index} is missing`);
+    return h;
   }
 
   /** Root of the tree at `size` (at most the latest checkpoint size), from stored tiles. */
@@ -464,14 +405,21 @@ export class TransparencyLog {
   }
 
   /**
+   * True if tile (level, index) exists at `width` as of the latest checkpoint: a narrower
+   * width of a grown tile is servable (a prefix), a full path only once the tile is full.
+   */
+  #tileServable(level: number, index: number, width: number): boolean {
+    const t = tileAtSize(this.latest().size, level, index);
+    return t !== undefined && width <= t.width && (width < TILE_WIDTH || t.width === TILE_WIDTH);
+  }
+
+  /**
    * Bytes of hash tile (level, index) at `width` (256 = full) as of the latest checkpoint, or
    * undefined if that tile does not exist at that width. Narrower widths of a tile that has
    * since grown are served as prefixes: the bytes at a path never change.
    */
   hashTile(level: number, index: number, width: number): Uint8Array | undefined {
-    const t = tileAtSize(this.latest().size, level, index);
-    if (!t || width > t.width) return undefined;
-    if (width === TILE_WIDTH && t.width !== TILE_WIDTH) return undefined;
+    if (!this.#tileServable(level, index, width)) return undefined;
     const data = this.store.tile(level, index);
     if (!data || data.length < width * 32) return undefined;
     return data.subarray(0, width * 32);
@@ -479,9 +427,7 @@ export class TransparencyLog {
 
   /** Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. */
   entryBundle(index: number, width: number): Uint8Array | undefined {
-    const t = tileAtSize(this.latest().size, 0, index);
-    if (!t || width > t.width) return undefined;
-    if (width === TILE_WIDTH && t.width !== TILE_WIDTH) return undefined;
+    if (!this.#tileServable(0, index, width)) return undefined;
     const entries = this.store.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
     let n = 0;
     for (const e of entries) n += 2 + e.length;

@@ -87,7 +87,7 @@ const KEY_SPACE = 2 ** 52;
 const tileKey = (level: number, index: number): number => index * 64 + level;
 
 /** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
-const key52 = (h: Uint8Array): number =>
+export const key52 = (h: Uint8Array): number =>
   (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
   (h[4]! * 4096 + h[5]! * 16 + (h[6]! >>> 4));
 
@@ -166,6 +166,13 @@ export class LogStore {
     return (this.#q.tile.get(tileKey(level, index)) as Buffer | undefined) ?? undefined;
   }
 
+  /** Leaf hash of `index` from its level-0 tile, or undefined if not stored. */
+  leafHash(index: number): Uint8Array | undefined {
+    const t = this.tile(0, Math.floor(index / TILE_WIDTH));
+    const o = (index % TILE_WIDTH) * HASH_SIZE;
+    return t && t.length >= o + HASH_SIZE ? t.subarray(o, o + HASH_SIZE) : undefined;
+  }
+
   /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
   tileWithInterior(level: number, index: number): StoredTile | undefined {
     const row = this.#q.tileWithInterior.get(tileKey(level, index)) as
@@ -228,9 +235,8 @@ export class LogStore {
       const idx = this.#q.idAt.get(key) as number | undefined;
       if (idx === undefined) return best;
       if (idx < size && (best === undefined || idx < best)) {
-        const t = this.tile(0, Math.floor(idx / TILE_WIDTH));
-        const o = (idx % TILE_WIDTH) * HASH_SIZE;
-        if (t && t.length >= o + HASH_SIZE && bytesEqual(t.subarray(o, o + HASH_SIZE), leaf)) best = idx;
+        const h = this.leafHash(idx);
+        if (h && bytesEqual(h, leaf)) best = idx;
       }
       key = (key + 1) % KEY_SPACE;
     }

@@ -1,0 +1,94 @@
+/**
+ * From an event to the leaf the log appends: a fresh 32-byte salt, the commitment to the
+ * event's deterministic CBOR, the entry bytes, the leaf hash, the private search metadata, and
+ * the (source, id) to deduplicate on. The one place this mapping is written: the log, the
+ * ingestion routes and the benchmarks all build leaves here.
+ */
+import type { CborObject, CborValue } from '../core/cbor.js';
+import { encodeEntry, makeCommitment } from '../core/entry.js';
+import type { Sha256 } from '../core/hash.js';
+import { leafHash } from '../core/merkle.js';
+import { type DerivedEvent, deriveOpaDecision, opaDecisionMeta } from '../core/opa.js';
+import type { AppendItem } from '../store/log-store.js';
+
+/** One event to append as a leaf with a salted commitment to its payload. */
+export interface EventInput {
+  /** Entry kind, e.g. 'opa.decision' or 'event'. */
+  readonly kind: string;
+  /** Source (for OPA: labels.id) and id (decision_id) of the event. */
+  readonly source: string;
+  readonly id: string;
+  /** The event's own timestamp string, verbatim. */
+  readonly ts?: string;
+  /** The event itself; its deterministic CBOR is the committed payload. */
+  readonly event: CborValue;
+  /** Problems noticed in the event, recorded in the leaf. */
+  readonly flags?: readonly string[];
+  /** Deduplicate on (source, id): a second append returns the first index. Default true. */
+  readonly dedup?: boolean;
+  /** Private search fields (OPA decisions). */
+  readonly search?: {
+    readonly tsMs: number | null;
+    readonly path: string | null;
+    readonly result: string | null;
+    readonly revisions: readonly string[];
+  };
+}
+
+/** An {@link EventInput} from the fields derived from an event (core/opa.ts). */
+export function derivedInput(d: DerivedEvent, search?: EventInput['search']): EventInput {
+  return {
+    kind: d.kind,
+    source: d.source,
+    id: d.id,
+    ...(d.ts !== undefined ? { ts: d.ts } : {}),
+    flags: d.flags,
+    event: d.event,
+    ...(search ? { search } : {}),
+  };
+}
+
+/** An OPA decision event as an {@link EventInput}, with its search fields. */
+export function opaDecisionInput(event: CborObject, sha: Sha256): EventInput {
+  const m = opaDecisionMeta(event);
+  return derivedInput(deriveOpaDecision(event, sha), {
+    tsMs: m.tsMs,
+    path: m.path,
+    result: m.result,
+    revisions: m.bundleRevisions,
+  });
+}
+
+/**
+ * The leaf for `e`, received at `recvMs`: throws EntryError/CborError if the event cannot be
+ * encoded. The salt is fresh, so two calls give two different leaves.
+ */
+export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendItem {
+  const { salt, payload, commitment } = makeCommitment(e.event, { sha });
+  const entry = encodeEntry({
+    v: 1,
+    kind: e.kind,
+    src: e.source,
+    id: e.id,
+    ...(e.ts !== undefined ? { ts: e.ts } : {}),
+    recv: recvMs,
+    c: commitment,
+    ...(e.flags && e.flags.length > 0 ? { flags: [...e.flags] } : {}),
+  });
+  return {
+    entry,
+    leafHash: leafHash(entry, sha),
+    salt,
+    payload,
+    meta: {
+      kind: e.kind,
+      source: e.source,
+      recvMs,
+      tsMs: e.search?.tsMs ?? null,
+      path: e.search?.path ?? null,
+      result: e.search?.result ?? null,
+      revisions: e.search?.revisions ?? [],
+    },
+    ...((e.dedup ?? true) ? { source: e.source, id: e.id } : {}),
+  };
+}
