@@ -5,7 +5,7 @@
  * (d) huge trees (2^32, 2^40, 2^52 leaves) checked against a BigInt re-implementation.
  */
 import { describe, expect, it } from 'vitest';
-import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/core/bytes.js';
+import { fromBase64, toBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import {
   consistencyProof,
   consistencyProofRanges,
@@ -28,6 +28,7 @@ import { expectMerkleError } from '../helpers/merkle.js';
 type Code = MerkleError['code'];
 
 import { prng } from '../helpers/prng.js';
+import { unhex, VECTOR_LEAVES } from '../helpers/vectors.js';
 import {
   NAIVE_EMPTY_ROOT,
   NaiveTree,
@@ -83,11 +84,6 @@ const b64 = (s: string): Uint8Array => {
   if (b === undefined || b.length !== 32) throw new Error(`bad base64 hash in test vector: ${s}`);
   return b;
 };
-const unhex = (s: string): Uint8Array => {
-  const b = fromHex(s);
-  if (!b) throw new Error(`bad hex ${s}`);
-  return b;
-};
 
 /** A SubtreeReader answering from the naive oracle (independent of src/core). */
 function naiveReader(tree: NaiveTree, size: number): SubtreeReader {
@@ -102,17 +98,6 @@ function naiveReader(tree: NaiveTree, size: number): SubtreeReader {
 
 // ---------------------------------------------------------------------------------------------
 // (a) Published vectors, reference §1.8.
-
-const VECTOR_LEAVES = [
-  '',
-  '00',
-  '10',
-  '2021',
-  '3031',
-  '40414243',
-  '5051525354555657',
-  '606162636465666768696a6b6c6d6e6f',
-].map(unhex);
 
 const VECTOR_LEAF_HASHES = [
   '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',

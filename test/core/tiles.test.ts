@@ -5,7 +5,7 @@
  * against the reference "tiles to write when growing" rule, and the entry-bundle vector (§4.5).
  */
 import { describe, expect, it } from 'vitest';
-import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/bytes.js';
+import { concatBytes, toHex, utf8 } from '../../src/core/bytes.js';
 import { leafHash, nodeHash, treeHash } from '../../src/core/merkle.js';
 import {
   encodeTileIndex,
@@ -22,6 +22,7 @@ import {
 } from '../../src/core/tiles.js';
 import { expectMerkleError } from '../helpers/merkle.js';
 import { prng } from '../helpers/prng.js';
+import { unhex, VECTOR_LEAVES } from '../helpers/vectors.js';
 import { NAIVE_EMPTY_ROOT, NaiveTree, naiveLeafHash } from './naive-merkle.js';
 
 /** Independent encoder: left-pad the decimal to a multiple of 3 digits and cut into groups. */
@@ -32,12 +33,6 @@ function refEncodeIndex(n: bigint): string {
   for (let i = 0; i < padded.length; i += 3) groups.push(padded.slice(i, i + 3));
   return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
 }
-
-const unhex = (s: string): Uint8Array => {
-  const b = fromHex(s);
-  if (!b) throw new Error(`bad hex ${s}`);
-  return b;
-};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -432,16 +427,7 @@ describe('reading subtrees from tiles', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('entry bundles (reference §4.5)', () => {
-  const leaves = [
-    '',
-    '00',
-    '10',
-    '2021',
-    '3031',
-    '40414243',
-    '5051525354555657',
-    '606162636465666768696a6b6c6d6e6f',
-  ].map(unhex);
+  const leaves = VECTOR_LEAVES;
 
   it('the 8-leaf bundle and level-0 tile match the vector', () => {
     const bundle = concatBytes(...leaves.flatMap((e) => [Uint8Array.of(e.length >> 8, e.length & 0xff), e]));
