@@ -20,7 +20,7 @@ import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
 import { TokenStore } from '../http/auth.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
 import { Retention } from '../log/retention.js';
-import { WitnessPusher } from '../log/witness-pusher.js';
+import { WitnessPusher } from '../witness/pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runMonitor } from './monitor.js';

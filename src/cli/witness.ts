@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { Gossip, type GossipPeer, parsePeerSpec } from '../witness/gossip.js';
 import { loadOrCreateWitnessKey } from '../witness/keys.js';
-import { WitnessStore } from '../witness/store.js';
+import { WitnessStore } from '../store/witness-store.js';
 import { createWitnessApp, Witness, witnessLogsFromSpecs } from '../witness/witness.js';
 
 /** Resolved configuration of `opa-tlog witness`. */

@@ -10,7 +10,7 @@ import { toBase64 } from '../core/bytes.js';
 import { openCheckpoint } from '../core/checkpoint.js';
 import { newCosignatureV1Verifier } from '../core/cosignature.js';
 import type { NoteVerifier } from '../core/note.js';
-import { witnessCheckpointUrl } from '../log/witness-protocol.js';
+import { witnessCheckpointUrl } from '../core/witness-protocol.js';
 import { checkPair, type SignedHead } from './consistency.js';
 import type { Witness } from './witness.js';
 

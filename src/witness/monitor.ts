@@ -12,7 +12,7 @@ import { toBase64, toHex } from '../core/bytes.js';
 import { openCheckpoint } from '../core/checkpoint.js';
 import { newCosignatureV1Verifier } from '../core/cosignature.js';
 import { type NoteVerifier, newEd25519Verifier } from '../core/note.js';
-import { witnessCheckpointUrl } from '../log/witness-protocol.js';
+import { witnessCheckpointUrl } from '../core/witness-protocol.js';
 import { checkPair, type SignedHead } from './consistency.js';
 
 /** A witness to follow: its monitoring prefix and cosigner vkey. */

@@ -19,8 +19,8 @@ import {
   originHash,
   parseAddCheckpointRequest,
   TLOG_SIZE_CONTENT_TYPE,
-} from '../log/witness-protocol.js';
-import type { WitnessEvidence, WitnessStore } from './store.js';
+} from '../core/witness-protocol.js';
+import type { WitnessEvidence, WitnessStore } from '../store/witness-store.js';
 
 /** A log the witness accepts checkpoints from. */
 export interface WitnessLog {

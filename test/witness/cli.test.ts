@@ -9,7 +9,7 @@ import { parseMonitorArgs } from '../../src/cli/monitor.js';
 import { loadWitnessConfig, startWitness, WitnessConfigError } from '../../src/cli/witness.js';
 import { newCosignatureV1Verifier } from '../../src/core/cosignature.js';
 import { parseVerifierKey } from '../../src/core/note.js';
-import { originHash } from '../../src/log/witness-protocol.js';
+import { originHash } from '../../src/core/witness-protocol.js';
 import { parsePeerSpec } from '../../src/witness/gossip.js';
 import { TEST_ORIGIN, TEST_SIGNER, tempDir } from '../helpers/log.js';
 import { grow, newLog } from './helpers.js';

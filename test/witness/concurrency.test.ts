@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
-import { formatAddCheckpointRequest, parseTlogSize } from '../../src/log/witness-protocol.js';
+import { formatAddCheckpointRequest, parseTlogSize } from '../../src/core/witness-protocol.js';
 import type { Witness } from '../../src/witness/witness.js';
 import { TEST_VERIFIER, tempDir } from '../helpers/log.js';
 import { grow, makeWitness, newLog, type Served, serveWitness } from './helpers.js';

@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
-import { parseAddCheckpointRequest } from '../../src/log/witness-protocol.js';
-import { WitnessPusher } from '../../src/log/witness-pusher.js';
+import { parseAddCheckpointRequest } from '../../src/core/witness-protocol.js';
+import { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp } from '../../src/witness/witness.js';
 import { TEST_ORIGIN, TEST_SIGNER, TEST_VERIFIER } from '../helpers/log.js';
 import { grow, makeWitness, newLog, type Served, serveLog, serveWitness } from './helpers.js';

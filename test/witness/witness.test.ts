@@ -15,8 +15,8 @@ import {
   originHash,
   parseAddCheckpointRequest,
   parseTlogSize,
-} from '../../src/log/witness-protocol.js';
-import { WitnessStore } from '../../src/witness/store.js';
+} from '../../src/core/witness-protocol.js';
+import { WitnessStore } from '../../src/store/witness-store.js';
 import { createWitnessApp, Witness, witnessLogsFromSpecs } from '../../src/witness/witness.js';
 
 const hex = (s: string) => fromHex(s)!;

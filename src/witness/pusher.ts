@@ -26,7 +26,7 @@ import {
   formatAddCheckpointRequest,
   parseTlogSize,
   TLOG_SIZE_CONTENT_TYPE,
-} from './witness-protocol.js';
+} from '../core/witness-protocol.js';
 
 /** A signed checkpoint as the log produces it (a StoredCheckpoint fits). */
 export interface PusherCheckpoint {

@@ -1,13 +1,11 @@
 /**
  * The wire format of C2SP tlog-witness `add-checkpoint` (c2sp.org/tlog-witness), shared by the
- * log side (src/log/witness-pusher.ts) and the witness server (src/witness/): request bodies,
- * the `text/x.tlog.size` conflict body, and the monitoring path of a log origin.
- *
- * Lives in src/log (not src/witness) so that both the log and the witness layer can import it
- * without an upward dependency. Pure: no I/O.
+ * log-side pusher (src/witness/pusher.ts), the witness server (src/witness/witness.ts) and the
+ * monitors: request bodies, the `text/x.tlog.size` conflict body, and the monitoring path of a
+ * log origin. Pure: no I/O, browser-safe.
  */
-import { fromBase64, parseCanonicalDecimal, toBase64, toHex, utf8 } from '../core/bytes.js';
-import { sha256 } from '../core/hash.js';
+import { fromBase64, parseCanonicalDecimal, toBase64, toHex, utf8 } from './bytes.js';
+import { sha256 } from './hash.js';
 
 /** Content type of a 409 Conflict body carrying the witness's latest cosigned size. */
 export const TLOG_SIZE_CONTENT_TYPE = 'text/x.tlog.size';
