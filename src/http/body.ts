@@ -1,31 +1,18 @@
 /**
- * Reading request bodies with a hard cap, counting bytes as they stream in, so a client that
- * lies about (or omits) Content-Length cannot make the server buffer more than the cap.
+ * Reading request bodies with a hard cap (the capped reader is core/read-body.ts, shared with
+ * the witness), answered as HTTP errors: 413 past the cap, 400 on invalid UTF-8.
  */
-import { concatBytes } from '../core/bytes.js';
+import { BodyTooLargeError, readCappedBytes } from '../core/read-body.js';
 import { HttpError } from './errors.js';
 
-/** Reads the whole body as bytes; 413 past `maxBytes`. */
+/** Reads the whole body as bytes; 413 past `maxBytes` (see core/read-body.ts). */
 export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null && Number(declared) > maxBytes) {
-    throw new HttpError(413, 'body_too_large', `request body exceeds ${maxBytes} bytes`);
+  try {
+    return await readCappedBytes(req, maxBytes, 'request body');
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw new HttpError(413, err.code, err.message);
+    throw err;
   }
-  if (!req.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new HttpError(413, 'body_too_large', `request body exceeds ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -6,6 +6,7 @@
  * (never on a process crash) and is offered as a documented option.
  */
 import Database from 'better-sqlite3';
+import { migrate, requireSchemaVersion } from './migrate.js';
 
 export type Db = Database.Database;
 export type SyncMode = 'FULL' | 'NORMAL';
@@ -20,8 +21,8 @@ export interface OpenOptions {
 }
 
 /**
- * Schema migrations, applied in order; PRAGMA user_version records how many ran. A migration
- * is never edited once released: add a new one.
+ * Schema migrations, applied in order by ./migrate.ts; PRAGMA user_version records how many
+ * ran. A migration is never edited once released: add a new one.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -105,6 +106,17 @@ const MIGRATIONS: readonly string[] = [
   -- them instead of re-hashing up to 255 nodes per tile. NULL for partial tiles.
   ALTER TABLE tiles ADD COLUMN interior BLOB;
   `,
+  `
+  -- Each witness's last known cosigned size, kept by the witness pusher (src/witness/pusher.ts)
+  -- to send the right consistency proof after a restart. IF NOT EXISTS: pushers before this
+  -- migration created the table themselves, with this exact shape.
+  CREATE TABLE IF NOT EXISTS witness_state (
+    witness    TEXT PRIMARY KEY,
+    url        TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Number of migrations this build knows. */
@@ -120,26 +132,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   }
   db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 256)}`);
   db.pragma('temp_store = MEMORY');
-  if (!opts.readonly) migrate(db);
-  else {
-    const v = db.pragma('user_version', { simple: true }) as number;
-    if (v !== SCHEMA_VERSION)
-      throw new Error(`database schema version ${v}, this build needs ${SCHEMA_VERSION}`);
-  }
+  if (!opts.readonly) migrate(db, MIGRATIONS);
+  else requireSchemaVersion(db, MIGRATIONS);
   return db;
-}
-
-function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw new Error(
-      `database schema version ${current} is newer than this build (${SCHEMA_VERSION}); refusing to open it`,
-    );
-  }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
 }

@@ -1,7 +1,8 @@
 /**
- * The witness's SQLite state (its own database, `<data>/witness.db`): one row per log origin
- * holding the latest cosigned (size, root, note), and the evidence of misbehaviour it saw
- * (requests that failed consistency, and inconsistent checkpoints learnt by gossip).
+ * The witness's SQLite state (its own database, `<data>/witness.db`, used by src/witness/): one
+ * row per log origin holding the latest cosigned (size, root, note), and the evidence of
+ * misbehaviour it saw (requests that failed consistency, and inconsistent checkpoints learnt by
+ * gossip). Its schema comes from its own migration list, run by ./migrate.ts.
  *
  * Compare-and-swap: {@link WitnessStore.exclusive} runs a function in a BEGIN IMMEDIATE
  * transaction, so reading the old size and storing the new checkpoint is atomic even across
@@ -9,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { migrate } from './migrate.js';
 
 /** The latest checkpoint a witness cosigned for one origin. */
 export interface WitnessLogState {
@@ -54,29 +56,36 @@ export interface WitnessEvidence {
 /** Input of {@link WitnessStore.addEvidence}. */
 export type NewEvidence = Omit<WitnessEvidence, 'id' | 'detectedAt'>;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS witness_logs (
-  origin     TEXT PRIMARY KEY,
-  size       INTEGER NOT NULL,
-  root       BLOB NOT NULL,
-  note       TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS witness_evidence (
-  id           INTEGER PRIMARY KEY,
-  digest       TEXT NOT NULL UNIQUE,
-  origin       TEXT NOT NULL,
-  kind         TEXT NOT NULL,
-  source       TEXT NOT NULL,
-  detected_at  INTEGER NOT NULL,
-  ours         TEXT,
-  theirs       TEXT NOT NULL,
-  from_size    INTEGER,
-  proof        TEXT NOT NULL,
-  proof_source TEXT,
-  detail       TEXT NOT NULL
-);
-`;
+/**
+ * Migrations of the witness database (see ./migrate.ts). The first one keeps IF NOT EXISTS:
+ * witnesses before it created these tables themselves at every start, with this exact shape,
+ * so their databases (user_version 0) migrate to version 1 without a change.
+ */
+const WITNESS_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE IF NOT EXISTS witness_logs (
+    origin     TEXT PRIMARY KEY,
+    size       INTEGER NOT NULL,
+    root       BLOB NOT NULL,
+    note       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS witness_evidence (
+    id           INTEGER PRIMARY KEY,
+    digest       TEXT NOT NULL UNIQUE,
+    origin       TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    detected_at  INTEGER NOT NULL,
+    ours         TEXT,
+    theirs       TEXT NOT NULL,
+    from_size    INTEGER,
+    proof        TEXT NOT NULL,
+    proof_source TEXT,
+    detail       TEXT NOT NULL
+  );
+  `,
+];
 
 interface LogRow {
   origin: string;
@@ -116,7 +125,7 @@ export class WitnessStore {
     db.pragma('busy_timeout = 5000');
     if (path !== ':memory:') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.exec(SCHEMA);
+    migrate(db, WITNESS_MIGRATIONS);
     return new WitnessStore(db, now);
   }
 

@@ -11,8 +11,9 @@ import { type Checkpoint, parseCheckpoint } from '../core/checkpoint.js';
 import { type CosignatureV1Signer, cosignatureV1Line } from '../core/cosignature.js';
 import { EMPTY_ROOT, verifyConsistency } from '../core/merkle.js';
 import { type NoteVerifier, newEd25519Verifier, openNote, type ParsedNote, parseNote } from '../core/note.js';
-import { readBodyBytes } from '../http/body.js';
+import { readCappedBytes } from '../core/read-body.js';
 import {
+  type AddCheckpointRequest,
   AddCheckpointSyntaxError,
   formatTlogSize,
   MAX_ADD_CHECKPOINT_BODY,
@@ -20,7 +21,7 @@ import {
   parseAddCheckpointRequest,
   TLOG_SIZE_CONTENT_TYPE,
 } from '../core/witness-protocol.js';
-import type { WitnessEvidence, WitnessStore } from '../store/witness-store.js';
+import type { EvidenceKind, WitnessEvidence, WitnessLogState, WitnessStore } from '../store/witness-store.js';
 
 /** A log the witness accepts checkpoints from. */
 export interface WitnessLog {
@@ -47,6 +48,16 @@ export interface WitnessReply {
   status: 200 | 400 | 403 | 404 | 409 | 422;
   body: string;
   contentType: string;
+}
+
+/** An add-checkpoint request that passed every check needing no stored state. */
+interface CheckedRequest {
+  req: AddCheckpointRequest;
+  /** The checkpoint text (the signed part of the note). */
+  text: string;
+  cp: Checkpoint;
+  /** The log's verified signature lines. */
+  logLines: string[];
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -114,10 +125,21 @@ export class Witness {
    * old = size, or a failing consistency proof (422, recorded as evidence) → store, cosign (200).
    */
   addCheckpoint(body: string | Uint8Array): WitnessReply {
+    const checked = this.#checkRequest(body);
+    if ('status' in checked) return checked;
+    return this.store.exclusive(() => this.#compareAndCosign(checked));
+  }
+
+  /**
+   * The checks that need no stored state, in the order of {@link addCheckpoint}: body size and
+   * syntax, checkpoint syntax, origin, log signature, old size, size-0 root, proof lines with
+   * old 0. Returns the parsed request, or the reply refusing it.
+   */
+  #checkRequest(body: string | Uint8Array): CheckedRequest | WitnessReply {
     if (body.length > MAX_ADD_CHECKPOINT_BODY) return reply(400, 'request body too large');
     const text = typeof body === 'string' ? body : fromUtf8(body);
     if (text === undefined) return reply(400, 'request body is not valid UTF-8');
-    let req: ReturnType<typeof parseAddCheckpointRequest>;
+    let req: AddCheckpointRequest;
     let parsed: ParsedNote;
     let cp: Checkpoint;
     try {
@@ -145,54 +167,80 @@ export class Witness {
     if (req.oldSize === 0 && req.proof.length > 0) {
       return reply(422, 'consistency proof must be empty when old size is 0');
     }
-    return this.store.exclusive(() => {
-      const state = this.store.get(cp.origin);
-      const known = state?.size ?? 0;
-      const knownRoot = state?.root ?? EMPTY_ROOT;
-      /** Records this request as evidence against the log (never cosigned). */
-      const evidence = (kind: 'same_size_different_root' | 'inconsistent_proof', detail: string) =>
-        this.store.addEvidence({
-          origin: cp.origin,
-          kind,
-          source: 'add-checkpoint',
-          ours: state!.note,
-          theirs: req.note,
-          fromSize: req.oldSize,
-          proof: req.proof.map(toBase64),
-          proofSource: undefined,
-          detail,
-        });
-      if (state !== undefined && cp.size === state.size && !bytesEqual(cp.rootHash, state.root)) {
-        evidence(
-          'same_size_different_root',
-          `log signed size ${cp.size} with root ${toBase64(cp.rootHash)}, we cosigned ${toBase64(state.root)}`,
+    return { req, text: parsed.text, cp, logLines };
+  }
+
+  /**
+   * The compare-and-swap (run inside {@link WitnessStore.exclusive}): a same-size fork is
+   * recorded as evidence; old ≠ stored size is a 409; then the checkpoint must extend the stored
+   * one ({@link #consistencyFailure}); only then is it stored and cosigned.
+   */
+  #compareAndCosign(r: CheckedRequest): WitnessReply {
+    const { req, cp } = r;
+    const state = this.store.get(cp.origin);
+    const known = state?.size ?? 0;
+    if (state !== undefined && cp.size === state.size && !bytesEqual(cp.rootHash, state.root)) {
+      this.#recordEvidence(
+        r,
+        state,
+        'same_size_different_root',
+        `log signed size ${cp.size} with root ${toBase64(cp.rootHash)}, we cosigned ${toBase64(state.root)}`,
+      );
+    }
+    if (req.oldSize !== known) {
+      return { status: 409, body: formatTlogSize(known), contentType: TLOG_SIZE_CONTENT_TYPE };
+    }
+    const failure = this.#consistencyFailure(r, state);
+    if (failure !== undefined) return failure;
+    const line = cosignatureV1Line(this.signer, r.text);
+    const stored = `${r.text}\n${r.logLines.map((l) => `${l}\n`).join('')}${line}`;
+    this.store.put(cp.origin, cp.size, cp.rootHash, stored);
+    return { status: 200, body: line, contentType: TEXT };
+  }
+
+  /**
+   * With old = the stored size: the 422 refusing a checkpoint that does not extend the stored
+   * one (another root at the same size, proof lines with old = size, or a failing consistency
+   * proof, the last recorded as evidence); undefined when it does extend it.
+   */
+  #consistencyFailure(r: CheckedRequest, state: WitnessLogState | undefined): WitnessReply | undefined {
+    const { req, cp } = r;
+    const knownRoot = state?.root ?? EMPTY_ROOT;
+    if (req.oldSize === cp.size) {
+      if (!bytesEqual(cp.rootHash, knownRoot)) {
+        return reply(422, `root hash differs from the cosigned checkpoint of size ${cp.size}`);
+      }
+      if (req.proof.length > 0) return reply(422, 'consistency proof must be empty when old size = size');
+      return undefined;
+    }
+    try {
+      verifyConsistency(req.oldSize, cp.size, knownRoot, cp.rootHash, req.proof);
+      return undefined;
+    } catch (err) {
+      if (state !== undefined) {
+        this.#recordEvidence(
+          r,
+          state,
+          'inconsistent_proof',
+          `consistency proof ${req.oldSize} -> ${cp.size} failed: ${(err as Error).message}`,
         );
       }
-      if (req.oldSize !== known) {
-        return { status: 409, body: formatTlogSize(known), contentType: TLOG_SIZE_CONTENT_TYPE };
-      }
-      if (req.oldSize === cp.size) {
-        if (!bytesEqual(cp.rootHash, knownRoot)) {
-          return reply(422, `root hash differs from the cosigned checkpoint of size ${cp.size}`);
-        }
-        if (req.proof.length > 0) return reply(422, 'consistency proof must be empty when old size = size');
-      } else {
-        try {
-          verifyConsistency(req.oldSize, cp.size, knownRoot, cp.rootHash, req.proof);
-        } catch (err) {
-          if (state !== undefined) {
-            evidence(
-              'inconsistent_proof',
-              `consistency proof ${req.oldSize} -> ${cp.size} failed: ${(err as Error).message}`,
-            );
-          }
-          return reply(422, `invalid consistency proof: ${(err as Error).message}`);
-        }
-      }
-      const line = cosignatureV1Line(this.signer, parsed.text);
-      const stored = `${parsed.text}\n${logLines.map((l) => `${l}\n`).join('')}${line}`;
-      this.store.put(cp.origin, cp.size, cp.rootHash, stored);
-      return { status: 200, body: line, contentType: TEXT };
+      return reply(422, `invalid consistency proof: ${(err as Error).message}`);
+    }
+  }
+
+  /** Records this request as evidence against the log (it is never cosigned). */
+  #recordEvidence(r: CheckedRequest, state: WitnessLogState, kind: EvidenceKind, detail: string): void {
+    this.store.addEvidence({
+      origin: r.cp.origin,
+      kind,
+      source: 'add-checkpoint',
+      ours: state.note,
+      theirs: r.req.note,
+      fromSize: r.req.oldSize,
+      proof: r.req.proof.map(toBase64),
+      proofSource: undefined,
+      detail,
     });
   }
 
@@ -241,7 +289,7 @@ export function createWitnessApp(witness: Witness): Hono {
     let body: Uint8Array;
     try {
       // Counted as it streams: a chunked body without Content-Length is capped too.
-      body = await readBodyBytes(c.req.raw, MAX_ADD_CHECKPOINT_BODY);
+      body = await readCappedBytes(c.req.raw, MAX_ADD_CHECKPOINT_BODY);
     } catch {
       return c.body('request body too large\n', 400, { 'Content-Type': TEXT });
     }
