@@ -20,6 +20,7 @@ import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
 import { TokenStore } from '../http/auth.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
 import { Retention } from '../log/retention.js';
+import { SqliteWitnessPushState } from '../store/witness-push-state.js';
 import { WitnessPusher } from '../witness/pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
@@ -151,7 +152,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
       origin: log.origin,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      db: log.db,
+      state: new SqliteWitnessPushState(log.db),
       minIntervalMs: cfg.witnessMinIntervalMs,
       report: (m) => console.error(`opa-tlog: witness: ${m}`),
     });
@@ -159,6 +160,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     log.onCheckpoint((cp) => p.onCheckpoint(cp));
     p.onCheckpoint(log.latest());
     log.setCosignatureSource((cp) => (p.publishedSize() === cp.size ? p.published() : undefined));
+    await p.ready();
   }
   const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
   retention?.start();

@@ -12,21 +12,23 @@
  * allows (at most one request per `minIntervalMs`, one request in flight), so witnesses with
  * the same budget cosign the same checkpoints even when the log signs faster than they accept.
  *
- * Persistence (optional, through the log's better-sqlite3 handle): every verified cosignature
- * in the log's `cosignatures` table, and each witness's last known size in `witness_state`
- * (created here with CREATE TABLE IF NOT EXISTS; see spec/witness.md).
+ * Persistence (optional): every verified cosignature and each witness's last known size, through
+ * a {@link WitnessPushState} (src/store/witness-push-state.ts; on SQLite, the log's
+ * `cosignatures` and `witness_state` tables). Restoring it on start is asynchronous: see
+ * {@link WitnessPusher.ready}.
  */
 import { utf8 } from '../core/bytes.js';
 import type { CosignatureV1Verifier } from '../core/cosignature.js';
 import { openNote } from '../core/note.js';
 import { type Policy, quorumSatisfied } from '../core/policy.js';
-import type { Db } from '../store/db.js';
+import { readCappedBytes } from '../core/read-body.js';
 import {
   addCheckpointUrl,
   formatAddCheckpointRequest,
   parseTlogSize,
   TLOG_SIZE_CONTENT_TYPE,
 } from '../core/witness-protocol.js';
+import type { CosignedCheckpoint, WitnessPushState } from '../store/witness-push-state.js';
 
 /** A signed checkpoint as the log produces it (a StoredCheckpoint fits). */
 export interface PusherCheckpoint {
@@ -45,9 +47,9 @@ export interface WitnessPusherOptions {
   /** Witnesses (lines with a URL are contacted) and the quorum. `log` lines are ignored. */
   policy: Policy;
   /** RFC 6962 PROOF(from, to) of the log, both sizes at most the newest signed size. */
-  consistencyProof(from: number, to: number): Uint8Array[];
-  /** The log database, to store cosignatures and witness sizes, and to restore on start. */
-  db?: Db;
+  consistencyProof(from: number, to: number): Uint8Array[] | Promise<Uint8Array[]>;
+  /** Where cosignatures and witness sizes are stored, and restored from on start. */
+  state?: WitnessPushState;
   /** fetch implementation (default: global fetch). */
   fetch?: typeof fetch;
   /** Timeout of one add-checkpoint request in ms (default 5000). */
@@ -132,14 +134,8 @@ interface Pending {
 const MAX_RESPONSE_BYTES = 16 * 1024;
 const MAX_PENDING = 16;
 
-/** Table of each witness's last known cosigned size (log database). */
-export const WITNESS_STATE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS witness_state (
-  witness    TEXT PRIMARY KEY,
-  url        TEXT NOT NULL,
-  size       INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-)`;
+/** How many of the newest cosigned sizes a restart considers for re-publication. */
+const RESTORE_SIZES = 32;
 
 /**
  * Collects cosignatures for a log's checkpoints from the witnesses of a tlog-policy and
@@ -150,8 +146,11 @@ CREATE TABLE IF NOT EXISTS witness_state (
 export class WitnessPusher {
   readonly #origin: string;
   readonly #policy: Policy;
-  readonly #proof: (from: number, to: number) => Uint8Array[];
-  readonly #db: Db | undefined;
+  readonly #proof: (from: number, to: number) => Uint8Array[] | Promise<Uint8Array[]>;
+  readonly #state: WitnessPushState | undefined;
+  readonly #ready: Promise<void>;
+  /** The stored state is restored (or there is none): pushes may begin. */
+  #loaded: boolean;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
@@ -172,13 +171,12 @@ export class WitnessPusher {
     this.#origin = opts.origin;
     this.#policy = opts.policy;
     this.#proof = opts.consistencyProof;
-    this.#db = opts.db;
+    this.#state = opts.state;
     this.#fetch = opts.fetch ?? fetch;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#maxRetries = opts.maxConflictRetries ?? 3;
     this.#now = opts.now ?? Date.now;
     this.#report = opts.report ?? (() => {});
-    const known = this.#loadKnownSizes();
     for (const w of opts.policy.witnesses.values()) {
       if (w.url === undefined) continue;
       this.#workers.push({
@@ -186,7 +184,7 @@ export class WitnessPusher {
         url: w.url,
         verifier: w.verifier,
         minIntervalMs: opts.minIntervalMsByWitness?.[w.name] ?? opts.minIntervalMs ?? 10_000,
-        knownSize: known.get(w.name),
+        knownSize: undefined,
         cosignedSize: undefined,
         doneSize: -1,
         busy: false,
@@ -197,7 +195,18 @@ export class WitnessPusher {
         lastError: undefined,
       });
     }
-    this.#restorePublished();
+    this.#loaded = this.#state === undefined;
+    this.#ready = this.#state === undefined ? Promise.resolve() : this.#restore(this.#state);
+  }
+
+  /**
+   * Resolves once the stored state is restored: each witness's known size, and the newest
+   * stored checkpoint whose stored cosignatures still meet the quorum (what {@link published}
+   * returns until a newer one does). Checkpoints handed over before are pushed after it.
+   * Never rejects: a state that cannot be read is reported and the pusher starts empty.
+   */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   /**
@@ -262,8 +271,9 @@ export class WitnessPusher {
    * Resolves once the pusher is idle: the newest checkpoint is the target, and every witness
    * finished with it (cosigned or failed) with no request or rate-budget timer pending.
    */
-  flush(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
+  async flush(): Promise<void> {
+    await this.#ready;
+    if (this.#isIdle()) return;
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -282,6 +292,7 @@ export class WitnessPusher {
 
   #isIdle(): boolean {
     if (this.#closed || this.#latest === undefined) return true;
+    if (!this.#loaded) return false;
     const t = this.#target;
     if (t === undefined || t.size !== this.#latest.size) return false;
     return this.#workers.every((w) => !w.busy && w.timer === undefined && w.doneSize >= t.size);
@@ -303,7 +314,7 @@ export class WitnessPusher {
 
   /** Chooses a new target if the current one is resolved, and schedules every witness. */
   #advance(): void {
-    if (this.#closed || this.#latest === undefined) return;
+    if (this.#closed || !this.#loaded || this.#latest === undefined) return;
     const t = this.#target;
     if (t === undefined || (this.#latest.size > t.size && (!this.#started || this.#targetResolved()))) {
       if (t !== undefined && this.#started && t.size !== this.#published?.size) this.#reportShortfall();
@@ -344,10 +355,9 @@ export class WitnessPusher {
       w.lastSuccessAt = this.#now();
       w.lastError = undefined;
       w.cosignedSize = cp.size;
-      this.#setKnownSize(w, cp.size);
-      this.#storeCosignature(cp.size, w.name, cosig);
       this.#pending.get(cp.size)?.cosigs.set(w.name, cosig);
       this.#evaluate(cp.size);
+      await Promise.all([this.#setKnownSize(w, cp.size), this.#storeCosignature(cp.size, w.name, cosig)]);
     } catch (err) {
       w.lastError = err instanceof Error ? err.message : String(err);
       if (!this.#closed) this.#report(`witness ${w.name}: checkpoint ${cp.size}: ${w.lastError}`);
@@ -365,20 +375,20 @@ export class WitnessPusher {
     let old = w.knownSize ?? 0;
     if (old > cp.size) old = 0; // the witness answers 409 with its size; handled below
     for (let attempt = 0; ; attempt++) {
-      const proof = old === 0 || old === cp.size ? [] : this.#proof(old, cp.size);
+      const proof = old === 0 || old === cp.size ? [] : await this.#proof(old, cp.size);
       const body = formatAddCheckpointRequest(old, proof, cp.note);
       const res = await this.#fetch(addCheckpointUrl(w.url), {
         method: 'POST',
         body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
       });
-      const text = await readBounded(res, MAX_RESPONSE_BYTES);
+      const text = new TextDecoder().decode(await readCappedBytes(res, MAX_RESPONSE_BYTES, 'response body'));
       if (res.status === 200) return verifyCosignature(cp.note, text, w.verifier);
       const type = res.headers.get('content-type') ?? '';
       if (res.status === 409 && type.split(';')[0]!.trim() === TLOG_SIZE_CONTENT_TYPE) {
         const size = parseTlogSize(text);
         if (size === undefined) throw new Error(`409 with a malformed ${TLOG_SIZE_CONTENT_TYPE} body`);
-        this.#setKnownSize(w, size);
+        await this.#setKnownSize(w, size);
         if (size > cp.size) {
           throw new Error(
             `witness has cosigned size ${size}, larger than our checkpoint ${cp.size}: a rollback or a split view`,
@@ -428,84 +438,61 @@ export class WitnessPusher {
     );
   }
 
-  #setKnownSize(w: Worker, size: number): void {
+  /** Sets a witness's known size, and stores it (a failure to store is reported, not thrown). */
+  async #setKnownSize(w: Worker, size: number): Promise<void> {
     w.knownSize = size;
-    if (!this.#db) return;
+    if (!this.#state) return;
     try {
-      this.#db
-        .prepare(
-          'INSERT INTO witness_state (witness, url, size, updated_at) VALUES (?, ?, ?, ?) ' +
-            'ON CONFLICT(witness) DO UPDATE SET url = excluded.url, size = excluded.size, updated_at = excluded.updated_at',
-        )
-        .run(w.name, w.url, size, this.#now());
+      await this.#state.setWitnessSize(w.name, w.url, size, this.#now());
     } catch (err) {
       this.#report(`witness ${w.name}: cannot store its size: ${(err as Error).message}`);
     }
   }
 
-  #storeCosignature(size: number, witness: string, c: WitnessCosignature): void {
-    if (!this.#db) return;
+  /** Stores a verified cosignature (a failure to store is reported, not thrown). */
+  async #storeCosignature(size: number, witness: string, c: WitnessCosignature): Promise<void> {
+    if (!this.#state) return;
     try {
-      this.#db
-        .prepare('INSERT OR IGNORE INTO cosignatures (size, witness, line, timestamp) VALUES (?, ?, ?, ?)')
-        .run(size, witness, c.line, c.timestamp);
+      await this.#state.saveCosignature(size, witness, c.line, c.timestamp);
     } catch (err) {
       this.#report(`witness ${witness}: cannot store its cosignature: ${(err as Error).message}`);
     }
   }
 
-  #loadKnownSizes(): Map<string, number> {
-    const out = new Map<string, number>();
-    if (!this.#db) return out;
-    this.#db.exec(WITNESS_STATE_SCHEMA);
-    const rows = this.#db.prepare('SELECT witness, size FROM witness_state').all() as {
-      witness: string;
-      size: number;
-    }[];
-    for (const r of rows) out.set(r.witness, r.size);
-    return out;
+  /** Loads the stored state (see {@link ready}), then starts pushing what arrived meanwhile. */
+  async #restore(state: WitnessPushState): Promise<void> {
+    try {
+      const known = await state.loadWitnessSizes();
+      for (const w of this.#workers) w.knownSize ??= known.get(w.name);
+      this.#restorePublished(await state.loadCosignedCheckpoints(RESTORE_SIZES));
+    } catch (err) {
+      this.#report(`cannot restore the stored witness state: ${(err as Error).message}`);
+    }
+    this.#loaded = true;
+    this.#advance();
+    this.#checkIdle();
   }
 
-  /** On start: the newest stored checkpoint whose stored cosignatures still satisfy the quorum. */
-  #restorePublished(): void {
-    if (!this.#db) return;
-    let sizes: { size: number }[];
-    try {
-      sizes = this.#db
-        .prepare('SELECT DISTINCT size FROM cosignatures ORDER BY size DESC LIMIT 32')
-        .all() as { size: number }[];
-    } catch {
-      return;
-    }
-    const cpStmt = this.#db.prepare('SELECT note FROM checkpoints WHERE size = ?');
-    const lineStmt = this.#db.prepare('SELECT witness, line FROM cosignatures WHERE size = ?');
-    for (const { size } of sizes) {
-      const row = cpStmt.get(size) as { note: string } | undefined;
-      if (row === undefined) continue;
+  /** Publishes the newest stored checkpoint whose stored cosignatures still satisfy the quorum. */
+  #restorePublished(stored: readonly CosignedCheckpoint[]): void {
+    for (const { size, note, cosignatures } of stored) {
       const cosigs = new Map<string, WitnessCosignature>();
-      for (const r of lineStmt.all(size) as { witness: string; line: string }[]) {
+      for (const r of cosignatures) {
         const w = this.#policy.witnesses.get(r.witness);
         if (w === undefined || cosigs.has(r.witness)) continue;
         try {
-          cosigs.set(r.witness, verifyCosignature(row.note, `${r.line}\n`, w.verifier));
+          cosigs.set(r.witness, verifyCosignature(note, `${r.line}\n`, w.verifier));
         } catch {
           // a line that no longer verifies under the current policy key: ignore it
         }
       }
-      const cp = { size, root: new Uint8Array(32), note: row.note };
+      const cp = { size, root: new Uint8Array(32), note };
       this.#pending.set(size, { cp, cosigs });
       this.#evaluate(size);
       this.#pending.delete(size);
       if (this.#published !== undefined) return;
     }
   }
-}
-
-/** Reads at most `max` bytes of a response body as UTF-8 text. */
-async function readBounded(res: Response, max: number): Promise<string> {
-  const buf = new Uint8Array(await res.arrayBuffer());
-  if (buf.length > max) throw new Error(`response body larger than ${max} bytes`);
-  return new TextDecoder().decode(buf);
 }
 
 /**

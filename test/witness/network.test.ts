@@ -8,6 +8,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
 import { parseAddCheckpointRequest } from '../../src/core/witness-protocol.js';
+import { SqliteWitnessPushState } from '../../src/store/witness-push-state.js';
 import { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp } from '../../src/witness/witness.js';
 import { TEST_ORIGIN, TEST_SIGNER, TEST_VERIFIER } from '../helpers/log.js';
@@ -42,7 +43,7 @@ describe('log + three witnesses, 2-of-3', () => {
       origin: TEST_ORIGIN,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      db: log.db,
+      state: new SqliteWitnessPushState(log.db),
       minIntervalMs: 0,
       timeoutMs: 5000,
       report: (m) => reports.push(m),
@@ -106,9 +107,10 @@ describe('log + three witnesses, 2-of-3', () => {
       origin: TEST_ORIGIN,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      db: log.db,
+      state: new SqliteWitnessPushState(log.db),
     });
     cleanup.push(() => again.close());
+    await again.ready();
     expect(again.publishedSize()).toBe(12);
     expect(verifyCheckpointWithPolicy(again.published()!, policy).checkpoint.size).toBe(12);
     expect(again.status().witnesses.find((w) => w.name === 'w1')!.knownSize).toBe(15);
