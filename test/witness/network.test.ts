@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
 import { parseAddCheckpointRequest } from '../../src/core/witness-protocol.js';
-import { SqliteWitnessPushState } from '../../src/store/witness-push-state.js';
+import { SqliteWitnessPushState, type WitnessPushState } from '../../src/store/witness-push-state.js';
 import { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp } from '../../src/witness/witness.js';
 import { TEST_ORIGIN, TEST_SIGNER, TEST_VERIFIER } from '../helpers/log.js';
@@ -168,6 +168,58 @@ describe('log + three witnesses, 2-of-3', () => {
     await pusher.flush();
     expect(pusher.published()).toBeUndefined();
     expect(pusher.status().witnesses[0]!.lastError).toMatch(/no valid cosignature/);
+  });
+});
+
+describe('async seams', () => {
+  test('a state store and a consistency proof that answer later', async () => {
+    const log = newLog();
+    cleanup.push(() => log.close());
+    const w = makeWitness(8);
+    const s = await serveWitness(w);
+    cleanup.push(() => s.close());
+    const policy = parsePolicy(`witness w8 ${w.signer.vkey} ${s.url}\nquorum w8\n`);
+    const sqlite = new SqliteWitnessPushState(log.db);
+    const later = <T>(f: () => Promise<T>) => new Promise<T>((ok) => setTimeout(() => ok(f()), 5));
+    const state: WitnessPushState = {
+      loadWitnessSizes: () => later(() => sqlite.loadWitnessSizes()),
+      setWitnessSize: (...a) => later(() => sqlite.setWitnessSize(...a)),
+      saveCosignature: (...a) => later(() => sqlite.saveCosignature(...a)),
+      loadCosignedCheckpoints: (n) => later(() => sqlite.loadCosignedCheckpoints(n)),
+    };
+    const proofs: [number, number][] = [];
+    const mk = () =>
+      new WitnessPusher({
+        origin: TEST_ORIGIN,
+        policy,
+        consistencyProof: (m, n) => {
+          proofs.push([m, n]);
+          return later(async () => log.consistencyProof(m, n));
+        },
+        state,
+        minIntervalMs: 0,
+      });
+    const first = mk();
+    cleanup.push(() => first.close());
+    await grow(log, 3, 'p');
+    first.onCheckpoint(log.latest());
+    await first.flush();
+    await grow(log, 4, 'q');
+    first.onCheckpoint(log.latest());
+    await first.flush();
+    expect(first.publishedSize()).toBe(7);
+    expect(proofs).toEqual([[3, 7]]);
+    first.close();
+
+    const second = mk();
+    cleanup.push(() => second.close());
+    second.onCheckpoint(log.latest()); // held until the state is restored
+    expect(second.status().witnesses[0]!.busy).toBe(false);
+    await second.ready();
+    expect(second.publishedSize()).toBe(7);
+    expect(second.status().witnesses[0]!.knownSize).toBe(7);
+    await second.flush();
+    expect(proofs).toEqual([[3, 7]]); // old = size: no proof needed
   });
 });
 
