@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
+import { WitnessStore } from '../store/witness-store.js';
 import { Gossip, type GossipPeer, parsePeerSpec } from '../witness/gossip.js';
 import { loadOrCreateWitnessKey } from '../witness/keys.js';
-import { WitnessStore } from '../store/witness-store.js';
 import { createWitnessApp, Witness, witnessLogsFromSpecs } from '../witness/witness.js';
 
 /** Resolved configuration of `opa-tlog witness`. */

@@ -7,8 +7,8 @@ import { cosignatureV1SignerFromSeed } from '../../src/core/cosignature.js';
 import type { NoteVerifier } from '../../src/core/note.js';
 import { createApp } from '../../src/http/app.js';
 import type { TransparencyLog } from '../../src/log/log.js';
-import type { WitnessPusher } from '../../src/witness/pusher.js';
 import { WitnessStore } from '../../src/store/witness-store.js';
+import type { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp, Witness } from '../../src/witness/witness.js';
 import { openTestLog, TEST_ORIGIN, TEST_VERIFIER, tempDir } from '../helpers/log.js';
 
