@@ -31,6 +31,7 @@ import {
 } from './tile-proofs.js';
 import { TileCache, TileFetcher } from './tiles.js';
 
+// The types of LogClient's API are declared beside the checks that produce them.
 export type { ProofSource } from './context.js';
 export type { LookupOptions, LookupVerification } from './lookups.js';
 export type { CheckpointCheck, CheckpointStatus } from './reconcile.js';
