@@ -11,7 +11,15 @@ import { type AuditState, type AuditStateStore, auditLog, MemoryAuditStateStore 
 import { LogClient } from '../client/client.js';
 import { VerifyError } from '../client/errors.js';
 import { toBase64 } from '../core/bytes.js';
-import { type CliIo, processIo, readFileArg, readKeyArg, reportError, writeFileAtomic } from './verify.js';
+import {
+  type CliIo,
+  clientOptions,
+  processIo,
+  readKeyArg,
+  readPolicyArg,
+  reportError,
+  writeFileAtomic,
+} from './verify.js';
 
 /** An {@link AuditStateStore} in `<dir>/audit-state.json`, written atomically. */
 export class FileAuditStateStore implements AuditStateStore {
@@ -93,12 +101,9 @@ export async function runAudit(argv: string[], io: CliIo = processIo): Promise<n
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
       throw new VerifyError('usage', '--concurrency must be 1..64');
     }
-    const client = new LogClient({
-      url: values.url,
-      vkey: readKeyArg(values.vkey),
-      ...(values.policy !== undefined ? { policy: readFileArg(values.policy, 'policy') } : {}),
-      ...(io.fetch ? { fetch: io.fetch } : {}),
-    });
+    const client = new LogClient(
+      clientOptions(values.url, readKeyArg(values.vkey), readPolicyArg(values.policy), io),
+    );
     const store =
       values.state !== undefined ? new FileAuditStateStore(values.state) : new MemoryAuditStateStore();
     const tty = io.isTTY ?? process.stderr.isTTY === true;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeTrust } from '../client/checkpoint.js';
-import { LogClient } from '../client/client.js';
+import { LogClient, type LogClientOptions, type LookupVerification } from '../client/client.js';
 import { formatVerifyError, isVerificationFailure, VerifyError } from '../client/errors.js';
 import type { FetchLike } from '../client/http.js';
 import type { TrustedStateStore } from '../client/state.js';
@@ -123,6 +123,8 @@ export async function runVerify(argv: string[], io: CliIo = processIo): Promise<
   }
 }
 
+type VerifyArgs = ReturnType<typeof parse>['values'];
+
 async function verifyMain(argv: string[], io: CliIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -138,74 +140,116 @@ async function verifyMain(argv: string[], io: CliIo): Promise<number> {
   }
   if (extra.length > 0) throw new VerifyError('usage', `unexpected arguments: ${extra.join(' ')}\n${USAGE}`);
   const vkey = readKeyArg(need(values.vkey, '--vkey'));
-  const policy = values.policy !== undefined ? readFileArg(values.policy, 'policy') : undefined;
-  if (what === 'proof') {
-    const file = need(arg, '<file>');
-    const entry = values['entry-file'] !== undefined ? readBytes(values['entry-file']) : undefined;
-    const r = verifyTlogProof(readFileArg(file, 'proof file'), makeTrust(vkey, policy), entry);
-    io.out(`verified: leaf ${r.index} (leaf hash ${toBase64(r.leafHash)}) is included in`);
-    printCheckpoint(io, r.checkpoint.checkpoint, r.checkpoint.witnesses);
-    return 0;
-  }
+  const policy = readPolicyArg(values.policy);
+  if (what === 'proof') return verifyProofCommand(need(arg, '<file>'), values, vkey, policy, io);
   const env = io.env ?? process.env;
   const token = values.token ?? env.OPA_TLOG_TOKEN;
   const client = new LogClient({
-    url: need(values.url, '--url'),
-    vkey,
-    ...(policy !== undefined ? { policy } : {}),
+    ...clientOptions(need(values.url, '--url'), vkey, policy, io),
     ...(values.state !== undefined ? { store: new FileStateStore(values.state) } : {}),
-    ...(io.fetch ? { fetch: io.fetch } : {}),
     ...(token ? { token } : {}),
     consistency: values.api ? 'api' : 'tiles',
   });
   switch (what) {
-    case 'checkpoint': {
-      const r = await client.update();
-      await client.verifyTreeTiles(r.checkpoint);
-      io.out(
-        `verified checkpoint (${r.status}${r.trusted ? ` from size ${r.trusted.checkpoint.size}` : ''}):`,
-      );
-      printCheckpoint(io, r.checkpoint.checkpoint, r.checkpoint.witnesses);
-      if (r.proof.length > 0) io.out(`consistency proof (${r.proofSource}): ${r.proof.length} hashes`);
-      io.out('tiles hash to the signed root');
-      return 0;
-    }
+    case 'checkpoint':
+      return verifyCheckpointCommand(client, io);
     case 'decision':
-    case 'entry': {
-      const opts = {
-        ...(values.source !== undefined ? { source: values.source } : {}),
-        allowWithheld: values['allow-withheld'] === true,
-        tiles: values.tiles === true,
-      };
-      let r: Awaited<ReturnType<LogClient['verifyDecision']>>;
-      if (what === 'decision') r = await client.verifyDecision(need(arg, '<id>'), opts);
-      else {
-        const index = Number(need(arg, '<index>'));
-        if (!Number.isSafeInteger(index) || index < 0) throw new VerifyError('usage', `bad index ${arg}`);
-        r = await client.verifyEntry(index, opts);
-      }
-      io.out(
-        `verified: entry ${r.index} (${r.entry.kind}, source ${JSON.stringify(r.entry.src)}, id ${JSON.stringify(r.entry.id)})`,
-      );
-      io.out(`  leaf hash ${toBase64(r.leafHash)} included in`);
-      printCheckpoint(io, r.checkpoint.checkpoint, r.checkpoint.witnesses);
-      io.out(`  consistent with trusted state: ${r.consistency.status}`);
-      if (r.commitment === 'verified' && r.event !== undefined) {
-        io.out('  payload matches the commitment; event:');
-        io.out(JSON.stringify(r.event, jsonReplacer, 2));
-      } else if (r.commitment === 'erased') {
-        io.out(`  payload erased by entry ${r.erased?.erasureIndex} (${r.erased?.reason}); erasure verified`);
-      } else if (r.commitment === 'withheld') {
-        io.out('  payload withheld by the log: the event content is NOT verified');
-      }
-      if (values['save-proof'] !== undefined && r.tlogProof !== null) {
-        writeFileAtomic(resolve(values['save-proof']), r.tlogProof);
-        io.out(`  tlog-proof written to ${values['save-proof']}`);
-      }
-      return 0;
-    }
+    case 'entry':
+      return verifyLookupCommand(client, what, arg, values, io);
     default:
       throw new VerifyError('usage', `unknown verify target ${JSON.stringify(what ?? '')}\n${USAGE}`);
+  }
+}
+
+/** The policy file's text when `--policy` is given (a missing file is a usage error). */
+export function readPolicyArg(path: string | undefined): string | undefined {
+  return path !== undefined ? readFileArg(path, 'policy') : undefined;
+}
+
+/** The {@link LogClient} options every command shares: log URL, trust, and the injected fetch. */
+export function clientOptions(
+  url: string,
+  vkey: string,
+  policy: string | undefined,
+  io: CliIo,
+): LogClientOptions {
+  return {
+    url,
+    vkey,
+    ...(policy !== undefined ? { policy } : {}),
+    ...(io.fetch ? { fetch: io.fetch } : {}),
+  };
+}
+
+/** `verify proof FILE`: verifies a tlog-proof offline (entry from `--entry-file` or its extra line). */
+function verifyProofCommand(
+  file: string,
+  values: VerifyArgs,
+  vkey: string,
+  policy: string | undefined,
+  io: CliIo,
+): number {
+  const entry = values['entry-file'] !== undefined ? readBytes(values['entry-file']) : undefined;
+  const r = verifyTlogProof(readFileArg(file, 'proof file'), makeTrust(vkey, policy), entry);
+  io.out(`verified: leaf ${r.index} (leaf hash ${toBase64(r.leafHash)}) is included in`);
+  printCheckpoint(io, r.checkpoint.checkpoint, r.checkpoint.witnesses);
+  return 0;
+}
+
+/** `verify checkpoint`: updates the trusted state and checks the tree's tiles hash to its root. */
+async function verifyCheckpointCommand(client: LogClient, io: CliIo): Promise<number> {
+  const r = await client.update();
+  await client.verifyTreeTiles(r.checkpoint);
+  io.out(`verified checkpoint (${r.status}${r.trusted ? ` from size ${r.trusted.checkpoint.size}` : ''}):`);
+  printCheckpoint(io, r.checkpoint.checkpoint, r.checkpoint.witnesses);
+  if (r.proof.length > 0) io.out(`consistency proof (${r.proofSource}): ${r.proof.length} hashes`);
+  io.out('tiles hash to the signed root');
+  return 0;
+}
+
+/** `verify decision ID` / `verify entry INDEX`: a verified lookup, printed, its tlog-proof optionally saved. */
+async function verifyLookupCommand(
+  client: LogClient,
+  what: 'decision' | 'entry',
+  arg: string | undefined,
+  values: VerifyArgs,
+  io: CliIo,
+): Promise<number> {
+  const opts = {
+    ...(values.source !== undefined ? { source: values.source } : {}),
+    allowWithheld: values['allow-withheld'] === true,
+    tiles: values.tiles === true,
+  };
+  let r: LookupVerification;
+  if (what === 'decision') r = await client.verifyDecision(need(arg, '<id>'), opts);
+  else {
+    const index = Number(need(arg, '<index>'));
+    if (!Number.isSafeInteger(index) || index < 0) throw new VerifyError('usage', `bad index ${arg}`);
+    r = await client.verifyEntry(index, opts);
+  }
+  printLookup(io, r);
+  if (values['save-proof'] !== undefined && r.tlogProof !== null) {
+    writeFileAtomic(resolve(values['save-proof']), r.tlogProof);
+    io.out(`  tlog-proof written to ${values['save-proof']}`);
+  }
+  return 0;
+}
+
+/** Prints a verified lookup: the entry, its inclusion, consistency, and what is known of its payload. */
+function printLookup(io: CliIo, r: LookupVerification): void {
+  io.out(
+    `verified: entry ${r.index} (${r.entry.kind}, source ${JSON.stringify(r.entry.src)}, id ${JSON.stringify(r.entry.id)})`,
+  );
+  io.out(`  leaf hash ${toBase64(r.leafHash)} included in`);
+  printCheckpoint(io, r.checkpoint.checkpoint, r.checkpoint.witnesses);
+  io.out(`  consistent with trusted state: ${r.consistency.status}`);
+  if (r.commitment === 'verified' && r.event !== undefined) {
+    io.out('  payload matches the commitment; event:');
+    io.out(JSON.stringify(r.event, jsonReplacer, 2));
+  } else if (r.commitment === 'erased') {
+    io.out(`  payload erased by entry ${r.erased?.erasureIndex} (${r.erased?.reason}); erasure verified`);
+  } else if (r.commitment === 'withheld') {
+    io.out('  payload withheld by the log: the event content is NOT verified');
   }
 }
 

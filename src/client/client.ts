@@ -4,37 +4,38 @@
  * checkpoint (consistency proofs built from tiles by default, or taken from the JSON proof
  * API), inclusion is proven from tiles or from the lookup answer, and decisions are checked
  * down to the commitment of their payload. Browser-safe: `fetch` and the pure core only.
+ *
+ * The class only holds the configuration; each check lives in the module named for it:
+ * `reconcile.ts` (trusted state), `consistency.ts` (consistency proofs), `tile-proofs.ts`
+ * (proofs from tiles), `lookups.ts` (decision and entry lookups), `json-api.ts` (the JSON API).
  */
-import { bytesEqual, fromBase64, toBase64 } from '../core/bytes.js';
-import type { Entry } from '../core/entry.js';
-import { decodeEntry, isErasure } from '../core/entry.js';
-import {
-  consistencyProofRanges,
-  hashRangesAsync,
-  inclusionProofRanges,
-  leafHash,
-  MerkleError,
-  verifyConsistency,
-  verifyInclusion,
-} from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
 import type { Policy } from '../core/policy.js';
-import { TILE_WIDTH, tileAtSize } from '../core/tiles.js';
 import { makeTrust, type Trust, type VerifiedCheckpoint, verifyCheckpointNote } from './checkpoint.js';
+import { fetchConsistencyProof, proveConsistency } from './consistency.js';
+import type { ClientContext, ProofSource } from './context.js';
+import { type FetchLike, HttpSource } from './http.js';
 import {
-  type EntryExpectation,
-  type EntryVerification,
-  parseEntryResponse,
-  verifyEntryResponse,
-} from './decision.js';
-import { VerifyError } from './errors.js';
-import { type FetchLike, HttpSource, NotFound } from './http.js';
+  type LookupOptions,
+  type LookupVerification,
+  verifyDecisionLookup,
+  verifyEntryLookup,
+} from './lookups.js';
+import { type CheckpointCheck, loadTrusted, reconcileCheckpoint } from './reconcile.js';
 import { MemoryStateStore, type TrustedStateStore } from './state.js';
+import {
+  proveInclusionFromTiles,
+  type TileEntryVerification,
+  verifyEntryFromTiles,
+  verifyTreeTiles,
+} from './tile-proofs.js';
 import { TileCache, TileFetcher } from './tiles.js';
-import { verifyTlogProof } from './tlog-proof.js';
 
-/** Where consistency proofs come from. */
-export type ProofSource = 'tiles' | 'api';
+// The types of LogClient's API are declared beside the checks that produce them.
+export type { ProofSource } from './context.js';
+export type { LookupOptions, LookupVerification } from './lookups.js';
+export type { CheckpointCheck, CheckpointStatus } from './reconcile.js';
+export type { TileEntryVerification } from './tile-proofs.js';
 
 /** Options of {@link LogClient}. */
 export interface LogClientOptions {
@@ -56,62 +57,6 @@ export interface LogClientOptions {
   readonly consistency?: ProofSource;
 }
 
-/** How a checkpoint relates to the trusted state. */
-export type CheckpointStatus =
-  /** No trusted state yet: the checkpoint is now trusted (trust on first use). */
-  | 'first_use'
-  /** Same as the trusted checkpoint. */
-  | 'unchanged'
-  /** Larger tree, proven consistent: the checkpoint replaced the trusted one. */
-  | 'advanced'
-  /** Smaller tree, proven to be a prefix of the trusted one (state unchanged). */
-  | 'older';
-
-/** Result of {@link LogClient.update} and {@link LogClient.reconcile}. */
-export interface CheckpointCheck {
-  readonly checkpoint: VerifiedCheckpoint;
-  /** The trusted checkpoint it was compared with (undefined on first use). */
-  readonly trusted?: VerifiedCheckpoint;
-  readonly status: CheckpointStatus;
-  /** The consistency proof that was checked (empty when none was needed). */
-  readonly proof: readonly Uint8Array[];
-  /** Where that proof came from. */
-  readonly proofSource: ProofSource;
-}
-
-/** A leaf verified from the tiles alone (works with any tlog-tiles log). */
-export interface TileEntryVerification {
-  readonly index: number;
-  /** The entry bytes from the entry bundle. */
-  readonly entryBytes: Uint8Array;
-  /** The entry decoded as an opa-tlog entry, or undefined if it is opaque to this client. */
-  readonly entry?: Entry;
-  readonly leafHash: Uint8Array;
-  /** The inclusion proof built from tiles. */
-  readonly proof: readonly Uint8Array[];
-  readonly checkpoint: VerifiedCheckpoint;
-}
-
-/** A verified decision or entry lookup, checked against the trusted state. */
-export interface LookupVerification extends EntryVerification {
-  /** How the answer's checkpoint relates to the trusted state. */
-  readonly consistency: CheckpointCheck;
-  /** For an erased payload: the verified erasure entry. */
-  readonly erasure?: EntryVerification;
-}
-
-/** Options of {@link LogClient.verifyDecision} and {@link LogClient.verifyEntry}. */
-export interface LookupOptions {
-  /** The decision's source (OPA `labels.id`). */
-  readonly source?: string;
-  /** Read token, overriding the client's. */
-  readonly token?: string;
-  /** Accept an answer whose payload is withheld (then only inclusion is checked). Default false. */
-  readonly allowWithheld?: boolean;
-  /** Also prove the inclusion from tiles (independently of the answer's proof). Default false. */
-  readonly tiles?: boolean;
-}
-
 /** A verifying client for one log. */
 export class LogClient {
   /** The keys and policy this client trusts. */
@@ -122,8 +67,7 @@ export class LogClient {
   readonly tiles: TileFetcher;
   /** Trusted-state store. */
   readonly store: TrustedStateStore;
-  readonly #token: string | undefined;
-  readonly #consistency: ProofSource;
+  readonly #ctx: ClientContext;
 
   /** A client for the log at `opts.url` trusting `opts.vkey` (and `opts.policy`). */
   constructor(opts: LogClientOptions) {
@@ -131,8 +75,14 @@ export class LogClient {
     this.http = new HttpSource(opts.url, opts.fetch ? { fetch: opts.fetch } : {});
     this.tiles = new TileFetcher(this.http, opts.cache ?? new TileCache());
     this.store = opts.store ?? new MemoryStateStore();
-    this.#token = opts.token;
-    this.#consistency = opts.consistency ?? 'tiles';
+    this.#ctx = {
+      trust: this.trust,
+      http: this.http,
+      tiles: this.tiles,
+      store: this.store,
+      token: opts.token,
+      consistency: opts.consistency ?? 'tiles',
+    };
   }
 
   /** The log origin (the log key's name). */
@@ -150,17 +100,7 @@ export class LogClient {
    * intact); 'bad_state' if the stored note does not verify.
    */
   async trusted(): Promise<VerifiedCheckpoint | undefined> {
-    const note = await this.store.load(this.origin);
-    if (note === undefined) return undefined;
-    try {
-      return verifyCheckpointNote(note, { log: this.trust.log });
-    } catch (err) {
-      if (!(err instanceof VerifyError)) throw err;
-      throw new VerifyError('bad_state', `the stored trusted checkpoint does not verify: ${err.message}`, {
-        trusted: note,
-        ...(err.evidence.cause !== undefined ? { cause: err.evidence.cause } : {}),
-      });
-    }
+    return loadTrusted(this.#ctx);
   }
 
   /**
@@ -168,7 +108,7 @@ export class LogClient {
    * on success it becomes the trusted checkpoint. Refuses 'rollback' for a smaller tree,
    * 'fork' for a proven split view, 'inconsistent' / 'bad_tile' when consistency is not proven.
    */
-  async update(source: ProofSource = this.#consistency): Promise<CheckpointCheck> {
+  async update(source: ProofSource = this.#ctx.consistency): Promise<CheckpointCheck> {
     return this.reconcile(await this.fetchCheckpoint(), { allowOlder: false, source });
   }
 
@@ -182,69 +122,16 @@ export class LogClient {
     cp: VerifiedCheckpoint,
     opts: { allowOlder?: boolean; source?: ProofSource } = {},
   ): Promise<CheckpointCheck> {
-    const source = opts.source ?? this.#consistency;
-    const trusted = await this.trusted();
-    if (trusted === undefined) {
-      await this.store.save(this.origin, cp.note);
-      return { checkpoint: cp, status: 'first_use', proof: [], proofSource: source };
-    }
-    const m = trusted.checkpoint.size;
-    const n = cp.checkpoint.size;
-    if (n === m) {
-      if (!bytesEqual(trusted.checkpoint.rootHash, cp.checkpoint.rootHash)) {
-        throw new VerifyError('fork', `two signed checkpoints of size ${n} have different roots`, {
-          trusted: trusted.note,
-          checkpoint: cp.note,
-          size: n,
-          expected: toBase64(trusted.checkpoint.rootHash),
-          actual: toBase64(cp.checkpoint.rootHash),
-        });
-      }
-      return { checkpoint: cp, trusted, status: 'unchanged', proof: [], proofSource: source };
-    }
-    if (n > m) {
-      const proof = await this.proveConsistency(trusted, cp, source, 'old');
-      await this.store.save(this.origin, cp.note);
-      return { checkpoint: cp, trusted, status: 'advanced', proof, proofSource: source };
-    }
-    if (!opts.allowOlder) {
-      throw new VerifyError(
-        'rollback',
-        `the log presents a tree of size ${n}, smaller than the trusted size ${m}`,
-        { trusted: trusted.note, checkpoint: cp.note, size: n, expected: `>= ${m}`, actual: String(n) },
-      );
-    }
-    const proof = await this.proveConsistency(cp, trusted, source, 'new');
-    return { checkpoint: cp, trusted, status: 'older', proof, proofSource: source };
+    return reconcileCheckpoint(this.#ctx, cp, opts);
   }
 
   /** Consistency proof PROOF(m, n) from tiles of the tree of size n, or from the JSON API. */
   async consistencyProof(
     m: number,
     n: number,
-    source: ProofSource = this.#consistency,
+    source: ProofSource = this.#ctx.consistency,
   ): Promise<{ proof: Uint8Array[]; claimedOldRoot?: Uint8Array }> {
-    if (source === 'tiles') {
-      return { proof: await hashRangesAsync(consistencyProofRanges(m, n), this.tiles.reader(n)) };
-    }
-    const path = `v1/proof/consistency?from=${m}&to=${n}`;
-    const body = await this.http.json(path);
-    const o = (body ?? {}) as Record<string, unknown>;
-    const url = this.http.url(path);
-    if (!Array.isArray(o.proof)) {
-      throw new VerifyError('malformed_response', 'consistency answer has no proof array', { url });
-    }
-    const proof = o.proof.map((h) => {
-      const b = typeof h === 'string' ? fromBase64(h) : undefined;
-      if (b === undefined || b.length !== 32) {
-        throw new VerifyError('malformed_response', 'consistency proof hash is not base64 of 32 bytes', {
-          url,
-        });
-      }
-      return b;
-    });
-    const from = typeof o.from_root === 'string' ? fromBase64(o.from_root) : undefined;
-    return { proof, ...(from !== undefined && from.length === 32 ? { claimedOldRoot: from } : {}) };
+    return fetchConsistencyProof(this.#ctx, m, n, source);
   }
 
   /**
@@ -256,68 +143,10 @@ export class LogClient {
   async proveConsistency(
     older: VerifiedCheckpoint,
     newer: VerifiedCheckpoint,
-    source: ProofSource = this.#consistency,
+    source: ProofSource = this.#ctx.consistency,
     trustedSide: 'old' | 'new' = 'old',
   ): Promise<Uint8Array[]> {
-    const m = older.checkpoint.size;
-    const n = newer.checkpoint.size;
-    const oldRoot = older.checkpoint.rootHash;
-    const newRoot = newer.checkpoint.rootHash;
-    const { proof, claimedOldRoot } = await this.consistencyProof(m, n, source);
-    const evidence = {
-      trusted: trustedSide === 'old' ? older.note : newer.note,
-      checkpoint: trustedSide === 'old' ? newer.note : older.note,
-      proof: proof.map(toBase64),
-      proofSource: source,
-    } as const;
-    let cause: string;
-    try {
-      verifyConsistency(m, n, oldRoot, newRoot, proof);
-      return proof;
-    } catch (err) {
-      if (!(err instanceof MerkleError)) throw err;
-      cause = err.code;
-    }
-    // Not consistent. Is it a proven fork: does the newer (signed) tree have another root at m?
-    let alt = claimedOldRoot;
-    if (source === 'tiles' && m > 0) {
-      try {
-        alt = (await hashRangesAsync([[0, m]], this.tiles.reader(n)))[0];
-      } catch {
-        alt = undefined;
-      }
-    }
-    if (alt !== undefined && !bytesEqual(alt, oldRoot) && consistent(m, n, alt, newRoot, proof)) {
-      throw new VerifyError(
-        'fork',
-        `split view: the signed tree of size ${n} has root ${toBase64(alt)} at size ${m}, ` +
-          `but the log also signed root ${toBase64(oldRoot)} for size ${m}`,
-        { ...evidence, forkedRoot: toBase64(alt), size: m, cause },
-      );
-    }
-    if (source === 'tiles' && !(await this.#tilesMatchRoot(n, newRoot))) {
-      this.tiles.cache.clear();
-      throw new VerifyError('bad_tile', `the tiles of the tree of size ${n} do not hash to its signed root`, {
-        ...evidence,
-        size: n,
-        cause,
-      });
-    }
-    throw new VerifyError('inconsistent', `checkpoint of size ${n} is not proven consistent with size ${m}`, {
-      ...evidence,
-      cause,
-    });
-  }
-
-  async #tilesMatchRoot(size: number, root: Uint8Array): Promise<boolean> {
-    if (size === 0) return true;
-    try {
-      const [r] = await hashRangesAsync([[0, size]], this.tiles.reader(size));
-      return r !== undefined && bytesEqual(r, root);
-    } catch (err) {
-      if (err instanceof VerifyError && (err.code === 'network' || err.code === 'unauthorized')) throw err;
-      return false;
-    }
+    return proveConsistency(this.#ctx, older, newer, source, trustedSide);
   }
 
   /**
@@ -325,23 +154,7 @@ export class LogClient {
    * tiles below the largest complete subtrees); throws 'bad_tile' otherwise.
    */
   async verifyTreeTiles(cp: VerifiedCheckpoint): Promise<void> {
-    const { size, rootHash } = cp.checkpoint;
-    if (size === 0) return;
-    const [root] = await hashRangesAsync([[0, size]], this.tiles.reader(size));
-    if (!bytesEqual(root!, rootHash)) {
-      this.tiles.cache.clear();
-      throw new VerifyError(
-        'bad_tile',
-        `the tiles of the tree of size ${size} do not hash to its signed root`,
-        {
-          checkpoint: cp.note,
-          size,
-          expected: toBase64(rootHash),
-          actual: toBase64(root!),
-          proofSource: 'tiles',
-        },
-      );
-    }
+    return verifyTreeTiles(this.tiles, cp);
   }
 
   /**
@@ -354,42 +167,7 @@ export class LogClient {
     leaf: Uint8Array,
     cp: VerifiedCheckpoint,
   ): Promise<Uint8Array[]> {
-    const size = cp.checkpoint.size;
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-      throw new VerifyError('bad_inclusion', `index ${index} is not below the tree size ${size}`, {
-        index,
-        size,
-        checkpoint: cp.note,
-      });
-    }
-    const reader = this.tiles.reader(size);
-    const proof = await hashRangesAsync(inclusionProofRanges(index, size), reader);
-    if (included(index, size, leaf, proof, cp.checkpoint.rootHash)) return proof;
-    const evidence = {
-      index,
-      size,
-      leafHash: toBase64(leaf),
-      proof: proof.map(toBase64),
-      proofSource: 'tiles' as const,
-      checkpoint: cp.note,
-    };
-    const tile = tileAtSize(size, 0, Math.floor(index / TILE_WIDTH))!;
-    const data = await this.tiles.hashTile(0, tile.index, tile.width);
-    const o = (index % TILE_WIDTH) * 32;
-    const tileLeaf = data.slice(o, o + 32);
-    if (!bytesEqual(tileLeaf, leaf) && included(index, size, tileLeaf, proof, cp.checkpoint.rootHash)) {
-      throw new VerifyError('bad_inclusion', `the signed tree holds another leaf at index ${index}`, {
-        ...evidence,
-        expected: toBase64(tileLeaf),
-        actual: toBase64(leaf),
-      });
-    }
-    this.tiles.cache.clear();
-    throw new VerifyError(
-      'bad_tile',
-      `the tiles do not prove any leaf at ${index} against the signed root`,
-      evidence,
-    );
+    return proveInclusionFromTiles(this.tiles, index, leaf, cp);
   }
 
   /**
@@ -398,26 +176,7 @@ export class LogClient {
    * {@link update}). Entries that are not opa-tlog entries are returned as opaque bytes.
    */
   async verifyEntryFromTiles(index: number, cp?: VerifiedCheckpoint): Promise<TileEntryVerification> {
-    const checkpoint = cp ?? (await this.update()).checkpoint;
-    const size = checkpoint.checkpoint.size;
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-      throw new VerifyError('not_found', `index ${index} is not below the tree size ${size}`, {
-        index,
-        size,
-      });
-    }
-    const bundle = tileAtSize(size, 0, Math.floor(index / TILE_WIDTH))!;
-    const entries = await this.tiles.entryBundle(bundle.index, bundle.width);
-    const entryBytes = entries[index % TILE_WIDTH]!;
-    const leaf = leafHash(entryBytes);
-    const proof = await this.proveInclusionFromTiles(index, leaf, checkpoint);
-    let entry: Entry | undefined;
-    try {
-      entry = decodeEntry(entryBytes);
-    } catch {
-      entry = undefined;
-    }
-    return { index, entryBytes, ...(entry ? { entry } : {}), leafHash: leaf, proof, checkpoint };
+    return verifyEntryFromTiles(this.tiles, index, cp ?? (await this.update()).checkpoint);
   }
 
   /**
@@ -426,118 +185,11 @@ export class LogClient {
    * trusted state and, for an erased payload, the erasure entry.
    */
   async verifyDecision(id: string, opts: LookupOptions = {}): Promise<LookupVerification> {
-    if (id === '') throw new VerifyError('usage', 'decision id is empty');
-    const q = opts.source !== undefined ? `?source=${encodeURIComponent(opts.source)}` : '';
-    return this.#lookup(`v1/decisions/${encodeURIComponent(id)}${q}`, { id, ...sourceOf(opts) }, opts);
+    return verifyDecisionLookup(this.#ctx, id, opts);
   }
 
   /** Looks up leaf `index` (`GET /v1/entries/{index}`) and verifies it like {@link verifyDecision}. */
   async verifyEntry(index: number, opts: LookupOptions = {}): Promise<LookupVerification> {
-    if (!Number.isSafeInteger(index) || index < 0) throw new VerifyError('usage', `bad index ${index}`);
-    return this.#lookup(`v1/entries/${index}`, { index }, opts);
-  }
-
-  async #lookup(path: string, expect: EntryExpectation, opts: LookupOptions): Promise<LookupVerification> {
-    const token = opts.token ?? this.#token;
-    let body: unknown;
-    try {
-      body = await this.http.json(path, token !== undefined ? { Authorization: `Bearer ${token}` } : {});
-    } catch (err) {
-      if (err instanceof NotFound)
-        throw new VerifyError('not_found', `the log has no such entry: ${err.url}`, { url: err.url });
-      throw err;
-    }
-    const r = parseEntryResponse(body);
-    const v = verifyEntryResponse(r, this.trust, expect);
-    if (v.commitment === 'withheld' && !opts.allowWithheld) {
-      throw new VerifyError(
-        'unauthorized',
-        `the log withheld the payload of entry ${v.index} (give a read token); its inclusion verified`,
-        { index: v.index, url: this.http.url(path) },
-      );
-    }
-    if (opts.tiles) await this.proveInclusionFromTiles(v.index, v.leafHash, v.checkpoint);
-    const consistency = await this.reconcile(v.checkpoint, { allowOlder: true });
-    if (r.tlogProof !== null) {
-      const p = verifyTlogProof(r.tlogProof, this.trust, r.entry);
-      if (p.index !== v.index) {
-        throw new VerifyError(
-          'bad_inclusion',
-          `the answer's tlog-proof is for index ${p.index}, not ${v.index}`,
-          {
-            index: v.index,
-            expected: String(v.index),
-            actual: String(p.index),
-            proofSource: 'file',
-          },
-        );
-      }
-      await this.reconcile(p.checkpoint, { allowOlder: true });
-    }
-    let erasure: EntryVerification | undefined;
-    if (v.commitment === 'erased' && v.erased !== null)
-      erasure = await this.#checkErasure(v.index, v.erased.erasureIndex);
-    return { ...v, consistency, ...(erasure ? { erasure } : {}) };
-  }
-
-  async #checkErasure(index: number, erasureIndex: number): Promise<EntryVerification> {
-    let e: LookupVerification;
-    try {
-      e = await this.verifyEntry(erasureIndex, { allowWithheld: true });
-    } catch (err) {
-      if (!(err instanceof VerifyError) || !['not_found', 'entry_mismatch', 'bad_entry'].includes(err.code))
-        throw err;
-      throw new VerifyError(
-        'bad_erasure',
-        `the claimed erasure entry ${erasureIndex} does not check: ${err.message}`,
-        {
-          ...err.evidence,
-          index,
-        },
-      );
-    }
-    if (!isErasure(e.entry) || e.entry.erases !== index) {
-      throw new VerifyError('bad_erasure', `entry ${erasureIndex} is not an erasure of entry ${index}`, {
-        index: erasureIndex,
-        entry: toBase64(e.entryBytes),
-        expected: `erasure of ${index}`,
-        actual: isErasure(e.entry) ? `erasure of ${e.entry.erases}` : `kind ${e.entry.kind}`,
-      });
-    }
-    return e;
-  }
-}
-
-function sourceOf(opts: LookupOptions): { source?: string } {
-  return opts.source !== undefined ? { source: opts.source } : {};
-}
-
-function consistent(
-  m: number,
-  n: number,
-  a: Uint8Array,
-  b: Uint8Array,
-  proof: readonly Uint8Array[],
-): boolean {
-  try {
-    verifyConsistency(m, n, a, b, proof);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function included(
-  index: number,
-  size: number,
-  leaf: Uint8Array,
-  proof: readonly Uint8Array[],
-  root: Uint8Array,
-) {
-  try {
-    verifyInclusion(index, size, leaf, proof, root);
-    return true;
-  } catch {
-    return false;
+    return verifyEntryLookup(this.#ctx, index, opts);
   }
 }

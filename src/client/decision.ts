@@ -135,69 +135,9 @@ export function verifyEntryResponse(
   trust: Trust,
   expect: EntryExpectation,
 ): EntryVerification {
-  const entryB64 = toBase64(r.entry);
-  let entry: Entry;
-  try {
-    entry = decodeEntry(r.entry);
-  } catch (err) {
-    if (!(err instanceof EntryError)) throw err;
-    throw new VerifyError('bad_entry', `entry ${r.index} does not decode: ${err.message}`, {
-      index: r.index,
-      entry: entryB64,
-      cause: err.code,
-    });
-  }
-  const mismatch = (what: string, expected: string, actual: string): VerifyError =>
-    new VerifyError(
-      'entry_mismatch',
-      `the log answered another entry: ${what} is ${actual}, asked ${expected}`,
-      {
-        index: r.index,
-        entry: entryB64,
-        expected,
-        actual,
-      },
-    );
-  if (expect.index !== undefined && r.index !== expect.index) {
-    throw mismatch('index', String(expect.index), String(r.index));
-  }
-  if (expect.id !== undefined && entry.id !== expect.id) throw mismatch('id', expect.id, entry.id);
-  if (expect.source !== undefined && entry.src !== expect.source) {
-    throw mismatch('source', expect.source, entry.src);
-  }
-  let commitment: CommitmentStatus;
-  let event: CborValue | undefined;
-  if (r.salt !== null && r.payload !== null) {
-    if (isErasure(entry) || !verifyCommitment(entry, r.salt, r.payload)) {
-      throw new VerifyError(
-        'commitment_mismatch',
-        `SHA-256(salt || payload) does not equal the commitment of entry ${r.index}`,
-        {
-          index: r.index,
-          entry: entryB64,
-          expected: 'c' in entry ? toBase64(entry.c) : 'none (erasure entry)',
-        },
-      );
-    }
-    try {
-      event = decodeDeterministic(r.payload);
-    } catch (err) {
-      throw new VerifyError(
-        'commitment_mismatch',
-        `payload is not deterministic CBOR: ${(err as Error).message}`,
-        {
-          index: r.index,
-        },
-      );
-    }
-    commitment = 'verified';
-  } else if (r.erased !== null) {
-    commitment = 'erased';
-  } else if (isErasure(entry)) {
-    commitment = 'verified'; // an erasure entry commits to nothing: the entry itself is the record
-  } else {
-    commitment = 'withheld';
-  }
+  const entry = decodeAnsweredEntry(r);
+  checkEntryIsAsked(r, entry, expect);
+  const { commitment, event } = checkCommitment(r, entry);
   const leaf = leafHash(r.entry);
   const checkpoint = verifyCheckpointNote(r.checkpoint, trust);
   checkInclusion(r.index, leaf, r.proof, checkpoint, 'response');
@@ -212,4 +152,74 @@ export function verifyEntryResponse(
     erased: r.erased,
     tlogProof: r.tlogProof,
   };
+}
+
+/** The answer's entry bytes decoded as a v1 entry; 'bad_entry' if they do not decode. */
+function decodeAnsweredEntry(r: EntryResponse): Entry {
+  try {
+    return decodeEntry(r.entry);
+  } catch (err) {
+    if (!(err instanceof EntryError)) throw err;
+    throw new VerifyError('bad_entry', `entry ${r.index} does not decode: ${err.message}`, {
+      index: r.index,
+      entry: toBase64(r.entry),
+      cause: err.code,
+    });
+  }
+}
+
+/** Checks that the answer is about the index, decision id and source asked for; 'entry_mismatch' otherwise. */
+function checkEntryIsAsked(r: EntryResponse, entry: Entry, expect: EntryExpectation): void {
+  const mismatch = (what: string, expected: string, actual: string): VerifyError =>
+    new VerifyError(
+      'entry_mismatch',
+      `the log answered another entry: ${what} is ${actual}, asked ${expected}`,
+      { index: r.index, entry: toBase64(r.entry), expected, actual },
+    );
+  if (expect.index !== undefined && r.index !== expect.index) {
+    throw mismatch('index', String(expect.index), String(r.index));
+  }
+  if (expect.id !== undefined && entry.id !== expect.id) throw mismatch('id', expect.id, entry.id);
+  if (expect.source !== undefined && entry.src !== expect.source) {
+    throw mismatch('source', expect.source, entry.src);
+  }
+}
+
+/**
+ * How the answer's payload relates to the entry's commitment: with salt and payload,
+ * SHA-256(salt || payload) must equal entry.c and the payload must be deterministic CBOR (the
+ * event is decoded from it), else 'commitment_mismatch'; without them the payload is erased
+ * (the log says so), withheld, or absent by nature (an erasure entry commits to nothing).
+ */
+function checkCommitment(
+  r: EntryResponse,
+  entry: Entry,
+): { commitment: CommitmentStatus; event?: CborValue } {
+  if (r.salt === null || r.payload === null) {
+    if (r.erased !== null) return { commitment: 'erased' };
+    // An erasure entry commits to nothing: the entry itself is the record.
+    return { commitment: isErasure(entry) ? 'verified' : 'withheld' };
+  }
+  if (isErasure(entry) || !verifyCommitment(entry, r.salt, r.payload)) {
+    throw new VerifyError(
+      'commitment_mismatch',
+      `SHA-256(salt || payload) does not equal the commitment of entry ${r.index}`,
+      {
+        index: r.index,
+        entry: toBase64(r.entry),
+        expected: 'c' in entry ? toBase64(entry.c) : 'none (erasure entry)',
+      },
+    );
+  }
+  try {
+    return { commitment: 'verified', event: decodeDeterministic(r.payload) };
+  } catch (err) {
+    throw new VerifyError(
+      'commitment_mismatch',
+      `payload is not deterministic CBOR: ${(err as Error).message}`,
+      {
+        index: r.index,
+      },
+    );
+  }
 }

@@ -6,7 +6,14 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { makeTrust } from '../../src/client/checkpoint.js';
 import { LogClient, type LogClientOptions } from '../../src/client/client.js';
 import { VerifyError, type VerifyErrorCode } from '../../src/client/errors.js';
+import {
+  consistencyPath,
+  decisionPath,
+  entryPath,
+  parseConsistencyAnswer,
+} from '../../src/client/json-api.js';
 import { MemoryStateStore } from '../../src/client/state.js';
+import { isLeafIndex } from '../../src/client/tile-proofs.js';
 import { parseTlogProof, verifyTlogProof } from '../../src/client/tlog-proof.js';
 import { fromBase64, toBase64 } from '../../src/core/bytes.js';
 import { encodeDeterministic } from '../../src/core/cbor.js';
@@ -401,5 +408,39 @@ describe('offline tlog-proof (reference vector, c2sp.org/tlog-proof)', () => {
     ).toBe('malformed_proof');
     const noWitness = proof.replace(/— example\.com\/witness .*\n/, '');
     expect(code(() => verifyTlogProof(noWitness, makeTrust(vkey, policy), entry))).toBe('quorum_not_met');
+  });
+});
+
+describe('JSON API answers and tile helpers (pure)', () => {
+  const url = `${BASE}/v1/proof/consistency?from=1&to=2`;
+  const hash = toBase64(new Uint8Array(32).fill(7));
+
+  test('a consistency answer is shape-checked; a from_root that is not 32 bytes is dropped', async () => {
+    const ok = parseConsistencyAnswer({ proof: [hash], from_root: hash }, url);
+    expect(ok.proof.map(toBase64)).toEqual([hash]);
+    expect(toBase64(ok.claimedOldRoot!)).toBe(hash);
+    expect(parseConsistencyAnswer({ proof: [], from_root: 'AAAA' }, url).claimedOldRoot).toBeUndefined();
+    for (const body of [null, {}, { proof: 'x' }, { proof: ['AAAA'] }, { proof: [7] }]) {
+      const e = await refusal(
+        Promise.resolve().then(() => parseConsistencyAnswer(body, url)),
+        'malformed_response',
+      );
+      expect(e.evidence.url).toBe(url);
+    }
+  });
+
+  test('lookup paths escape the decision id and source', () => {
+    expect(consistencyPath(3, 9)).toBe('v1/proof/consistency?from=3&to=9');
+    expect(decisionPath('a/b c')).toBe('v1/decisions/a%2Fb%20c');
+    expect(decisionPath('d', 's&t')).toBe('v1/decisions/d?source=s%26t');
+    expect(entryPath(42)).toBe('v1/entries/42');
+  });
+
+  test('leaf indexes are safe integers below the tree size', () => {
+    expect(isLeafIndex(0, 1)).toBe(true);
+    expect(isLeafIndex(1, 1)).toBe(false);
+    expect(isLeafIndex(-1, 5)).toBe(false);
+    expect(isLeafIndex(1.5, 5)).toBe(false);
+    expect(isLeafIndex(Number.NaN, 5)).toBe(false);
   });
 });
