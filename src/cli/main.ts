@@ -23,6 +23,7 @@ import { Retention } from '../log/retention.js';
 import { WitnessPusher } from '../log/witness-pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
+import { runConsole } from './console.js';
 import { runMonitor } from './monitor.js';
 import { runVerify } from './verify.js';
 import { runWitness } from './witness.js';
@@ -34,7 +35,8 @@ commands:
   verify   verify a decision, a checkpoint or a tlog-proof file (opa-tlog verify --help)
   audit    download and recompute a whole tlog-tiles log (opa-tlog audit --help)
   witness  run a C2SP tlog-witness that cosigns checkpoints (opa-tlog witness --help)
-  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)`;
+  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)
+  console  write the web console as static files: opa-tlog console --out DIR`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return runWitness(rest);
     case 'monitor':
       return runMonitor(rest);
+    case 'console':
+      return runConsole(rest);
     case undefined:
     case '--help':
     case '-h':
@@ -166,6 +170,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
+    vkey: signer.vkey,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
     ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });
