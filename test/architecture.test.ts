@@ -8,7 +8,16 @@ import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 const SRC = join(import.meta.dirname, '..', 'src');
-const RANK: Record<string, number> = { core: 0, store: 1, log: 2, http: 3, witness: 3, cli: 4, client: 1 };
+const RANK: Record<string, number> = {
+  core: 0,
+  store: 1,
+  log: 2,
+  http: 3,
+  witness: 3,
+  cli: 4,
+  client: 1,
+  console: 1,
+};
 const CORE_PACKAGES = [/^@noble\//, /^cbor-x$/];
 
 function files(dir: string): string[] {
@@ -34,9 +43,10 @@ describe('layering', () => {
         if (spec.startsWith('.')) {
           const target = relative(SRC, join(file, '..', spec)).split('/')[0]!;
           if (layer === 'client') expect(['client', 'core'], `${spec}`).toContain(target);
+          else if (layer === 'console') expect(['console', 'client', 'core'], `${spec}`).toContain(target);
           else expect(RANK[target]!, `${spec} points up`).toBeLessThanOrEqual(RANK[layer]!);
-          if (target === 'client') expect(['client', 'cli'], `${spec}`).toContain(layer);
-        } else if (layer === 'core' || layer === 'client') {
+          if (target === 'client') expect(['client', 'cli', 'console'], `${spec}`).toContain(layer);
+        } else if (layer === 'core' || layer === 'client' || layer === 'console') {
           expect(
             CORE_PACKAGES.some((re) => re.test(spec)),
             `${spec} is not browser-safe`,

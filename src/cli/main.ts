@@ -24,6 +24,7 @@ import { SqliteWitnessPushState } from '../store/witness-push-state.js';
 import { WitnessPusher } from '../witness/pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
+import { runConsole } from './console.js';
 import { runMonitor } from './monitor.js';
 import { runVerify } from './verify.js';
 import { runWitness } from './witness.js';
@@ -35,7 +36,8 @@ commands:
   verify   verify a decision, a checkpoint or a tlog-proof file (opa-tlog verify --help)
   audit    download and recompute a whole tlog-tiles log (opa-tlog audit --help)
   witness  run a C2SP tlog-witness that cosigns checkpoints (opa-tlog witness --help)
-  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)`;
+  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)
+  console  write the web console as static files: opa-tlog console --out DIR`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -56,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return runWitness(rest);
     case 'monitor':
       return runMonitor(rest);
+    case 'console':
+      return runConsole(rest);
     case undefined:
     case '--help':
     case '-h':
@@ -168,6 +172,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
+    vkey: signer.vkey,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
     ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });

@@ -9,11 +9,13 @@ import { MerkleError } from '../core/merkle.js';
 import type { TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
 import { TokenStore } from './auth.js';
+import { consoleRoutes } from './console.js';
 import { decisionRoutes } from './decisions.js';
 import { entryRoutes } from './entries.js';
 import { errorResponse, HttpError } from './errors.js';
 import { DEFAULT_INGEST_OPTIONS, type IngestOptions, ingestRoutes } from './ingest.js';
 import { proofRoutes } from './proofs.js';
+import { StatsRecorder, statsRoutes } from './stats.js';
 import { tileRoutes } from './tiles.js';
 
 export interface AppOptions {
@@ -29,6 +31,10 @@ export interface AppOptions {
    * newest checkpoint whose cosignatures meet the policy (undefined: none yet, 503).
    */
   publishedCheckpoint?: () => string | undefined;
+  /** The log's verifier key, shown by `/v1/stats` for the console's trust on first use. */
+  vkey?: string;
+  /** The built web console (default: dist/console-www); see src/http/console.ts. */
+  consoleDir?: string;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -50,6 +56,10 @@ export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_O
   app.route('/', ingestRoutes(log, opts.tokens, opts.ingest));
   app.route('/', decisionRoutes(log, opts.tokens, opts));
   app.route('/', proofRoutes(log));
+  const stats = new StatsRecorder(log);
+  stats.start();
+  app.route('/', statsRoutes(log, opts.vkey, stats));
+  app.route('/', consoleRoutes(opts.consoleDir));
   app.notFound((c) =>
     c.json({ error: 'not_found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404),
   );
