@@ -166,6 +166,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
+    corsOrigins: cfg.corsOrigins,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
     ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });

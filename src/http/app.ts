@@ -9,6 +9,7 @@ import { MerkleError } from '../core/merkle.js';
 import type { TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
 import { TokenStore } from './auth.js';
+import { corsMiddleware } from './cors.js';
 import { decisionRoutes } from './decisions.js';
 import { entryRoutes } from './entries.js';
 import { errorResponse, HttpError } from './errors.js';
@@ -29,6 +30,8 @@ export interface AppOptions {
    * newest checkpoint whose cosignatures meet the policy (undefined: none yet, 503).
    */
   publishedCheckpoint?: () => string | undefined;
+  /** Origins whose pages may send tokens (CORS preflight answered); see cors.ts. */
+  corsOrigins?: readonly string[];
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -41,10 +44,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
 
 export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_OPTIONS): Hono {
   const app = new Hono();
-  app.use('*', async (c, next) => {
-    await next();
-    c.header('Access-Control-Allow-Origin', '*');
-  });
+  app.use('*', corsMiddleware(opts.corsOrigins ?? []));
   app.route('/', tileRoutes(log, opts.publishedCheckpoint ?? (() => log.publishedNote(log.latest()))));
   app.route('/', entryRoutes(log, opts));
   app.route('/', ingestRoutes(log, opts.tokens, opts.ingest));

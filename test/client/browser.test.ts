@@ -5,25 +5,19 @@
  * wrong key. Skipped with a warning when /usr/bin/chromium is absent, unless
  * OPA_TLOG_REQUIRE_BROWSER=1.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ed25519SignerFromSeed } from '../../src/core/note.js';
 import type { TransparencyLog } from '../../src/log/log.js';
+import { browserAvailable, launchChromium, pageResult } from '../helpers/browser.js';
 import { TEST_ORIGIN } from '../helpers/log.js';
 import { type Served, serveFetch } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { logHandler, makeLog, TEST_SIGNER } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available) {
-  if (process.env.OPA_TLOG_REQUIRE_BROWSER === '1')
-    throw new Error(`${CHROMIUM} is required (apt-get install chromium)`);
-  console.warn(`browser test skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
-}
+const available = browserAvailable('browser test');
 
 /** What the page reports back. */
 interface PageResult {
@@ -101,26 +95,9 @@ describe.skipIf(!available)('browser bundle in headless Chromium', () => {
 
   test('the bundle has no Node imports and verifies a decision and an entry in the page', async () => {
     expect(bundle).not.toMatch(/from\s*["']node:|require\(["']node:/);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      await page.goto(`${server!.url}/__test/index.html`);
-      await page.waitForFunction(() => (globalThis as Record<string, unknown>).__result !== undefined);
-      const result = (await page.evaluate(
-        () => (globalThis as Record<string, unknown>).__result,
-      )) as PageResult & {
+      const result = (await pageResult(browser, `${server!.url}/__test/index.html`)) as PageResult & {
         error?: string;
       };
       expect(result.error).toBeUndefined();
