@@ -3,9 +3,10 @@
  * spec/architecture.md): imports point down only and never sideways between two rooms of one
  * floor, dynamic imports included; http talks to the log, not the store; the client (and
  * console) depend on core alone and stay browser-safe; no SQL outside src/store/; every runtime
- * dependency is used by src/. Each rule is also fed a synthetic violation, to prove it can fail.
+ * dependency is used by src/; every room has a README. Each rule is also fed a synthetic
+ * violation, to prove it can fail.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
@@ -57,6 +58,17 @@ describe('layering', () => {
       paths.filter((p) => !all.some((v) => v.rule === rule && v.file === p)).map((p) => `${rule}: ${p}`),
     );
     expect(stale).toEqual([]);
+  });
+
+  test('every room has a README.md saying what it holds, linked from spec/architecture.md', () => {
+    const plan = readFileSync(join(ROOT, 'spec', 'architecture.md'), 'utf8');
+    const rooms = readdirSync(SRC).filter((d) => statSync(join(SRC, d)).isDirectory());
+    const missing = rooms.filter((d) => {
+      const readme = join(SRC, d, 'README.md');
+      const ok = existsSync(readme) && readFileSync(readme, 'utf8').trim().length > 80;
+      return !ok || !plan.includes(`../src/${d}/README.md`);
+    });
+    expect(missing).toEqual([]);
   });
 
   test('package.json: runtime dependencies are exactly what src/ imports', () => {
