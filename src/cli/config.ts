@@ -27,12 +27,15 @@ export interface ServeConfig {
   witnessPolicy: string | undefined;
   witnessMinIntervalMs: number;
   writerThread: boolean;
+  /** Exact origins whose pages may send tokens cross-origin (CORS); empty: public reads only. */
+  corsOrigins: string[];
 }
 
 interface Setting {
   readonly flag: string;
   readonly env: string;
-  readonly kind: 'string' | 'int' | 'bool';
+  /** `list`: repeatable flag, comma-separated in the environment, string or array in the file. */
+  readonly kind: 'string' | 'int' | 'bool' | 'list';
   readonly def: string | number | boolean | undefined;
   readonly help: string;
 }
@@ -179,6 +182,13 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     def: 10_000,
     help: 'least time between two pushes to one witness',
   },
+  corsOrigins: {
+    flag: 'cors-origin',
+    env: 'OPA_TLOG_CORS_ORIGIN',
+    kind: 'list',
+    def: undefined,
+    help: 'origin (https://host[:port]) whose pages may send tokens (CORS); repeatable, env comma-separated',
+  },
 };
 
 export class ConfigError extends Error {}
@@ -192,12 +202,64 @@ export function serveUsage(): string {
   return `usage: opa-tlog serve [flags]\n  --config FILE        JSON file with any of the settings below (keys as the flags)\n${lines.join('\n')}`;
 }
 
+type RawValue = string | number | boolean | readonly unknown[];
+type Value = string | number | boolean | string[] | undefined;
+
+/** Converts a setting's raw value (flag, env or file) to its kind, or says why it cannot. */
+function coerce(s: Setting, raw: RawValue | undefined): Value {
+  if (s.kind === 'list') return parseOrigins(s.flag, raw);
+  if (raw === undefined) return undefined;
+  if (s.kind === 'bool') {
+    if (typeof raw === 'boolean') return raw;
+    if (/^(1|true|yes)$/i.test(String(raw))) return true;
+    if (/^(0|false|no|)$/i.test(String(raw))) return false;
+    throw new ConfigError(`--${s.flag} must be true or false, got ${raw}`);
+  }
+  if (s.kind === 'int') {
+    const n = typeof raw === 'number' ? raw : Number(String(raw));
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new ConfigError(`--${s.flag} must be a non-negative integer, got ${raw}`);
+    return n;
+  }
+  return String(raw);
+}
+
+/**
+ * Parses CORS origins: repeated flags (an array), a comma-separated string (env, file) or a
+ * JSON array (file). Each must be an exact origin, `scheme://host[:port]` with no path: a
+ * browser sends exactly that in `Origin`. `*` is refused, as it would let any site send tokens.
+ */
+function parseOrigins(flag: string, raw: RawValue | undefined): string[] {
+  if (raw === undefined) return [];
+  const items = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => String(v).split(','));
+  return items
+    .map((o) => o.trim())
+    .filter((o) => o !== '')
+    .map((o) => {
+      if (!isOrigin(o))
+        throw new ConfigError(`--${flag} must be an origin such as https://app.example.com, got ${o}`);
+      return o;
+    });
+}
+
+/** True for an exact http(s) origin as browsers serialize it (no path, default port omitted). */
+function isOrigin(o: string): boolean {
+  try {
+    const u = new URL(o);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === o;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves the serve configuration from argv, env and an optional config file. */
 export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeConfig {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    config: { type: 'string' },
+  };
   for (const s of Object.values(SETTINGS))
-    options[s.flag] = { type: s.kind === 'bool' ? 'boolean' : 'string' };
-  let values: Record<string, string | boolean | undefined>;
+    options[s.flag] = { type: s.kind === 'bool' ? 'boolean' : 'string', multiple: s.kind === 'list' };
+  let values: Record<string, RawValue | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (err) {
@@ -215,26 +277,10 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     for (const k of Object.keys(file))
       if (!known.has(k)) throw new ConfigError(`unknown setting "${k}" in ${configPath}`);
   }
-  const out: Record<string, string | number | boolean | undefined> = {};
+  const out: Record<string, Value> = {};
   for (const [name, s] of Object.entries(SETTINGS)) {
-    const raw = (values[s.flag] as string | boolean | undefined) ?? env[s.env] ?? file[s.flag] ?? s.def;
-    if (raw === undefined) {
-      out[name] = undefined;
-      continue;
-    }
-    if (s.kind === 'bool') {
-      if (typeof raw === 'boolean') out[name] = raw;
-      else if (/^(1|true|yes)$/i.test(String(raw))) out[name] = true;
-      else if (/^(0|false|no|)$/i.test(String(raw))) out[name] = false;
-      else throw new ConfigError(`--${s.flag} must be true or false, got ${raw}`);
-    } else if (s.kind === 'int') {
-      const n = typeof raw === 'number' ? raw : Number(String(raw));
-      if (!Number.isSafeInteger(n) || n < 0)
-        throw new ConfigError(`--${s.flag} must be a non-negative integer, got ${raw}`);
-      out[name] = n;
-    } else {
-      out[name] = String(raw);
-    }
+    const raw = values[s.flag] ?? env[s.env] ?? (file[s.flag] as RawValue | undefined) ?? s.def;
+    out[name] = coerce(s, raw);
   }
   const cfg = out as unknown as ServeConfig;
   if (cfg.synchronous !== 'FULL' && cfg.synchronous !== 'NORMAL') {

@@ -173,6 +173,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
     vkey: signer.vkey,
+    corsOrigins: cfg.corsOrigins,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
     ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });

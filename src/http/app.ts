@@ -10,6 +10,7 @@ import type { TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
 import { TokenStore } from './auth.js';
 import { consoleRoutes } from './console.js';
+import { corsMiddleware } from './cors.js';
 import { decisionRoutes } from './decisions.js';
 import { entryRoutes } from './entries.js';
 import { errorResponse, HttpError } from './errors.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   vkey?: string;
   /** The built web console (default: dist/console-www); see src/http/console.ts. */
   consoleDir?: string;
+  /** Origins whose pages may send tokens (CORS preflight answered); see cors.ts. */
+  corsOrigins?: readonly string[];
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -47,10 +50,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
 
 export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_OPTIONS): Hono {
   const app = new Hono();
-  app.use('*', async (c, next) => {
-    await next();
-    c.header('Access-Control-Allow-Origin', '*');
-  });
+  app.use('*', corsMiddleware(opts.corsOrigins ?? []));
   app.route('/', tileRoutes(log, opts.publishedCheckpoint ?? (() => log.publishedNote(log.latest()))));
   app.route('/', entryRoutes(log, opts));
   app.route('/', ingestRoutes(log, opts.tokens, opts.ingest));

@@ -3,8 +3,7 @@
  * generic C2SP tlog-tiles log with opaque entries, and the `verify` / `audit` CLI entry points
  * with their exit codes and printed evidence.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { runAudit } from '../../src/cli/audit.js';
@@ -19,6 +18,7 @@ import { leafHash } from '../../src/core/merkle.js';
 import { ed25519SignerFromSeed } from '../../src/core/note.js';
 import { entryBundlePath, hashTilePath, TileBuilder } from '../../src/core/tiles.js';
 import type { TransparencyLog } from '../../src/log/log.js';
+import { tempDir } from '../helpers/tmp.js';
 import { BASE, bytesResponse, grow, logFetch, lying, makeLog, TEST_SIGNER } from './fixture.js';
 
 const logs: TransparencyLog[] = [];
@@ -30,7 +30,7 @@ async function open(n: number, opts: Parameters<typeof makeLog>[1] = {}): Promis
   logs.push(log);
   return log;
 }
-const tmp = () => mkdtempSync(join(tmpdir(), 'opa-tlog-cli-'));
+const tmp = () => tempDir('opa-tlog-cli-');
 
 async function code(p: Promise<unknown>): Promise<VerifyErrorCode | 'ok'> {
   try {

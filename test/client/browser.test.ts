@@ -5,26 +5,19 @@
  * wrong key. Skipped with a warning when /usr/bin/chromium is absent, unless
  * OPA_TLOG_REQUIRE_BROWSER=1.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ed25519SignerFromSeed } from '../../src/core/note.js';
 import type { TransparencyLog } from '../../src/log/log.js';
+import { browserAvailable, launchChromium, pageResult } from '../helpers/browser.js';
 import { TEST_ORIGIN } from '../helpers/log.js';
+import { type Served, serveFetch } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
 import { logHandler, makeLog, TEST_SIGNER } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available) {
-  if (process.env.OPA_TLOG_REQUIRE_BROWSER === '1')
-    throw new Error(`${CHROMIUM} is required (apt-get install chromium)`);
-  console.warn(`browser test skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
-}
+const available = browserAvailable('browser test');
 
 /** What the page reports back. */
 interface PageResult {
@@ -64,12 +57,11 @@ try {
 
 describe.skipIf(!available)('browser bundle in headless Chromium', () => {
   let log: TransparencyLog;
-  let server: ReturnType<typeof serve>;
-  let url: string;
+  let server: Served | undefined;
   let bundle: string;
 
   beforeAll(async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'opa-tlog-browser-')), 'client.js');
+    const out = join(tempDir('opa-tlog-browser-'), 'client.js');
     await build({
       entryPoints: [join(import.meta.dirname, '..', '..', 'src', 'client', 'index.ts')],
       bundle: true,
@@ -85,56 +77,27 @@ describe.skipIf(!available)('browser bundle in headless Chromium', () => {
     const wrongVkey = ed25519SignerFromSeed(TEST_ORIGIN, new Uint8Array(32).fill(99)).vkey;
     const html = `<!doctype html><meta charset="utf-8"><title>opa-tlog verifier</title>
 <script type="module">${pageScript(TEST_SIGNER.vkey, wrongVkey)}</script>`;
-    await new Promise<void>((resolve) => {
-      server = serve(
-        {
-          fetch: (req: Request) => {
-            const path = new URL(req.url).pathname;
-            if (path === '/__test/index.html')
-              return new Response(html, { headers: { 'content-type': 'text/html' } });
-            if (path === '/__test/client.js') {
-              return new Response(bundle, { headers: { 'content-type': 'text/javascript' } });
-            }
-            return handle(req);
-          },
-          hostname: '127.0.0.1',
-          port: 0,
-        },
-        (info: AddressInfo) => {
-          url = `http://127.0.0.1:${info.port}`;
-          resolve();
-        },
-      );
+    server = await serveFetch((req: Request) => {
+      const path = new URL(req.url).pathname;
+      if (path === '/__test/index.html')
+        return new Response(html, { headers: { 'content-type': 'text/html' } });
+      if (path === '/__test/client.js') {
+        return new Response(bundle, { headers: { 'content-type': 'text/javascript' } });
+      }
+      return handle(req);
     });
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
     log?.close();
   });
 
   test('the bundle has no Node imports and verifies a decision and an entry in the page', async () => {
     expect(bundle).not.toMatch(/from\s*["']node:|require\(["']node:/);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      await page.goto(`${url}/__test/index.html`);
-      await page.waitForFunction(() => (globalThis as Record<string, unknown>).__result !== undefined);
-      const result = (await page.evaluate(
-        () => (globalThis as Record<string, unknown>).__result,
-      )) as PageResult & {
+      const result = (await pageResult(browser, `${server!.url}/__test/index.html`)) as PageResult & {
         error?: string;
       };
       expect(result.error).toBeUndefined();

@@ -1,7 +1,4 @@
 /** Test helpers: a log in a temp directory with a fixed key. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ed25519SignerFromSeed, newEd25519Verifier } from '../../src/core/note.js';
 import { type LogConfig, TransparencyLog } from '../../src/log/log.js';
 
@@ -9,9 +6,8 @@ export const TEST_ORIGIN = 'test.opa-tlog.dev/log';
 export const TEST_SIGNER = ed25519SignerFromSeed(TEST_ORIGIN, new Uint8Array(32).fill(7));
 export const TEST_VERIFIER = newEd25519Verifier(TEST_SIGNER.vkey);
 
-export function tempDir(prefix = 'opa-tlog-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+/** Re-exported so log tests keep one import; the helper itself lives in tmp.ts. */
+export { tempDir } from './tmp.js';
 
 export function testConfig(dbPath: string, over: Partial<LogConfig> = {}): LogConfig {
   return {

@@ -1,27 +1,49 @@
-/** Runs the real server process (dist/cli/main.js, built by `npm test`) for end-to-end tests. */
+/**
+ * The suite's one server launcher. Real processes: `opa-tlog serve` (startServer) and
+ * `opa-tlog witness` (startWitnessServer) from dist/cli/main.js (built by `npm test`), started
+ * on port 0 and awaited until they print where they listen. In-process: serveFetch puts any
+ * fetch handler (the hono apps, a static tiles server, a test page) on 127.0.0.1:0.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { serve } from '@hono/node-server';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
-export interface RunningServer {
-  readonly url: string;
+/** A CLI process the suite started. */
+export interface CliProcess {
   readonly proc: ChildProcess;
-  readonly vkey: string;
+  /** Everything it printed so far (stdout and stderr interleaved). */
   output(): string;
   /** SIGKILL: no chance to flush or sign. */
   kill(): Promise<void>;
-  /** SIGTERM: graceful stop. */
+  /** SIGTERM: graceful stop; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** Starts `opa-tlog serve --data DIR --port 0 ...` and waits for it to listen. */
-export async function startServer(data: string, args: string[] = []): Promise<RunningServer> {
+export interface RunningServer extends CliProcess {
+  readonly url: string;
+  readonly vkey: string;
+}
+
+export interface RunningWitness extends CliProcess {
+  /** Base URL, no trailing slash. */
+  readonly url: string;
+  readonly vkey: string;
+}
+
+/**
+ * Spawns `node dist/cli/main.js ...args` and resolves once `ready` finds what it waits for in
+ * the output (checked on every stdout chunk); rejects if the process exits first or after 20 s.
+ */
+async function startCli<T>(
+  args: string[],
+  ready: (out: string) => T | undefined,
+): Promise<{ cli: CliProcess; found: T }> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
-  const proc = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
@@ -30,25 +52,21 @@ export async function startServer(data: string, args: string[] = []): Promise<Ru
     out += d.toString();
   });
   const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const check = () => {
-      const m = /listening on (https?:\/\/[^\s]+) /.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', check);
+  const found = await new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start:\n${out}`)), 20_000);
+    proc.stdout!.on('data', () => {
+      const f = ready(out);
+      if (f === undefined) return;
+      clearTimeout(timer);
+      resolve(f);
+    });
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
+      reject(new Error(`${args[0]} exited with ${code}:\n${out}`));
     });
   });
-  return {
-    url,
+  const cli: CliProcess = {
     proc,
-    vkey: readFileSync(join(data, 'log.vkey'), 'utf8').trim(),
     output: () => out,
     kill: async () => {
       proc.kill('SIGKILL');
@@ -58,6 +76,72 @@ export async function startServer(data: string, args: string[] = []): Promise<Ru
       proc.kill('SIGTERM');
       return exited;
     },
+  };
+  return { cli, found };
+}
+
+/** Starts `opa-tlog serve --data DIR --port 0 ...` and waits for it to listen. */
+export async function startServer(data: string, args: string[] = []): Promise<RunningServer> {
+  const { cli, found } = await startCli(
+    ['serve', '--data', data, '--port', '0', ...args],
+    (out) => /listening on (https?:\/\/[^\s]+) /.exec(out)?.[1],
+  );
+  return { ...cli, url: found, vkey: readFileSync(join(data, 'log.vkey'), 'utf8').trim() };
+}
+
+/**
+ * Starts `opa-tlog witness` on 127.0.0.1:0 named `name`, trusting the log `logVkey`, and waits
+ * until it has printed both its URL and its verifier key.
+ */
+export async function startWitnessServer(
+  data: string,
+  name: string,
+  logVkey: string,
+  args: string[] = [],
+): Promise<RunningWitness> {
+  const { cli, found } = await startCli(
+    [
+      'witness',
+      '--data',
+      data,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--name',
+      name,
+      '--log',
+      logVkey,
+      ...args,
+    ],
+    (out) => {
+      const url = /listening on (\S+)/.exec(out)?.[1];
+      const vkey = /verifier key (\S+)/.exec(out)?.[1];
+      return url && vkey ? { url: url.replace(/\/$/, ''), vkey } : undefined;
+    },
+  );
+  return { ...cli, ...found };
+}
+
+/** A fetch handler served in-process on 127.0.0.1, random port. */
+export interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves a fetch handler on 127.0.0.1:0 with @hono/node-server; close() drops open connections. */
+export async function serveFetch(fetchFn: (req: Request) => Response | Promise<Response>): Promise<Served> {
+  const server = await new Promise<ReturnType<typeof serve>>((ok) => {
+    const s = serve({ fetch: fetchFn, hostname: '127.0.0.1', port: 0 }, () => ok(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
   };
 }
 

@@ -5,10 +5,11 @@
  * repository.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../helpers/tmp.js';
 
 const GOPATH = '/usr/share/gocode';
 const SOURCE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'go', 'tlogcheck');
@@ -79,7 +80,7 @@ let binary: Promise<string> | undefined;
 /** Compiles tlogcheck once per process into a fresh temporary directory. */
 function buildOnce(): Promise<string> {
   binary ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-tlogcheck-'));
+    const dir = tempDir('opa-tlog-tlogcheck-');
     const out = join(dir, 'tlogcheck');
     const r = await run('go', ['build', '-o', out, '.'], goEnv(), undefined, SOURCE_DIR);
     if (r.code !== 0) throw new Error(`go build of tlogcheck failed (${r.code}):\n${r.stderr}${r.stdout}`);

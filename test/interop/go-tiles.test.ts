@@ -2,15 +2,13 @@
  * Interop with Go's reference tlog client (golang.org/x/mod/sumdb/{note,tlog}) through
  * test/interop/go/tlogcheck. Independent of our HTTP server: a log of 70,000 entries is built
  * here with TileBuilder, its tiles, entry bundles and Ed25519-signed checkpoints are served by a
- * minimal node:http server, and the Go verifier must accept it, must produce the very same
+ * minimal static server, and the Go verifier must accept it, must produce the very same
  * proofs we produce, must accept our proofs, and must reject tampered tiles, bundles, roots and
  * signatures.
  *
  * Without Go this file is skipped with a warning, unless OPA_TLOG_REQUIRE_GO=1 (then it fails).
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toBase64, utf8 } from '../../src/core/bytes.js';
 import { sha256 } from '../../src/core/hash.js';
@@ -30,6 +28,7 @@ import {
   tileAtSize,
   tileSubtreeReader,
 } from '../../src/core/tiles.js';
+import { type Served as ServedFetch, serveFetch } from '../helpers/server.js';
 import { goAvailable, runTlogCheck } from './go-harness.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -124,35 +123,20 @@ interface Served {
   override: Map<string, Uint8Array | null>;
 }
 
-function startServer(log: Log, served: Served): Promise<{ server: Server; base: string }> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+/** The static server's handler: GET /log/checkpoint and /log/<tile path>, nothing else. */
+function staticTiles(log: Log, served: Served): (req: Request) => Response {
+  return (req) => {
+    const url = new URL(req.url);
     const path = url.pathname.startsWith('/log/') ? url.pathname.slice(5) : undefined;
-    if (req.method !== 'GET' || path === undefined) {
-      res.writeHead(404).end();
-      return;
-    }
+    if (req.method !== 'GET' || path === undefined) return new Response(null, { status: 404 });
     if (path === 'checkpoint') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(served.checkpoint);
-      return;
+      return new Response(served.checkpoint, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
     }
-    if (!parseTilePath(path)) {
-      res.writeHead(400).end('bad path');
-      return;
-    }
+    if (!parseTilePath(path)) return new Response('bad path', { status: 400 });
     const body = served.override.has(path) ? served.override.get(path) : log.files.get(path);
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(body));
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ server, base: `http://127.0.0.1:${port}/log` });
-    });
-  });
+    if (!body) return new Response(null, { status: 404 });
+    return new Response(body, { headers: { 'content-type': 'application/octet-stream' } });
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +175,7 @@ if (!HAVE_GO) {
 
 describe.skipIf(!HAVE_GO)("Go's sumdb/tlog client against a TileBuilder-built log", () => {
   let log: Log;
-  let server: Server;
+  let server: ServedFetch;
   let base: string;
   const served: Served = { checkpoint: '', override: new Map() };
 
@@ -204,11 +188,12 @@ describe.skipIf(!HAVE_GO)("Go's sumdb/tlog client against a TileBuilder-built lo
 
   beforeAll(async () => {
     log = buildLog();
-    ({ server, base } = await startServer(log, served));
+    server = await serveFetch(staticTiles(log, served));
+    base = `${server.url}/log`;
     publish(N);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   });
 
   it('our checkpoint signing reproduces the §10 vector (key, vkey and signature line)', () => {

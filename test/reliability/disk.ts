@@ -4,8 +4,7 @@
  * kernel that lets us mount (skipped with a warning otherwise).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -17,6 +16,7 @@ import {
   type Server,
   send,
   sleep,
+  tempDir,
   type Upload,
 } from './harness.js';
 import { fetchCheckpoint, LogMirror, leafKey } from './mirror.js';
@@ -25,7 +25,7 @@ const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'p
 
 /** True if this process may mount a tmpfs (root, and mounts allowed). */
 export function canMount(): boolean {
-  const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-rel-mountprobe-'));
+  const dir = tempDir('opa-tlog-rel-mountprobe-');
   try {
     run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
     run('umount', [dir]);
@@ -101,7 +101,7 @@ const episode = (): ReadOnlyEpisode => ({
 
 export async function diskTrouble(p: DiskParams): Promise<DiskResult> {
   const rand = rng(p.seed);
-  const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-rel-disk-'));
+  const dir = tempDir('opa-tlog-rel-disk-');
   const roDir = `${dir}-ro`;
   mkdirSync(roDir);
   const mounted: string[] = [];
@@ -315,7 +315,7 @@ export interface SignerFullResult {
  * ticks, see whether the process survived; then free the space and check nothing was lost.
  */
 export async function signerOnFullDisk(): Promise<SignerFullResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-rel-signer-'));
+  const dir = tempDir('opa-tlog-rel-signer-');
   const servers: Server[] = [];
   let mounted = false;
   const r: SignerFullResult = { acked: false, aliveOnFullDisk: false, output: '', intactAfter: false };

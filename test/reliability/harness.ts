@@ -4,9 +4,8 @@
  * summary line, OPA-shaped uploads, and plain HTTP helpers. Everything talks to 127.0.0.1 only.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type RunningServer, startServer } from '../helpers/server.js';
@@ -71,17 +70,8 @@ export function summaryLine(): string {
 // ---------------------------------------------------------------------------------------------
 // Temporary directories
 
-const dirs: string[] = [];
-
-export function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-export function removeTempDirs(): void {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
+/** The suite-wide helper (test/helpers/tmp.ts), re-exported for the reliability modules. */
+export { removeTempDirs, tempDir } from '../helpers/tmp.js';
 
 // ---------------------------------------------------------------------------------------------
 // The server process

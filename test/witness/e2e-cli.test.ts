@@ -4,51 +4,25 @@
  * 2-of-3 quorum. /checkpoint carries cosignatures that meet the policy; killing one witness
  * does not stop publication; `opa-tlog monitor --once` finds the log and witnesses consistent.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
-import { tempDir } from '../helpers/log.js';
-import { CLI, type RunningServer, startServer } from '../helpers/server.js';
+import {
+  CLI,
+  type RunningServer,
+  type RunningWitness,
+  startServer,
+  startWitnessServer,
+} from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
 
-interface Proc {
-  proc: ChildProcess;
-  url: string;
-  vkey: string;
-}
-
-function startWitness(dir: string, name: string, logVkey: string): Promise<Proc> {
-  const proc = spawn(
-    process.execPath,
-    [CLI, 'witness', '--data', dir, '--port', '0', '--host', '127.0.0.1', '--name', name, '--log', logVkey],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`witness did not start:\n${out}`)), 20_000);
-    const on = (d: Buffer) => {
-      out += d.toString();
-      const url = /listening on (\S+)/.exec(out)?.[1];
-      const vkey = /verifier key (\S+)/.exec(out)?.[1];
-      if (url && vkey) {
-        clearTimeout(timer);
-        resolve({ proc, url: url.replace(/\/$/, ''), vkey });
-      }
-    };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    proc.on('exit', (code) => reject(new Error(`witness exited ${code}:\n${out}`)));
-  });
-}
-
-const procs: ChildProcess[] = [];
+const witnessProcs: RunningWitness[] = [];
 let log: RunningServer | undefined;
 afterAll(async () => {
   await log?.stop();
-  for (const p of procs) p.kill('SIGKILL');
+  for (const w of witnessProcs) await w.kill();
 });
 
 describe('log + three witness processes, 2-of-3 policy', () => {
@@ -61,9 +35,9 @@ describe('log + three witness processes, 2-of-3 policy', () => {
     expect(kg.status).toBe(0);
     const logVkey = readFileSync(join(logDir, 'log.vkey'), 'utf8').trim();
     const witnesses = await Promise.all(
-      [1, 2, 3].map((i) => startWitness(tempDir(), `w${i}.opa-tlog.dev/witness`, logVkey)),
+      [1, 2, 3].map((i) => startWitnessServer(tempDir(), `w${i}.opa-tlog.dev/witness`, logVkey)),
     );
-    procs.push(...witnesses.map((w) => w.proc));
+    witnessProcs.push(...witnesses);
     const policyText = [
       `log ${logVkey}`,
       ...witnesses.map((w, i) => `witness w${i + 1} ${w.vkey} ${w.url}`),

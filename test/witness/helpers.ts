@@ -1,7 +1,5 @@
 /** Test helpers for witnesses: in-memory witnesses, loopback servers, logs served with a pusher. */
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { cosignatureV1SignerFromSeed } from '../../src/core/cosignature.js';
 import type { NoteVerifier } from '../../src/core/note.js';
@@ -11,28 +9,10 @@ import { WitnessStore } from '../../src/store/witness-store.js';
 import type { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp, Witness } from '../../src/witness/witness.js';
 import { openTestLog, TEST_ORIGIN, TEST_VERIFIER, tempDir } from '../helpers/log.js';
+import { type Served, serveFetch } from '../helpers/server.js';
 
-/** A server on 127.0.0.1, random port. */
-export interface Served {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Serves a fetch handler on 127.0.0.1:0 with @hono/node-server. */
-export async function serveFetch(fetchFn: (req: Request) => Response | Promise<Response>): Promise<Served> {
-  const server = await new Promise<ReturnType<typeof serve>>((ok) => {
-    const s = serve({ fetch: fetchFn, hostname: '127.0.0.1', port: 0 }, () => ok(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((ok) => {
-        server.close(() => ok());
-        if ('closeAllConnections' in server) server.closeAllConnections();
-      }),
-  };
-}
+/** Loopback servers come from the suite's one launcher (test/helpers/server.ts). */
+export type { Served };
 
 /** A witness with a deterministic key (seed byte `n`) witnessing `logs` verifiers. */
 export function makeWitness(

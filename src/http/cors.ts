@@ -1,0 +1,38 @@
+/**
+ * Cross-origin access, with hono's own CORS middleware. Two kinds of caller:
+ * - any origin, no credentials: every response carries `Access-Control-Allow-Origin: *`, so a
+ *   browser verifier anywhere reads the public API (checkpoint, tiles, proofs) as before;
+ * - the configured origins (`--cors-origin`): their preflight is answered (204) and allows
+ *   `Authorization`, so a page there can send a read token; responses echo the origin.
+ * A preflight from any other origin is not answered (it falls through to 404 without CORS
+ * headers), so no other site can make a browser send a token here.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+
+/** Request headers a configured origin may send: tokens and the ingestion bodies. */
+const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Content-Encoding'];
+/** Response headers such a page may read (retry hints and the auth challenge). */
+const EXPOSE_HEADERS = ['Retry-After', 'WWW-Authenticate'];
+
+/**
+ * The CORS middleware for the app: `origins` are exact origins (`https://host[:port]`) allowed
+ * to send credentialed (Authorization) requests; empty leaves only the public `*` reads.
+ */
+export function corsMiddleware(origins: readonly string[]): MiddlewareHandler {
+  const allowed = new Set(origins);
+  const trusted = cors({
+    origin: [...allowed],
+    allowMethods: ['GET', 'HEAD', 'POST'],
+    allowHeaders: ALLOW_HEADERS,
+    exposeHeaders: EXPOSE_HEADERS,
+    maxAge: 600,
+  });
+  const publicReads = cors({ origin: '*' });
+  return async (c, next) => {
+    if (allowed.has(c.req.header('origin') ?? '')) return trusted(c, next);
+    // hono's cors answers every OPTIONS (echoing the requested headers): not for strangers.
+    if (c.req.method === 'OPTIONS') return next();
+    return publicReads(c, next);
+  };
+}
