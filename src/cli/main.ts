@@ -6,9 +6,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { serve } from '@hono/node-server';
+import { type ServerType, serve } from '@hono/node-server';
+import type { Hono } from 'hono';
 import { toHex } from '../core/bytes.js';
 import {
+  type Ed25519NoteSigner,
   generateEd25519Key,
   isValidKeyName,
   newEd25519Signer,
@@ -21,6 +23,7 @@ import { TokenStore } from '../http/auth.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
 import { Retention } from '../log/retention.js';
 import { WitnessPusher } from '../log/witness-pusher.js';
+import { type Db, openDatabase } from '../store/db.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runMonitor } from './monitor.js';
@@ -93,9 +96,11 @@ function runKeygen(argv: string[]): number {
   return 0;
 }
 
-async function runServe(cfg: ServeConfig): Promise<number> {
-  const data = resolve(cfg.data);
-  mkdirSync(data, { recursive: true });
+/** The signer key: `--key`, or `<data>/log.key`, created (with a new origin) if absent. */
+function loadSigner(
+  cfg: ServeConfig,
+  data: string,
+): { signer: Ed25519NoteSigner; keyFile: string; created: boolean } {
   const keyFile = cfg.key ? resolve(cfg.key) : join(data, 'log.key');
   let created = false;
   if (!existsSync(keyFile)) {
@@ -109,27 +114,22 @@ async function runServe(cfg: ServeConfig): Promise<number> {
   if (cfg.origin !== undefined && cfg.origin !== signer.name) {
     throw new ConfigError(`--origin ${cfg.origin} differs from the key's origin ${signer.name} (${keyFile})`);
   }
-  const log = TransparencyLog.open({
-    dbPath: join(data, 'log.db'),
-    origin: signer.name,
-    signer,
-    verifier: newEd25519Verifier(signer.vkey),
-    signIntervalMs: cfg.signIntervalMs,
-    sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
-    synchronous: cfg.synchronous,
-    cacheMiB: cfg.cacheMiB,
-    writerThread: cfg.writerThread,
-  });
+  return { signer, keyFile, created };
+}
+
+/**
+ * The bearer tokens; refuses (ConfigError) to serve without tokens on anything but loopback
+ * unless --insecure-no-auth says so.
+ */
+function loadTokens(cfg: ServeConfig): TokenStore {
   let tokens: TokenStore;
   try {
     tokens = new TokenStore(cfg.tokens.split(',').join('\n'), cfg.tokenFile ? [resolve(cfg.tokenFile)] : []);
   } catch (err) {
-    log.close();
     throw new ConfigError((err as Error).message);
   }
   if (!tokens.configured) {
     if (!isLoopback(cfg.host) && !cfg.insecureNoAuth) {
-      log.close();
       throw new ConfigError(
         `no token is configured, so the log only binds to loopback; refusing --host ${cfg.host} ` +
           '(configure --tokens / --token-file, or pass --insecure-no-auth to override)',
@@ -137,47 +137,52 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     }
     console.log('opa-tlog: no tokens configured: every endpoint is open to anyone who can connect');
   }
-  log.start();
-  let pusher: WitnessPusher | undefined;
-  if (cfg.witnessPolicy) {
-    let policy: Policy;
-    try {
-      policy = parsePolicy(readFileSync(resolve(cfg.witnessPolicy)));
-    } catch (err) {
-      log.close();
-      throw new ConfigError(`--witness-policy ${cfg.witnessPolicy}: ${(err as Error).message}`);
-    }
-    const p = new WitnessPusher({
-      origin: log.origin,
-      policy,
-      consistencyProof: (m, n) => log.consistencyProof(m, n),
-      db: log.db,
-      minIntervalMs: cfg.witnessMinIntervalMs,
-      report: (m) => console.error(`opa-tlog: witness: ${m}`),
-    });
-    pusher = p;
-    log.onCheckpoint((cp) => p.onCheckpoint(cp));
-    p.onCheckpoint(log.latest());
-    log.setCosignatureSource((cp) => (p.publishedSize() === cp.size ? p.published() : undefined));
+  return tokens;
+}
+
+/** The witness policy file, parsed; a bad file is a ConfigError. */
+function loadWitnessPolicy(file: string): Policy {
+  try {
+    return parsePolicy(readFileSync(resolve(file)));
+  } catch (err) {
+    throw new ConfigError(`--witness-policy ${file}: ${(err as Error).message}`);
   }
-  const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
-  retention?.start();
-  const app = createApp(log, {
-    ...DEFAULT_APP_OPTIONS,
-    maxBodyBytes: cfg.maxBodyBytes,
-    tokens,
-    ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
-    ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
+}
+
+/**
+ * Starts pushing every new checkpoint to the policy's witnesses and publishes the newest
+ * cosigned one. The pusher keeps its rows in the log database through its own connection,
+ * returned to be closed once the log has stopped.
+ */
+function startWitnessPusher(
+  cfg: ServeConfig,
+  policy: Policy,
+  log: TransparencyLog,
+  dbPath: string,
+): { pusher: WitnessPusher; db: Db } {
+  const db = openDatabase(dbPath, { synchronous: cfg.synchronous, cacheMiB: 8 });
+  const p = new WitnessPusher({
+    origin: log.origin,
+    policy,
+    consistencyProof: (m, n) => log.consistencyProof(m, n),
+    db,
+    minIntervalMs: cfg.witnessMinIntervalMs,
+    report: (m) => console.error(`opa-tlog: witness: ${m}`),
   });
-  if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
-  console.log(`opa-tlog: origin ${signer.name}`);
-  console.log(`opa-tlog: verifier key ${signer.vkey}`);
+  log.onCheckpoint((cp) => p.onCheckpoint(cp));
+  p.onCheckpoint(log.latest());
+  log.setCosignatureSource((cp) => (p.publishedSize() === cp.size ? p.published() : undefined));
+  return { pusher: p, db };
+}
+
+/** Starts the HTTP(S) server; logs where it listens. */
+function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
   const tls =
     cfg.tlsCert && cfg.tlsKey
       ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }
       : undefined;
   const scheme = tls ? 'https' : 'http';
-  const server = serve(
+  return serve(
     {
       fetch: app.fetch,
       hostname: cfg.host,
@@ -190,6 +195,23 @@ async function runServe(cfg: ServeConfig): Promise<number> {
       );
     },
   );
+}
+
+/**
+ * Resolves with the exit code once the server stops: on SIGINT/SIGTERM (queued entries are
+ * committed and a final checkpoint signed: 0) or on a server error (1). `stopFirst` runs
+ * before the log closes, `closeAfter` once it has.
+ */
+function untilStopped(
+  server: ServerType,
+  log: TransparencyLog,
+  stopFirst: (() => void)[],
+  closeAfter: (() => void)[],
+): Promise<number> {
+  const closeLog = () =>
+    log.close().finally(() => {
+      for (const f of closeAfter) f();
+    });
   return new Promise<number>((done) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -197,9 +219,8 @@ async function runServe(cfg: ServeConfig): Promise<number> {
       stopping = true;
       console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
       server.close();
-      retention?.stop();
-      pusher?.close();
-      log.close().then(
+      for (const f of stopFirst) f();
+      closeLog().then(
         () => done(0),
         (err: unknown) => {
           console.error(`opa-tlog: ${(err as Error).message}`);
@@ -211,9 +232,55 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     server.on('error', (err) => {
       console.error(`opa-tlog: ${err.message}`);
-      void log.close().finally(() => done(1));
+      void closeLog().finally(() => done(1));
     });
   });
+}
+
+/** `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. */
+async function runServe(cfg: ServeConfig): Promise<number> {
+  const data = resolve(cfg.data);
+  mkdirSync(data, { recursive: true });
+  const { signer, keyFile, created } = loadSigner(cfg, data);
+  const dbPath = join(data, 'log.db');
+  const log = await TransparencyLog.open({
+    dbPath,
+    origin: signer.name,
+    signer,
+    verifier: newEd25519Verifier(signer.vkey),
+    signIntervalMs: cfg.signIntervalMs,
+    sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
+    synchronous: cfg.synchronous,
+    cacheMiB: cfg.cacheMiB,
+    writerThread: cfg.writerThread,
+  });
+  let tokens: TokenStore;
+  let policy: Policy | undefined;
+  try {
+    tokens = loadTokens(cfg);
+    await log.start();
+    policy = cfg.witnessPolicy ? loadWitnessPolicy(cfg.witnessPolicy) : undefined;
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+  const witness = policy ? startWitnessPusher(cfg, policy, log, dbPath) : undefined;
+  const pusher = witness?.pusher;
+  const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
+  retention?.start();
+  const app = createApp(log, {
+    ...DEFAULT_APP_OPTIONS,
+    maxBodyBytes: cfg.maxBodyBytes,
+    tokens,
+    ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
+    ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
+  });
+  if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
+  console.log(`opa-tlog: origin ${signer.name}`);
+  console.log(`opa-tlog: verifier key ${signer.vkey}`);
+  const server = listen(cfg, app, log);
+  const stopFirst = [() => retention?.stop(), () => pusher?.close()];
+  return untilStopped(server, log, stopFirst, [() => witness?.db.close()]);
 }
 
 main(process.argv.slice(2)).then(

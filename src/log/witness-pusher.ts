@@ -45,7 +45,7 @@ export interface WitnessPusherOptions {
   /** Witnesses (lines with a URL are contacted) and the quorum. `log` lines are ignored. */
   policy: Policy;
   /** RFC 6962 PROOF(from, to) of the log, both sizes at most the newest signed size. */
-  consistencyProof(from: number, to: number): Uint8Array[];
+  consistencyProof(from: number, to: number): Uint8Array[] | Promise<Uint8Array[]>;
   /** The log database, to store cosignatures and witness sizes, and to restore on start. */
   db?: Db;
   /** fetch implementation (default: global fetch). */
@@ -150,7 +150,7 @@ CREATE TABLE IF NOT EXISTS witness_state (
 export class WitnessPusher {
   readonly #origin: string;
   readonly #policy: Policy;
-  readonly #proof: (from: number, to: number) => Uint8Array[];
+  readonly #proof: (from: number, to: number) => Uint8Array[] | Promise<Uint8Array[]>;
   readonly #db: Db | undefined;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
@@ -365,7 +365,7 @@ export class WitnessPusher {
     let old = w.knownSize ?? 0;
     if (old > cp.size) old = 0; // the witness answers 409 with its size; handled below
     for (let attempt = 0; ; attempt++) {
-      const proof = old === 0 || old === cp.size ? [] : this.#proof(old, cp.size);
+      const proof = old === 0 || old === cp.size ? [] : await this.#proof(old, cp.size);
       const body = formatAddCheckpointRequest(old, proof, cp.note);
       const res = await this.#fetch(addCheckpointUrl(w.url), {
         method: 'POST',

@@ -9,6 +9,7 @@ import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
 import { parseAddCheckpointRequest } from '../../src/log/witness-protocol.js';
 import { WitnessPusher } from '../../src/log/witness-pusher.js';
+import type { SqliteLogStorage } from '../../src/store/sqlite-storage.js';
 import { createWitnessApp } from '../../src/witness/witness.js';
 import { TEST_ORIGIN, TEST_SIGNER, TEST_VERIFIER } from '../helpers/log.js';
 import { grow, makeWitness, newLog, type Served, serveLog, serveWitness } from './helpers.js';
@@ -21,7 +22,7 @@ afterEach(async () => {
 
 describe('log + three witnesses, 2-of-3', () => {
   test('cosigned publication, one witness down, two down', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const witnesses = [1, 2, 3].map((n) => makeWitness(n));
     const servers: Served[] = [];
@@ -42,7 +43,7 @@ describe('log + three witnesses, 2-of-3', () => {
       origin: TEST_ORIGIN,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      db: log.db,
+      db: (log.storage as SqliteLogStorage).db,
       minIntervalMs: 0,
       timeoutMs: 5000,
       report: (m) => reports.push(m),
@@ -65,7 +66,9 @@ describe('log + three witnesses, 2-of-3', () => {
     expect(v.witnesses).toEqual(['w1', 'w2', 'w3']);
     // Each witness stored it and moved its state; the log stored every cosignature.
     for (const w of witnesses) expect(w.store.get(TEST_ORIGIN)?.size).toBe(5);
-    const rows = log.db.prepare('SELECT witness FROM cosignatures WHERE size = 5').all();
+    const rows = (log.storage as SqliteLogStorage).db
+      .prepare('SELECT witness FROM cosignatures WHERE size = 5')
+      .all();
     expect(rows).toHaveLength(3);
 
     await grow(log, 3, 'b');
@@ -106,7 +109,7 @@ describe('log + three witnesses, 2-of-3', () => {
       origin: TEST_ORIGIN,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      db: log.db,
+      db: (log.storage as SqliteLogStorage).db,
     });
     cleanup.push(() => again.close());
     expect(again.publishedSize()).toBe(12);
@@ -115,7 +118,7 @@ describe('log + three witnesses, 2-of-3', () => {
   });
 
   test('a witness ahead of what the log remembers: 409 then retry from its size', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const w = makeWitness(4);
     const s = await serveWitness(w);
@@ -147,7 +150,7 @@ describe('log + three witnesses, 2-of-3', () => {
   });
 
   test('a witness that answers with a bad cosignature is not counted', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const honest = makeWitness(5);
     const impostor = makeWitness(6);
@@ -171,10 +174,10 @@ describe('log + three witnesses, 2-of-3', () => {
 
 describe('rate budget', () => {
   test('at most one push per interval per witness; the newest checkpoint is sent next', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     for (let n = 0; n < 3; n++) await grow(log, 1, 'r'); // sizes 1, 2, 3 signed (real timers)
-    const cps = [1, 2, 3].map((n) => log.store.checkpointAt(n)!);
+    const cps = await Promise.all([1, 2, 3].map(async (n) => (await log.checkpointAt(n))!));
     vi.useFakeTimers();
     const w = makeWitness(7);
     const app = createWitnessApp(w);
