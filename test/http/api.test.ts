@@ -11,6 +11,7 @@ import { entryBundlePath, hashTilePath } from '../../src/core/tiles.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import { acceptsGzip } from '../../src/http/tiles.js';
 import type { TransparencyLog } from '../../src/log/log.js';
+import type { SqliteLogStorage } from '../../src/store/sqlite-storage.js';
 import { openTestLog, TEST_VERIFIER, tempDir } from '../helpers/log.js';
 import { parseBundle } from '../helpers/server.js';
 
@@ -243,6 +244,21 @@ describe('JSON proof API', () => {
       latest.rootHash,
       cons.proof.map((p) => new Uint8Array(Buffer.from(p, 'base64'))),
     );
+  });
+
+  test('storage that lost a signed tile is a server fault: 500, never 400 or 404', async () => {
+    const { app } = await setup(20);
+    // A damaged database: level-0 tile 0 (tile_key 0) vanished after the log opened.
+    (log!.storage as SqliteLogStorage).db.prepare('DELETE FROM tiles WHERE tile_key = 0').run();
+    for (const path of [
+      '/v1/proof/inclusion?index=3',
+      '/v1/entries/3',
+      `/${hashTilePath({ level: 0, index: 0, width: 20 })}`,
+    ]) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(500);
+      expect((await json(res)).error, path).toBe('storage_inconsistent');
+    }
   });
 
   test('bad proof parameters are 400s with JSON errors', async () => {
