@@ -6,11 +6,11 @@
 import { bytesEqual, toBase64 } from '../core/bytes.js';
 import { openCheckpoint } from '../core/checkpoint.js';
 import type { Sha256 } from '../core/hash.js';
-import { hashRangesAsync, leafHash, perfectRootOf } from '../core/merkle.js';
+import { leafHash, perfectRootOf } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
 import { hashesAtLevel, TILE_WIDTH, tileHashes } from '../core/tiles.js';
 import type { CommittedTree, LogStorage, StoredCheckpoint } from '../store/log-storage.js';
-import { storedSubtreeReader } from './subtree-reader.js';
+import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
 
 /** A refusal to start: the database does not match what the log signed, or config conflicts. */
 export class StartupError extends Error {
@@ -96,7 +96,7 @@ async function checkAgainstLastCheckpoint(
     root =
       last.size === tree.size
         ? tree.root
-        : (await hashRangesAsync([[0, last.size]], storedSubtreeReader(storage, sha, false), sha))[0]!;
+        : await treeHashAsync(last.size, storedSubtreeReader(storage, sha, false), sha);
   } catch (err) {
     throw new StartupError(`cannot recompute the root at size ${last.size}: ${(err as Error).message}`);
   }

@@ -10,7 +10,6 @@ import type { Sha256 } from '../core/hash.js';
 import {
   type AsyncSubtreeReader,
   consistencyProofRanges,
-  EMPTY_ROOT,
   hashRangesAsync,
   inclusionProofRanges,
   leafHash,
@@ -36,7 +35,7 @@ import { type EventInput, eventLeaf } from './leaf.js';
 import { Lru } from './lru.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
-import { storedSubtreeReader } from './subtree-reader.js';
+import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
 
 /** Storage types the layers above the log speak (they never import the storage engine). */
 export type {
@@ -382,8 +381,7 @@ export class TransparencyLog {
     this.#checkPublished(size);
     const signed = size === this.latest().size ? this.latest() : await this.storage.checkpointAt(size);
     if (signed) return signed.root;
-    if (size === 0) return EMPTY_ROOT;
-    return (await hashRangesAsync([[0, size]], this.#reader, this.sha))[0]!;
+    return treeHashAsync(size, this.#reader, this.sha);
   }
 
   #checkPublished(size: number): void {

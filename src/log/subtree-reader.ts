@@ -5,7 +5,7 @@
  * synchronous tile reader.
  */
 import type { Sha256 } from '../core/hash.js';
-import type { AsyncSubtreeReader, Subtree } from '../core/merkle.js';
+import { type AsyncSubtreeReader, EMPTY_ROOT, hashRangesAsync, type Subtree } from '../core/merkle.js';
 import { type StoredTile, subtreeLocation, tileSubtreeReader } from '../core/tiles.js';
 import { type LogStorage, StorageError } from '../store/log-storage.js';
 
@@ -62,4 +62,14 @@ export function storedSubtreeReader(
     };
     return tileSubtreeReader(read, sha)(subtrees);
   };
+}
+
+/** MTH(D[0:size]) from an asynchronous subtree reader; the empty-tree root for size 0. */
+export async function treeHashAsync(
+  size: number,
+  read: AsyncSubtreeReader,
+  sha: Sha256,
+): Promise<Uint8Array> {
+  if (size === 0) return EMPTY_ROOT;
+  return (await hashRangesAsync([[0, size]], read, sha))[0]!;
 }

@@ -197,6 +197,16 @@ describe('durability and the fork guard', () => {
     expect(toBase64(cp.root)).toBe(toBase64(rootOfLeafHashes(await allLeafHashes(log))));
   });
 
+  test('leaves committed after only the empty checkpoint was signed are kept after reopen', async () => {
+    const dbPath = join(tempDir(), 'log.db');
+    const log = await newLog(dbPath); // signs size 0
+    await log.appendEvents([ev('s', 'first', 1)]);
+    await log.storage.close(); // a crash before the next signature
+    open.pop();
+    const again = await newLog(dbPath);
+    expect(again.latest().size).toBe(1);
+  });
+
   test('committed but unsigned leaves are kept and signed after reopen', async () => {
     const dbPath = await populated();
     const log = await newLog(dbPath);
