@@ -71,7 +71,7 @@ function rawInserts(dir: string, events: ReturnType<typeof makeEvents>, batch: n
 }
 
 async function sequenced(dir: string, events: ReturnType<typeof makeEvents>, batch: number): Promise<number> {
-  const log = TransparencyLog.open({
+  const log = await TransparencyLog.open({
     dbPath: join(dir, 'log.db'),
     origin: ORIGIN,
     signer,
@@ -79,12 +79,12 @@ async function sequenced(dir: string, events: ReturnType<typeof makeEvents>, bat
     signIntervalMs: 1000,
     sequencer: { maxBatch: batch, maxDelayMs: 1, maxQueue: events.length + 1 },
   });
-  log.start();
+  await log.start();
   // Requests of one event each, all in flight: the sequencer forms commits of `batch`.
   const t = process.hrtime.bigint();
   await Promise.all(events.map((e) => log.appendEvents([e])));
   const s = seconds(t);
-  log.close();
+  await log.close();
   return events.length / s;
 }
 

@@ -6,8 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import type { CborObject } from '../src/core/cbor.js';
 import { eventLeaf, opaDecisionInput } from '../src/log/leaf.js';
-import { nodeSha256 } from '../src/log/node-hash.js';
 import type { AppendItem } from '../src/store/log-store.js';
+import { nodeSha256 } from '../src/store/node-hash.js';
 import { makeEvent } from './opa.js';
 
 export interface GenRequest {

@@ -99,7 +99,7 @@ export function dbBytes(dir: string): number {
 async function grow(dir: string, from: number, to: number): Promise<void> {
   const skey = readFileSync(join(dir, 'log.key'), 'utf8').trim();
   const signer = newEd25519Signer(skey);
-  const log = TransparencyLog.open({
+  const log = await TransparencyLog.open({
     dbPath: join(dir, 'log.db'),
     origin: signer.name,
     signer,
@@ -109,7 +109,7 @@ async function grow(dir: string, from: number, to: number): Promise<void> {
     cacheMiB: 1024,
     sequencer: { maxBatch: CHUNK, maxDelayMs: 0, maxQueue: 4 * CHUNK },
   });
-  log.start();
+  await log.start();
   if (log.committedSize !== from)
     throw new Error(`cache at ${dir} holds ${log.committedSize} leaves, want ${from}`);
   const worker = new Worker(new URL('./gen-worker.js', import.meta.url));
@@ -147,8 +147,8 @@ async function grow(dir: string, from: number, to: number): Promise<void> {
     }
   }
   await worker.terminate();
-  log.signNow();
-  log.close();
+  await log.signNow();
+  await log.close();
 }
 
 /**

@@ -16,9 +16,9 @@ import { utf8 } from '../src/core/bytes.js';
 import type { CborObject, CborValue } from '../src/core/cbor.js';
 import { parseJson } from '../src/core/json.js';
 import { eventLeaf, opaDecisionInput } from '../src/log/leaf.js';
-import { nodeSha256 } from '../src/log/node-hash.js';
 import { openDatabase } from '../src/store/db.js';
 import { key52 } from '../src/store/log-store.js';
+import { nodeSha256 } from '../src/store/node-hash.js';
 
 export interface PipelineReport {
   readonly decisionsPerS: number;

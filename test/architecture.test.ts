@@ -20,16 +20,6 @@ import {
 const ROOT = join(import.meta.dirname, '..');
 const SRC = join(ROOT, 'src');
 
-/**
- * Violations known at the branch point that other work in flight removes (the witness SQL moves
- * into src/store/, http stops importing the store, the body reader moves down a floor). Keyed
- * by rule, exactly today's files; a listed file that no longer violates fails the test below,
- * so this list is emptied as the moves land.
- */
-const PENDING_MOVES: Readonly<Record<string, readonly string[]>> = {
-  http_to_store: ['http/decisions.ts', 'http/entries.ts'],
-};
-
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = join(dir, f);
@@ -37,7 +27,6 @@ function files(dir: string): string[] {
   });
 }
 
-const pending = (v: Violation) => PENDING_MOVES[v.rule]?.includes(v.file) ?? false;
 const show = (vs: Violation[]) => vs.map((v) => `${v.rule}: ${v.file}: ${v.detail}`);
 
 describe('layering', () => {
@@ -46,17 +35,9 @@ describe('layering', () => {
   for (const { path, text } of sources) {
     test(`${path} imports only what its room may, and holds no SQL unless in store/`, () => {
       const found = [...checkImports(path, text), ...checkSql(path, text)];
-      expect(show(found.filter((v) => !pending(v)))).toEqual([]);
+      expect(show(found)).toEqual([]);
     });
   }
-
-  test('PENDING_MOVES lists only files that still violate (empty it as the moves land)', () => {
-    const all = sources.flatMap(({ path, text }) => [...checkImports(path, text), ...checkSql(path, text)]);
-    const stale = Object.entries(PENDING_MOVES).flatMap(([rule, paths]) =>
-      paths.filter((p) => !all.some((v) => v.rule === rule && v.file === p)).map((p) => `${rule}: ${p}`),
-    );
-    expect(stale).toEqual([]);
-  });
 
   test('every room has a README.md saying what it holds, linked from spec/architecture.md', () => {
     const plan = readFileSync(join(ROOT, 'spec', 'architecture.md'), 'utf8');

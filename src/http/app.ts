@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { CborError } from '../core/cbor.js';
 import { EntryError } from '../core/entry.js';
 import { MerkleError } from '../core/merkle.js';
-import type { TransparencyLog } from '../log/log.js';
+import { StorageError, type TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
 import { TokenStore } from './auth.js';
 import { consoleRoutes } from './console.js';
@@ -76,6 +76,8 @@ function mapError(err: unknown): unknown {
     return new HttpError(503, 'shutting_down', err.message, { 'Retry-After': '5' });
   }
   if (err instanceof MerkleError) return new HttpError(400, err.code, err.message);
+  // Storage holds less than the log signed: the server's fault, never the request's.
+  if (err instanceof StorageError) return new HttpError(500, 'storage_inconsistent', err.message);
   const sqlite = (err as { code?: unknown }).code;
   if (typeof sqlite === 'string' && sqlite.startsWith('SQLITE_')) {
     // Storage trouble is the server's, and transient: the client should retry later. Nothing

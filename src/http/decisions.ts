@@ -18,8 +18,7 @@ import { decodeDeterministic } from '../core/cbor.js';
 import { decodeEntry } from '../core/entry.js';
 import { stringifyJson } from '../core/json.js';
 import { parseRfc3339Ms } from '../core/opa.js';
-import type { TransparencyLog } from '../log/log.js';
-import { EraseError, type SearchFilter } from '../store/log-store.js';
+import { EraseError, type SearchFilter, type StoredCheckpoint, type TransparencyLog } from '../log/log.js';
 import { hasRole, requireRole, type TokenStore } from './auth.js';
 import { readBody } from './body.js';
 import { HttpError } from './errors.js';
@@ -32,115 +31,28 @@ export interface DecisionOptions {
 const json = (c: Context, text: string) =>
   c.body(text, 200, { 'Content-Type': 'application/json; charset=utf-8' });
 
+/**
+ * The lookup, search and erasure routes. Each route is one line here; what it checks and
+ * builds is in the named functions below.
+ */
 export function decisionRoutes(log: TransparencyLog, tokens: TokenStore, opts: DecisionOptions): Hono {
   const app = new Hono();
-
-  /** The checkpoint to prove against: ?tree_size= (a signed size) or the latest covering `index`. */
-  const checkpointFor = async (c: Context, index: number) => {
-    const q = c.req.query('tree_size');
-    if (q !== undefined) {
-      const size = parseCanonicalDecimal(q);
-      if (size === undefined)
-        throw new HttpError(400, 'invalid_parameter', 'tree_size must be a canonical decimal');
-      if (size <= index)
-        throw new HttpError(400, 'index_out_of_range', `index ${index} is not below tree_size ${size}`);
-      const cp = log.store.checkpointAt(size);
-      if (!cp)
-        throw new HttpError(404, 'checkpoint_not_found', `the log signed no checkpoint of size ${size}`);
-      return cp;
-    }
-    try {
-      return await log.waitForCheckpoint(index + 1, opts.checkpointWaitMs);
-    } catch {
-      throw new HttpError(503, 'not_yet_signed', `entry ${index} is not covered by a checkpoint yet`, {
-        'Retry-After': '1',
-      });
-    }
-  };
-
-  /** Everything to verify entry `index`, as a JSON object (payload fields only if allowed). */
-  const bundle = async (c: Context, index: number) => {
-    const entry = log.store.entry(index);
-    if (!entry) throw new HttpError(404, 'entry_not_found', `no entry at index ${index}`);
-    const cp = await checkpointFor(c, index);
-    const proof = log.inclusionProof(index, cp.size);
-    const mayRead = hasRole(c, tokens, 'read');
-    const p = mayRead ? log.store.payload(index) : undefined;
-    const erasure = log.store.erasure(index);
-    const note = log.publishedNote(cp);
-    const tlogProof = formatTlogProof(index, entry, proof, note);
-    const fields: string[] = [
-      `"index":${index}`,
-      `"entry":${JSON.stringify(toBase64(entry))}`,
-      `"leaf_hash":${JSON.stringify(toBase64(log.leafHashAt(index)))}`,
-      `"salt":${p ? JSON.stringify(toBase64(p.salt)) : 'null'}`,
-      `"payload":${p ? JSON.stringify(toBase64(p.payload)) : 'null'}`,
-      `"event":${p ? stringifyJson(decodeDeterministic(p.payload)) : 'null'}`,
-      `"payload_access":${JSON.stringify(erasure ? 'erased' : mayRead ? 'granted' : 'needs read token')}`,
-      `"erased":${erasure ? JSON.stringify({ erasure_index: erasure.erasureIndex, reason: erasure.reason }) : 'null'}`,
-      `"tree_size":${cp.size}`,
-      `"proof":${JSON.stringify(proof.map(toBase64))}`,
-      `"checkpoint":${JSON.stringify(note)}`,
-      `"tlog_proof":${JSON.stringify(tlogProof)}`,
-    ];
-    return { text: `{${fields.join(',')}}`, tlogProof };
-  };
-
-  const indexParam = (c: Context): number => {
-    const n = parseCanonicalDecimal(c.req.param('index') ?? '');
-    if (n === undefined) throw new HttpError(400, 'invalid_parameter', 'index must be a canonical decimal');
-    return n;
-  };
-
-  const decisionIndex = (c: Context): number => {
-    const id = c.req.param('id') ?? '';
-    const source = c.req.query('source');
-    if (source !== undefined) {
-      const idx = log.store.findById(source, id);
-      if (idx === undefined)
-        throw new HttpError(404, 'decision_not_found', `no decision ${id} from source ${source}`);
-      return idx;
-    }
-    const found = log.store.findByIdAnySource(id);
-    if (found.length === 0) throw new HttpError(404, 'decision_not_found', `no decision with id ${id}`);
-    if (found.length > 1) {
-      const sources = found.map((i) => decodeEntry(log.store.entry(i)!).src);
-      throw new HttpError(
-        409,
-        'ambiguous_id',
-        `${found.length} sources logged id ${id}: add ?source= (${sources.join(', ')})`,
-      );
-    }
-    return found[0]!;
-  };
+  const bundle = (c: Context, index: number) => verificationBundle(c, log, tokens, opts, index);
 
   app.get('/v1/entries/:index{[0-9]+}', async (c) => json(c, (await bundle(c, indexParam(c))).text));
   app.get('/v1/entries/:index{[0-9]+}/tlog-proof', async (c) =>
     tlogProofResponse(c, (await bundle(c, indexParam(c))).tlogProof),
   );
   app.get('/v1/decisions/:id/tlog-proof', async (c) =>
-    tlogProofResponse(c, (await bundle(c, decisionIndex(c))).tlogProof),
+    tlogProofResponse(c, (await bundle(c, await decisionIndex(c, log))).tlogProof),
   );
-  app.get('/v1/decisions/:id', async (c) => json(c, (await bundle(c, decisionIndex(c))).text));
+  app.get('/v1/decisions/:id', async (c) => json(c, (await bundle(c, await decisionIndex(c, log))).text));
 
   app.get('/v1/decisions', requireRole(tokens, 'read'), (c) => search(c, log));
 
   app.post('/v1/entries/:index{[0-9]+}/erase', requireRole(tokens, 'admin'), async (c) => {
     const index = indexParam(c);
-    let reason: unknown;
-    try {
-      reason = (JSON.parse(await readBody(c.req.raw, 64 * 1024)) as { reason?: unknown }).reason;
-    } catch (err) {
-      if (err instanceof HttpError) throw err;
-      throw new HttpError(400, 'invalid_json', 'body must be JSON: {"reason": "..."}');
-    }
-    if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1024) {
-      throw new HttpError(
-        400,
-        'invalid_reason',
-        'reason must be a non-empty string of at most 1024 characters',
-      );
-    }
+    const reason = await eraseReason(c);
     try {
       const r = await log.erase(index, reason);
       return c.json({ erased: index, erasure_index: r.index, duplicate: r.duplicate });
@@ -153,6 +65,120 @@ export function decisionRoutes(log: TransparencyLog, tokens: TokenStore, opts: D
   });
 
   return app;
+}
+
+/** The checkpoint to prove against: ?tree_size= (a signed size) or the latest covering `index`. */
+async function checkpointFor(
+  c: Context,
+  log: TransparencyLog,
+  opts: DecisionOptions,
+  index: number,
+): Promise<StoredCheckpoint> {
+  const q = c.req.query('tree_size');
+  if (q !== undefined) {
+    const size = parseCanonicalDecimal(q);
+    if (size === undefined)
+      throw new HttpError(400, 'invalid_parameter', 'tree_size must be a canonical decimal');
+    if (size <= index)
+      throw new HttpError(400, 'index_out_of_range', `index ${index} is not below tree_size ${size}`);
+    const cp = await log.checkpointAt(size);
+    if (!cp) throw new HttpError(404, 'checkpoint_not_found', `the log signed no checkpoint of size ${size}`);
+    return cp;
+  }
+  try {
+    return await log.waitForCheckpoint(index + 1, opts.checkpointWaitMs);
+  } catch {
+    throw new HttpError(503, 'not_yet_signed', `entry ${index} is not covered by a checkpoint yet`, {
+      'Retry-After': '1',
+    });
+  }
+}
+
+/** The `erased` field: which entry erased the payload and why, or null. */
+const erasedField = (e: { erasureIndex: number; reason: string } | undefined): string =>
+  e ? JSON.stringify({ erasure_index: e.erasureIndex, reason: e.reason }) : 'null';
+
+/** Everything to verify entry `index`, as a JSON object (payload fields only if allowed). */
+async function verificationBundle(
+  c: Context,
+  log: TransparencyLog,
+  tokens: TokenStore,
+  opts: DecisionOptions,
+  index: number,
+): Promise<{ text: string; tlogProof: string }> {
+  const entry = await log.entry(index);
+  if (!entry) throw new HttpError(404, 'entry_not_found', `no entry at index ${index}`);
+  const cp = await checkpointFor(c, log, opts, index);
+  const proof = await log.inclusionProof(index, cp.size);
+  const mayRead = hasRole(c, tokens, 'read');
+  const p = mayRead ? await log.payload(index) : undefined;
+  const erasure = await log.erasure(index);
+  const note = log.publishedNote(cp);
+  const tlogProof = formatTlogProof(index, entry, proof, note);
+  const fields: string[] = [
+    `"index":${index}`,
+    `"entry":${JSON.stringify(toBase64(entry))}`,
+    `"leaf_hash":${JSON.stringify(toBase64(await log.leafHashAt(index)))}`,
+    `"salt":${p ? JSON.stringify(toBase64(p.salt)) : 'null'}`,
+    `"payload":${p ? JSON.stringify(toBase64(p.payload)) : 'null'}`,
+    `"event":${p ? stringifyJson(decodeDeterministic(p.payload)) : 'null'}`,
+    `"payload_access":${JSON.stringify(erasure ? 'erased' : mayRead ? 'granted' : 'needs read token')}`,
+    `"erased":${erasedField(erasure)}`,
+    `"tree_size":${cp.size}`,
+    `"proof":${JSON.stringify(proof.map(toBase64))}`,
+    `"checkpoint":${JSON.stringify(note)}`,
+    `"tlog_proof":${JSON.stringify(tlogProof)}`,
+  ];
+  return { text: `{${fields.join(',')}}`, tlogProof };
+}
+
+/** The `{index}` path parameter, a canonical decimal. */
+function indexParam(c: Context): number {
+  const n = parseCanonicalDecimal(c.req.param('index') ?? '');
+  if (n === undefined) throw new HttpError(400, 'invalid_parameter', 'index must be a canonical decimal');
+  return n;
+}
+
+/** The index of decision `{id}` (from `?source=` when given); 409 if several sources logged it. */
+async function decisionIndex(c: Context, log: TransparencyLog): Promise<number> {
+  const id = c.req.param('id') ?? '';
+  const source = c.req.query('source');
+  if (source !== undefined) {
+    const idx = await log.findById(source, id);
+    if (idx === undefined)
+      throw new HttpError(404, 'decision_not_found', `no decision ${id} from source ${source}`);
+    return idx;
+  }
+  const found = await log.findByIdAnySource(id);
+  if (found.length === 0) throw new HttpError(404, 'decision_not_found', `no decision with id ${id}`);
+  if (found.length > 1) {
+    const sources = await Promise.all(found.map(async (i) => decodeEntry((await log.entry(i))!).src));
+    throw new HttpError(
+      409,
+      'ambiguous_id',
+      `${found.length} sources logged id ${id}: add ?source= (${sources.join(', ')})`,
+    );
+  }
+  return found[0]!;
+}
+
+/** The erasure request's reason: a JSON body {"reason": "..."} of 1..1024 characters. */
+async function eraseReason(c: Context): Promise<string> {
+  let reason: unknown;
+  try {
+    reason = (JSON.parse(await readBody(c.req.raw, 64 * 1024)) as { reason?: unknown }).reason;
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, 'invalid_json', 'body must be JSON: {"reason": "..."}');
+  }
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1024) {
+    throw new HttpError(
+      400,
+      'invalid_reason',
+      'reason must be a non-empty string of at most 1024 characters',
+    );
+  }
+  return reason;
 }
 
 function tlogProofResponse(c: Context, text: string): Response {
@@ -183,13 +209,14 @@ function timeParam(v: string | undefined, name: string): number | undefined {
 
 const RESULTS = new Set(['true', 'false', 'undefined', 'value']);
 
-function search(c: Context, log: TransparencyLog): Response {
+/** The search filter from the query (kind defaults to OPA decisions). */
+function searchFilter(c: Context): SearchFilter {
   const q = (k: string) => c.req.query(k);
   const result = q('result');
   if (result !== undefined && !RESULTS.has(result)) {
     throw new HttpError(400, 'invalid_parameter', 'result must be true, false, undefined or value');
   }
-  const filter: SearchFilter = {
+  return {
     kind: q('kind') ?? 'opa.decision',
     ...(q('since') !== undefined ? { sinceMs: timeParam(q('since'), 'since')! } : {}),
     ...(q('until') !== undefined ? { untilMs: timeParam(q('until'), 'until')! } : {}),
@@ -198,33 +225,46 @@ function search(c: Context, log: TransparencyLog): Response {
     ...(q('source') !== undefined ? { source: q('source')! } : {}),
     ...(q('bundle_revision') !== undefined ? { revision: q('bundle_revision')! } : {}),
   };
-  const cursorRaw = q('cursor');
+}
+
+/** Paging: cursor (exclusive), limit (1..1000 per JSON page, any for NDJSON), and the format. */
+function searchPaging(c: Context): { cursor: number; limit: number; ndjson: boolean } {
+  const cursorRaw = c.req.query('cursor');
   const cursor = cursorRaw === undefined ? -1 : parseCanonicalDecimal(cursorRaw);
   if (cursor === undefined)
     throw new HttpError(400, 'invalid_parameter', 'cursor must be a canonical decimal');
-  const ndjson = q('format') === 'ndjson' || /application\/x-ndjson/.test(c.req.header('accept') ?? '');
-  const limitRaw = q('limit');
+  const ndjson =
+    c.req.query('format') === 'ndjson' || /application\/x-ndjson/.test(c.req.header('accept') ?? '');
+  const limitRaw = c.req.query('limit');
   const limit =
     limitRaw === undefined ? (ndjson ? Number.MAX_SAFE_INTEGER : 100) : parseCanonicalDecimal(limitRaw);
   if (limit === undefined || limit < 1 || (!ndjson && limit > 1000)) {
     throw new HttpError(400, 'invalid_parameter', `limit must be 1..${ndjson ? 'any' : 1000}`);
   }
+  return { cursor, limit, ndjson };
+}
+
+/** One search hit as a JSON object: the decoded entry, whether it is signed yet, its event. */
+async function searchRow(log: TransparencyLog, published: number, idx: number): Promise<string> {
+  const e = decodeEntry((await log.entry(idx))!);
+  const p = await log.payload(idx);
+  const erasure = await log.erasure(idx);
+  return `{"index":${idx},"kind":${JSON.stringify(e.kind)},"source":${JSON.stringify(e.src)},"id":${JSON.stringify(e.id)},"timestamp":${e.ts === undefined ? 'null' : JSON.stringify(e.ts)},"received_ms":${e.recv},"signed":${idx < published},"erased":${erasedField(erasure)},"event":${p ? stringifyJson(decodeDeterministic(p.payload)) : 'null'}}`;
+}
+
+/** GET /v1/decisions: one JSON page with a cursor, or every match streamed as NDJSON. */
+async function search(c: Context, log: TransparencyLog): Promise<Response> {
+  const filter = searchFilter(c);
+  const { cursor, limit, ndjson } = searchPaging(c);
   const published = log.latest().size;
-  const row = (idx: number): string => {
-    const e = decodeEntry(log.store.entry(idx)!);
-    const p = log.store.payload(idx);
-    const erasure = log.store.erasure(idx);
-    return `{"index":${idx},"kind":${JSON.stringify(e.kind)},"source":${JSON.stringify(e.src)},"id":${JSON.stringify(e.id)},"timestamp":${e.ts === undefined ? 'null' : JSON.stringify(e.ts)},"received_ms":${e.recv},"signed":${idx < published},"erased":${erasure ? JSON.stringify({ erasure_index: erasure.erasureIndex, reason: erasure.reason }) : 'null'},"event":${p ? stringifyJson(decodeDeterministic(p.payload)) : 'null'}}`;
-  };
+  const rows = (hits: number[]) => Promise.all(hits.map((idx) => searchRow(log, published, idx)));
   if (!ndjson) {
-    const hits = log.store.search(filter, cursor, limit);
+    const hits = await log.search(filter, cursor, limit);
     const next = hits.length === limit ? hits[hits.length - 1]! : null;
     return c.body(
-      `{"decisions":[${hits.map(row).join(',')}],"next_cursor":${next === null ? 'null' : `"${next}"`}}`,
+      `{"decisions":[${(await rows(hits)).join(',')}],"next_cursor":${next === null ? 'null' : `"${next}"`}}`,
       200,
-      {
-        'Content-Type': 'application/json; charset=utf-8',
-      },
+      { 'Content-Type': 'application/json; charset=utf-8' },
     );
   }
   // NDJSON: stream every match, page by page, so memory stays flat for any result size.
@@ -232,15 +272,15 @@ function search(c: Context, log: TransparencyLog): Response {
   let left = limit;
   const enc = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const hits = log.store.search(filter, after, Math.min(500, left));
+    async pull(controller) {
+      const hits = await log.search(filter, after, Math.min(500, left));
       if (hits.length === 0) {
         controller.close();
         return;
       }
       after = hits[hits.length - 1]!;
       left -= hits.length;
-      controller.enqueue(enc.encode(`${hits.map(row).join('\n')}\n`));
+      controller.enqueue(enc.encode(`${(await rows(hits)).join('\n')}\n`));
       if (left <= 0) controller.close();
     },
   });

@@ -6,8 +6,7 @@
 import { Hono } from 'hono';
 import { toBase64 } from '../core/bytes.js';
 import type { CborValue } from '../core/cbor.js';
-import type { EventInput, TransparencyLog } from '../log/log.js';
-import type { StoredCheckpoint } from '../store/log-store.js';
+import type { EventInput, StoredCheckpoint, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
 import { readBody } from './body.js';
 import { HttpError } from './errors.js';
@@ -84,12 +83,19 @@ export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
         },
       );
     }
+    // One entry at a time: a network store is not flooded with thousands of reads at once.
+    const leafHashes: string[] = [];
+    const proofs: string[][] = [];
+    for (const i of body.indices) {
+      leafHashes.push(toBase64(await log.leafHashAt(i)));
+      proofs.push((await log.inclusionProof(i, cp.size)).map(toBase64));
+    }
     return c.json({
       ...body,
       tree_size: cp.size,
       checkpoint: log.publishedNote(cp),
-      leaf_hashes: body.indices.map((i) => toBase64(log.leafHashAt(i))),
-      proofs: body.indices.map((i) => log.inclusionProof(i, cp.size).map(toBase64)),
+      leaf_hashes: leafHashes,
+      proofs,
     });
   });
 

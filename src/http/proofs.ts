@@ -26,7 +26,7 @@ function sizeParam(value: string | undefined, name: string, fallback?: number): 
 export function proofRoutes(log: TransparencyLog): Hono {
   const app = new Hono();
 
-  app.get('/v1/proof/inclusion', (c) => {
+  app.get('/v1/proof/inclusion', async (c) => {
     const latest = log.latest();
     const size = sizeParam(c.req.query('tree_size'), 'tree_size', latest.size);
     if (size > latest.size) {
@@ -55,25 +55,25 @@ export function proofRoutes(log: TransparencyLog): Hono {
           'leaf_hash must be 32 bytes, base64 (standard, padded) or hex',
         );
       }
-      const found = log.store.findLeaf(leaf, size);
+      const found = await log.findLeaf(leaf, size);
       if (found === undefined)
         throw new HttpError(404, 'leaf_not_found', `no leaf with that hash below tree_size ${size}`);
       index = found;
     } else index = sizeParam(idxRaw, 'index');
     if (index >= size)
       throw new HttpError(400, 'index_out_of_range', `index ${index} is not below tree_size ${size}`);
-    const proof = log.inclusionProof(index, size);
+    const proof = await log.inclusionProof(index, size);
     return c.json({
       index,
       tree_size: size,
-      leaf_hash: toBase64(log.leafHashAt(index)),
-      root_hash: toBase64(log.rootAt(size)),
+      leaf_hash: toBase64(await log.leafHashAt(index)),
+      root_hash: toBase64(await log.rootAt(size)),
       proof: proof.map(toBase64),
-      checkpoint: size === latest.size ? latest.note : (log.store.checkpointAt(size)?.note ?? null),
+      checkpoint: size === latest.size ? latest.note : ((await log.checkpointAt(size))?.note ?? null),
     });
   });
 
-  app.get('/v1/proof/consistency', (c) => {
+  app.get('/v1/proof/consistency', async (c) => {
     const latest = log.latest();
     const from = sizeParam(c.req.query('from'), 'from');
     const to = sizeParam(c.req.query('to'), 'to', latest.size);
@@ -87,9 +87,9 @@ export function proofRoutes(log: TransparencyLog): Hono {
     return c.json({
       from,
       to,
-      from_root: toBase64(log.rootAt(from)),
-      to_root: toBase64(log.rootAt(to)),
-      proof: log.consistencyProof(from, to).map(toBase64),
+      from_root: toBase64(await log.rootAt(from)),
+      to_root: toBase64(await log.rootAt(to)),
+      proof: (await log.consistencyProof(from, to)).map(toBase64),
     });
   });
 

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { parseTilePath } from '../core/tiles.js';
 import type { TransparencyLog } from '../log/log.js';
+import { Lru } from '../log/lru.js';
 import { HttpError } from './errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -23,30 +24,10 @@ export function acceptsGzip(header: string | undefined): boolean {
   return false;
 }
 
-/** Small LRU of full entry bundles (raw and gzipped): they never change once full. */
-class BundleCache {
-  readonly #max: number;
-  readonly #map = new Map<number, { raw: Uint8Array; gz?: Uint8Array }>();
-  constructor(max: number) {
-    this.#max = max;
-  }
-  get(index: number): { raw: Uint8Array; gz?: Uint8Array } | undefined {
-    const v = this.#map.get(index);
-    if (v) {
-      this.#map.delete(index);
-      this.#map.set(index, v);
-    }
-    return v;
-  }
-  set(index: number, v: { raw: Uint8Array; gz?: Uint8Array }): void {
-    this.#map.set(index, v);
-    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value!);
-  }
-}
-
 export function tileRoutes(log: TransparencyLog, published: () => string | undefined): Hono {
   const app = new Hono();
-  const bundles = new BundleCache(256);
+  /** Full entry bundles (raw and gzipped): they never change once full. */
+  const bundles = new Lru<number, { raw: Uint8Array; gz?: Uint8Array }>(256);
 
   app.get('/checkpoint', (c) => {
     c.header('Cache-Control', 'no-store');
@@ -59,7 +40,7 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
     return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
   });
 
-  app.get('/tile/*', (c) => {
+  app.get('/tile/*', async (c) => {
     // The raw path, not a decoded one: a percent-encoded path is not a tile path.
     const raw = new URL(c.req.url).pathname.slice(1);
     const t = parseTilePath(raw);
@@ -68,7 +49,9 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
     const cached = t.kind === 'entries' && full ? bundles.get(t.index) : undefined;
     const data =
       cached?.raw ??
-      (t.kind === 'hash' ? log.hashTile(t.level, t.index, t.width) : log.entryBundle(t.index, t.width));
+      (await (t.kind === 'hash'
+        ? log.hashTile(t.level, t.index, t.width)
+        : log.entryBundle(t.index, t.width)));
     if (!data)
       throw new HttpError(404, 'tile_not_found', `/${raw} does not exist at tree size ${log.latest().size}`);
     const headers: Record<string, string> = {

@@ -9,7 +9,7 @@ import { encodeEntry, makeCommitment } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type DerivedEvent, deriveOpaDecision, opaDecisionMeta } from '../core/opa.js';
-import type { AppendItem } from '../store/log-store.js';
+import type { AppendItem } from '../store/log-storage.js';
 
 /** One event to append as a leaf with a salted commitment to its payload. */
 export interface EventInput {

@@ -1,49 +1,66 @@
 /**
- * The log: opens the store, refuses to run on a database that disagrees with what was
- * signed (the fork guard), and ties together the sequencer (group commit) and the signer.
- * Reads (tiles, bundles, proofs) are bounded by the latest *signed* checkpoint, so nothing is
- * published before a signature commits to it.
+ * The log: opens its storage, refuses to run on storage that disagrees with what was signed
+ * (the fork guard), and ties together the sequencer (group commit) and the signer. Reads
+ * (tiles, bundles, proofs, lookups) are bounded by the latest *signed* checkpoint, so nothing
+ * is published before a signature commits to it. Everything above the log (HTTP, CLI) reads
+ * storage through the methods here, never through the storage engine itself.
  */
-import { bytesEqual, toBase64 } from '../core/bytes.js';
-import { openCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import {
-  consistencyProof,
-  inclusionProof,
+  type AsyncSubtreeReader,
+  consistencyProofRanges,
+  hashRangesAsync,
+  inclusionProofRanges,
   leafHash,
   MerkleError,
-  perfectRootOf,
-  type SubtreeReader,
-  treeHash,
 } from '../core/merkle.js';
 import type { Ed25519NoteSigner, NoteVerifier } from '../core/note.js';
+import { TILE_WIDTH, tileAtSize } from '../core/tiles.js';
 import {
-  hashesAtLevel,
-  TILE_WIDTH,
-  TileBuilder,
-  tileAtSize,
-  tileHashes,
-  tileSubtreeReader,
-} from '../core/tiles.js';
-import { type Db, openDatabase, type SyncMode } from '../store/db.js';
-import { type AppendItem, type AppendResult, LogStore, type StoredCheckpoint } from '../store/log-store.js';
+  type AppendItem,
+  type AppendResult,
+  type CommittedTree,
+  type ErasureRecord,
+  type LogStorage,
+  type SearchFilter,
+  StorageError,
+  type StoredCheckpoint,
+  type StoredPayload,
+} from '../store/log-storage.js';
+import { nodeSha256 } from '../store/node-hash.js';
+import { DamagedTilesError, openLogStorage, type SyncMode } from '../store/open-storage.js';
+import { checkStorage, StartupError } from './fork-guard.js';
 import { type EventInput, eventLeaf } from './leaf.js';
-import { nodeSha256 } from './node-hash.js';
-import {
-  type CommitResult,
-  DEFAULT_SEQUENCER_OPTIONS,
-  Sequencer,
-  type SequencerOptions,
-} from './sequencer.js';
+import { Lru } from './lru.js';
+import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
-import { WriterThread } from './writer.js';
+import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
 
-export { nodeSha256 } from './node-hash.js';
+/** Storage types the layers above the log speak (they never import the storage engine). */
+export type {
+  AppendItem,
+  AppendResult,
+  ErasureRecord,
+  LeafMeta,
+  LogStorage,
+  SearchFilter,
+  StoredCheckpoint,
+  StoredPayload,
+} from '../store/log-storage.js';
+export { EraseError, StorageError } from '../store/log-storage.js';
+export { nodeSha256 } from '../store/node-hash.js';
+export { StartupError } from './fork-guard.js';
+export type { EventInput } from './leaf.js';
 
 export interface LogConfig {
-  /** SQLite file path (or ':memory:' for tests). */
-  dbPath: string;
+  /** SQLite file path (or ':memory:' for tests); unused when `storage` is given. */
+  dbPath?: string;
+  /**
+   * An already opened storage engine; the log takes it over (closes it on a refusal and on
+   * close()). Default: SQLite at `dbPath`.
+   */
+  storage?: LogStorage;
   /** Checkpoint origin; fixed at creation and checked on every open. */
   origin: string;
   /** The log's checkpoint signing key (its name must be the origin). */
@@ -60,33 +77,38 @@ export interface LogConfig {
   /**
    * Run the write path (SQLite transactions, the tree's right edge) in a worker thread, so it
    * uses the second core. The server does; in-process users may keep it inline (default).
-   * Needs the compiled build (dist/), since the worker loads writer-worker.js.
+   * Needs the compiled build (dist/), since the worker loads sqlite-writer-worker.js.
    */
   writerThread?: boolean;
 }
 
-/** A refusal to start: the database does not match what the log signed, or config conflicts. */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
+/** Opens the configured storage, turning every failure into a StartupError. */
+async function openConfiguredStorage(cfg: LogConfig, sha: Sha256): Promise<LogStorage> {
+  if (cfg.storage) return cfg.storage;
+  if (cfg.dbPath === undefined) throw new StartupError('no storage configured (dbPath or storage)');
+  try {
+    return await openLogStorage({
+      dbPath: cfg.dbPath,
+      synchronous: cfg.synchronous ?? 'FULL',
+      cacheMiB: cfg.cacheMiB ?? 256,
+      writerThread: cfg.writerThread ?? false,
+      sha,
+    });
+  } catch (err) {
+    if (err instanceof DamagedTilesError) throw new StartupError(`stored tiles are damaged: ${err.message}`);
+    throw new StartupError(`cannot open the database ${cfg.dbPath}: ${(err as Error).message}`);
   }
 }
 
-export type { EventInput } from './leaf.js';
-
 export class TransparencyLog {
   readonly origin: string;
-  readonly store: LogStore;
-  readonly db: Db;
+  /** The storage engine; for the log's own floor (retention, tests), not for the layers above. */
+  readonly storage: LogStorage;
   readonly sha: Sha256;
   readonly #sequencer: Sequencer;
   readonly #signer: CheckpointSigner;
   readonly #signIntervalMs: number;
   readonly #now: () => number;
-  readonly #writer: WriterThread | undefined;
-  /** The committed tree: size, and its root (computed on demand when inline). */
-  readonly #tree: () => { size: number; root: Uint8Array };
   #committedSize: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #fatal: Error | undefined;
@@ -94,83 +116,47 @@ export class TransparencyLog {
   #lastSignAt = 0;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
   /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
-  readonly #subtreeCache = new Map<string, Uint8Array>();
+  readonly #subtreeCache = new Lru<string, Uint8Array>(65_536);
+  readonly #tiles: AsyncSubtreeReader;
 
-  private constructor(cfg: LogConfig, db: Db, store: LogStore, builder: TileBuilder) {
+  private constructor(cfg: LogConfig, storage: LogStorage, latest: StoredCheckpoint | undefined) {
     this.origin = cfg.origin;
-    this.db = db;
-    this.store = store;
+    this.storage = storage;
     this.sha = cfg.sha ?? nodeSha256;
     this.#now = cfg.now ?? Date.now;
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
-    this.#committedSize = builder.size;
+    this.#committedSize = storage.committedTree().size;
+    this.#tiles = storedSubtreeReader(storage, this.sha);
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
-    if (cfg.writerThread) {
-      const writer = new WriterThread({
-        dbPath: cfg.dbPath,
-        synchronous: cfg.synchronous ?? 'FULL',
-        cacheMiB: cfg.cacheMiB ?? 256,
-      });
-      this.#writer = writer;
-      let tree = { size: builder.size, root: builder.root() };
-      this.#tree = () => tree;
-      this.#sequencer = new Sequencer(writer.commit, opts, (c: CommitResult) => {
-        tree = { size: c.size, root: c.root! };
+    this.#sequencer = new Sequencer(
+      (items) => storage.append(items),
+      opts,
+      (c) => {
         this.#committedSize = c.size;
         this.#signIfDue();
-      });
-    } else {
-      this.#writer = undefined;
-      this.#tree = () => ({ size: builder.size, root: builder.root() });
-      this.#sequencer = new Sequencer(
-        (items) => ({ results: store.appendBatch(items, builder), size: builder.size }),
-        opts,
-        (c) => {
-          this.#committedSize = c.size;
-          this.#signIfDue();
-        },
-      );
-    }
-    this.#signer = new CheckpointSigner(store, this.#tree, cfg.signer, cfg.origin, this.#now);
+      },
+    );
+    const tree = (): CommittedTree => storage.committedTree();
+    this.#signer = new CheckpointSigner(storage, tree, cfg.signer, cfg.origin, latest, this.#now);
   }
 
   /**
-   * Opens the log. Refuses (StartupError) when: the origin or key differ from the ones the
-   * database was created with; the database holds fewer leaves than the last signed
-   * checkpoint; the stored tiles do not hash to the last signed root; the stored checkpoint
-   * does not verify; or the newest leaves do not match their tile hashes.
+   * Opens the log. Refuses (StartupError) when the storage cannot be opened, the signer's
+   * name is not the origin, or a fork-guard check fails (see checkStorage in fork-guard.ts:
+   * identity, signed leaves present, stored tree hashing to the signed root, newest leaves and
+   * full tiles matching their hashes).
    */
-  static open(cfg: LogConfig): TransparencyLog {
+  static async open(cfg: LogConfig): Promise<TransparencyLog> {
     const sha = cfg.sha ?? nodeSha256;
     if (cfg.signer.name !== cfg.origin) {
       throw new StartupError(`signer key name ${cfg.signer.name} must equal the origin ${cfg.origin}`);
     }
-    let db: Db;
+    const storage = await openConfiguredStorage(cfg, sha);
     try {
-      db = openDatabase(cfg.dbPath, {
-        synchronous: cfg.synchronous ?? 'FULL',
-        cacheMiB: cfg.cacheMiB ?? 256,
-      });
+      await checkStorage(storage, { origin: cfg.origin, vkey: cfg.signer.vkey, verifier: cfg.verifier }, sha);
+      return new TransparencyLog(cfg, storage, await storage.latestCheckpoint());
     } catch (err) {
-      throw new StartupError(`cannot open the database ${cfg.dbPath}: ${(err as Error).message}`);
-    }
-    try {
-      const store = new LogStore(db, sha);
-      checkIdentity(store, cfg);
-      const size = store.treeSize();
-      let edge: Uint8Array[][];
-      try {
-        edge = store.loadEdge(size);
-      } catch (err) {
-        throw new StartupError(`stored tiles are damaged: ${(err as Error).message}`);
-      }
-      const builder = new TileBuilder(size, edge, sha);
-      checkAgainstLastCheckpoint(store, builder, cfg.verifier, sha);
-      checkNewestLeaves(store, size, sha);
-      checkNewestFullTiles(store, size, sha);
-      return new TransparencyLog(cfg, db, store, builder);
-    } catch (err) {
-      db.close();
+      await storage.close();
       throw err;
     }
   }
@@ -179,10 +165,11 @@ export class TransparencyLog {
    * Signs the first checkpoint if needed and starts signing: a checkpoint is due one signing
    * period after the last attempt, and is signed right after the next commit or at the next
    * check (every 50 ms at most), whichever comes first, so a committed leaf is covered within
-   * the period plus a few tens of milliseconds even when the main thread is busy.
+   * the period plus a few tens of milliseconds even when the main thread is busy. Resolves
+   * once the first checkpoint is stored.
    */
-  start(): void {
-    this.signNow();
+  async start(): Promise<void> {
+    await this.signNow();
     this.#timer = setInterval(() => this.#signIfDue(), Math.min(this.#signIntervalMs, 50));
     this.#timer.unref?.();
   }
@@ -193,27 +180,33 @@ export class TransparencyLog {
    * (e.g. a full disk) is reported and retried at the next tick: the failed checkpoint was
    * never stored, so it was never published.
    */
-  signNow(): StoredCheckpoint {
-    if (this.#fatal) throw this.#fatal;
+  signNow(): Promise<StoredCheckpoint> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    // Taken now, not when the signature is stored: the next tick must not sign again.
     this.#lastSignAt = this.#now();
-    try {
-      const cp = this.#signer.signIfGrown();
-      if (this.#signFailing) {
-        console.error('opa-tlog: signing works again');
-        this.#signFailing = false;
-      }
-      return cp;
-    } catch (err) {
-      if (err instanceof ForkError) {
-        this.#fatal = err;
-        if (this.#timer) clearInterval(this.#timer);
-        console.error(`opa-tlog: signer stopped: ${err.message}`);
-      } else if (!this.#signFailing) {
-        this.#signFailing = true;
-        console.error(`opa-tlog: signing failed, retrying every tick: ${(err as Error).message}`);
-      }
-      throw err;
+    return this.#signer.signIfGrown().then(
+      (cp) => {
+        if (this.#signFailing) {
+          console.error('opa-tlog: signing works again');
+          this.#signFailing = false;
+        }
+        return cp;
+      },
+      (err: unknown) => this.#signFailed(err),
+    );
+  }
+
+  /** Reports a failed signature once per failing streak; a fork stops the signer for good. */
+  #signFailed(err: unknown): never {
+    if (err instanceof ForkError) {
+      this.#fatal = err;
+      if (this.#timer) clearInterval(this.#timer);
+      console.error(`opa-tlog: signer stopped: ${err.message}`);
+    } else if (!this.#signFailing) {
+      this.#signFailing = true;
+      console.error(`opa-tlog: signing failed, retrying every tick: ${(err as Error).message}`);
     }
+    throw err;
   }
 
   /**
@@ -258,11 +251,9 @@ export class TransparencyLog {
    */
   #signIfDue(): void {
     if (!this.#timer || this.#now() - this.#lastSignAt < this.#signIntervalMs) return;
-    try {
-      this.signNow();
-    } catch {
+    this.signNow().catch(() => {
       // Reported by signNow; retried when next due.
-    }
+    });
   }
 
   /** Subscribe to newly signed checkpoints. */
@@ -342,56 +333,55 @@ export class TransparencyLog {
    * never changes, and the right-edge ones (inside partial tiles, which have no stored
    * interior nodes) are asked for by every proof against a recent size.
    */
-  #reader(): SubtreeReader {
-    const tiles = tileSubtreeReader((level, index) => this.store.tileWithInterior(level, index), this.sha);
+  readonly #reader: AsyncSubtreeReader = async (subtrees) => {
     const cache = this.#subtreeCache;
-    return (subtrees) => {
-      const out: Uint8Array[] = new Array(subtrees.length);
-      const missing: number[] = [];
-      subtrees.forEach((s, i) => {
-        const h = cache.get(`${s.level}/${s.index}`);
-        if (h) out[i] = h;
-        else missing.push(i);
+    const out: Uint8Array[] = new Array(subtrees.length);
+    const missing: number[] = [];
+    subtrees.forEach((s, i) => {
+      const h = cache.get(`${s.level}/${s.index}`);
+      if (h) out[i] = h;
+      else missing.push(i);
+    });
+    if (missing.length > 0) {
+      const got = await this.#tiles(missing.map((i) => subtrees[i]!));
+      missing.forEach((i, k) => {
+        out[i] = got[k]!;
+        const s = subtrees[i]!;
+        if (s.level >= 4) cache.set(`${s.level}/${s.index}`, got[k]!);
       });
-      if (missing.length > 0) {
-        const got = tiles(missing.map((i) => subtrees[i]!));
-        missing.forEach((i, k) => {
-          out[i] = got[k]!;
-          const s = subtrees[i]!;
-          if (s.level >= 4) cache.set(`${s.level}/${s.index}`, got[k]!);
-        });
-        while (cache.size > 65_536) cache.delete(cache.keys().next().value!);
-      }
-      return out;
-    };
-  }
+    }
+    return out;
+  };
 
   /** Inclusion proof for `index` in the tree of `size` (at most the latest checkpoint size). */
-  inclusionProof(index: number, size: number): Uint8Array[] {
+  async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
     this.#checkPublished(size);
-    return inclusionProof(index, size, this.#reader(), this.sha);
+    return hashRangesAsync(inclusionProofRanges(index, size), this.#reader, this.sha);
   }
 
   /** Consistency proof between two sizes, both at most the latest checkpoint size. */
-  consistencyProof(m: number, n: number): Uint8Array[] {
+  async consistencyProof(m: number, n: number): Promise<Uint8Array[]> {
     this.#checkPublished(n);
-    return consistencyProof(m, n, this.#reader(), this.sha);
+    return hashRangesAsync(consistencyProofRanges(m, n), this.#reader, this.sha);
   }
 
   /** Leaf hash of `index` (below the latest checkpoint size), from the level-0 tile. */
-  leafHashAt(index: number): Uint8Array {
+  async leafHashAt(index: number): Promise<Uint8Array> {
     this.#checkPublished(index + 1);
-    const h = this.store.leafHash(index);
-    if (!h) throw new Error(`leaf tile for index ${index} is missing`);
-    return h;
+    const t = await this.storage.tile(0, Math.floor(index / TILE_WIDTH));
+    const o = (index % TILE_WIDTH) * 32;
+    if (!t || t.data.length < o + 32) {
+      throw new StorageError('tile_missing', `leaf tile for index ${index} is missing or short`);
+    }
+    return t.data.subarray(o, o + 32);
   }
 
   /** Root of the tree at `size` (at most the latest checkpoint size), from stored tiles. */
-  rootAt(size: number): Uint8Array {
+  async rootAt(size: number): Promise<Uint8Array> {
     this.#checkPublished(size);
-    const signed = size === this.latest().size ? this.latest() : this.store.checkpointAt(size);
+    const signed = size === this.latest().size ? this.latest() : await this.storage.checkpointAt(size);
     if (signed) return signed.root;
-    return treeHash(size, this.#reader(), this.sha);
+    return treeHashAsync(size, this.#reader, this.sha);
   }
 
   #checkPublished(size: number): void {
@@ -416,19 +406,25 @@ export class TransparencyLog {
   /**
    * Bytes of hash tile (level, index) at `width` (256 = full) as of the latest checkpoint, or
    * undefined if that tile does not exist at that width. Narrower widths of a tile that has
-   * since grown are served as prefixes: the bytes at a path never change.
+   * since grown are served as prefixes: the bytes at a path never change. A servable tile the
+   * storage lacks is a StorageError (the server's fault), not a missing tile.
    */
-  hashTile(level: number, index: number, width: number): Uint8Array | undefined {
+  async hashTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
     if (!this.#tileServable(level, index, width)) return undefined;
-    const data = this.store.tile(level, index);
-    if (!data || data.length < width * 32) return undefined;
+    const data = (await this.storage.tile(level, index))?.data;
+    if (!data || data.length < width * 32) {
+      throw new StorageError('tile_missing', `tile ${level}/${index} is not stored at width ${width}`);
+    }
     return data.subarray(0, width * 32);
   }
 
   /** Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. */
-  entryBundle(index: number, width: number): Uint8Array | undefined {
+  async entryBundle(index: number, width: number): Promise<Uint8Array | undefined> {
     if (!this.#tileServable(0, index, width)) return undefined;
-    const entries = this.store.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
+    const entries = await this.storage.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
+    if (entries.length !== width) {
+      throw new StorageError('entry_missing', `entries of bundle ${index} are missing below width ${width}`);
+    }
     let n = 0;
     for (const e of entries) n += 2 + e.length;
     const out = new Uint8Array(n);
@@ -442,138 +438,63 @@ export class TransparencyLog {
     return out;
   }
 
+  /** The entry bytes at `index` (committed, maybe not yet signed), or undefined. */
+  entry(index: number): Promise<Uint8Array | undefined> {
+    return this.storage.entry(index);
+  }
+
+  /** Salt and payload behind entry `index`, or undefined (none, or erased). */
+  payload(index: number): Promise<StoredPayload | undefined> {
+    return this.storage.payload(index);
+  }
+
+  /** Why and by which entry the payload of `index` was erased, or undefined. */
+  erasure(index: number): Promise<ErasureRecord | undefined> {
+    return this.storage.erasure(index);
+  }
+
+  /** The signed checkpoint of exactly `size`, or undefined if the log never signed that size. */
+  checkpointAt(size: number): Promise<StoredCheckpoint | undefined> {
+    return this.storage.checkpointAt(size);
+  }
+
+  /** Index of the entry logged with (source, id), or undefined. */
+  findById(source: string, id: string): Promise<number | undefined> {
+    return this.storage.findById(source, id);
+  }
+
+  /** Indices of every entry logged with this id, from any source, in index order. */
+  findByIdAnySource(id: string): Promise<number[]> {
+    return this.storage.findByIdAnySource(id);
+  }
+
+  /** The smallest index below `size` whose leaf hash is `leaf`, or undefined. */
+  findLeaf(leaf: Uint8Array, size: number): Promise<number | undefined> {
+    return this.storage.findLeaf(leaf, size);
+  }
+
+  /** Leaves matching `filter` after `cursor` (exclusive), in index order, at most `limit`. */
+  search(filter: SearchFilter, cursor: number, limit: number): Promise<number[]> {
+    return this.storage.search(filter, cursor, limit);
+  }
+
   /**
-   * Commits what is queued, signs a final checkpoint, stops timers and closes the database.
-   * Inline, all of it happens before close() returns; with a writer thread, await it.
+   * Commits what is queued, signs a final checkpoint, stops timers and closes the storage;
+   * resolves when all of it is done.
    */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#sequencer.close();
-    const finish = () => {
+    try {
+      await this.#sequencer.drain();
       if (!this.#fatal) {
-        try {
-          this.#signer.signIfGrown();
-        } catch (err) {
+        await this.#signer.signIfGrown().catch((err: unknown) => {
           console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
-        }
+        });
       }
-    };
-    if (!this.#writer) {
-      finish();
-      this.db.close();
-      return Promise.resolve();
-    }
-    const writer = this.#writer;
-    return this.#sequencer
-      .drain()
-      .then(finish)
-      .finally(async () => {
-        await writer.close();
-        this.db.close();
-      });
-  }
-}
-
-function checkIdentity(store: LogStore, cfg: LogConfig): void {
-  const origin = store.getMeta('origin');
-  const vkey = store.getMeta('vkey');
-  if (origin === undefined && vkey === undefined) {
-    if (store.treeSize() > 0 || store.latestCheckpoint()) {
-      throw new StartupError('database has leaves but no recorded origin/key: refusing to adopt it');
-    }
-    store.db.transaction(() => {
-      store.setMeta('origin', cfg.origin);
-      store.setMeta('vkey', cfg.signer.vkey);
-    })();
-    return;
-  }
-  if (origin !== cfg.origin) {
-    throw new StartupError(`this database belongs to origin "${origin}", not "${cfg.origin}"`);
-  }
-  if (vkey !== cfg.signer.vkey) {
-    throw new StartupError(`this database was signed by key ${vkey}, not ${cfg.signer.vkey}`);
-  }
-}
-
-function checkAgainstLastCheckpoint(
-  store: LogStore,
-  builder: TileBuilder,
-  verifier: NoteVerifier,
-  sha: Sha256,
-): void {
-  const last = store.latestCheckpoint();
-  if (!last) return;
-  let opened: ReturnType<typeof openCheckpoint>;
-  try {
-    opened = openCheckpoint(last.note, verifier);
-  } catch (err) {
-    throw new StartupError(
-      `the last stored checkpoint (size ${last.size}) does not verify: ${(err as Error).message}`,
-    );
-  }
-  const cp = opened.checkpoint;
-  if (cp.size !== last.size || !bytesEqual(cp.rootHash, last.root)) {
-    throw new StartupError(`the last stored checkpoint's note disagrees with its row (size ${last.size})`);
-  }
-  if (builder.size < last.size) {
-    throw new StartupError(
-      `the database holds ${builder.size} leaves but checkpoint ${last.size} was signed: acknowledged leaves are missing`,
-    );
-  }
-  const reader = tileSubtreeReader((level, index) => store.tile(level, index), sha);
-  let root: Uint8Array;
-  try {
-    root = last.size === builder.size ? builder.root() : treeHash(last.size, reader, sha);
-  } catch (err) {
-    throw new StartupError(`cannot recompute the root at size ${last.size}: ${(err as Error).message}`);
-  }
-  if (!bytesEqual(root, last.root)) {
-    throw new StartupError(
-      `FORK GUARD: the stored tree at size ${last.size} has root ${toBase64(root)}, but the log signed ${toBase64(last.root)}. ` +
-        'The database was altered or damaged; refusing to run (signing now would fork the log).',
-    );
-  }
-}
-
-function checkNewestLeaves(store: LogStore, size: number, sha: Sha256): void {
-  const lo = Math.max(0, size - TILE_WIDTH);
-  const entries = store.entries(lo, size);
-  if (entries.length !== size - lo) throw new StartupError(`entries below ${size} are missing`);
-  const tiles = new Map<number, Uint8Array[]>();
-  for (let i = 0; i < entries.length; i++) {
-    const idx = lo + i;
-    const t = Math.floor(idx / TILE_WIDTH);
-    let hashes = tiles.get(t);
-    if (!hashes) {
-      const data = store.tile(0, t);
-      if (!data) throw new StartupError(`leaf tile ${t} is missing`);
-      hashes = tileHashes(data);
-      tiles.set(t, hashes);
-    }
-    const h = hashes[idx - t * TILE_WIDTH];
-    if (!h || !bytesEqual(h, leafHash(entries[i]!, sha))) {
-      throw new StartupError(
-        `entry ${idx} does not match its leaf hash in the tiles: the database was altered`,
-      );
-    }
-  }
-}
-
-/** The last full tile of each level must hash to its parent hash one level up. */
-function checkNewestFullTiles(store: LogStore, size: number, sha: Sha256): void {
-  for (let level = 0; hashesAtLevel(size, level + 1) > 0; level++) {
-    const t = hashesAtLevel(size, level + 1) - 1; // index of the last full tile at `level`
-    const data = store.tile(level, t);
-    const parent = store.tile(level + 1, Math.floor(t / TILE_WIDTH));
-    const want = parent?.subarray((t % TILE_WIDTH) * 32, (t % TILE_WIDTH) * 32 + 32);
-    if (!data || data.length !== TILE_WIDTH * 32 || !want || want.length !== 32) {
-      throw new StartupError(`tile ${level}/${t} or its parent is missing`);
-    }
-    if (!bytesEqual(perfectRootOf(tileHashes(data), sha), want)) {
-      throw new StartupError(
-        `tile ${level}/${t} does not hash to its parent in level ${level + 1}: the database was altered`,
-      );
+    } finally {
+      await this.storage.close();
     }
   }
 }

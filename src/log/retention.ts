@@ -43,7 +43,7 @@ export class Retention {
       const cutoff = this.#now() - this.#days * 86_400_000;
       const reason = `${RETENTION_REASON_PREFIX} payloads older than ${this.#days} days`;
       for (;;) {
-        const batch = this.#log.store.expiredPayloads(cutoff, 500);
+        const batch = await this.#log.storage.expiredPayloads(cutoff, 500);
         if (batch.length === 0) break;
         // One request per leaf: each erasure is its own idempotent entry.
         await Promise.all(batch.map((idx) => this.#log.erase(idx, reason)));

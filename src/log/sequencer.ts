@@ -4,7 +4,7 @@
  * all) up to `maxBatch` leaves and commits them in ONE transaction. A caller's promise
  * resolves only after that commit returned, i.e. once the leaves are durable.
  */
-import type { AppendItem, AppendResult } from '../store/log-store.js';
+import type { AppendCommit, AppendItem, AppendResult } from '../store/log-storage.js';
 
 export interface SequencerOptions {
   /** Most leaves committed in one transaction (a larger single request still commits whole). */
@@ -38,17 +38,13 @@ export class SequencerClosedError extends Error {
   }
 }
 
-/** What one commit produced: a result per item, and the committed tree's size and root. */
-export interface CommitResult {
-  readonly results: AppendResult[];
-  readonly size: number;
-  /** Root of the committed tree, when the committer computed it (the writer thread does). */
-  readonly root?: Uint8Array;
-}
+/** What one commit produced: a result per item, and the committed tree's size. */
+export type CommitResult = AppendCommit;
 
 /**
- * Commits one batch in one transaction. Synchronous (in-process SQLite) or asynchronous (the
- * writer thread); either way it resolves only after the commit.
+ * Commits one batch in one transaction (a storage engine's append). Synchronous (in-process
+ * SQLite) or asynchronous (the writer thread, a network engine); either way it resolves only
+ * after the commit.
  */
 export type Committer = (items: AppendItem[]) => CommitResult | Promise<CommitResult>;
 

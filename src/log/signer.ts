@@ -7,7 +7,7 @@
 import { bytesEqual } from '../core/bytes.js';
 import { signCheckpoint } from '../core/checkpoint.js';
 import type { NoteSigner } from '../core/note.js';
-import type { LogStore, StoredCheckpoint } from '../store/log-store.js';
+import type { CommittedTree, LogStorage, StoredCheckpoint } from '../store/log-storage.js';
 
 export class ForkError extends Error {
   readonly code = 'fork';
@@ -18,20 +18,26 @@ export class ForkError extends Error {
 }
 
 export class CheckpointSigner {
-  readonly #store: LogStore;
-  readonly #tree: () => { size: number; root: Uint8Array };
+  readonly #store: LogStorage;
+  readonly #tree: () => CommittedTree;
   readonly #signer: NoteSigner;
   readonly #origin: string;
   readonly #now: () => number;
   #latest: StoredCheckpoint | undefined;
+  /** A signature being stored: a second call waits for it rather than signing the size twice. */
+  #signing: Promise<StoredCheckpoint> | undefined;
   readonly #listeners = new Set<(cp: StoredCheckpoint) => void>();
 
-  /** `tree` returns the committed tree: its size and root. */
+  /**
+   * `tree` returns the committed tree: its size and root; `latest` is the newest checkpoint
+   * already stored (read by the caller at start-up).
+   */
   constructor(
-    store: LogStore,
-    tree: () => { size: number; root: Uint8Array },
+    store: LogStorage,
+    tree: () => CommittedTree,
     signer: NoteSigner,
     origin: string,
+    latest: StoredCheckpoint | undefined,
     now = Date.now,
   ) {
     this.#store = store;
@@ -39,7 +45,7 @@ export class CheckpointSigner {
     this.#signer = signer;
     this.#origin = origin;
     this.#now = now;
-    this.#latest = store.latestCheckpoint();
+    this.#latest = latest;
   }
 
   /** The newest signed checkpoint, or undefined before the first one. */
@@ -56,9 +62,21 @@ export class CheckpointSigner {
   /**
    * Signs the current tree if it grew since the last checkpoint (or if none exists yet) and
    * returns the newest checkpoint. Throws ForkError if the tree is smaller than the last
-   * signed size or (same size) has a different root.
+   * signed size or (same size) has a different root. Calls overlapping a pending store of a
+   * checkpoint wait for it, then look again.
    */
-  signIfGrown(): StoredCheckpoint {
+  async signIfGrown(): Promise<StoredCheckpoint> {
+    while (this.#signing) await this.#signing.catch(() => undefined);
+    const p = this.#sign();
+    this.#signing = p;
+    try {
+      return await p;
+    } finally {
+      if (this.#signing === p) this.#signing = undefined;
+    }
+  }
+
+  async #sign(): Promise<StoredCheckpoint> {
     const { size, root } = this.#tree();
     const last = this.#latest;
     if (last) {
@@ -72,7 +90,7 @@ export class CheckpointSigner {
     }
     const note = signCheckpoint({ origin: this.#origin, size, rootHash: root }, this.#signer);
     const cp: StoredCheckpoint = { size, root, note, signedAt: this.#now() };
-    this.#store.insertCheckpoint(cp);
+    await this.#store.insertCheckpoint(cp);
     this.#latest = cp;
     for (const fn of this.#listeners) fn(cp);
     return cp;

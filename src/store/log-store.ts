@@ -1,7 +1,9 @@
 /**
- * The log's tables and queries. Every write that changes the tree goes through
- * {@link LogStore.appendBatch}: one transaction that assigns indices, writes entries,
- * payloads, ids and the hash tiles together, so a crash leaves either all of a batch or none.
+ * The SQLite engine's tables and queries, synchronous (better-sqlite3): the one place their
+ * SQL is written; sqlite-storage.ts wraps it as a LogStorage. Every write that changes the
+ * tree goes through {@link LogStore.appendBatch}: one transaction that assigns indices, writes
+ * entries, payloads, ids and the hash tiles together, so a crash leaves either all of a batch
+ * or none.
  */
 import { bytesEqual, utf8 } from '../core/bytes.js';
 import { decodeEntry } from '../core/entry.js';
@@ -9,78 +11,24 @@ import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { hashesAtLevel, type StoredTile, TILE_WIDTH, type TileBuilder, tileHashes } from '../core/tiles.js';
 import type { Db } from './db.js';
+import {
+  type AppendItem,
+  type AppendResult,
+  EraseError,
+  type ErasureRecord,
+  type SearchFilter,
+  type StoredCheckpoint,
+} from './log-storage.js';
 
-/** One leaf to append. */
-export interface AppendItem {
-  /** The public entry bytes (the leaf). */
-  readonly entry: Uint8Array;
-  /** SHA-256(0x00 || entry), if the caller already computed it. */
-  readonly leafHash?: Uint8Array;
-  /** Private salt and payload behind the entry's commitment, if any. */
-  readonly salt?: Uint8Array;
-  readonly payload?: Uint8Array;
-  /** (source, id) for dedup and lookup; absent = never deduplicated. */
-  readonly source?: string;
-  readonly id?: string;
-  /** Private search metadata, stored in the same transaction. */
-  readonly meta?: LeafMeta;
-  /** This leaf is an erasure entry: erase the salt and payload of `index` in the same transaction. */
-  readonly erase?: { readonly index: number; readonly reason: string };
-}
-
-/** A search over the private metadata. */
-export interface SearchFilter {
-  readonly kind?: string;
-  readonly sinceMs?: number;
-  readonly untilMs?: number;
-  readonly path?: string;
-  readonly result?: string;
-  readonly source?: string;
-  readonly revision?: string;
-}
-
-/** Private search metadata of a leaf. */
-export interface LeafMeta {
-  readonly kind: string;
-  readonly source: string;
-  readonly recvMs: number;
-  readonly tsMs: number | null;
-  readonly path: string | null;
-  readonly result: string | null;
-  readonly revisions: readonly string[];
-}
-
-/** An erasure that cannot be applied; the whole request is refused. */
-export class EraseError extends Error {
-  constructor(
-    readonly code: 'no_such_entry' | 'already_erased' | 'not_erasable',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'EraseError';
-  }
-}
-
-/** Why and by which entry a payload was erased. */
-export interface ErasureRecord {
-  readonly erasureIndex: number;
-  readonly reason: string;
-  readonly erasedAt: number;
-}
-
-/** Where an append landed. */
-export interface AppendResult {
-  readonly index: number;
-  /** True when (source, id) was already in the log: no leaf was added. */
-  readonly duplicate: boolean;
-}
-
-export interface StoredCheckpoint {
-  readonly size: number;
-  readonly root: Uint8Array;
-  readonly note: string;
-  readonly signedAt: number;
-}
+export type {
+  AppendItem,
+  AppendResult,
+  ErasureRecord,
+  LeafMeta,
+  SearchFilter,
+  StoredCheckpoint,
+} from './log-storage.js';
+export { EraseError } from './log-storage.js';
 
 const KEY_SPACE = 2 ** 52;
 
@@ -435,5 +383,13 @@ export class LogStore {
 
   setMeta(key: string, value: string): void {
     this.#q.setMeta.run(key, value);
+  }
+
+  /** Records the log's origin and verifier key in one transaction. */
+  setIdentity(origin: string, vkey: string): void {
+    this.db.transaction(() => {
+      this.setMeta('origin', origin);
+      this.setMeta('vkey', vkey);
+    })();
   }
 }

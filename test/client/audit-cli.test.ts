@@ -203,7 +203,7 @@ describe('CLI', () => {
     expect(d.stdout.join('\n')).toContain('"decision_id": "d5"');
     expect(await runVerify(['proof', proofFile, '--vkey', TEST_SIGNER.vkey], io())).toBe(0);
     const entryFile = join(dir, 'other.entry');
-    writeFileSync(entryFile, log.store.entry(6)!);
+    writeFileSync(entryFile, (await log.entry(6))!);
     const wrong = io();
     expect(
       await runVerify(['proof', proofFile, '--vkey', TEST_SIGNER.vkey, '--entry-file', entryFile], wrong),

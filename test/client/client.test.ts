@@ -134,9 +134,14 @@ describe('honest server', () => {
 });
 
 /** Rewrites a lookup answer to be under checkpoint `note` of size `size`. */
-function rewriteUnder(o: Record<string, unknown>, log: TransparencyLog, note: string, size: number): void {
+async function rewriteUnder(
+  o: Record<string, unknown>,
+  log: TransparencyLog,
+  note: string,
+  size: number,
+): Promise<void> {
   const index = o.index as number;
-  o.proof = log.inclusionProof(index, size).map(toBase64);
+  o.proof = (await log.inclusionProof(index, size)).map(toBase64);
   o.checkpoint = note;
   o.tree_size = size;
   delete o.tlog_proof;
@@ -180,7 +185,7 @@ describe('lying server', () => {
       const e = await refusal(client(logFetch(b), { store }).update(source), 'fork');
       expect(e.evidence.trusted).toBe(a.latest().note);
       expect(e.evidence.checkpoint).toBe(b.latest().note);
-      expect(e.evidence.forkedRoot).toBe(toBase64(b.rootAt(5)));
+      expect(e.evidence.forkedRoot).toBe(toBase64(await b.rootAt(5)));
       expect(e.evidence.proofSource).toBe(source);
     }
     expect((await store.load(TEST_ORIGIN)) === a.latest().note).toBe(true);
@@ -234,7 +239,7 @@ describe('lying server', () => {
     });
     const e2 = await refusal(client(bundle).verifyEntryFromTiles(39), 'bad_inclusion');
     expect(e2.evidence.proofSource).toBe('tiles');
-    expect(e2.evidence.expected).toBe(toBase64(log.leafHashAt(39)));
+    expect(e2.evidence.expected).toBe(toBase64(await log.leafHashAt(39)));
   });
 
   test('altered payload', async () => {

@@ -46,7 +46,7 @@ export async function makeLog(
   opts: { tag?: string; signer?: Ed25519NoteSigner; from?: number } = {},
 ): Promise<TransparencyLog> {
   const over = opts.signer ? { signer: opts.signer, verifier: newEd25519Verifier(opts.signer.vkey) } : {};
-  const log = openTestLog(join(tempDir('opa-tlog-client-'), 'log.db'), over);
+  const log = await openTestLog(join(tempDir('opa-tlog-client-'), 'log.db'), over);
   await grow(log, opts.from ?? 0, n, opts.tag ?? '');
   return log;
 }
@@ -55,7 +55,7 @@ export async function makeLog(
 export async function grow(log: TransparencyLog, from: number, to: number, tag = ''): Promise<void> {
   if (to > from)
     await log.appendItems(Array.from({ length: to - from }, (_, k) => decisionItem(from + k, tag)));
-  log.signNow();
+  await log.signNow();
 }
 
 /** A request handler serving the log's real app. */
@@ -88,9 +88,12 @@ export function bytesResponse(body: Uint8Array | string, status = 200): Response
 }
 
 /** Edits the JSON body of a response. */
-export async function editJson(res: Response, edit: (o: Record<string, unknown>) => void): Promise<Response> {
+export async function editJson(
+  res: Response,
+  edit: (o: Record<string, unknown>) => void | Promise<void>,
+): Promise<Response> {
   const o = (await res.json()) as Record<string, unknown>;
-  edit(o);
+  await edit(o);
   return new Response(JSON.stringify(o), {
     status: res.status,
     headers: { 'content-type': 'application/json' },

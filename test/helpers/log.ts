@@ -21,8 +21,8 @@ export function testConfig(dbPath: string, over: Partial<LogConfig> = {}): LogCo
 }
 
 /** Opens and starts a log (first checkpoint signed). */
-export function openTestLog(dbPath: string, over: Partial<LogConfig> = {}): TransparencyLog {
-  const log = TransparencyLog.open(testConfig(dbPath, over));
-  log.start();
+export async function openTestLog(dbPath: string, over: Partial<LogConfig> = {}): Promise<TransparencyLog> {
+  const log = await TransparencyLog.open(testConfig(dbPath, over));
+  await log.start();
   return log;
 }

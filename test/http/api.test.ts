@@ -11,6 +11,7 @@ import { entryBundlePath, hashTilePath } from '../../src/core/tiles.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import { acceptsGzip } from '../../src/http/tiles.js';
 import type { TransparencyLog } from '../../src/log/log.js';
+import type { SqliteLogStorage } from '../../src/store/sqlite-storage.js';
 import { openTestLog, TEST_VERIFIER, tempDir } from '../helpers/log.js';
 import { parseBundle } from '../helpers/server.js';
 
@@ -21,13 +22,13 @@ afterEach(() => {
 });
 
 async function setup(n: number, over = {}) {
-  log = openTestLog(join(tempDir(), 'log.db'), over);
+  log = await openTestLog(join(tempDir(), 'log.db'), over);
   if (n > 0) {
     await log.appendEvents(
       Array.from({ length: n }, (_, i) => ({ kind: 'event', source: 's', id: `${i}`, event: { i } })),
     );
   }
-  log.signNow();
+  await log.signNow();
   return { log, app: createApp(log, { ...DEFAULT_APP_OPTIONS, maxBodyBytes: 4096, maxItems: 100 }) };
 }
 
@@ -178,7 +179,7 @@ describe('JSON proof API', () => {
     await log.appendEvents(
       Array.from({ length: 77 }, (_, i) => ({ kind: 'event', source: 't', id: `${i}`, event: { i } })),
     );
-    log.signNow();
+    await log.signNow();
     const latest = openCheckpoint(await (await app.request('/checkpoint')).text(), TEST_VERIFIER).checkpoint;
     expect(latest.size).toBe(377);
     for (const [index, size] of [
@@ -198,18 +199,18 @@ describe('JSON proof API', () => {
       expect(body.tree_size).toBe(size);
       const root = size === 377 ? latest.rootHash : cp300.rootHash;
       expect(body.root_hash).toBe(Buffer.from(root).toString('base64'));
-      expect(body.leaf_hash).toBe(Buffer.from(leafHash(log.store.entry(index)!)).toString('base64'));
+      expect(body.leaf_hash).toBe(Buffer.from(leafHash((await log.entry(index))!)).toString('base64'));
       verifyInclusion(
         index,
         size,
-        leafHash(log.store.entry(index)!),
+        leafHash((await log.entry(index))!),
         body.proof.map((p) => new Uint8Array(Buffer.from(p, 'base64'))),
         root,
       );
       expect(openCheckpoint(body.checkpoint, TEST_VERIFIER).checkpoint.size).toBe(size);
     }
     // By leaf hash (base64, URL-escaped, or hex) instead of index.
-    const lh = leafHash(log.store.entry(299)!);
+    const lh = leafHash((await log.entry(299))!);
     for (const q of [
       encodeURIComponent(Buffer.from(lh).toString('base64')),
       Buffer.from(lh).toString('hex'),
@@ -228,7 +229,7 @@ describe('JSON proof API', () => {
       );
     }
     // A leaf beyond tree_size is not found there.
-    const late = Buffer.from(leafHash(log.store.entry(350)!)).toString('hex');
+    const late = Buffer.from(leafHash((await log.entry(350))!)).toString('hex');
     expect((await app.request(`/v1/proof/inclusion?leaf_hash=${late}&tree_size=300`)).status).toBe(404);
     expect((await app.request(`/v1/proof/inclusion?leaf_hash=${late}`)).status).toBe(200);
     const cons = (await json(await app.request('/v1/proof/consistency?from=300'))) as {
@@ -243,6 +244,21 @@ describe('JSON proof API', () => {
       latest.rootHash,
       cons.proof.map((p) => new Uint8Array(Buffer.from(p, 'base64'))),
     );
+  });
+
+  test('storage that lost a signed tile is a server fault: 500, never 400 or 404', async () => {
+    const { app } = await setup(20);
+    // A damaged database: level-0 tile 0 (tile_key 0) vanished after the log opened.
+    (log!.storage as SqliteLogStorage).db.prepare('DELETE FROM tiles WHERE tile_key = 0').run();
+    for (const path of [
+      '/v1/proof/inclusion?index=3',
+      '/v1/entries/3',
+      `/${hashTilePath({ level: 0, index: 0, width: 20 })}`,
+    ]) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(500);
+      expect((await json(res)).error, path).toBe('storage_inconsistent');
+    }
   });
 
   test('bad proof parameters are 400s with JSON errors', async () => {

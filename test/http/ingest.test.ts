@@ -17,6 +17,7 @@ import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import { TokenStore } from '../../src/http/auth.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { Retention } from '../../src/log/retention.js';
+import type { SqliteLogStorage } from '../../src/store/sqlite-storage.js';
 import { openTestLog, TEST_VERIFIER, tempDir } from '../helpers/log.js';
 
 const SAMPLES = join(import.meta.dirname, '..', 'fixtures', 'opa');
@@ -33,8 +34,8 @@ afterEach(() => {
   log = undefined;
 });
 
-function setup(opts: { tokens?: string[]; maxDecompressed?: number; now?: () => number } = {}) {
-  log = openTestLog(join(tempDir(), 'log.db'), {
+async function setup(opts: { tokens?: string[]; maxDecompressed?: number; now?: () => number } = {}) {
+  log = await openTestLog(join(tempDir(), 'log.db'), {
     signIntervalMs: 20,
     ...(opts.now ? { now: opts.now } : {}),
   });
@@ -61,7 +62,7 @@ const OPA_HEADERS = {
   'accept-encoding': 'gzip',
 };
 
-type App = ReturnType<typeof setup>['app'];
+type App = Awaited<ReturnType<typeof setup>>['app'];
 const upload = (
   app: App,
   body: Uint8Array | string,
@@ -71,11 +72,12 @@ const upload = (
 
 /** Everything that a refused request must leave untouched. */
 function snapshot(l: TransparencyLog) {
-  const count = (t: string) => (l.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+  const db = (l.storage as SqliteLogStorage).db;
+  const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
   return {
     size: l.committedSize,
     tables: ['entries', 'payloads', 'ids', 'tiles', 'leaf_meta', 'leaf_revisions', 'erasures'].map(count),
-    tiles: (l.db.prepare('SELECT group_concat(hex(data)) AS h FROM tiles').get() as { h: string | null }).h,
+    tiles: (db.prepare('SELECT group_concat(hex(data)) AS h FROM tiles').get() as { h: string | null }).h,
   };
 }
 
@@ -99,7 +101,7 @@ function verifyLookup(body: Record<string, unknown>) {
 
 describe('POST /logs as OPA sends it', () => {
   test('the sample upload becomes 50 leaves; a resend adds none and returns the same indices', async () => {
-    const { app, log } = setup();
+    const { app, log } = await setup();
     const res = await upload(app, sample('upload-batch.json.gz'));
     expect(res.status).toBe(200);
     const first = (await res.json()) as { accepted: number; appended: number; indices: number[] };
@@ -123,21 +125,21 @@ describe('POST /logs as OPA sends it', () => {
       decision_id: string;
       labels: { id: string };
     }[];
-    events.forEach((ev, i) => {
-      const e = decodeEntry(log.store.entry(i)!);
+    for (const [i, ev] of events.entries()) {
+      const e = decodeEntry((await log.entry(i))!);
       expect([e.kind, e.src, e.id]).toEqual(['opa.decision', ev.labels.id, ev.decision_id]);
-    });
+    }
   });
 
   test('partitions (/logs/<name>) are accepted too', async () => {
-    const { app } = setup();
+    const { app } = await setup();
     expect((await upload(app, sample('upload-batch.json.gz'), OPA_HEADERS, '/logs/tenant-a')).status).toBe(
       200,
     );
   });
 
   test('a decision is verifiable from the lookup response alone', async () => {
-    const { app } = setup();
+    const { app } = await setup();
     await upload(app, sample('upload-batch.json.gz'));
     const events = JSON.parse(sample('upload-batch.json').toString()) as Record<string, unknown>[];
     const want = events[7]!;
@@ -168,7 +170,7 @@ describe('POST /logs as OPA sends it', () => {
 
 describe('odd and hostile uploads', () => {
   test('events missing ids or fields are kept and flagged; a resend still deduplicates', async () => {
-    const { app, log } = setup();
+    const { app, log } = await setup();
     const body = gzipSync(
       JSON.stringify([{ labels: { id: 'x' }, input: { a: 1 } }, { decision_id: 'd-1' }, {}]),
     );
@@ -176,14 +178,14 @@ describe('odd and hostile uploads', () => {
     expect(r1.indices).toEqual([0, 1, 2]);
     const r2 = (await (await upload(app, body)).json()) as { indices: number[]; duplicates: number };
     expect(r2).toMatchObject({ indices: [0, 1, 2], duplicates: 3 });
-    const e0 = decodeEntry(log.store.entry(0)!);
+    const e0 = decodeEntry((await log.entry(0))!);
     expect(e0.flags).toEqual(['missing_decision_id', 'missing_timestamp']);
     expect(e0.id).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(decodeEntry(log.store.entry(1)!).flags).toEqual(['missing_labels', 'missing_timestamp']);
+    expect(decodeEntry((await log.entry(1))!).flags).toEqual(['missing_labels', 'missing_timestamp']);
   });
 
   test('integers beyond 2^53 are committed exactly', async () => {
-    const { app } = setup();
+    const { app } = await setup();
     const raw =
       '[{"labels":{"id":"i"},"decision_id":"big","timestamp":"2025-01-01T00:00:00Z","result":1750000000123456789}]';
     expect((await upload(app, gzipSync(raw))).status).toBe(200);
@@ -194,7 +196,7 @@ describe('odd and hostile uploads', () => {
   });
 
   test('undecodable or oversized bodies are refused whole and change nothing', async () => {
-    const { app, log } = setup({ maxDecompressed: 1024 * 1024 });
+    const { app, log } = await setup({ maxDecompressed: 1024 * 1024 });
     await upload(app, gzipSync(JSON.stringify([{ labels: { id: 'a' }, decision_id: 'seed' }])));
     const before = snapshot(log);
     const valid = gzipSync(JSON.stringify([{ decision_id: 'ok-1' }, { decision_id: 'ok-2' }]));
@@ -257,7 +259,7 @@ describe('odd and hostile uploads', () => {
   });
 
   test('NDJSON and single objects (EOPA http sinks) are accepted', async () => {
-    const { app, log } = setup();
+    const { app, log } = await setup();
     const nd = '{"decision_id":"n1","labels":{"id":"e"}}\n{"decision_id":"n2","labels":{"id":"e"}}\n';
     expect((await upload(app, nd, { 'content-type': 'application/x-ndjson' })).status).toBe(200);
     expect((await upload(app, '{"decision_id":"n3"}', { 'content-type': 'application/json' })).status).toBe(
@@ -269,7 +271,7 @@ describe('odd and hostile uploads', () => {
 
 describe('access control', () => {
   test('ingest needs an ingest token; payloads need a read token; proofs are public', async () => {
-    const { app } = setup({ tokens: [INGEST, READ, ADMIN] });
+    const { app } = await setup({ tokens: [INGEST, READ, ADMIN] });
     const body = gzipSync(
       JSON.stringify([{ labels: { id: 'a' }, decision_id: 'secret-1', input: { user: 'alice' } }]),
     );
@@ -315,7 +317,7 @@ describe('access control', () => {
 
 describe('search', () => {
   test('filters, cursor paging and NDJSON streaming', async () => {
-    const { app } = setup();
+    const { app } = await setup();
     const mk = (i: number) => ({
       labels: { id: i % 2 ? 'opa-a' : 'opa-b' },
       decision_id: `s-${i}`,
@@ -361,7 +363,7 @@ describe('search', () => {
 
 describe('erasure', () => {
   test('erasing deletes salt and payload, appends an erasure entry, and every proof still verifies', async () => {
-    const { app, log } = setup({ tokens: [INGEST, READ, ADMIN] });
+    const { app, log } = await setup({ tokens: [INGEST, READ, ADMIN] });
     const events = Array.from({ length: 5 }, (_, i) => ({
       labels: { id: 'a' },
       decision_id: `e-${i}`,
@@ -387,7 +389,7 @@ describe('erasure', () => {
       erasure_index: 5,
       duplicate: true,
     });
-    expect(log.store.payload(2)).toBeUndefined();
+    expect(await log.payload(2)).toBeUndefined();
     const after = (await (await app.request('/v1/entries/2', { headers: bearer(READ) })).json()) as Record<
       string,
       unknown
@@ -400,7 +402,7 @@ describe('erasure', () => {
     const { entry } = verifyLookup(eraseEntry);
     expect(entry).toMatchObject({ kind: 'erasure', erases: 2, reason: 'GDPR art. 17 request #42' });
     // Every other payload is intact, and the old proof still verifies against the old root.
-    expect(log.store.payload(1)).toBeDefined();
+    expect(await log.payload(1)).toBeDefined();
     verifyLookup(before);
     expect((await erase(99)).status).toBe(404);
     expect(((await (await erase(5)).json()) as { error: string }).error).toBe('not_erasable');
@@ -409,24 +411,24 @@ describe('erasure', () => {
 
   test('retention erases payloads older than N days', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
-    const { app, log } = setup({ now: () => now });
+    const { app, log } = await setup({ now: () => now });
     await upload(app, gzipSync(JSON.stringify([{ decision_id: 'old-1' }, { decision_id: 'old-2' }])));
     now += 10 * 86_400_000;
     await upload(app, gzipSync(JSON.stringify([{ decision_id: 'new-1' }])));
     now += 25 * 86_400_000;
     const erased = await new Retention(log, 30, () => now).runOnce();
     expect(erased).toBe(2);
-    expect(log.store.payload(0)).toBeUndefined();
-    expect(log.store.payload(1)).toBeUndefined();
-    expect(log.store.payload(2)).toBeDefined();
-    expect(log.store.erasure(0)?.reason).toMatch(/^retention:/);
+    expect(await log.payload(0)).toBeUndefined();
+    expect(await log.payload(1)).toBeUndefined();
+    expect(await log.payload(2)).toBeDefined();
+    expect((await log.erasure(0))?.reason).toMatch(/^retention:/);
     expect(await new Retention(log, 30, () => now).runOnce()).toBe(0);
   });
 });
 
 describe('Kubernetes audit webhook', () => {
   test('an EventList becomes one leaf per (auditID, stage); a resend adds none', async () => {
-    const { app, log } = setup();
+    const { app, log } = await setup();
     const ev = (stage: string) => ({
       kind: 'Event',
       apiVersion: 'audit.k8s.io/v1',
@@ -454,7 +456,7 @@ describe('Kubernetes audit webhook', () => {
     expect(((await (await post()).json()) as { indices: number[] }).indices).toEqual([0, 1]);
     expect(((await (await post()).json()) as { duplicates: number }).duplicates).toBe(2);
     expect(log.committedSize).toBe(2);
-    const e = decodeEntry(log.store.entry(1)!);
+    const e = decodeEntry((await log.entry(1))!);
     expect([e.kind, e.src, e.id, e.ts]).toEqual([
       'k8s.audit',
       'k8s',
@@ -473,7 +475,7 @@ describe('Kubernetes audit webhook', () => {
 
 describe('POST /v1/entries?wait=checkpoint', () => {
   test('answers once a checkpoint covers the entries, with proofs that verify', async () => {
-    const { app } = setup();
+    const { app } = await setup();
     const res = await app.request('/v1/entries?wait=checkpoint', {
       method: 'POST',
       body: '[{"a":1},{"a":2},{"a":3}]',

@@ -22,28 +22,28 @@ import { QueueFullError } from '../../src/log/sequencer.js';
 import { openTestLog, TEST_VERIFIER, tempDir } from '../helpers/log.js';
 
 const open: TransparencyLog[] = [];
-function newLog(dbPath: string, over = {}): TransparencyLog {
-  const log = openTestLog(dbPath, over);
+async function newLog(dbPath: string, over = {}): Promise<TransparencyLog> {
+  const log = await openTestLog(dbPath, over);
   open.push(log);
   return log;
 }
-afterEach(() => {
+afterEach(async () => {
   for (const l of open.splice(0)) {
     try {
-      l.close();
+      await l.close();
     } catch {}
   }
 });
 
 const ev = (source: string, id: string, n: number) => ({ kind: 'event', source, id, event: { n } });
 
-function allLeafHashes(log: TransparencyLog): Uint8Array[] {
-  return log.store.entries(0, log.committedSize).map((e) => leafHash(e));
+async function allLeafHashes(log: TransparencyLog): Promise<Uint8Array[]> {
+  return (await log.storage.entries(0, log.committedSize)).map((e) => leafHash(e));
 }
 
 describe('append', () => {
-  test('the first checkpoint is the empty tree', () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+  test('the first checkpoint is the empty tree', async () => {
+    const log = await newLog(join(tempDir(), 'log.db'));
     const cp = log.latest();
     expect(cp.size).toBe(0);
     expect(cp.root).toEqual(EMPTY_ROOT);
@@ -52,7 +52,7 @@ describe('append', () => {
   });
 
   test('concurrent appends get distinct consecutive indices and one request stays contiguous', async () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+    const log = await newLog(join(tempDir(), 'log.db'));
     const reqs = Array.from({ length: 50 }, (_, r) =>
       log.appendEvents([ev('s', `r${r}-a`, r), ev('s', `r${r}-b`, r), ev('s', `r${r}-c`, r)]),
     );
@@ -68,7 +68,7 @@ describe('append', () => {
   });
 
   test('a duplicate (source, id) returns the existing index and adds no leaf, also within one batch', async () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+    const log = await newLog(join(tempDir(), 'log.db'));
     const [a] = await log.appendEvents([ev('opa-1', 'd1', 1)]);
     const again = await log.appendEvents([ev('opa-1', 'd1', 1), ev('opa-1', 'd2', 2), ev('opa-1', 'd2', 2)]);
     expect(again.map((r) => [r.index, r.duplicate])).toEqual([
@@ -80,12 +80,12 @@ describe('append', () => {
     const [other] = await log.appendEvents([ev('opa-2', 'd1', 1)]);
     expect(other).toEqual({ index: 2, duplicate: false });
     expect(log.committedSize).toBe(3);
-    expect(log.store.findById('opa-1', 'd2')).toBe(1);
-    expect(log.store.findById('opa-1', 'nope')).toBeUndefined();
+    expect(await log.findById('opa-1', 'd2')).toBe(1);
+    expect(await log.findById('opa-1', 'nope')).toBeUndefined();
   });
 
   test('events without dedup are always new leaves', async () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+    const log = await newLog(join(tempDir(), 'log.db'));
     const r = await log.appendEvents([
       { ...ev('api', '', 1), dedup: false },
       { ...ev('api', '', 1), dedup: false },
@@ -94,7 +94,7 @@ describe('append', () => {
   });
 
   test('entries carry a commitment to the stored salt and payload, never the payload', async () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+    const log = await newLog(join(tempDir(), 'log.db'));
     await log.appendEvents([
       {
         kind: 'opa.decision',
@@ -104,14 +104,14 @@ describe('append', () => {
         event: { secret: 'hunter2' },
       },
     ]);
-    const bytes = log.store.entry(0)!;
+    const bytes = (await log.entry(0))!;
     expect(Buffer.from(bytes).includes(Buffer.from('hunter2'))).toBe(false);
     const e = decodeEntry(bytes);
     expect(e.kind).toBe('opa.decision');
     expect(e.src).toBe('x');
     expect(e.id).toBe('y');
     expect(e.ts).toBe('2025-01-01T00:00:00Z');
-    const p = log.store.payload(0)!;
+    const p = (await log.payload(0))!;
     expect(p.salt.length).toBe(32);
     const { createHash } = await import('node:crypto');
     const c = createHash('sha256').update(p.salt).update(p.payload).digest();
@@ -119,7 +119,7 @@ describe('append', () => {
   });
 
   test('a full queue refuses instead of growing without bound', async () => {
-    const log = newLog(join(tempDir(), 'log.db'), { sequencer: { maxQueue: 10, maxDelayMs: 50 } });
+    const log = await newLog(join(tempDir(), 'log.db'), { sequencer: { maxQueue: 10, maxDelayMs: 50 } });
     const first = log.appendEvents(Array.from({ length: 8 }, (_, i) => ev('s', `a${i}`, i)));
     await expect(
       log.appendEvents(Array.from({ length: 5 }, (_, i) => ev('s', `b${i}`, i))),
@@ -129,7 +129,7 @@ describe('append', () => {
   });
 
   test('a request larger than maxBatch still commits whole', async () => {
-    const log = newLog(join(tempDir(), 'log.db'), { sequencer: { maxBatch: 10 } });
+    const log = await newLog(join(tempDir(), 'log.db'), { sequencer: { maxBatch: 10 } });
     const r = await log.appendEvents(Array.from({ length: 25 }, (_, i) => ev('s', `${i}`, i)));
     expect(r.map((x) => x.index)).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });
@@ -137,74 +137,90 @@ describe('append', () => {
 
 describe('signer, tiles and proofs', () => {
   test('checkpoints sign the committed tree; proofs verify against them', async () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+    const log = await newLog(join(tempDir(), 'log.db'));
     const roots: { size: number; root: Uint8Array }[] = [];
     for (const n of [1, 2, 5, 250, 300, 700]) {
       await log.appendEvents(Array.from({ length: n }, (_, i) => ev('s', `${log.committedSize}-${i}`, i)));
-      const cp = log.signNow();
-      const leaves = allLeafHashes(log);
+      const cp = await log.signNow();
+      const leaves = await allLeafHashes(log);
       expect(cp.size).toBe(leaves.length);
       expect(toBase64(cp.root)).toBe(toBase64(rootOfLeafHashes(leaves)));
       expect(openCheckpoint(cp.note, TEST_VERIFIER).checkpoint.size).toBe(cp.size);
       for (const idx of [0, cp.size - 1, Math.floor(cp.size / 2)]) {
-        verifyInclusion(idx, cp.size, leaves[idx]!, log.inclusionProof(idx, cp.size), cp.root);
+        verifyInclusion(idx, cp.size, leaves[idx]!, await log.inclusionProof(idx, cp.size), cp.root);
       }
       for (const old of roots)
-        verifyConsistency(old.size, cp.size, old.root, cp.root, log.consistencyProof(old.size, cp.size));
+        verifyConsistency(
+          old.size,
+          cp.size,
+          old.root,
+          cp.root,
+          await log.consistencyProof(old.size, cp.size),
+        );
       roots.push({ size: cp.size, root: cp.root });
     }
   });
 
   test('signing with no growth returns the same checkpoint; reads stop at the signed size', async () => {
-    const log = newLog(join(tempDir(), 'log.db'));
+    const log = await newLog(join(tempDir(), 'log.db'));
     await log.appendEvents([ev('s', '1', 1)]);
-    const cp = log.signNow();
-    expect(log.signNow()).toBe(cp);
+    const cp = await log.signNow();
+    expect(await log.signNow()).toBe(cp);
     await log.appendEvents([ev('s', '2', 2)]);
     expect(log.committedSize).toBe(2);
-    expect(log.hashTile(0, 0, 2)).toBeUndefined();
-    expect(log.hashTile(0, 0, 1)?.length).toBe(32);
-    expect(() => log.inclusionProof(1, 2)).toThrow(/beyond the latest checkpoint/);
+    expect(await log.hashTile(0, 0, 2)).toBeUndefined();
+    expect((await log.hashTile(0, 0, 1))?.length).toBe(32);
+    await expect(log.inclusionProof(1, 2)).rejects.toThrow(/beyond the latest checkpoint/);
   });
 });
 
 describe('durability and the fork guard', () => {
   async function populated(): Promise<string> {
     const dbPath = join(tempDir(), 'log.db');
-    const log = newLog(dbPath);
+    const log = await newLog(dbPath);
     await log.appendEvents(Array.from({ length: 300 }, (_, i) => ev('s', `${i}`, i)));
-    log.signNow();
-    log.close();
+    await log.signNow();
+    await log.close();
     open.pop();
     return dbPath;
   }
 
   test('a reopened log has every leaf and continues the same tree', async () => {
     const dbPath = await populated();
-    const log = newLog(dbPath);
+    const log = await newLog(dbPath);
     expect(log.committedSize).toBe(300);
     expect(log.latest().size).toBe(300);
     const [r] = await log.appendEvents([ev('s', '0', 0)]);
     expect(r).toEqual({ index: 0, duplicate: true });
     await log.appendEvents([ev('s', 'new', 1)]);
-    const cp = log.signNow();
-    expect(toBase64(cp.root)).toBe(toBase64(rootOfLeafHashes(allLeafHashes(log))));
+    const cp = await log.signNow();
+    expect(toBase64(cp.root)).toBe(toBase64(rootOfLeafHashes(await allLeafHashes(log))));
+  });
+
+  test('leaves committed after only the empty checkpoint was signed are kept after reopen', async () => {
+    const dbPath = join(tempDir(), 'log.db');
+    const log = await newLog(dbPath); // signs size 0
+    await log.appendEvents([ev('s', 'first', 1)]);
+    await log.storage.close(); // a crash before the next signature
+    open.pop();
+    const again = await newLog(dbPath);
+    expect(again.latest().size).toBe(1);
   });
 
   test('committed but unsigned leaves are kept and signed after reopen', async () => {
     const dbPath = await populated();
-    const log = newLog(dbPath);
+    const log = await newLog(dbPath);
     await log.appendEvents([ev('s', 'late', 1)]);
     // Simulate a crash before the signer ran: close the DB without signing.
-    log.db.close();
+    await log.storage.close();
     open.pop();
-    const again = newLog(dbPath);
+    const again = await newLog(dbPath);
     expect(again.latest().size).toBe(301);
   });
 
-  function refusal(dbPath: string, over = {}): string {
+  async function refusal(dbPath: string, over = {}): Promise<string> {
     try {
-      newLog(dbPath, over);
+      await newLog(dbPath, over);
     } catch (err) {
       expect(err).toBeInstanceOf(StartupError);
       return (err as Error).message;
@@ -220,7 +236,7 @@ describe('durability and the fork guard', () => {
     row.data[5] = (row.data[5]! ^ 1) & 0xff;
     db.prepare('UPDATE tiles SET data = ? WHERE tile_key = 0').run(row.data);
     db.close();
-    expect(refusal(dbPath)).toMatch(/tile 0\/0 does not hash to its parent/);
+    expect(await refusal(dbPath)).toMatch(/tile 0\/0 does not hash to its parent/);
   });
 
   test('refuses a database whose right-edge tiles disagree with the signed root', async () => {
@@ -231,7 +247,7 @@ describe('durability and the fork guard', () => {
     row.data[0] = (row.data[0]! ^ 1) & 0xff;
     db.prepare('UPDATE tiles SET data = ? WHERE tile_key = 1').run(row.data);
     db.close();
-    expect(refusal(dbPath)).toMatch(/FORK GUARD/);
+    expect(await refusal(dbPath)).toMatch(/FORK GUARD/);
   });
 
   test('refuses a database whose newest entry was altered', async () => {
@@ -241,7 +257,7 @@ describe('durability and the fork guard', () => {
     row.data[row.data.length - 1] = row.data[row.data.length - 1]! ^ 1;
     db.prepare('UPDATE entries SET data = ? WHERE idx = 299').run(row.data);
     db.close();
-    expect(refusal(dbPath)).toMatch(/entry 299 does not match/);
+    expect(await refusal(dbPath)).toMatch(/entry 299 does not match/);
   });
 
   test('refuses a database that lost acknowledged leaves', async () => {
@@ -249,7 +265,7 @@ describe('durability and the fork guard', () => {
     const db = new Database(dbPath);
     db.prepare('DELETE FROM entries WHERE idx >= 290').run();
     db.close();
-    expect(refusal(dbPath)).toMatch(/290 leaves but checkpoint 300/);
+    expect(await refusal(dbPath)).toMatch(/290 leaves but checkpoint 300/);
   });
 
   test('refuses a forged checkpoint row', async () => {
@@ -257,21 +273,21 @@ describe('durability and the fork guard', () => {
     const db = new Database(dbPath);
     db.prepare("UPDATE checkpoints SET note = replace(note, '300', '299') WHERE size = 300").run();
     db.close();
-    expect(refusal(dbPath)).toMatch(/does not verify|disagrees/);
+    expect(await refusal(dbPath)).toMatch(/does not verify|disagrees/);
   });
 
   test('refuses another origin or another key', async () => {
     const dbPath = await populated();
     const other = ed25519SignerFromSeed('other.example/log', new Uint8Array(32).fill(9));
     expect(
-      refusal(dbPath, {
+      await refusal(dbPath, {
         origin: 'other.example/log',
         signer: other,
         verifier: newEd25519Verifier(other.vkey),
       }),
     ).toMatch(/belongs to origin/);
     const sameName = ed25519SignerFromSeed('test.opa-tlog.dev/log', new Uint8Array(32).fill(9));
-    expect(refusal(dbPath, { signer: sameName, verifier: newEd25519Verifier(sameName.vkey) })).toMatch(
+    expect(await refusal(dbPath, { signer: sameName, verifier: newEd25519Verifier(sameName.vkey) })).toMatch(
       /was signed by key/,
     );
   });

@@ -85,7 +85,7 @@ describe('first run', () => {
     newCosignatureV1Verifier(vkey);
 
     // It serves: a log checkpoint gets cosigned over HTTP.
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     await grow(log, 2, 'k');
     const res = await fetch(`${w.url}/add-checkpoint`, {

@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 test('many parallel add-checkpoints for one log: successes form one increasing chain', async () => {
-  const log = newLog();
+  const log = await newLog();
   cleanup.push(() => log.close());
   const notes = new Map<number, string>();
   const N = 24;
@@ -53,7 +53,7 @@ test('many parallel add-checkpoints for one log: successes form one increasing c
   const client = async (i: number, target: number) => {
     let old = (i * 7) % target; // deliberately often stale or wrong
     for (let attempt = 0; attempt < 50; attempt++) {
-      const proof = old === 0 || old === target ? [] : log.consistencyProof(old, target);
+      const proof = old === 0 || old === target ? [] : await log.consistencyProof(old, target);
       const url = servers[(i + attempt) % 2]!.url;
       const res = await fetch(`${url}/add-checkpoint`, {
         method: 'POST',

@@ -49,11 +49,11 @@ export async function grow(log: TransparencyLog, n: number, prefix: string): Pro
       event: { prefix, i: base + i },
     })),
   );
-  log.signNow();
+  await log.signNow();
 }
 
 /** A test log (TEST_ORIGIN, fixed key) in a temp dir. */
-export function newLog(): TransparencyLog {
+export function newLog(): Promise<TransparencyLog> {
   return openTestLog(join(tempDir('opa-tlog-witness-'), 'log.db'));
 }
 

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
 import { parseAddCheckpointRequest } from '../../src/core/witness-protocol.js';
+import type { SqliteLogStorage } from '../../src/store/sqlite-storage.js';
 import { SqliteWitnessPushState, type WitnessPushState } from '../../src/store/witness-push-state.js';
 import { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp } from '../../src/witness/witness.js';
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 describe('log + three witnesses, 2-of-3', () => {
   test('cosigned publication, one witness down, two down', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const witnesses = [1, 2, 3].map((n) => makeWitness(n));
     const servers: Served[] = [];
@@ -43,7 +44,7 @@ describe('log + three witnesses, 2-of-3', () => {
       origin: TEST_ORIGIN,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      state: new SqliteWitnessPushState(log.db),
+      state: new SqliteWitnessPushState((log.storage as SqliteLogStorage).db),
       minIntervalMs: 0,
       timeoutMs: 5000,
       report: (m) => reports.push(m),
@@ -66,7 +67,9 @@ describe('log + three witnesses, 2-of-3', () => {
     expect(v.witnesses).toEqual(['w1', 'w2', 'w3']);
     // Each witness stored it and moved its state; the log stored every cosignature.
     for (const w of witnesses) expect(w.store.get(TEST_ORIGIN)?.size).toBe(5);
-    const rows = log.db.prepare('SELECT witness FROM cosignatures WHERE size = 5').all();
+    const rows = (log.storage as SqliteLogStorage).db
+      .prepare('SELECT witness FROM cosignatures WHERE size = 5')
+      .all();
     expect(rows).toHaveLength(3);
 
     await grow(log, 3, 'b');
@@ -107,7 +110,7 @@ describe('log + three witnesses, 2-of-3', () => {
       origin: TEST_ORIGIN,
       policy,
       consistencyProof: (m, n) => log.consistencyProof(m, n),
-      state: new SqliteWitnessPushState(log.db),
+      state: new SqliteWitnessPushState((log.storage as SqliteLogStorage).db),
     });
     cleanup.push(() => again.close());
     await again.ready();
@@ -117,7 +120,7 @@ describe('log + three witnesses, 2-of-3', () => {
   });
 
   test('a witness ahead of what the log remembers: 409 then retry from its size', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const w = makeWitness(4);
     const s = await serveWitness(w);
@@ -149,7 +152,7 @@ describe('log + three witnesses, 2-of-3', () => {
   });
 
   test('a witness that answers with a bad cosignature is not counted', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const honest = makeWitness(5);
     const impostor = makeWitness(6);
@@ -173,13 +176,13 @@ describe('log + three witnesses, 2-of-3', () => {
 
 describe('async seams', () => {
   test('a state store and a consistency proof that answer later', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     const w = makeWitness(8);
     const s = await serveWitness(w);
     cleanup.push(() => s.close());
     const policy = parsePolicy(`witness w8 ${w.signer.vkey} ${s.url}\nquorum w8\n`);
-    const sqlite = new SqliteWitnessPushState(log.db);
+    const sqlite = new SqliteWitnessPushState((log.storage as SqliteLogStorage).db);
     const later = <T>(f: () => Promise<T>) => new Promise<T>((ok) => setTimeout(() => ok(f()), 5));
     const state: WitnessPushState = {
       loadWitnessSizes: () => later(() => sqlite.loadWitnessSizes()),
@@ -225,10 +228,10 @@ describe('async seams', () => {
 
 describe('rate budget', () => {
   test('at most one push per interval per witness; the newest checkpoint is sent next', async () => {
-    const log = newLog();
+    const log = await newLog();
     cleanup.push(() => log.close());
     for (let n = 0; n < 3; n++) await grow(log, 1, 'r'); // sizes 1, 2, 3 signed (real timers)
-    const cps = [1, 2, 3].map((n) => log.store.checkpointAt(n)!);
+    const cps = await Promise.all([1, 2, 3].map(async (n) => (await log.checkpointAt(n))!));
     vi.useFakeTimers();
     const w = makeWitness(7);
     const app = createWitnessApp(w);

@@ -26,7 +26,11 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-function pusherFor(w: Witness, url: string, proof: (m: number, n: number) => Uint8Array[]): WitnessPusher {
+function pusherFor(
+  w: Witness,
+  url: string,
+  proof: (m: number, n: number) => Promise<Uint8Array[]>,
+): WitnessPusher {
   const p = new WitnessPusher({
     origin: TEST_ORIGIN,
     policy: parsePolicy(`witness w ${w.signer.vkey} ${url}\nquorum w\n`),
@@ -40,8 +44,8 @@ function pusherFor(w: Witness, url: string, proof: (m: number, n: number) => Uin
 test('split view: refused by the witness, caught by gossip and by the monitor', async () => {
   vi.spyOn(console, 'log').mockImplementation(() => {});
   vi.spyOn(console, 'error').mockImplementation(() => {});
-  const logA = newLog();
-  const logB = newLog();
+  const logA = await newLog();
+  const logB = await newLog();
   cleanup.push(
     () => logA.close(),
     () => logB.close(),
@@ -168,7 +172,7 @@ test('split view: refused by the witness, caught by gossip and by the monitor', 
 test('an honest log: the monitor exits 0 and remembers the checkpoint; a later rollback is caught', async () => {
   vi.spyOn(console, 'log').mockImplementation(() => {});
   vi.spyOn(console, 'error').mockImplementation(() => {});
-  const log = newLog();
+  const log = await newLog();
   cleanup.push(() => log.close());
   await grow(log, 5, 'h');
   const srv = await serveLog(log);
@@ -188,7 +192,7 @@ test('an honest log: the monitor exits 0 and remembers the checkpoint; a later r
   );
 
   // Later the same URL serves another tree of the same key (size 7, other entries).
-  const other = newLog();
+  const other = await newLog();
   cleanup.push(() => other.close());
   await grow(other, 7, 'evil');
   const evil = await serveLog(other);

@@ -4,7 +4,7 @@
  * copied), and the strings travel as flat arrays. Cloning thousands of small objects and
  * Uint8Arrays instead cost ~10 % of the main thread under load.
  */
-import type { AppendItem } from '../store/log-store.js';
+import type { AppendItem } from './log-storage.js';
 
 /** A batch as it crosses the thread boundary. */
 export interface PackedBatch {

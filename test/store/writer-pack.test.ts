@@ -1,7 +1,7 @@
 /** Packing batches for the writer thread loses nothing and changes nothing. */
 import { describe, expect, test } from 'vitest';
-import { packBatch, unpackBatch } from '../../src/log/writer-pack.js';
-import type { AppendItem } from '../../src/store/log-store.js';
+import type { AppendItem } from '../../src/store/log-storage.js';
+import { packBatch, unpackBatch } from '../../src/store/writer-pack.js';
 
 describe('packBatch / unpackBatch', () => {
   test('round-trips every field, including absent ones, through a structured clone', () => {

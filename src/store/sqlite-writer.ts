@@ -1,13 +1,15 @@
 /**
- * Main-thread side of the writer thread (writer-worker.ts): a {@link Committer} whose commits
- * run in the worker. One database connection writes (the worker's); the main thread keeps a
+ * Main-thread side of the SQLite writer thread (sqlite-writer-worker.ts): commits run in the
+ * worker, which owns the write connection and the tree's right edge. One database connection writes (the worker's); the main thread keeps a
  * connection for reads, which WAL lets run concurrently with the writer.
  */
 import { Worker } from 'node:worker_threads';
-import { EraseError } from '../store/log-store.js';
-import type { CommitResult, Committer } from './sequencer.js';
+import { type AppendCommit, type AppendItem, type CommittedTree, EraseError } from './log-storage.js';
+import type { WriterData } from './sqlite-writer-worker.js';
 import { packBatch } from './writer-pack.js';
-import type { WriterData } from './writer-worker.js';
+
+/** One commit done in the writer thread: its results and the committed tree. */
+export type WriterCommit = AppendCommit & CommittedTree;
 
 interface Reply {
   id?: number;
@@ -30,13 +32,13 @@ function revive(e: NonNullable<Reply['error']>): Error {
 
 export class WriterThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve(r: CommitResult): void; reject(e: unknown): void }>();
+  readonly #pending = new Map<number, { resolve(r: WriterCommit): void; reject(e: unknown): void }>();
   #next = 0;
   #dead: Error | undefined;
   readonly #exited: Promise<void>;
 
   constructor(data: WriterData) {
-    this.#worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: data });
+    this.#worker = new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData: data });
     this.#worker.on('message', (m: Reply) => {
       if (m.id === undefined) return;
       const p = this.#pending.get(m.id);
@@ -64,11 +66,11 @@ export class WriterThread {
     this.#pending.clear();
   }
 
-  /** Commits a batch in the writer thread. */
-  readonly commit: Committer = (items) => {
+  /** Commits a batch in the writer thread; resolves once it is durable. */
+  readonly commit = (items: readonly AppendItem[]): Promise<WriterCommit> => {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
-    return new Promise<CommitResult>((resolve, reject) => {
+    return new Promise<WriterCommit>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       const { batch, transfer } = packBatch(items);
       this.#worker.postMessage({ id, batch }, transfer);

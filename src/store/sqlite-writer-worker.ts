@@ -6,8 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TileBuilder } from '../core/tiles.js';
-import { openDatabase, type SyncMode } from '../store/db.js';
-import { LogStore } from '../store/log-store.js';
+import { openDatabase, type SyncMode } from './db.js';
+import { LogStore } from './log-store.js';
 import { nodeSha256 } from './node-hash.js';
 import { type PackedBatch, unpackBatch } from './writer-pack.js';
 

@@ -1,0 +1,175 @@
+/**
+ * The log's storage seam: what the sequencer, signer, read API, lookups, search, erasure,
+ * retention and fork guard need from a storage engine, and the engine-neutral types they
+ * speak. `src/log` and everything above import storage types from here only, never from an
+ * engine's module. Reads are Promise-returning so a network engine (PostgreSQL) fits behind
+ * the same interface; the SQLite engine (sqlite-storage.ts) resolves them at once. A new engine
+ * implements {@link LogStorage} in its own module of `src/store/` and is chosen in
+ * open-storage.ts; its schema lives in its own migrations, beside the engine.
+ */
+import type { StoredTile } from '../core/tiles.js';
+
+/** One leaf to append. */
+export interface AppendItem {
+  /** The public entry bytes (the leaf). */
+  readonly entry: Uint8Array;
+  /** SHA-256(0x00 || entry), if the caller already computed it. */
+  readonly leafHash?: Uint8Array;
+  /** Private salt and payload behind the entry's commitment, if any. */
+  readonly salt?: Uint8Array;
+  readonly payload?: Uint8Array;
+  /** (source, id) for dedup and lookup; absent = never deduplicated. */
+  readonly source?: string;
+  readonly id?: string;
+  /** Private search metadata, stored in the same transaction. */
+  readonly meta?: LeafMeta;
+  /** This leaf is an erasure entry: erase the salt and payload of `index` in the same transaction. */
+  readonly erase?: { readonly index: number; readonly reason: string };
+}
+
+/** Private search metadata of a leaf. */
+export interface LeafMeta {
+  readonly kind: string;
+  readonly source: string;
+  readonly recvMs: number;
+  readonly tsMs: number | null;
+  readonly path: string | null;
+  readonly result: string | null;
+  readonly revisions: readonly string[];
+}
+
+/** A search over the private metadata. Filters are ANDed; absent ones match everything. */
+export interface SearchFilter {
+  readonly kind?: string;
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  readonly path?: string;
+  readonly result?: string;
+  readonly source?: string;
+  readonly revision?: string;
+}
+
+/** Where an append landed. */
+export interface AppendResult {
+  readonly index: number;
+  /** True when (source, id) was already in the log: no leaf was added. */
+  readonly duplicate: boolean;
+}
+
+/** What one committed batch produced: one result per item, and the new tree size. */
+export interface AppendCommit {
+  readonly results: AppendResult[];
+  readonly size: number;
+}
+
+/** The committed tree: its size and root hash. */
+export interface CommittedTree {
+  readonly size: number;
+  readonly root: Uint8Array;
+}
+
+/** A checkpoint the log signed. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly root: Uint8Array;
+  readonly note: string;
+  readonly signedAt: number;
+}
+
+/** Salt and clear-text payload behind an entry's commitment. */
+export interface StoredPayload {
+  readonly salt: Uint8Array;
+  readonly payload: Uint8Array;
+}
+
+/** Why and by which entry a payload was erased. */
+export interface ErasureRecord {
+  readonly erasureIndex: number;
+  readonly reason: string;
+  readonly erasedAt: number;
+}
+
+/** The origin and verifier key a log database was created with (absent on a fresh one). */
+export interface LogIdentity {
+  readonly origin?: string;
+  readonly vkey?: string;
+}
+
+/** An erasure that cannot be applied; the whole request is refused. */
+export class EraseError extends Error {
+  constructor(
+    readonly code: 'no_such_entry' | 'already_erased' | 'not_erasable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EraseError';
+  }
+}
+
+/**
+ * Storage holds less than the log signed or committed (a tile or entry below the tree size is
+ * missing or short): the server's fault, never the request's, so HTTP answers it 5xx.
+ */
+export class StorageError extends Error {
+  constructor(
+    readonly code: 'tile_missing' | 'entry_missing',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+/**
+ * A log's storage engine. Writes that change the tree go through {@link append} only: one
+ * atomic commit per batch (dedup, indices, entries, payloads, ids, metadata, erasures and
+ * hash tiles together). The engine keeps the tree's right edge, so it knows the committed
+ * tree without reading it back.
+ */
+export interface LogStorage {
+  /**
+   * Commits a batch atomically; one result per item. May complete synchronously (an
+   * in-process engine) or return a promise (a writer thread, a network engine); either way
+   * it settles only once the batch is durable, and a failure applied nothing.
+   */
+  append(items: AppendItem[]): AppendCommit | Promise<AppendCommit>;
+  /** The committed tree as of the last settled append (or as opened). */
+  committedTree(): CommittedTree;
+
+  /** Entry bytes at `index`, or undefined. */
+  entry(index: number): Promise<Uint8Array | undefined>;
+  /** Entries [lo, hi) in index order (fewer if some are missing). */
+  entries(lo: number, hi: number): Promise<Uint8Array[]>;
+  /** Salt and payload of `index`, or undefined (none, or erased). */
+  payload(index: number): Promise<StoredPayload | undefined>;
+  /** The erasure record of `index`, or undefined if its payload was not erased. */
+  erasure(index: number): Promise<ErasureRecord | undefined>;
+  /** Hash tile (level, index) at its current width, with interior nodes when stored. */
+  tile(level: number, index: number): Promise<StoredTile | undefined>;
+
+  /** Index of the entry with (source, id), or undefined. */
+  findById(source: string, id: string): Promise<number | undefined>;
+  /** Indices of every entry with this id, from any source, in index order. */
+  findByIdAnySource(id: string): Promise<number[]>;
+  /** The smallest index below `size` whose leaf hash is `leaf`, or undefined. */
+  findLeaf(leaf: Uint8Array, size: number): Promise<number | undefined>;
+  /** Leaves matching `filter` after `cursor` (exclusive), in index order, at most `limit`. */
+  search(filter: SearchFilter, cursor: number, limit: number): Promise<number[]>;
+  /** Payload-holding leaves received before `recvMs`, oldest first, at most `limit`. */
+  expiredPayloads(recvMs: number, limit: number): Promise<number[]>;
+
+  /** Records a signed checkpoint; rejects if one of that size exists (one root per size, ever). */
+  insertCheckpoint(cp: StoredCheckpoint): Promise<void>;
+  /** The largest signed checkpoint, or undefined if none was ever signed. */
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** The signed checkpoint of exactly `size`, or undefined. */
+  checkpointAt(size: number): Promise<StoredCheckpoint | undefined>;
+
+  /** The recorded origin and key. */
+  identity(): Promise<LogIdentity>;
+  /** Records origin and key together (once, on a fresh database). */
+  setIdentity(origin: string, vkey: string): Promise<void>;
+
+  /** Settles pending work and releases the engine (connections, threads). */
+  close(): Promise<void>;
+}
