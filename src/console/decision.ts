@@ -105,7 +105,11 @@ function body(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): HTMLElem
         'section',
         { 'aria-labelledby': 'event-title' },
         h('h2', { id: 'event-title' }, 'Event (decoded from the verified payload)'),
-        h('pre', { class: 'event', id: 'event', tabindex: 0 }, prettyJson(check.event)),
+        h(
+          'pre',
+          { class: 'event', id: 'event', tabindex: 0, 'aria-labelledby': 'event-title' },
+          prettyJson(check.event),
+        ),
       ),
     );
   }

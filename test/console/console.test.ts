@@ -126,8 +126,26 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     return ctx;
   }
 
-  /** Full-page screenshots at desktop and phone width. */
+  /**
+   * Full-page screenshots at desktop and phone width; the page must fit the phone's width and
+   * every control must have a name a screen reader can announce.
+   */
   async function shoot(page: Page, name: string): Promise<void> {
+    const unnamed = await page.$$eval('main :is(button, input, select, textarea, a, [tabindex])', (els) =>
+      els
+        .filter((el) => {
+          const labels = (el as { labels?: { length: number } }).labels;
+          const labelled = labels !== undefined && labels.length > 0;
+          return (
+            !labelled &&
+            !el.getAttribute('aria-label') &&
+            !el.getAttribute('aria-labelledby') &&
+            !el.textContent?.trim()
+          );
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed, `${name}: controls without an accessible name`).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, `${name}-desktop.png`), fullPage: true });
     await page.setViewportSize(PHONE);
     await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage: true });
@@ -155,6 +173,13 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     expect(res?.headers()['cache-control']).toBe('no-store');
     await expect.poll(() => page.textContent('#tree-size'), { timeout: 15_000 }).toBe('50');
     expect(await page.textContent('main')).toContain('Decisions per second');
+    // The chart's newest point is the answer's own size, not a sample seconds old.
+    expect(await page.textContent('main')).toContain('Tree size: 50 leaves now');
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.className')).toBe('skip');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).toBe('main');
     await shoot(page, 'overview');
     await ctx.close();
     expect(blocked).toEqual([]);
@@ -190,6 +215,8 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     await page.click(`a:has-text("${DECISION}")`);
     await page.waitForSelector('#summary');
     expect(await page.textContent('#summary')).toContain('verified: every check passed');
+    expect(await page.getAttribute('#summary', 'role')).toBe('status');
+    expect(await page.getAttribute('#summary', 'aria-live')).toBe('polite');
     const st = await statuses(page);
     expect(Object.values(st).every((s) => s === 'passed')).toBe(true);
     expect(Object.keys(st)).toEqual(
