@@ -47,24 +47,16 @@ export async function showDecision(deps: DecisionDeps, t: LookupTarget): Promise
   replace(deps.root, h('h1', null, title), ...body(deps, t, check));
 }
 
+const SUMMARY_CLASS: Record<LookupCheck['verdict']['state'], string> = {
+  verified: 'summary ok',
+  partial: 'summary partial',
+  failed: 'summary bad',
+};
+
+/** The summary line (verdict.ts): green, neutral or red; announced to screen readers. */
 function summary(check: LookupCheck): HTMLElement {
-  const failed = check.steps.filter((s) => s.status === 'failed').length;
-  const text = check.verified
-    ? check.steps.some((s) => s.status === 'skipped')
-      ? '✓ verified (see the notes on the skipped checks)'
-      : '✓ verified: every check passed'
-    : failed > 0
-      ? `✗ NOT verified: ${failed} check${failed > 1 ? 's' : ''} failed`
-      : '– not fully verified: some checks could not run';
-  return h(
-    'p',
-    {
-      id: 'summary',
-      class: check.verified ? 'summary ok' : failed ? 'summary bad' : 'summary warn',
-      role: 'status',
-    },
-    text,
-  );
+  const { state, text } = check.verdict;
+  return h('p', { id: 'summary', class: SUMMARY_CLASS[state], role: 'status', 'aria-live': 'polite' }, text);
 }
 
 function body(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): HTMLElement[] {
@@ -113,7 +105,11 @@ function body(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): HTMLElem
         'section',
         { 'aria-labelledby': 'event-title' },
         h('h2', { id: 'event-title' }, 'Event (decoded from the verified payload)'),
-        h('pre', { class: 'event', id: 'event', tabindex: 0 }, prettyJson(check.event)),
+        h(
+          'pre',
+          { class: 'event', id: 'event', tabindex: 0, 'aria-labelledby': 'event-title' },
+          prettyJson(check.event),
+        ),
       ),
     );
   }

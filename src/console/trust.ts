@@ -72,7 +72,13 @@ export function refusalBox(title: string, r: Refusal, logUrl: string): HTMLEleme
       },
       'Download the evidence (JSON)',
     ),
-    h('details', null, h('summary', null, 'Evidence'), h('pre', { class: 'evidence' }, text)),
+    h(
+      'details',
+      null,
+      h('summary', null, 'Evidence'),
+      // Focusable so the keyboard can scroll it.
+      h('pre', { class: 'evidence', tabindex: 0, 'aria-label': 'Evidence (JSON)' }, text),
+    ),
   );
 }
 

@@ -15,6 +15,7 @@ import { toBase64 } from '../core/bytes.js';
 import { type CborValue, decodeDeterministic } from '../core/cbor.js';
 import { decodeEntry, type Entry, isErasure, verifyCommitment } from '../core/entry.js';
 import { leafHash } from '../core/merkle.js';
+import { type Verdict, verdictOf } from './verdict.js';
 
 /** Outcome of one check. */
 export type StepStatus = 'passed' | 'failed' | 'skipped';
@@ -25,16 +26,18 @@ export interface Step {
   readonly label: string;
   status: StepStatus;
   detail: string;
-  /** A skipped optional check does not prevent "verified" (e.g. no witness policy pinned). */
-  optional?: boolean;
+  /** Why a skipped check did not run, as the summary lists it ("witness cosignatures (…)"). */
+  notChecked?: string;
+  /** The id of a check that stands in for this skipped one (an erased payload: 'erasure'). */
+  replacedBy?: string;
   error?: VerifyError;
 }
 
 /** Everything the decision page shows. */
 export interface LookupCheck {
   readonly steps: Step[];
-  /** True iff every check passed (optional ones may be skipped). */
-  readonly verified: boolean;
+  /** The summary: 'verified' iff every check passed (or was replaced by one that passed). */
+  readonly verdict: Verdict;
   readonly response: EntryResponse;
   readonly entry?: Entry;
   /** The event decoded from the verified payload. */
@@ -135,14 +138,33 @@ function checkEntry(r: EntryResponse, t: LookupTarget): Entry {
  * payload. Without a payload (erased, withheld, or an erasure entry) it returns no event and
  * says why.
  */
-function checkCommitment(r: EntryResponse, entry: Entry): { event?: CborValue; detail: string } {
+function checkCommitment(
+  r: EntryResponse,
+  entry: Entry,
+): { event?: CborValue; detail: string; skip?: Pick<Step, 'notChecked' | 'replacedBy'> } {
   if (r.salt === null || r.payload === null) {
     if (r.erased !== null) {
-      return { detail: `the payload was erased by entry ${r.erased.erasureIndex} (checked below)` };
+      return {
+        detail: `the payload was erased by entry ${r.erased.erasureIndex}: the erasure check below replaces this one`,
+        skip: {
+          replacedBy: 'erasure',
+          notChecked: 'the payload was erased, so the erasure check replaces the commitment check',
+        },
+      };
     }
-    if (isErasure(entry))
-      return { detail: 'an erasure entry commits to no payload: the entry is the record' };
-    return { detail: 'the payload was withheld: give a read token to check it' };
+    if (isErasure(entry)) {
+      return {
+        detail: 'an erasure entry commits to no payload: the entry is the record',
+        skip: {
+          replacedBy: 'leaf_hash',
+          notChecked: 'an erasure entry has no payload: the leaf hash covers the whole record',
+        },
+      };
+    }
+    return {
+      detail: 'the payload was withheld: give a read token (Search) to check it',
+      skip: { notChecked: 'the payload (withheld: no read token)' },
+    };
   }
   if (isErasure(entry) || !verifyCommitment(entry, r.salt, r.payload)) {
     throw new VerifyError(
@@ -219,19 +241,20 @@ export async function checkLookup(
   );
   if (entry !== undefined) {
     const e = entry;
+    let skip: Pick<Step, 'notChecked' | 'replacedBy'> | undefined;
     await run(
       s.commitment,
       () => {
         const c = checkCommitment(r, e);
         event = c.event;
+        skip = c.skip;
         return c.detail;
       },
       'commitment_mismatch',
     );
-    if (event === undefined && s.commitment.status === 'passed') {
-      // Nothing to compare: not a pass. Erasures are accounted for by the erasure check.
-      s.commitment.status = 'skipped';
-      s.commitment.optional = r.erased !== null || isErasure(e);
+    // Nothing to compare is not a pass: the summary lists it, unless another check replaces it.
+    if (skip !== undefined && s.commitment.status === 'passed') {
+      Object.assign(s.commitment, skip, { status: 'skipped' });
     }
   }
   const leaf = leafHash(r.entry);
@@ -252,11 +275,10 @@ export async function checkLookup(
   });
   if (cp !== undefined) await checkAgainstCheckpoint(client, r, leaf, cp, s);
   const steps: Step[] = [...Object.values(s), ...(await extraSteps(client, r, entry !== undefined))];
-  const verified = steps.every((x) => x.status === 'passed' || (x.status === 'skipped' && x.optional));
   const refusal = steps.find((x) => x.status === 'failed')?.error;
   return {
     steps,
-    verified,
+    verdict: verdictOf(steps),
     response: r,
     ...(entry ? { entry } : {}),
     ...(event !== undefined ? { event } : {}),
@@ -295,7 +317,7 @@ async function checkAgainstCheckpoint(
     return `${r.proof.length} proof hashes lead from leaf ${r.index} to the root of the tree of size ${cp.checkpoint.size}`;
   });
   if (client.trust.policy === undefined) {
-    s.witnesses.optional = true;
+    s.witnesses.notChecked = 'witness cosignatures (no policy pinned)';
     s.witnesses.detail = 'no witness policy pinned: only the log key is checked (pin one in Settings)';
   } else {
     await run(s.witnesses, () => {
