@@ -6,6 +6,7 @@
  * down to the commitment of their payload. Browser-safe: `fetch` and the pure core only.
  */
 import { bytesEqual, fromBase64, toBase64 } from '../core/bytes.js';
+import { isSafeUint } from '../core/check.js';
 import type { Entry } from '../core/entry.js';
 import { decodeEntry, isErasure } from '../core/entry.js';
 import {
@@ -355,7 +356,7 @@ export class LogClient {
     cp: VerifiedCheckpoint,
   ): Promise<Uint8Array[]> {
     const size = cp.checkpoint.size;
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    if (!isSafeUint(index) || index >= size) {
       throw new VerifyError('bad_inclusion', `index ${index} is not below the tree size ${size}`, {
         index,
         size,
@@ -400,7 +401,7 @@ export class LogClient {
   async verifyEntryFromTiles(index: number, cp?: VerifiedCheckpoint): Promise<TileEntryVerification> {
     const checkpoint = cp ?? (await this.update()).checkpoint;
     const size = checkpoint.checkpoint.size;
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    if (!isSafeUint(index) || index >= size) {
       throw new VerifyError('not_found', `index ${index} is not below the tree size ${size}`, {
         index,
         size,
@@ -433,7 +434,7 @@ export class LogClient {
 
   /** Looks up leaf `index` (`GET /v1/entries/{index}`) and verifies it like {@link verifyDecision}. */
   async verifyEntry(index: number, opts: LookupOptions = {}): Promise<LookupVerification> {
-    if (!Number.isSafeInteger(index) || index < 0) throw new VerifyError('usage', `bad index ${index}`);
+    if (!isSafeUint(index)) throw new VerifyError('usage', `bad index ${index}`);
     return this.#lookup(`v1/entries/${index}`, { index }, opts);
   }
 

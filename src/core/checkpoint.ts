@@ -3,6 +3,7 @@
  * signing/opening a checkpoint as a signed note whose log key name equals the origin.
  */
 import { fromBase64, toBase64 } from './bytes.js';
+import { isCanonicalDecimal, isSafeUint } from './check.js';
 import { HASH_SIZE } from './hash.js';
 import {
   NoteError,
@@ -35,8 +36,6 @@ export interface CheckpointInput {
   extensions?: readonly string[];
 }
 
-const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
-
 function malformed(message: string): NoteError {
   return new NoteError('malformed_checkpoint', message);
 }
@@ -56,7 +55,7 @@ function checkLine(line: string, what: string): void {
  */
 export function formatCheckpoint(cp: CheckpointInput): string {
   checkLine(cp.origin, 'origin');
-  if (!Number.isSafeInteger(cp.size) || cp.size < 0) {
+  if (!isSafeUint(cp.size)) {
     throw malformed(`tree size ${cp.size} is not a non-negative safe integer`);
   }
   if (cp.rootHash.length !== HASH_SIZE) {
@@ -86,11 +85,11 @@ export function parseCheckpoint(text: string): Checkpoint {
     if (line.length === 0) throw malformed(`checkpoint line ${i + 1} is empty`);
   }
   const [origin, sizeLine, rootLine, ...extensions] = lines as [string, string, string, ...string[]];
-  if (!CANONICAL_DECIMAL.test(sizeLine)) {
+  if (!isCanonicalDecimal(sizeLine)) {
     throw malformed(`tree size ${JSON.stringify(sizeLine)} is not a canonical decimal`);
   }
   const size = Number(sizeLine);
-  if (!Number.isSafeInteger(size)) {
+  if (!isSafeUint(size)) {
     throw malformed(`tree size ${sizeLine} exceeds Number.MAX_SAFE_INTEGER (2^53 - 1), unsupported`);
   }
   const rootHash = fromBase64(rootLine);

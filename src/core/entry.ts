@@ -16,6 +16,7 @@ import {
   decodeDeterministic,
   encodeDeterministic,
 } from './cbor.js';
+import { hasLoneSurrogate, isSafeUint } from './check.js';
 import { type Sha256, sha256 } from './hash.js';
 
 /** The only entry format version. */
@@ -101,7 +102,6 @@ const COMMON_FIELDS = ['v', 'kind', 'src', 'id', 'ts', 'recv', 'flags'];
 const COMMITMENT_FIELDS = new Set([...COMMON_FIELDS, 'c']);
 const ERASURE_FIELDS = new Set([...COMMON_FIELDS, 'erases', 'reason']);
 const TOKEN = /^[\x21-\x7e]+$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True if `e` is an erasure entry. */
 export function isErasure(e: Entry): e is ErasureEntry {
@@ -114,7 +114,7 @@ function fieldError(code: EntryErrorCode, field: string, message: string): Entry
 
 function checkText(v: unknown, field: string, nonEmpty = false): string {
   if (typeof v !== 'string') throw fieldError('BAD_FIELD', field, `must be a string, got ${typeof v}`);
-  if (LONE_SURROGATE.test(v))
+  if (hasLoneSurrogate(v))
     throw fieldError('BAD_FIELD', field, 'contains a lone surrogate (not valid Unicode)');
   if (nonEmpty && v === '') throw fieldError('BAD_FIELD', field, 'must not be empty');
   return v;
@@ -128,7 +128,7 @@ function checkToken(v: unknown, field: string, code: EntryErrorCode): string {
 }
 
 function checkUint(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+  if (!isSafeUint(v)) {
     throw fieldError('BAD_FIELD', field, 'must be a non-negative safe integer');
   }
   return v;

@@ -5,6 +5,7 @@
  */
 export * from './bytes.js';
 export * from './cbor.js';
+export * from './check.js';
 export * from './checkpoint.js';
 export * from './cosignature.js';
 export * from './entry.js';

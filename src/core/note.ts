@@ -9,6 +9,7 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromBase64, toBase64, utf8 } from './bytes.js';
+import { hasLoneSurrogate, isByte, isUint32, loneSurrogateIndex } from './check.js';
 import { type Sha256, sha256 } from './hash.js';
 
 ed.hashes.sha512 = sha512;
@@ -160,23 +161,6 @@ const UNICODE_SPACES = new Set<number>([
   0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 ]);
 
-/** Offset of the first lone UTF-16 surrogate in `s` (a string not representable in UTF-8), or -1. */
-function loneSurrogateIndex(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        i++;
-        continue;
-      }
-      return i;
-    }
-    if (c >= 0xdc00 && c <= 0xdfff) return i;
-  }
-  return -1;
-}
-
 /**
  * Why `s` is not acceptable as (part of) a signed note: it must be representable in UTF-8 and
  * contain no code point below U+0020 other than "\n". Returns undefined when acceptable.
@@ -198,7 +182,7 @@ export function noteTextProblem(s: string): string | undefined {
  * valid UTF-8 (no lone surrogates), no '+' and no Unicode white space (Go unicode.IsSpace).
  */
 export function isValidKeyName(name: string): boolean {
-  if (name.length === 0 || loneSurrogateIndex(name) >= 0) return false;
+  if (name.length === 0 || hasLoneSurrogate(name)) return false;
   for (const ch of name) {
     if (ch === '+' || UNICODE_SPACES.has(ch.codePointAt(0)!)) return false;
   }
@@ -214,11 +198,6 @@ function checkKeyName(name: string, what: string): void {
       { name },
     );
   }
-}
-
-/** True iff `n` is an integer in [0, 2^32 - 1]. */
-function isUint32(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
 
 /** 4-byte big-endian encoding of a uint32 key ID. */
@@ -238,7 +217,7 @@ export function computeKeyId(
   publicKey: Uint8Array,
   hash: Sha256 = sha256,
 ): number {
-  if (!Number.isInteger(type) || type < 0 || type > 0xff) {
+  if (!isByte(type)) {
     throw new NoteError('invalid_key', `signature type ${type} is not a byte`);
   }
   const digest = hash(concatBytes(utf8(name), Uint8Array.of(0x0a, type), publicKey));

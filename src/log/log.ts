@@ -5,6 +5,7 @@
  * published before a signature commits to it.
  */
 import { bytesEqual, toBase64 } from '../core/bytes.js';
+import { isSafeUint } from '../core/check.js';
 import { openCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
@@ -396,7 +397,7 @@ export class TransparencyLog {
 
   #checkPublished(size: number): void {
     const published = this.latest().size;
-    if (!Number.isSafeInteger(size) || size < 0 || size > published) {
+    if (!isSafeUint(size) || size > published) {
       throw new MerkleError(
         'index_out_of_range',
         `tree size ${size} is beyond the latest checkpoint (${published})`,
