@@ -8,6 +8,7 @@
  * An entry is the deterministic CBOR (see `cbor.ts`) of a text-keyed map; `spec/entry-format.md`
  * is the normative description, with a worked example that the tests check byte for byte.
  */
+import { MAX_BUNDLE_ENTRY_SIZE } from './bundle.js';
 import { bytesEqual, concatBytes } from './bytes.js';
 import {
   CborError,
@@ -22,7 +23,7 @@ import { type Sha256, sha256 } from './hash.js';
 /** The only entry format version. */
 export const ENTRY_VERSION = 1;
 /** Maximum encoded entry size: the uint16 length prefix of a tlog-tiles entry bundle. */
-export const MAX_ENTRY_SIZE = 65535;
+export const MAX_ENTRY_SIZE = MAX_BUNDLE_ENTRY_SIZE;
 /** Size of a commitment salt. */
 export const SALT_SIZE = 32;
 /** Size of a commitment (SHA-256). */

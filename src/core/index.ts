@@ -3,6 +3,7 @@
  * cosignatures, witness policies, deterministic CBOR and the entry format. No I/O, no
  * Node-only APIs: the same code runs in the server, the CLI and a browser.
  */
+export * from './bundle.js';
 export * from './bytes.js';
 export * from './cbor.js';
 export * from './check.js';

@@ -4,6 +4,7 @@
  * Reads (tiles, bundles, proofs) are bounded by the latest *signed* checkpoint, so nothing is
  * published before a signature commits to it.
  */
+import { encodeEntryBundle } from '../core/bundle.js';
 import { bytesEqual, toBase64 } from '../core/bytes.js';
 import { isSafeUint } from '../core/check.js';
 import { openCheckpoint } from '../core/checkpoint.js';
@@ -429,18 +430,7 @@ export class TransparencyLog {
   /** Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. */
   entryBundle(index: number, width: number): Uint8Array | undefined {
     if (!this.#tileServable(0, index, width)) return undefined;
-    const entries = this.store.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
-    let n = 0;
-    for (const e of entries) n += 2 + e.length;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const e of entries) {
-      out[o] = e.length >>> 8;
-      out[o + 1] = e.length & 0xff;
-      out.set(e, o + 2);
-      o += 2 + e.length;
-    }
-    return out;
+    return encodeEntryBundle(this.store.entries(index * TILE_WIDTH, index * TILE_WIDTH + width));
   }
 
   /**
