@@ -36,8 +36,20 @@ export interface CheckpointInput {
   extensions?: readonly string[];
 }
 
-function malformed(message: string): NoteError {
-  return new NoteError('malformed_checkpoint', message);
+/** Stable machine-readable error codes of {@link CheckpointError}. */
+export type CheckpointErrorCode =
+  /** A checkpoint body does not follow c2sp.org/tlog-checkpoint. */
+  | 'malformed_checkpoint'
+  /** The key name of the log key does not equal the checkpoint origin. */
+  | 'origin_mismatch';
+
+/** A checkpoint refused for its body or its origin (a {@link NoteError}, so one catch serves). */
+export class CheckpointError extends NoteError<CheckpointErrorCode> {
+  override readonly name = 'CheckpointError';
+}
+
+function malformed(message: string): CheckpointError {
+  return new CheckpointError('malformed_checkpoint', message);
 }
 
 /** Throws malformed_checkpoint unless `line` can be a checkpoint line (non-empty, no "\n" or controls). */
@@ -111,7 +123,7 @@ export function signCheckpoint(
 ): string {
   const text = formatCheckpoint(cp);
   if (signer.name !== cp.origin) {
-    throw new NoteError(
+    throw new CheckpointError(
       'origin_mismatch',
       `log key name ${JSON.stringify(signer.name)} does not equal origin ${JSON.stringify(cp.origin)}`,
       { name: signer.name, keyId: signer.keyId },
@@ -141,7 +153,7 @@ export function openCheckpoint(
   const parsed = parseNote(note);
   const checkpoint = parseCheckpoint(parsed.text);
   if (logVerifier.name !== checkpoint.origin) {
-    throw new NoteError(
+    throw new CheckpointError(
       'origin_mismatch',
       `log key name ${JSON.stringify(logVerifier.name)} does not equal origin ${JSON.stringify(checkpoint.origin)}`,
       { name: logVerifier.name, keyId: logVerifier.keyId },

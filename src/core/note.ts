@@ -23,7 +23,11 @@ export const MAX_NOTE_SIGNATURES = 100;
 /** The signature line prefix: U+2014 EM DASH followed by one U+0020 SPACE. */
 export const SIGNATURE_LINE_PREFIX = '\u2014 ';
 
-/** Stable machine-readable error codes of {@link NoteError}. */
+/**
+ * Stable machine-readable error codes of the signed-note module itself. Checkpoints,
+ * cosignatures and policies own their codes ({@link CheckpointErrorCode} and the others, each
+ * in its module) and throw subclasses of {@link NoteError}.
+ */
 export type NoteErrorCode =
   /** The note does not follow the signed-note syntax (or a text to sign is invalid). */
   | 'malformed_note'
@@ -36,19 +40,7 @@ export type NoteErrorCode =
   /** Two configured verifiers share one (name, key ID) and a signature matched them. */
   | 'ambiguous_key'
   /** A signer is unusable (invalid name or key ID, or produced no signature bytes). */
-  | 'invalid_signer'
-  /** A checkpoint body does not follow c2sp.org/tlog-checkpoint. */
-  | 'malformed_checkpoint'
-  /** The key name of the log key does not equal the checkpoint origin. */
-  | 'origin_mismatch'
-  /** A cosignature/v1 payload or timestamp is malformed. */
-  | 'malformed_cosignature'
-  /** A tlog-policy file is malformed (details.line gives the 1-based line). */
-  | 'malformed_policy'
-  /** No log of the policy has a key whose name equals the checkpoint origin. */
-  | 'unknown_log'
-  /** The checkpoint is log-signed but the policy's witness quorum is not met. */
-  | 'policy_unsatisfied';
+  | 'invalid_signer';
 
 /** Optional context attached to a {@link NoteError}. */
 export interface NoteErrorDetails {
@@ -60,13 +52,19 @@ export interface NoteErrorDetails {
   keyId?: number;
 }
 
-/** The single error class thrown by the signed-note, checkpoint, cosignature and policy modules. */
-export class NoteError extends Error {
-  override readonly name = 'NoteError';
-  readonly code: NoteErrorCode;
+/**
+ * The error of the signed-note family. Thrown as is, with a {@link NoteErrorCode}, by this
+ * module (and by the checkpoint, cosignature and policy modules when the cause is a note, key or
+ * signature); those modules throw subclasses with their own code unions, so one
+ * `instanceof NoteError` still catches every refusal of a signed note. `C` is the code union.
+ */
+export class NoteError<C extends string = NoteErrorCode> extends Error {
+  override readonly name: string = 'NoteError';
+  readonly code: C;
   readonly details: NoteErrorDetails;
 
-  constructor(code: NoteErrorCode, message: string, details: NoteErrorDetails = {}) {
+  // NoInfer: a plain `new NoteError(code, ...)` is checked against NoteErrorCode, not widened.
+  constructor(code: NoInfer<C>, message: string, details: NoteErrorDetails = {}) {
     super(message);
     this.code = code;
     this.details = details;

@@ -50,8 +50,22 @@ export interface Policy {
   quorum: string;
 }
 
-function fail(line: number, message: string): NoteError {
-  return new NoteError('malformed_policy', `policy line ${line}: ${message}`, { line });
+/** Stable machine-readable error codes of {@link PolicyError}. */
+export type PolicyErrorCode =
+  /** A tlog-policy file is malformed (details.line gives the 1-based line). */
+  | 'malformed_policy'
+  /** No log of the policy has a key whose name equals the checkpoint origin. */
+  | 'unknown_log'
+  /** The checkpoint is log-signed but the policy's witness quorum is not met. */
+  | 'policy_unsatisfied';
+
+/** A policy refused, or a checkpoint refused by a policy (a {@link NoteError}, so one catch serves). */
+export class PolicyError extends NoteError<PolicyErrorCode> {
+  override readonly name = 'PolicyError';
+}
+
+function fail(line: number, message: string): PolicyError {
+  return new PolicyError('malformed_policy', `policy line ${line}: ${message}`, { line });
 }
 
 /** Checks the tlog-policy character set on one line: only tab, 0x20-0x7E and non-ASCII. */
@@ -79,7 +93,7 @@ export function parsePolicy(input: string | Uint8Array): Policy {
   if (typeof input === 'string') text = input;
   else {
     const decoded = fromUtf8(input);
-    if (decoded === undefined) throw new NoteError('malformed_policy', 'policy is not valid UTF-8', {});
+    if (decoded === undefined) throw new PolicyError('malformed_policy', 'policy is not valid UTF-8', {});
     text = decoded;
   }
   const logs: PolicyLog[] = [];
@@ -185,7 +199,7 @@ export function parsePolicy(input: string | Uint8Array): Policy {
         throw fail(n, `unknown keyword ${JSON.stringify(keyword)}`);
     }
   }
-  if (quorum === undefined) throw new NoteError('malformed_policy', 'policy has no quorum line', {});
+  if (quorum === undefined) throw new PolicyError('malformed_policy', 'policy has no quorum line', {});
   return { logs, witnesses, groups, quorum };
 }
 
@@ -241,7 +255,7 @@ export function verifyCheckpointWithPolicy(
   const checkpoint = parseCheckpoint(parseNote(note).text);
   const logs = policy.logs.filter((l) => l.verifier.name === checkpoint.origin);
   if (logs.length === 0) {
-    throw new NoteError(
+    throw new PolicyError(
       'unknown_log',
       `no policy log has a key named after origin ${JSON.stringify(checkpoint.origin)}`,
     );
@@ -258,7 +272,7 @@ export function verifyCheckpointWithPolicy(
     );
   }
   if (!quorumSatisfied(policy, opened.verified)) {
-    throw new NoteError(
+    throw new PolicyError(
       'policy_unsatisfied',
       `witness quorum ${JSON.stringify(policy.quorum)} is not satisfied`,
     );
