@@ -6,7 +6,7 @@
  * down to the commitment of their payload. Browser-safe: `fetch` and the pure core only.
  */
 import { bytesEqual, fromBase64, toBase64 } from '../core/bytes.js';
-import { isSafeUint } from '../core/check.js';
+import { isHash, isSafeUint } from '../core/check.js';
 import type { Entry } from '../core/entry.js';
 import { decodeEntry, isErasure } from '../core/entry.js';
 import {
@@ -237,7 +237,7 @@ export class LogClient {
     }
     const proof = o.proof.map((h) => {
       const b = typeof h === 'string' ? fromBase64(h) : undefined;
-      if (b === undefined || b.length !== 32) {
+      if (b === undefined || !isHash(b)) {
         throw new VerifyError('malformed_response', 'consistency proof hash is not base64 of 32 bytes', {
           url,
         });

@@ -3,6 +3,7 @@
  * formats use, and strings that UTF-8 can carry. Each returns a boolean or an offset and throws
  * nothing, so that every caller raises its own error, with its own code and message.
  */
+import { HASH_SIZE } from './hash.js';
 
 /**
  * True iff `n` is a non-negative safe integer (0 .. 2^53 - 1): a tree size, a leaf index, a
@@ -51,4 +52,9 @@ export function loneSurrogateIndex(s: string): number {
 /** True iff `s` holds a lone UTF-16 surrogate (see {@link loneSurrogateIndex}). */
 export function hasLoneSurrogate(s: string): boolean {
   return LONE_SURROGATE.test(s);
+}
+
+/** True iff `h` is a Uint8Array of exactly {@link HASH_SIZE} (32) bytes: a SHA-256 hash. */
+export function isHash(h: unknown): boolean {
+  return h instanceof Uint8Array && h.length === HASH_SIZE;
 }

@@ -3,7 +3,7 @@
  * signing/opening a checkpoint as a signed note whose log key name equals the origin.
  */
 import { fromBase64, toBase64 } from './bytes.js';
-import { isCanonicalDecimal, isSafeUint } from './check.js';
+import { isCanonicalDecimal, isHash, isSafeUint } from './check.js';
 import { HASH_SIZE } from './hash.js';
 import {
   NoteError,
@@ -70,7 +70,7 @@ export function formatCheckpoint(cp: CheckpointInput): string {
   if (!isSafeUint(cp.size)) {
     throw malformed(`tree size ${cp.size} is not a non-negative safe integer`);
   }
-  if (cp.rootHash.length !== HASH_SIZE) {
+  if (!isHash(cp.rootHash)) {
     throw malformed(`root hash must be ${HASH_SIZE} bytes, got ${cp.rootHash.length}`);
   }
   let text = `${cp.origin}\n${cp.size}\n${toBase64(cp.rootHash)}\n`;
@@ -106,7 +106,7 @@ export function parseCheckpoint(text: string): Checkpoint {
   }
   const rootHash = fromBase64(rootLine);
   if (rootHash === undefined) throw malformed('root hash is not strict standard base64');
-  if (rootHash.length !== HASH_SIZE) {
+  if (!isHash(rootHash)) {
     throw malformed(`root hash must be ${HASH_SIZE} bytes, got ${rootHash.length}`);
   }
   return { origin, size, rootHash, extensions };

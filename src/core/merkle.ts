@@ -12,7 +12,7 @@
  * the ranges (pure), read the subtree hashes (I/O, sync or async), fold (pure).
  */
 import { bytesEqual, concatBytes } from './bytes.js';
-import { isSafeUint } from './check.js';
+import { isHash, isSafeUint } from './check.js';
 import { HASH_SIZE, type Sha256, sha256 } from './hash.js';
 
 /** MTH of the empty tree: SHA-256 of the empty string. */
@@ -59,7 +59,7 @@ function checkCount(name: string, n: number): void {
 }
 
 function checkHash(name: string, h: Uint8Array): void {
-  if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE) {
+  if (!isHash(h)) {
     throw new MerkleError('invalid_hash', `${name} must be ${HASH_SIZE} bytes`);
   }
 }

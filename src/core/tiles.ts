@@ -8,7 +8,7 @@
  * [(256N+i)·256^L, (256N+i+1)·256^L). Only full tiles feed the level above.
  */
 import { concatBytes } from './bytes.js';
-import { isIntInRange, isSafeUint } from './check.js';
+import { isHash, isIntInRange, isSafeUint } from './check.js';
 import { HASH_SIZE, type Sha256, sha256 } from './hash.js';
 import {
   EMPTY_ROOT,
@@ -103,7 +103,7 @@ export function parseTilePath(path: string): TilePath | undefined {
     if (digits === undefined || !/^[0-9]{3}$/.test(digits)) return undefined;
     index = index * 1000 + Number(digits);
   }
-  if (!Number.isSafeInteger(index)) return undefined;
+  if (!isSafeUint(index)) return undefined;
   // Reject redundant leading zero groups ("x000/001"): the canonical encoding must round-trip.
   if (encodeTileIndex(index) !== rest.join('/')) return undefined;
   if (levelPart === 'entries') return { kind: 'entries', index, width };
@@ -305,7 +305,7 @@ export class TileBuilder {
   append(leafHashes: readonly Uint8Array[]): TileWrite[] {
     const touched = new Map<string, TileWrite>();
     for (const h of leafHashes) {
-      if (h.length !== HASH_SIZE) throw new MerkleError('invalid_hash', 'leaf hash must be 32 bytes');
+      if (!isHash(h)) throw new MerkleError('invalid_hash', 'leaf hash must be 32 bytes');
       let carry: Uint8Array | undefined = h;
       let level = 0;
       while (carry) {

@@ -4,6 +4,7 @@ import {
   hasLoneSurrogate,
   isByte,
   isCanonicalDecimal,
+  isHash,
   isIntInRange,
   isSafeUint,
   isUint32,
@@ -37,6 +38,16 @@ describe('integer validators', () => {
     for (const s of ['', '00', '01', '+1', '-1', '1.0', ' 1', '1e3', '٣']) {
       expect(isCanonicalDecimal(s), s).toBe(false);
     }
+  });
+});
+
+describe('isHash', () => {
+  it('accepts exactly 32-byte Uint8Arrays', () => {
+    expect(isHash(new Uint8Array(32))).toBe(true);
+    expect(isHash(new Uint8Array(31))).toBe(false);
+    expect(isHash(new Uint8Array(33))).toBe(false);
+    expect(isHash(Array(32).fill(0))).toBe(false);
+    expect(isHash(undefined)).toBe(false);
   });
 });
 
