@@ -1,8 +1,8 @@
 /**
  * The pure core of opa-tlog: Merkle math and proofs, C2SP tiles and entry bundles, signed notes,
  * checkpoints, cosignatures, witness policies, deterministic CBOR, the entry format, and the
- * validators they share (check.ts). No I/O, no
- * Node-only APIs: the same code runs in the server, the CLI and a browser.
+ * validators they share (check.ts). No I/O, no Node-only APIs: the same code runs in the
+ * server, the CLI and a browser.
  */
 export * from './bundle.js';
 export * from './bytes.js';
