@@ -3,9 +3,9 @@
  * (optionally) a C2SP tlog-policy witness quorum. Core NoteErrors become {@link VerifyError}s
  * whose evidence is the refused note.
  */
-import { type Checkpoint, openCheckpoint } from '../core/checkpoint.js';
+import { type Checkpoint, type CheckpointError, openCheckpoint } from '../core/checkpoint.js';
 import { NoteError, type NoteVerifier, newEd25519Verifier } from '../core/note.js';
-import { type Policy, parsePolicy, verifyCheckpointWithPolicy } from '../core/policy.js';
+import { type Policy, type PolicyError, parsePolicy, verifyCheckpointWithPolicy } from '../core/policy.js';
 import { VerifyError, type VerifyErrorCode } from './errors.js';
 
 /** What the client trusts: the log key and, optionally, a witness policy. */
@@ -48,7 +48,7 @@ export function makeTrust(vkey: string | NoteVerifier, policy?: string | Policy)
   }
 }
 
-function mapNoteError(err: NoteError): VerifyErrorCode {
+function mapNoteError(err: NoteError | CheckpointError | PolicyError): VerifyErrorCode {
   switch (err.code) {
     case 'malformed_note':
     case 'malformed_checkpoint':

@@ -5,6 +5,7 @@
  * a signed checkpoint.
  */
 import { fromBase64 } from '../core/bytes.js';
+import { isHash } from '../core/check.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { type EntryResponse, parseEntryResponse } from './decision.js';
 import { VerifyError } from './errors.js';
@@ -45,7 +46,7 @@ export function parseConsistencyAnswer(body: unknown, url: string): ApiConsisten
   }
   const proof = o.proof.map((h) => {
     const b = typeof h === 'string' ? fromBase64(h) : undefined;
-    if (b === undefined || b.length !== HASH_SIZE) {
+    if (b === undefined || !isHash(b)) {
       throw new VerifyError('malformed_response', 'consistency proof hash is not base64 of 32 bytes', {
         url,
       });

@@ -7,6 +7,7 @@
  * framing). Callers authenticate them by folding them into a root or proof and comparing with
  * a verified checkpoint.
  */
+import { BundleError, decodeEntryBundle } from '../core/bundle.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { type AsyncSubtreeReader, perfectRootOf, type Subtree } from '../core/merkle.js';
 import { entryBundlePath, hashTilePath, subtreeLocation, TILE_WIDTH, tileAtSize } from '../core/tiles.js';
@@ -64,20 +65,13 @@ export class TileCache {
  * Throws 'bad_tile' if the framing is truncated.
  */
 export function parseEntryBundle(data: Uint8Array, url = ''): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let o = 0;
-  while (o < data.length) {
-    if (o + 2 > data.length) {
-      throw new VerifyError('bad_tile', `entry bundle ${url} ends inside a length prefix`, { url });
-    }
-    const n = (data[o]! << 8) | data[o + 1]!;
-    if (o + 2 + n > data.length) {
-      throw new VerifyError('bad_tile', `entry bundle ${url} ends inside entry ${out.length}`, { url });
-    }
-    out.push(data.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
+  try {
+    return decodeEntryBundle(data);
+  } catch (err) {
+    if (!(err instanceof BundleError)) throw err;
+    const where = err.code === 'truncated_length' ? 'a length prefix' : `entry ${err.entry}`;
+    throw new VerifyError('bad_tile', `entry bundle ${url} ends inside ${where}`, { url });
   }
-  return out;
 }
 
 /** Fetches tiles and bundles of one log, with a shared tile cache and in-flight deduplication. */
