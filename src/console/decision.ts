@@ -5,6 +5,7 @@
  * tlog-proof file for `opa-tlog verify proof`, and on failure the red refusal with evidence.
  */
 import { type LogClient, VerifyError } from '../client/index.js';
+import { MAX_JSON_RESPONSE_BYTES } from '../core/response-caps.js';
 import { download, h, replace } from './dom.js';
 import { prettyJson } from './format.js';
 import { readToken } from './settings.js';
@@ -123,7 +124,7 @@ function proofSection(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): 
   );
   const get = async () => {
     const path = lookupPath(t).replace(/(\?|$)/, '/tlog-proof$1');
-    download(name, await deps.client.http.text(path), 'text/plain');
+    download(name, await deps.client.http.text(path, MAX_JSON_RESPONSE_BYTES), 'text/plain');
   };
   return h(
     'section',

@@ -4,6 +4,7 @@
  * linking to its decision page. The read token is typed here and kept in sessionStorage only.
  */
 import { type HttpSource, VerifyError } from '../client/index.js';
+import { MAX_JSON_RESPONSE_BYTES } from '../core/response-caps.js';
 import { h, replace } from './dom.js';
 import { readToken, saveToken } from './settings.js';
 
@@ -62,6 +63,7 @@ export function showSearch(deps: SearchDeps): void {
       const t = readToken();
       const body = (await deps.api.json(
         query(cursors[page]!),
+        MAX_JSON_RESPONSE_BYTES,
         t ? { Authorization: `Bearer ${t}` } : {},
       )) as {
         decisions: Row[];

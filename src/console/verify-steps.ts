@@ -7,7 +7,7 @@
  * the core (composition only); a check that needs a failed one's result is skipped.
  */
 
-import { verifyCheckpointNote } from '../client/checkpoint.js';
+import { logKeysOnly, verifyCheckpointNote } from '../client/checkpoint.js';
 import { type EntryResponse, parseEntryResponse } from '../client/decision.js';
 import { type LogClient, NotFound, type VerifiedCheckpoint, VerifyError } from '../client/index.js';
 import { checkInclusion, verifyTlogProof } from '../client/tlog-proof.js';
@@ -15,6 +15,7 @@ import { toBase64 } from '../core/bytes.js';
 import { type CborValue, decodeDeterministic } from '../core/cbor.js';
 import { decodeEntry, type Entry, isErasure, verifyCommitment } from '../core/entry.js';
 import { leafHash } from '../core/merkle.js';
+import { MAX_LOOKUP_RESPONSE_BYTES } from '../core/response-caps.js';
 import { type Verdict, verdictOf } from './verdict.js';
 
 /** Outcome of one check. */
@@ -75,7 +76,11 @@ export async function fetchLookup(
   const path = lookupPath(t);
   let body: unknown;
   try {
-    body = await client.http.json(path, token !== undefined ? { Authorization: `Bearer ${token}` } : {});
+    body = await client.http.json(
+      path,
+      MAX_LOOKUP_RESPONSE_BYTES,
+      token !== undefined ? { Authorization: `Bearer ${token}` } : {},
+    );
   } catch (err) {
     if (err instanceof NotFound) throw new VerifyError('not_found', `the log has no such entry: ${err.url}`);
     throw err;
@@ -270,7 +275,7 @@ export async function checkLookup(
     return `SHA-256(0x00 || entry) = ${mine}`;
   });
   await run(s.signature, () => {
-    cp = verifyCheckpointNote(r.checkpoint, { log: client.trust.log });
+    cp = verifyCheckpointNote(r.checkpoint, logKeysOnly(client.trust));
     return `checkpoint of size ${cp.checkpoint.size} for ${cp.checkpoint.origin}, signed by the pinned key`;
   });
   if (cp !== undefined) await checkAgainstCheckpoint(client, r, leaf, cp, s);
@@ -333,7 +338,7 @@ async function checkAgainstCheckpoint(
 
 /** Verifies the answer's tlog-proof file offline, for the same entry and index. */
 function checkProofFile(client: LogClient, r: EntryResponse): string {
-  const p = verifyTlogProof(r.tlogProof!, { log: client.trust.log }, r.entry);
+  const p = verifyTlogProof(r.tlogProof!, logKeysOnly(client.trust), r.entry);
   if (p.index !== r.index) {
     throw new VerifyError('bad_inclusion', `the tlog-proof is for index ${p.index}, not ${r.index}`, {
       index: r.index,
