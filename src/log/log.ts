@@ -33,6 +33,7 @@ import {
 import { nodeSha256 } from '../store/node-hash.js';
 import { DamagedTilesError, openLogStorage, type SyncMode } from '../store/open-storage.js';
 import { checkStorage, StartupError } from './fork-guard.js';
+import { Leadership } from './leader.js';
 import { type EventInput, eventLeaf } from './leaf.js';
 import { Lru } from './lru.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
@@ -109,6 +110,8 @@ export class TransparencyLog {
   readonly sha: Sha256;
   readonly #sequencer: Sequencer;
   readonly #signer: CheckpointSigner;
+  /** On a storage several servers share: the sequencer lease (only its holder signs). */
+  readonly #leader: Leadership | undefined;
   readonly #signIntervalMs: number;
   readonly #now: () => number;
   #committedSize: number;
@@ -140,6 +143,15 @@ export class TransparencyLog {
     );
     const tree = (): CommittedTree => storage.committedTree();
     this.#signer = new CheckpointSigner(storage, tree, cfg.signer, cfg.origin, latest, this.#now);
+    this.#leader = storage.shared
+      ? new Leadership(
+          storage,
+          storage.shared,
+          this.#signer,
+          this.#signIntervalMs,
+          () => void this.signNow().catch(() => {}),
+        )
+      : undefined;
   }
 
   /**
@@ -172,6 +184,7 @@ export class TransparencyLog {
    */
   async start(): Promise<void> {
     await this.signNow();
+    this.#leader?.start();
     this.#timer = setInterval(() => this.#signIfDue(), Math.min(this.#signIntervalMs, 50));
     this.#timer.unref?.();
   }
@@ -186,7 +199,7 @@ export class TransparencyLog {
     if (this.#fatal) return Promise.reject(this.#fatal);
     // Taken now, not when the signature is stored: the next tick must not sign again.
     this.#lastSignAt = this.#now();
-    return this.#signer.signIfGrown().then(
+    return (this.#leader ? this.#leader.sign() : this.#signer.signIfGrown()).then(
       (cp) => {
         if (this.#signFailing) {
           console.error('opa-tlog: signing works again');
@@ -480,7 +493,8 @@ export class TransparencyLog {
     this.#sequencer.close();
     try {
       await this.#sequencer.drain();
-      if (!this.#fatal) {
+      if (this.#leader) await this.#leader.stop(!this.#fatal).catch(() => {});
+      else if (!this.#fatal) {
         await this.#signer.signIfGrown().catch((err: unknown) => {
           console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
         });

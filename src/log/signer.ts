@@ -60,6 +60,16 @@ export class CheckpointSigner {
   }
 
   /**
+   * Takes a checkpoint the elected sequencer stored (several servers on one database, see
+   * leader.ts) as the newest, if it is newer; listeners hear of it as of one signed here.
+   */
+  adopt(cp: StoredCheckpoint): void {
+    if (this.#latest && cp.size <= this.#latest.size) return;
+    this.#latest = cp;
+    for (const fn of this.#listeners) fn(cp);
+  }
+
+  /**
    * Signs the current tree if it grew since the last checkpoint (or if none exists yet) and
    * returns the newest checkpoint. Throws ForkError if the tree is smaller than the last
    * signed size or (same size) has a different root. Calls overlapping a pending store of a

@@ -121,6 +121,41 @@ export class StorageError extends Error {
 }
 
 /**
+ * The elected sequencer's lease was lost (expired and taken by another server, whose fencing
+ * token is newer): the write was refused and this server must step down and follow.
+ */
+export class LeaseLostError extends Error {
+  readonly code = 'lease_lost';
+  constructor(message: string) {
+    super(message);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * What an engine shared by several servers (PostgreSQL) adds: any server appends (each
+ * commit takes its final indices at once), and one elected server, the sequencer, builds the
+ * tiles from committed entries and signs. Its writes are fenced by the lease's token, so a
+ * server that lost the lease (paused, partitioned) can no longer write. See spec/scale-out.md.
+ */
+export interface SharedLogStorage {
+  /**
+   * Takes the lease if free or expired ('elected': a new term, so reload what the previous
+   * sequencer signed before signing), or renews it if held ('renewed'); 'follower' when
+   * another server holds it. `ttlMs` is how long it stays valid unrenewed (database clock).
+   */
+  lead(ttlMs: number): Promise<'elected' | 'renewed' | 'follower'>;
+  /**
+   * Sequencer only: builds the tiles of every committed entry beyond the integrated size, in
+   * index order, and records the new size, fenced by the lease (LeaseLostError when lost).
+   * Afterwards committedTree() is the integrated tree.
+   */
+  integrate(): Promise<CommittedTree>;
+  /** Gives the lease up at once (shutdown), so another server takes over without waiting. */
+  resign(): Promise<void>;
+}
+
+/**
  * A log's storage engine. Writes that change the tree go through {@link append} only: one
  * atomic commit per batch (dedup, indices, entries, payloads, ids, metadata, erasures and
  * hash tiles together). The engine keeps the tree's right edge, so it knows the committed
@@ -172,4 +207,11 @@ export interface LogStorage {
 
   /** Settles pending work and releases the engine (connections, threads). */
   close(): Promise<void>;
+
+  /**
+   * Present on engines several servers share: then committedTree() is the tree the elected
+   * sequencer integrated, and insertCheckpoint is fenced by the lease and is a
+   * compare-and-swap on the newest stored checkpoint.
+   */
+  readonly shared?: SharedLogStorage;
 }

@@ -11,6 +11,7 @@ import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { hashesAtLevel, type StoredTile, TILE_WIDTH, type TileBuilder, tileHashes } from '../core/tiles.js';
 import type { Db } from './db.js';
+import { edgeFromTiles } from './edge.js';
 import {
   type AppendItem,
   type AppendResult,
@@ -135,23 +136,7 @@ export class LogStore {
    * the size (a damaged database).
    */
   loadEdge(size: number): Uint8Array[][] {
-    const edge: Uint8Array[][] = [];
-    for (let level = 0; hashesAtLevel(size, level) > 0; level++) {
-      const n = hashesAtLevel(size, level);
-      const width = n % TILE_WIDTH;
-      if (width === 0) {
-        edge.push([]);
-        continue;
-      }
-      const data = this.tile(level, Math.floor(n / TILE_WIDTH));
-      if (!data || data.length < width * HASH_SIZE) {
-        throw new Error(
-          `tile ${level}/${Math.floor(n / TILE_WIDTH)} is missing or short for tree size ${size}`,
-        );
-      }
-      edge.push(tileHashes(data.subarray(0, width * HASH_SIZE)).map((h) => h.slice()));
-    }
-    return edge;
+    return edgeFromTiles(size, (level, index) => this.tile(level, index));
   }
 
   /**

@@ -1,24 +1,33 @@
 /**
  * Choosing a storage engine: the one place that maps a configuration to a {@link LogStorage}.
- * Today that is SQLite; a new engine (PostgreSQL) adds its own options and a branch here, so
- * the log never imports an engine's module.
+ * SQLite by default (a file path); PostgreSQL when the location is a `postgres://` or
+ * `postgresql://` URL. The log never imports an engine's module.
  */
 import type { Sha256 } from '../core/hash.js';
 import type { SyncMode } from './db.js';
 import type { LogStorage } from './log-storage.js';
+import { openPostgresStorage } from './postgres-storage.js';
 import { openSqliteStorage } from './sqlite-storage.js';
 
+export { redactUrl } from './postgres-query.js';
 export { DamagedTilesError } from './sqlite-storage.js';
 
 /** How to open the log's storage. */
 export interface StorageOptions {
-  /** SQLite file path (or ':memory:' for tests). */
+  /** SQLite file path (or ':memory:' for tests), or a postgres:// URL. */
   readonly dbPath: string;
+  /** SQLite only. */
   readonly synchronous?: SyncMode;
+  /** SQLite only. */
   readonly cacheMiB?: number;
-  /** Commit in a worker thread (needs the compiled build, dist/). */
+  /** Commit in a worker thread (SQLite only; needs the compiled build, dist/). */
   readonly writerThread?: boolean;
   readonly sha: Sha256;
+}
+
+/** True when `location` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
 }
 
 /**
@@ -27,6 +36,7 @@ export interface StorageOptions {
  * the engine's own error when the storage cannot be opened at all.
  */
 export async function openLogStorage(opts: StorageOptions): Promise<LogStorage> {
+  if (isPostgresUrl(opts.dbPath)) return openPostgresStorage({ url: opts.dbPath, sha: opts.sha });
   return openSqliteStorage(opts);
 }
 

@@ -1,0 +1,250 @@
+/**
+ * The PostgreSQL engine behind {@link LogStorage}, for one server or many on one database
+ * (spec/scale-out.md). Appends take their final indices in one short transaction
+ * (postgres-append.ts); tiles and checkpoints are written only by the elected sequencer
+ * (postgres-sequencer.ts), exposed as `shared`. Reads go through a pool. Every line of its
+ * SQL is in these postgres-*.ts modules.
+ */
+import type pg from 'pg';
+import { utf8 } from '../core/bytes.js';
+import { decodeEntry } from '../core/entry.js';
+import type { Sha256 } from '../core/hash.js';
+import type { StoredTile } from '../core/tiles.js';
+import type {
+  AppendCommit,
+  AppendItem,
+  CommittedTree,
+  ErasureRecord,
+  LogIdentity,
+  LogStorage,
+  SearchFilter,
+  StoredCheckpoint,
+  StoredPayload,
+} from './log-storage.js';
+import { key52 } from './log-store.js';
+import { appendPostgres } from './postgres-append.js';
+import { migratePostgres } from './postgres-migrations.js';
+import { openPool } from './postgres-query.js';
+import { PgSequencer } from './postgres-sequencer.js';
+
+export interface PostgresStorageOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string;
+  /** Connections for reads and appends (default 10). */
+  readonly poolSize?: number;
+  readonly sha: Sha256;
+}
+
+type CheckpointRow = { size: number; root: Buffer; note: string; signed_at: number };
+const toCheckpoint = (r: CheckpointRow | undefined): StoredCheckpoint | undefined =>
+  r ? { size: r.size, root: r.root, note: r.note, signedAt: r.signed_at } : undefined;
+
+/**
+ * Connects, migrates (once, whichever server comes first) and loads the integrated tree.
+ * Rejects with the driver's error when the database cannot be reached, and with
+ * DamagedTilesError when the tiles cannot give the integrated tree's right edge.
+ */
+export async function openPostgresStorage(opts: PostgresStorageOptions): Promise<PostgresLogStorage> {
+  const pool = openPool(opts.url, opts.poolSize ?? 10);
+  try {
+    const c = await pool.connect();
+    try {
+      await migratePostgres(c);
+    } finally {
+      c.release();
+    }
+    return new PostgresLogStorage(pool, await PgSequencer.open(opts.url, opts.sha), opts.sha);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
+export class PostgresLogStorage implements LogStorage {
+  readonly #pool: pg.Pool;
+  readonly #seq: PgSequencer;
+  readonly #sha: Sha256;
+  /** The newest checkpoint size this server read or stored: the checkpoint CAS's expectation. */
+  #head: number | undefined;
+
+  constructor(pool: pg.Pool, seq: PgSequencer, sha: Sha256) {
+    this.#pool = pool;
+    this.#seq = seq;
+    this.#sha = sha;
+  }
+
+  get shared(): PgSequencer {
+    return this.#seq;
+  }
+
+  async append(items: AppendItem[]): Promise<AppendCommit> {
+    const c = await this.#pool.connect();
+    try {
+      const out = await appendPostgres(c, items, this.#sha);
+      c.release();
+      return out;
+    } catch (err) {
+      // Not reused: it may have failed mid-transaction (refused batches are rare).
+      c.release(err as Error);
+      throw err;
+    }
+  }
+
+  committedTree(): CommittedTree {
+    return this.#seq.tree();
+  }
+
+  async #one<T>(sql: string, args: unknown[]): Promise<T | undefined> {
+    return (await this.#pool.query(sql, args)).rows[0] as T | undefined;
+  }
+
+  async entry(index: number): Promise<Uint8Array | undefined> {
+    return (await this.#one<{ data: Buffer }>('SELECT data FROM entries WHERE idx = $1', [index]))?.data;
+  }
+  async entries(lo: number, hi: number): Promise<Uint8Array[]> {
+    const r = await this.#pool.query('SELECT data FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx', [
+      lo,
+      hi,
+    ]);
+    return (r.rows as { data: Buffer }[]).map((x) => x.data);
+  }
+  async payload(index: number): Promise<StoredPayload | undefined> {
+    return this.#one<StoredPayload>('SELECT salt, payload FROM payloads WHERE idx = $1', [index]);
+  }
+  async erasure(index: number): Promise<ErasureRecord | undefined> {
+    const r = await this.#one<{ erasure_idx: number; reason: string; erased_at: number }>(
+      'SELECT erasure_idx, reason, erased_at FROM erasures WHERE idx = $1',
+      [index],
+    );
+    return r ? { erasureIndex: r.erasure_idx, reason: r.reason, erasedAt: r.erased_at } : undefined;
+  }
+  async tile(level: number, index: number): Promise<StoredTile | undefined> {
+    const r = await this.#one<{ data: Buffer; interior: Buffer | null }>(
+      'SELECT data, interior FROM tiles WHERE tile_key = $1',
+      [index * 64 + level],
+    );
+    return r ? { data: r.data, interior: r.interior ?? undefined } : undefined;
+  }
+
+  /** Entries whose id is `id` (confirmed against each entry), in index order, with their source. */
+  async #withId(id: string): Promise<{ idx: number; src: string }[]> {
+    const r = await this.#pool.query(
+      'SELECT i.idx, e.data FROM ids i JOIN entries e ON e.idx = i.idx WHERE i.key = $1 ORDER BY i.idx',
+      [key52(this.#sha(utf8(id)))],
+    );
+    return (r.rows as { idx: number; data: Buffer }[])
+      .map((x) => ({ idx: x.idx, e: decodeEntry(x.data) }))
+      .filter((x) => x.e.id === id)
+      .map((x) => ({ idx: x.idx, src: x.e.src }));
+  }
+  async findById(source: string, id: string): Promise<number | undefined> {
+    return (await this.#withId(id)).find((x) => x.src === source)?.idx;
+  }
+  async findByIdAnySource(id: string): Promise<number[]> {
+    return (await this.#withId(id)).map((x) => x.idx);
+  }
+  async findLeaf(leaf: Uint8Array, size: number): Promise<number | undefined> {
+    const r = await this.#one<{ m: number | null }>(
+      'SELECT min(idx) AS m FROM entries WHERE leaf_key = $1 AND leaf = $2 AND idx < $3',
+      [key52(leaf), leaf, size],
+    );
+    return r?.m ?? undefined;
+  }
+
+  async search(f: SearchFilter, cursor: number, limit: number): Promise<number[]> {
+    const args: unknown[] = [cursor];
+    const where = ['m.idx > $1'];
+    const add = (column: string, op: string, value: string | number | undefined) => {
+      if (value === undefined) return;
+      args.push(value);
+      where.push(`m.${column} ${op} $${args.length}`);
+    };
+    add('kind', '=', f.kind);
+    add('ts_ms', '>=', f.sinceMs);
+    add('ts_ms', '<', f.untilMs);
+    add('path', '=', f.path);
+    add('result', '=', f.result);
+    add('source', '=', f.source);
+    if (f.revision !== undefined) {
+      args.push(f.revision);
+      where.push(
+        `EXISTS (SELECT 1 FROM leaf_revisions r WHERE r.idx = m.idx AND r.revision = $${args.length})`,
+      );
+    }
+    args.push(limit);
+    const sql = `SELECT m.idx FROM leaf_meta m WHERE ${where.join(' AND ')} ORDER BY m.idx LIMIT $${args.length}`;
+    return ((await this.#pool.query(sql, args)).rows as { idx: number }[]).map((r) => r.idx);
+  }
+
+  /**
+   * Payload-holding leaves received before `recvMs`, oldest first, stopping at the first
+   * younger one (receive times grow with the index, within the clock skew of the servers).
+   */
+  async expiredPayloads(recvMs: number, limit: number): Promise<number[]> {
+    const r = await this.#pool.query(
+      'SELECT p.idx, m.recv_ms FROM payloads p JOIN leaf_meta m ON m.idx = p.idx ORDER BY p.idx LIMIT $1',
+      [limit],
+    );
+    const out: number[] = [];
+    for (const row of r.rows as { idx: number; recv_ms: number }[]) {
+      if (row.recv_ms >= recvMs) break;
+      out.push(row.idx);
+    }
+    return out;
+  }
+
+  async insertCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    await this.#seq.insertCheckpoint(cp, this.#head);
+    this.#head = cp.size;
+  }
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const cp = toCheckpoint(
+      await this.#one<CheckpointRow>(
+        'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1',
+        [],
+      ),
+    );
+    this.#head = cp?.size;
+    return cp;
+  }
+  async checkpointAt(size: number): Promise<StoredCheckpoint | undefined> {
+    return toCheckpoint(
+      await this.#one<CheckpointRow>('SELECT size, root, note, signed_at FROM checkpoints WHERE size = $1', [
+        size,
+      ]),
+    );
+  }
+
+  async identity(): Promise<LogIdentity> {
+    const r = await this.#pool.query("SELECT key, value FROM meta WHERE key IN ('origin', 'vkey')");
+    const m = new Map((r.rows as { key: string; value: string }[]).map((x) => [x.key, x.value]));
+    const origin = m.get('origin');
+    const vkey = m.get('vkey');
+    return { ...(origin !== undefined ? { origin } : {}), ...(vkey !== undefined ? { vkey } : {}) };
+  }
+
+  /**
+   * Records origin and key together unless a server starting at the same time recorded them
+   * first; then they must be the same, or this server refuses (one log per database).
+   */
+  async setIdentity(origin: string, vkey: string): Promise<void> {
+    await this.#pool.query(
+      "INSERT INTO meta (key, value) VALUES ('origin', $1), ('vkey', $2) ON CONFLICT (key) DO NOTHING",
+      [origin, vkey],
+    );
+    const got = await this.identity();
+    if (got.origin !== origin || got.vkey !== vkey) {
+      throw new Error(
+        `another server recorded origin "${got.origin}" and key ${got.vkey} in this database first`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#seq.close();
+    } finally {
+      await this.#pool.end();
+    }
+  }
+}

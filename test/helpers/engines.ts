@@ -1,0 +1,79 @@
+/**
+ * The storage engines the log's tests run against: SQLite always, PostgreSQL when installed
+ * (a throwaway cluster per test file, a fresh database per location). Use as
+ * `describe.each(engines)('$name', (engine) => …)`; `engine.location()` is what the log takes
+ * as `dbPath` (a file path or a postgres:// URL).
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { nodeSha256 } from '../../src/log/log.js';
+import type { LogStorage } from '../../src/store/log-storage.js';
+import { openLogStorage } from '../../src/store/open-storage.js';
+import { postgresAvailable, postgresCluster } from './postgres.js';
+import { tempDir } from './tmp.js';
+
+export interface Engine {
+  readonly name: 'sqlite' | 'postgres';
+  /** A fresh, empty store: a SQLite file path or a postgres:// URL. */
+  location(): Promise<string>;
+  /**
+   * Runs one SQL statement straight against the store, bypassing the log (tests that damage
+   * it on purpose); `?` placeholders, rows returned. Both engines name tables and keys alike.
+   */
+  sql(location: string, statement: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+const sqlite: Engine = {
+  name: 'sqlite',
+  location: async () => join(tempDir(), 'log.db'),
+  sql: async (location, statement, params = []) => {
+    const db = new Database(location);
+    try {
+      const st = db.prepare(statement);
+      if (st.reader) return st.all(...params) as Record<string, unknown>[];
+      st.run(...params);
+      return [];
+    } finally {
+      db.close();
+    }
+  },
+};
+
+const postgres: Engine = {
+  name: 'postgres',
+  location: async () => (await postgresCluster()).createDatabase(),
+  sql: async (location, statement, params = []) => {
+    let n = 0;
+    const c = new pg.Client({ connectionString: location });
+    await c.connect();
+    try {
+      return (
+        await c.query(
+          statement.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows;
+    } finally {
+      await c.end();
+    }
+  },
+};
+
+/** Every engine available here (PostgreSQL skipped with a warning when not installed). */
+export const engines: Engine[] = postgresAvailable() ? [sqlite, postgres] : [sqlite];
+
+/** Opens the storage at `location` for a test that uses the storage interface directly. */
+export function openStorage(location: string): Promise<LogStorage> {
+  return openLogStorage({ dbPath: location, sha: nodeSha256 });
+}
+
+/**
+ * Makes what was appended part of committedTree(): a no-op on SQLite (its appends build the
+ * tiles), the sequencer's integration on a shared engine (taking the lease first).
+ */
+export async function integrate(storage: LogStorage): Promise<void> {
+  if (!storage.shared) return;
+  await storage.shared.lead(60_000);
+  await storage.shared.integrate();
+}
