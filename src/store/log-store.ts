@@ -9,7 +9,7 @@ import { bytesEqual, utf8 } from '../core/bytes.js';
 import { decodeEntry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
-import { hashesAtLevel, type StoredTile, TILE_WIDTH, type TileBuilder, tileHashes } from '../core/tiles.js';
+import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
 import type { Db } from './db.js';
 import { edgeFromTiles } from './edge.js';
 import {
