@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 
 export interface ServeConfig {
   data: string;
+  /** postgres:// URL of a shared database; undefined: SQLite at <data>/log.db. */
+  store: string | undefined;
   host: string;
   port: number;
   origin: string | undefined;
@@ -47,6 +49,13 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'string',
     def: './data',
     help: 'data directory (database, keys)',
+  },
+  store: {
+    flag: 'store',
+    env: 'OPA_TLOG_STORE',
+    kind: 'string',
+    def: undefined,
+    help: 'postgres://user:pass@host/db to share one PostgreSQL database between servers (default: SQLite in --data)',
   },
   host: {
     flag: 'host',
@@ -285,6 +294,9 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
   const cfg = out as unknown as ServeConfig;
   if (cfg.synchronous !== 'FULL' && cfg.synchronous !== 'NORMAL') {
     throw new ConfigError(`--synchronous must be FULL or NORMAL, got ${cfg.synchronous}`);
+  }
+  if (cfg.store !== undefined && !/^postgres(ql)?:\/\//i.test(cfg.store)) {
+    throw new ConfigError('--store must be a postgres:// URL (leave it out for SQLite in --data)');
   }
   if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');

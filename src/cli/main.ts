@@ -249,7 +249,7 @@ async function runServe(cfg: ServeConfig): Promise<number> {
   const { signer, keyFile, created } = loadSigner(cfg, data);
   const dbPath = join(data, 'log.db');
   const log = await TransparencyLog.open({
-    dbPath,
+    dbPath: cfg.store ?? dbPath,
     origin: signer.name,
     signer,
     verifier: newEd25519Verifier(signer.vkey),

@@ -31,7 +31,7 @@ import {
   type StoredPayload,
 } from '../store/log-storage.js';
 import { nodeSha256 } from '../store/node-hash.js';
-import { DamagedTilesError, openLogStorage, type SyncMode } from '../store/open-storage.js';
+import { DamagedTilesError, openLogStorage, redactUrl, type SyncMode } from '../store/open-storage.js';
 import { checkStorage, StartupError } from './fork-guard.js';
 import { Leadership } from './leader.js';
 import { type EventInput, eventLeaf } from './leaf.js';
@@ -99,7 +99,7 @@ async function openConfiguredStorage(cfg: LogConfig, sha: Sha256): Promise<LogSt
     });
   } catch (err) {
     if (err instanceof DamagedTilesError) throw new StartupError(`stored tiles are damaged: ${err.message}`);
-    throw new StartupError(`cannot open the database ${cfg.dbPath}: ${(err as Error).message}`);
+    throw new StartupError(`cannot open the database ${redactUrl(cfg.dbPath)}: ${(err as Error).message}`);
   }
 }
 

@@ -32,8 +32,9 @@ export function openPool(url: string, max: number): pg.Pool {
   return pool;
 }
 
-/** Strips the password from a connection URL, for messages. */
+/** Strips the password from a connection URL, for messages; anything else (a path) as is. */
 export function redactUrl(url: string): string {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
