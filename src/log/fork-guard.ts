@@ -36,8 +36,11 @@ export interface LogIdentityConfig {
  */
 export async function checkStorage(storage: LogStorage, id: LogIdentityConfig, sha: Sha256): Promise<void> {
   await checkIdentity(storage, id);
+  // The newest checkpoint first, then the tree: a shared engine re-reads its tree when it sees
+  // a newer checkpoint (another server's sequencer signs meanwhile), so the tree covers it.
+  const last = await storage.latestCheckpoint();
   const tree = storage.committedTree();
-  await checkAgainstLastCheckpoint(storage, tree, id.verifier, sha);
+  await checkAgainstLastCheckpoint(storage, tree, last, id.verifier, sha);
   await checkNewestLeaves(storage, tree.size, sha);
   await checkNewestFullTiles(storage, tree.size, sha);
 }
@@ -80,10 +83,10 @@ function openLastCheckpoint(last: StoredCheckpoint, verifier: NoteVerifier): voi
 async function checkAgainstLastCheckpoint(
   storage: LogStorage,
   tree: CommittedTree,
+  last: StoredCheckpoint | undefined,
   verifier: NoteVerifier,
   sha: Sha256,
 ): Promise<void> {
-  const last = await storage.latestCheckpoint();
   if (!last) return;
   openLastCheckpoint(last, verifier);
   if (tree.size < last.size) {

@@ -135,6 +135,20 @@ export class PgSequencer implements SharedLogStorage {
     return 'elected';
   }
 
+  /**
+   * A follower's view of the integrated tree, re-read from the database (the sequencer's own
+   * state is authoritative and is left alone). Called when a checkpoint beyond the tree in
+   * memory is seen, so the tree a reader holds always covers the newest checkpoint it read.
+   */
+  refresh(): Promise<void> {
+    return this.#inTurn(async () => {
+      if (this.#epoch !== undefined) return;
+      const state = await loadIntegrated(this.#q, this.#sha);
+      this.#row = state.row;
+      this.#builder = state.builder;
+    });
+  }
+
   resign(): Promise<void> {
     return this.#inTurn(() => this.#resign());
   }

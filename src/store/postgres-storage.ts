@@ -205,6 +205,10 @@ export class PostgresLogStorage implements LogStorage {
       ),
     );
     this.#head = cp?.size;
+    // Checkpoints are stored only once integrated: re-reading the tree after the checkpoint
+    // keeps committedTree() at or beyond it (the fork guard compares the two at start-up,
+    // while the sequencer on another server keeps going).
+    if (cp && cp.size > this.#seq.tree().size) await this.#seq.refresh();
     return cp;
   }
   async checkpointAt(size: number): Promise<StoredCheckpoint | undefined> {
