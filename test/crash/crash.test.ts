@@ -10,6 +10,7 @@ import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { decodeEntry } from '../../src/core/entry.js';
 import { leafHash, rootOfLeafHashes } from '../../src/core/merkle.js';
 import { newEd25519Verifier } from '../../src/core/note.js';
+import { engines } from '../helpers/engines.js';
 import { tempDir } from '../helpers/log.js';
 import { fetchAllEntries, type RunningServer, startServer } from '../helpers/server.js';
 
@@ -27,9 +28,11 @@ async function latestCheckpoint(srv: RunningServer): Promise<Seen> {
   return { size: cp.size, root: toHex(cp.rootHash) };
 }
 
-describe('crash loop', () => {
+describe.each(engines)('crash loop ($name)', (engine) => {
   test(`SIGKILL during concurrent appends, ${ROUNDS} times: nothing acknowledged is lost, no forks`, async () => {
     const data = tempDir('opa-tlog-crash-');
+    // SQLite lives in the data directory; PostgreSQL is named by --store.
+    const store = engine.name === 'postgres' ? ['--store', await engine.location()] : [];
     const acked = new Map<string, number[]>();
     const leaves = new Map<number, string>();
     const checkpoints: Seen[] = [];
@@ -68,7 +71,7 @@ describe('crash loop', () => {
     };
 
     for (let round = 0; round <= ROUNDS; round++) {
-      const srv = await startServer(data, ['--sign-interval-ms', '20']);
+      const srv = await startServer(data, ['--sign-interval-ms', '20', ...store]);
       await verify(srv);
       if (round === ROUNDS) {
         expect(await srv.stop()).toBe(0);
@@ -113,7 +116,7 @@ describe('crash loop', () => {
     }
 
     // A retry of any acknowledged request returns its indices and adds nothing.
-    const srv = await startServer(data);
+    const srv = await startServer(data, store);
     try {
       const before = (await latestCheckpoint(srv)).size;
       const sample = [...acked.entries()].filter((_, i) => i % 7 === 0).slice(0, 60);
@@ -134,7 +137,7 @@ describe('crash loop', () => {
       await srv.stop();
     }
     console.log(
-      `crash loop: kills=${kills} acknowledged=${ackedCount} leaves=${leaves.size} checkpoints_seen=${checkpoints.length} lost=0 forks=0`,
+      `crash loop (${engine.name}): kills=${kills} acknowledged=${ackedCount} leaves=${leaves.size} checkpoints_seen=${checkpoints.length} lost=0 forks=0`,
     );
     expect(kills).toBe(ROUNDS);
     expect(ackedCount).toBeGreaterThan(0);
