@@ -4,8 +4,8 @@
  * checkpoint insert. Every write here runs in a transaction that re-reads the lease under a
  * share lock and refuses (LeaseLostError) unless this server still holds the epoch it was
  * elected with; a server paused past its lease therefore cannot write when it wakes up.
- * Its work goes through its own one-connection pool, so renewing the lease never waits
- * behind a queue of appends.
+ * Its work goes through its own connections, so it never waits behind a queue of appends;
+ * the lease has one of its own, so renewing it never waits behind a long integration either.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -23,8 +23,11 @@ import { openPool } from './postgres-query.js';
 // The engines share the error the log maps to its start-up refusal.
 import { DamagedTilesError } from './sqlite-storage.js';
 
-/** Most leaves integrated in one transaction: a long backlog goes in several. */
-const INTEGRATE_CHUNK = 65_536;
+/**
+ * Most leaves integrated in one transaction: a long backlog goes in several short ones (each
+ * holds the integration row only while its tiles are written).
+ */
+const INTEGRATE_CHUNK = 8_192;
 
 const tileKey = (level: number, index: number): number => index * 64 + level;
 
@@ -69,6 +72,8 @@ async function writeTiles(c: pg.PoolClient, writes: readonly TileWrite[]): Promi
 
 export class PgSequencer implements SharedLogStorage {
   readonly #q: pg.Pool;
+  /** The lease's own connection. */
+  readonly #leaseQ: pg.Pool;
   readonly #sha: Sha256;
   readonly #holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   #builder: TileBuilder;
@@ -80,20 +85,27 @@ export class PgSequencer implements SharedLogStorage {
   /** Lease, integration and checkpoint writes run one at a time, in call order. */
   #serial: Promise<unknown> = Promise.resolve();
 
-  private constructor(q: pg.Pool, sha: Sha256, state: { row: number; builder: TileBuilder }) {
+  private constructor(
+    q: pg.Pool,
+    leaseQ: pg.Pool,
+    sha: Sha256,
+    state: { row: number; builder: TileBuilder },
+  ) {
     this.#q = q;
+    this.#leaseQ = leaseQ;
     this.#sha = sha;
     this.#row = state.row;
     this.#builder = state.builder;
   }
 
-  /** Connects its own one-connection pool and loads the integrated tree. */
+  /** Connects its own connections (work, lease) and loads the integrated tree. */
   static async open(url: string, sha: Sha256): Promise<PgSequencer> {
     const q = openPool(url, 1);
+    const leaseQ = openPool(url, 1);
     try {
-      return new PgSequencer(q, sha, await loadIntegrated(q, sha));
+      return new PgSequencer(q, leaseQ, sha, await loadIntegrated(q, sha));
     } catch (err) {
-      await q.end();
+      await Promise.all([q.end(), leaseQ.end()]);
       throw err;
     }
   }
@@ -111,12 +123,20 @@ export class PgSequencer implements SharedLogStorage {
     return p;
   }
 
+  /** Lease calls run one at a time too, on their own chain: never behind an integration. */
+  #leaseTurn: Promise<unknown> = Promise.resolve();
+  #inLeaseTurn<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.#leaseTurn.then(f, f);
+    this.#leaseTurn = p.catch(() => undefined);
+    return p;
+  }
+
   lead(ttlMs: number): Promise<'elected' | 'renewed' | 'follower'> {
-    return this.#inTurn(() => this.#lead(ttlMs));
+    return this.#inLeaseTurn(() => this.#lead(ttlMs));
   }
 
   async #lead(ttlMs: number): Promise<'elected' | 'renewed' | 'follower'> {
-    const r = await this.#q.query(
+    const r = await this.#leaseQ.query(
       `UPDATE lease SET holder = $1,
          epoch = CASE WHEN holder = $1 AND epoch = $2 THEN epoch ELSE epoch + 1 END,
          expires_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000)
@@ -150,14 +170,14 @@ export class PgSequencer implements SharedLogStorage {
   }
 
   resign(): Promise<void> {
-    return this.#inTurn(() => this.#resign());
+    return this.#inLeaseTurn(() => this.#resign());
   }
 
   async #resign(): Promise<void> {
     const epoch = this.#epoch;
     this.#epoch = undefined;
     if (epoch === undefined) return;
-    await this.#q.query(
+    await this.#leaseQ.query(
       "UPDATE lease SET expires_at = '-infinity' WHERE id = 1 AND holder = $1 AND epoch = $2",
       [this.#holder, epoch],
     );
@@ -219,7 +239,10 @@ export class PgSequencer implements SharedLogStorage {
         )
       ).rows[0] as { size: number; epoch: number };
       if (r.epoch !== epoch || r.size !== this.#row) {
-        this.#epoch = undefined;
+        // Another term wrote in between: a lost lease is final; a lease re-taken since (the
+        // epoch matches, the row moved) only needs the state reloaded before the next try.
+        if (r.epoch !== epoch) this.#epoch = undefined;
+        else this.#reload = true;
         throw new LeaseLostError(
           `the sequencer lease moved on (epoch ${r.epoch}, ours ${epoch}; integrated ${r.size}, ours ${this.#row})`,
         );
@@ -270,6 +293,6 @@ export class PgSequencer implements SharedLogStorage {
     } catch {
       // The lease expires by itself.
     }
-    await this.#q.end();
+    await Promise.all([this.#q.end(), this.#leaseQ.end()]);
   }
 }
