@@ -8,9 +8,10 @@
  * server. A second test pauses the sequencer (SIGSTOP) until another takes over, wakes it
  * (SIGCONT) and checks that it steps down without forking the log.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
 import { toBase64 } from '../../src/core/bytes.js';
@@ -27,6 +28,7 @@ const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'opa');
 const SAMPLE = readFileSync(join(FIXTURES, 'upload-batch.json'));
 const TEMPLATE = (JSON.parse(SAMPLE.toString()) as Record<string, unknown>[])[0]!;
 const SIGN_MS = 500;
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const procs: RunningServer[] = [];
@@ -298,6 +300,11 @@ describe.skipIf(!postgresAvailable())('three servers on one PostgreSQL, one elec
     for (const p of paths) {
       const bodies = await Promise.all(fleet.live().map(async (s) => (await fetch(`${s.url}${p}`)).text()));
       for (const b of bodies) expect(b, p).toBe(bodies[0]);
+    }
+    // And `opa-tlog audit` recomputes the whole log from each server's tiles.
+    for (const s of fleet.live()) {
+      const out = await execFileAsync(process.execPath, [CLI, 'audit', '--url', s.url, '--vkey', s.vkey]);
+      expect(out.stdout).toMatch(new RegExp(`\\b${size}\\b`));
     }
   }, 180_000);
 
