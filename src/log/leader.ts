@@ -17,6 +17,10 @@ import type { CheckpointSigner } from './signer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The log's view of the sequencer election on a shared storage: keeps (or tries to take) the
+ * lease on a timer, and stands in for the signer in the log's signNow and close.
+ */
 export class Leadership {
   readonly #storage: LogStorage;
   readonly #shared: SharedLogStorage;

@@ -70,6 +70,12 @@ async function writeTiles(c: pg.PoolClient, writes: readonly TileWrite[]): Promi
   );
 }
 
+/**
+ * One server's side of the election and of the sequencer's work (the engine's
+ * {@link SharedLogStorage}): its lease term, the integrated tree it holds in memory, and the
+ * fenced writes. Integration, checkpoint writes and reloads run one at a time; lease calls on
+ * their own connection and chain.
+ */
 export class PgSequencer implements SharedLogStorage {
   readonly #q: pg.Pool;
   /** The lease's own connection. */

@@ -60,6 +60,10 @@ export async function openPostgresStorage(opts: PostgresStorageOptions): Promise
   }
 }
 
+/**
+ * The PostgreSQL {@link LogStorage}: appends and reads through a pool, the integrated tree
+ * and every tile or checkpoint write through the sequencer ({@link PgSequencer}, `shared`).
+ */
 export class PostgresLogStorage implements LogStorage {
   readonly #pool: pg.Pool;
   readonly #seq: PgSequencer;
