@@ -28,6 +28,7 @@ import { WitnessPusher } from '../witness/pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runConsole } from './console.js';
+import { runMirror } from './mirror.js';
 import { runMonitor } from './monitor.js';
 import { runVerify } from './verify.js';
 import { runWitness } from './witness.js';
@@ -39,7 +40,8 @@ commands:
   verify   verify a decision, a checkpoint or a tlog-proof file (opa-tlog verify --help)
   audit    download and recompute a whole tlog-tiles log (opa-tlog audit --help)
   witness  run a C2SP tlog-witness that cosigns checkpoints (opa-tlog witness --help)
-  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)`;
+  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)
+  mirror   copy a tlog-tiles log, verified, into a directory for static serving (opa-tlog mirror --help)`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -60,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return runWitness(rest);
     case 'monitor':
       return runMonitor(rest);
+    case 'mirror':
+      return runMirror(rest);
     case 'console':
       return runConsole(rest);
     case undefined:
