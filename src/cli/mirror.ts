@@ -1,5 +1,5 @@
 /**
- * `opa-tlog mirror --url URL --vkey VKEY --to DIR [--once] [--interval-ms N] [--policy FILE]`:
+ * `opa-tlog mirror --url URL --vkey VKEY [--vkey VKEY] --to DIR [--once] [--interval-ms N] [--policy FILE]`:
  * copies a tlog-tiles log into DIR in the tlog-tiles layout (`checkpoint`, `tile/<L>/<N>…`,
  * `tile/entries/<N>…`) so that any static web server serves its read path, verifying all of
  * it on the way (`src/client/mirror.ts`). This module is the file system side: staged files
@@ -32,9 +32,9 @@ import type { FetchLike } from '../client/http.js';
 import { type MirrorStep, type MirrorTarget, mirrorStep, verifyMirrorCopy } from '../client/mirror.js';
 import { bytesEqual, toBase64 } from '../core/bytes.js';
 import { entryBundlePath, hashesAtLevel, hashTilePath, TILE_WIDTH } from '../core/tiles.js';
-import { type CliIo, clientOptions, processIo, readKeyArg, readPolicyArg, reportError } from './verify.js';
+import { type CliIo, clientOptions, processIo, readKeyArgs, readPolicyArg, reportError } from './verify.js';
 
-const USAGE = `usage: opa-tlog mirror --url URL --vkey VKEY --to DIR [--once] [--interval-ms N] [--policy FILE]
+const USAGE = `usage: opa-tlog mirror --url URL --vkey VKEY [--vkey VKEY] --to DIR [--once] [--interval-ms N] [--policy FILE]
 Copies a tlog-tiles log (checkpoint, hash tiles, entry bundles) into DIR, in the same layout,
 verifying everything first: DIR can then be served by any static web server. Without --once it
 follows the log, polling every --interval-ms (default 5000).
@@ -205,14 +205,14 @@ export async function runMirror(argv: string[], io: CliIo = processIo): Promise<
 
 /** Checks the arguments, re-verifies the copy in DIR, then mirrors once or for ever. */
 async function mirrorMain(values: MirrorArgs, io: CliIo): Promise<number> {
-  if (!values.url || !values.vkey || !values.to) {
+  if (!values.url || !values.vkey?.length || !values.to) {
     throw new VerifyError('usage', `--url, --vkey and --to are required\n${USAGE}`);
   }
   const interval = Number(values['interval-ms'] ?? '5000');
   if (!Number.isSafeInteger(interval) || interval < 10) {
     throw new VerifyError('usage', '--interval-ms must be an integer >= 10');
   }
-  const vkey = readKeyArg(values.vkey);
+  const vkey = readKeyArgs(values.vkey);
   const policy = readPolicyArg(values.policy);
   const dir = new MirrorDir(values.to);
   const source = new LogClient(clientOptions(values.url, vkey, policy, io));
@@ -241,7 +241,7 @@ async function mirrorMain(values: MirrorArgs, io: CliIo): Promise<number> {
  */
 async function verifyCopy(
   dir: MirrorDir,
-  vkey: string,
+  vkey: readonly string[],
   policy: string | undefined,
   io: CliIo,
 ): Promise<MirrorStep | undefined> {
@@ -273,7 +273,7 @@ function parse(argv: string[]) {
     args: argv,
     options: {
       url: { type: 'string' },
-      vkey: { type: 'string' },
+      vkey: { type: 'string', multiple: true },
       to: { type: 'string' },
       once: { type: 'boolean' },
       'interval-ms': { type: 'string' },

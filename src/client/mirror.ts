@@ -8,6 +8,7 @@
  * auditor that never publishes what it could not verify. Browser-safe: the file system lives
  * behind the target (`src/cli/mirror.ts`).
  */
+import { encodeEntryBundle } from '../core/bundle.js';
 import { entryBundlePath, hashTilePath } from '../core/tiles.js';
 import { type AuditedResource, type AuditState, auditLog, MemoryAuditStateStore } from './audit.js';
 import type { VerifiedCheckpoint } from './checkpoint.js';
@@ -116,23 +117,4 @@ function resourcePath(r: AuditedResource): string {
 /** The bytes to publish: the tile as served, or the bundle framed from its verified entries. */
 function resourceBytes(r: AuditedResource): Uint8Array {
   return r.kind === 'tile' ? r.data : encodeEntryBundle(r.entries);
-}
-
-/**
- * A tlog-tiles entry bundle (`uint16 BE length || entry`, repeated). The framing has exactly
- * one encoding, so this is byte for byte what the log served for these entries (decoded if it
- * was sent compressed).
- */
-export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const e of entries) n += 2 + e.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const e of entries) {
-    out[o] = e.length >>> 8;
-    out[o + 1] = e.length & 0xff;
-    out.set(e, o + 2);
-    o += 2 + e.length;
-  }
-  return out;
 }
