@@ -29,6 +29,8 @@ export interface ServeConfig {
   writerThread: boolean;
   /** Exact origins whose pages may send tokens cross-origin (CORS); empty: public reads only. */
   corsOrigins: string[];
+  /** Longest a graceful stop (SIGTERM) may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
 }
 
 interface Setting {
@@ -188,6 +190,13 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'list',
     def: undefined,
     help: 'origin (https://host[:port]) whose pages may send tokens (CORS); repeatable, env comma-separated',
+  },
+  shutdownTimeoutMs: {
+    flag: 'shutdown-timeout-ms',
+    env: 'OPA_TLOG_SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    def: 10_000,
+    help: 'longest a graceful stop (SIGTERM: commit the queue, sign, close) may take before exiting anyway',
   },
 };
 

@@ -29,6 +29,7 @@ import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runConsole } from './console.js';
 import { runMonitor } from './monitor.js';
+import { untilStopped } from './shutdown.js';
 import { runVerify } from './verify.js';
 import { runWitness } from './witness.js';
 
@@ -202,46 +203,6 @@ function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
   );
 }
 
-/**
- * Resolves with the exit code once the server stops: on SIGINT/SIGTERM (queued entries are
- * committed and a final checkpoint signed: 0) or on a server error (1). `stopFirst` runs
- * before the log closes, `closeAfter` once it has.
- */
-function untilStopped(
-  server: ServerType,
-  log: TransparencyLog,
-  stopFirst: (() => void)[],
-  closeAfter: (() => void)[],
-): Promise<number> {
-  const closeLog = () =>
-    log.close().finally(() => {
-      for (const f of closeAfter) f();
-    });
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
-      server.close();
-      for (const f of stopFirst) f();
-      closeLog().then(
-        () => done(0),
-        (err: unknown) => {
-          console.error(`opa-tlog: ${(err as Error).message}`);
-          done(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    server.on('error', (err) => {
-      console.error(`opa-tlog: ${err.message}`);
-      void closeLog().finally(() => done(1));
-    });
-  });
-}
-
 /** `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. */
 async function runServe(cfg: ServeConfig): Promise<number> {
   const data = resolve(cfg.data);
@@ -286,8 +247,13 @@ async function runServe(cfg: ServeConfig): Promise<number> {
   console.log(`opa-tlog: origin ${signer.name}`);
   console.log(`opa-tlog: verifier key ${signer.vkey}`);
   const server = listen(cfg, app, log);
-  const stopFirst = [() => retention?.stop(), () => pusher?.close()];
-  return untilStopped(server, log, stopFirst, [() => witness?.db.close()]);
+  return untilStopped({
+    server,
+    log,
+    timeoutMs: cfg.shutdownTimeoutMs,
+    stopFirst: [() => retention?.stop(), () => pusher?.close()],
+    closeAfter: [() => witness?.db.close()],
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -479,20 +479,38 @@ export class TransparencyLog {
   }
 
   /**
+   * The first step of a graceful stop: refuses every further append (SequencerClosedError,
+   * answered 503 shutting_down with Retry-After) while reads keep working. Appends already
+   * queued are still committed and acknowledged by {@link drain}. Idempotent.
+   */
+  stopAccepting(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#sequencer.close();
+  }
+
+  /**
+   * Stops accepting appends, commits what is queued and signs a final checkpoint covering it
+   * (unless the signer stopped on a fork); the storage stays open, so reads keep working until
+   * {@link close}. A failed final signature is reported, not thrown: the leaves are durable and
+   * the next start signs them.
+   */
+  async drain(): Promise<void> {
+    this.stopAccepting();
+    await this.#sequencer.drain();
+    if (this.#fatal) return;
+    await this.#signer.signIfGrown().catch((err: unknown) => {
+      console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
+    });
+  }
+
+  /**
    * Commits what is queued, signs a final checkpoint, stops timers and closes the storage;
    * resolves when all of it is done.
    */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#sequencer.close();
     try {
-      await this.#sequencer.drain();
-      if (!this.#fatal) {
-        await this.#signer.signIfGrown().catch((err: unknown) => {
-          console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
-        });
-      }
+      await this.drain();
     } finally {
       await this.storage.close();
     }
