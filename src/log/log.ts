@@ -63,10 +63,22 @@ export interface LogConfig {
   storage?: LogStorage;
   /** Checkpoint origin; fixed at creation and checked on every open. */
   origin: string;
-  /** The log's checkpoint signing key (its name must be the origin). */
-  signer: Ed25519NoteSigner;
-  /** The matching verifier, used to check stored checkpoints at start-up. */
-  verifier: NoteVerifier;
+  /**
+   * The log's checkpoint signing key, or its keys during a key rotation's overlap: every
+   * checkpoint carries a signature by each. Every key's name must be the origin; the set must
+   * share a key with the one recorded in the database (see spec/key-rotation.md).
+   */
+  signer: Ed25519NoteSigner | readonly Ed25519NoteSigner[];
+  /**
+   * Ignored: stored checkpoints are checked with the signers' keys and the retired keys the
+   * database records. Kept so that existing callers still compile.
+   */
+  verifier?: NoteVerifier;
+  /**
+   * Start even though no key of `signer` is among the database's current keys (the old key is
+   * lost); refused otherwise as another log's key. Use once, then drop it.
+   */
+  forceKeyChange?: boolean;
   /** Signing period in ms (default 1000). */
   signIntervalMs?: number;
   sequencer?: Partial<SequencerOptions>;
@@ -80,6 +92,20 @@ export interface LogConfig {
    * Needs the compiled build (dist/), since the worker loads sqlite-writer-worker.js.
    */
   writerThread?: boolean;
+}
+
+/** The configured signer keys, checked: at least one, each named the origin, none twice. */
+function signersOf(cfg: LogConfig): readonly Ed25519NoteSigner[] {
+  const signers: readonly Ed25519NoteSigner[] = Array.isArray(cfg.signer) ? cfg.signer : [cfg.signer];
+  if (signers.length === 0) throw new StartupError('no signer key configured');
+  for (const s of signers) {
+    if (s.name !== cfg.origin)
+      throw new StartupError(`signer key name ${s.name} must equal the origin ${cfg.origin}`);
+  }
+  if (new Set(signers.map((s) => s.vkey)).size !== signers.length) {
+    throw new StartupError('the same signer key is configured twice');
+  }
+  return signers;
 }
 
 /** Opens the configured storage, turning every failure into a StartupError. */
@@ -137,23 +163,21 @@ export class TransparencyLog {
       },
     );
     const tree = (): CommittedTree => storage.committedTree();
-    this.#signer = new CheckpointSigner(storage, tree, cfg.signer, cfg.origin, latest, this.#now);
+    this.#signer = new CheckpointSigner(storage, tree, signersOf(cfg), cfg.origin, latest, this.#now);
   }
 
   /**
-   * Opens the log. Refuses (StartupError) when the storage cannot be opened, the signer's
-   * name is not the origin, or a fork-guard check fails (see checkStorage in fork-guard.ts:
-   * identity, signed leaves present, stored tree hashing to the signed root, newest leaves and
-   * full tiles matching their hashes).
+   * Opens the log. Refuses (StartupError) when the storage cannot be opened, a signer's name
+   * is not the origin, a key is given twice, or a fork-guard check fails (see checkStorage in
+   * fork-guard.ts: origin and key set, signed leaves present, stored tree hashing to the
+   * signed root, newest leaves and full tiles matching their hashes).
    */
   static async open(cfg: LogConfig): Promise<TransparencyLog> {
     const sha = cfg.sha ?? nodeSha256;
-    if (cfg.signer.name !== cfg.origin) {
-      throw new StartupError(`signer key name ${cfg.signer.name} must equal the origin ${cfg.origin}`);
-    }
+    const vkeys = signersOf(cfg).map((s) => s.vkey);
     const storage = await openConfiguredStorage(cfg, sha);
     try {
-      await checkStorage(storage, { origin: cfg.origin, vkey: cfg.signer.vkey, verifier: cfg.verifier }, sha);
+      await checkStorage(storage, { origin: cfg.origin, vkeys, forceKeyChange: cfg.forceKeyChange }, sha);
       return new TransparencyLog(cfg, storage, await storage.latestCheckpoint());
     } catch (err) {
       await storage.close();
