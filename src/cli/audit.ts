@@ -15,7 +15,7 @@ import {
   type CliIo,
   clientOptions,
   processIo,
-  readKeyArg,
+  readKeyArgs,
   readPolicyArg,
   reportError,
   writeFileAtomic,
@@ -71,7 +71,8 @@ function isAuditState(v: unknown): v is AuditState {
 
 const USAGE = `usage: opa-tlog audit --url URL --vkey VKEY [--state DIR] [--policy FILE] [--concurrency N]
 Downloads every tile and entry bundle, recomputes the tree and checks every checkpoint seen.
-With --state the audit is resumable and remembers the checkpoints it saw.
+With --state the audit is resumable and remembers the checkpoints it saw. VKEY is a verifier
+key or a file holding one per line; repeat --vkey to trust several keys of the log (rotation).
 Exit codes: 0 verified, 1 verification failed (evidence printed), 2 usage or network error.`;
 
 /** A one-line progress bar for terminals. */
@@ -95,15 +96,14 @@ export async function runAudit(argv: string[], io: CliIo = processIo): Promise<n
       io.out(USAGE);
       return 0;
     }
-    if (!values.url || !values.vkey)
+    const vkeys = readKeyArgs(values.vkey ?? []);
+    if (!values.url || vkeys.length === 0)
       throw new VerifyError('usage', `--url and --vkey are required\n${USAGE}`);
     const concurrency = values.concurrency !== undefined ? Number(values.concurrency) : 4;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
       throw new VerifyError('usage', '--concurrency must be 1..64');
     }
-    const client = new LogClient(
-      clientOptions(values.url, readKeyArg(values.vkey), readPolicyArg(values.policy), io),
-    );
+    const client = new LogClient(clientOptions(values.url, vkeys, readPolicyArg(values.policy), io));
     const store =
       values.state !== undefined ? new FileAuditStateStore(values.state) : new MemoryAuditStateStore();
     const tty = io.isTTY ?? process.stderr.isTTY === true;
@@ -140,7 +140,7 @@ function parse(argv: string[]) {
     args: argv,
     options: {
       url: { type: 'string' },
-      vkey: { type: 'string' },
+      vkey: { type: 'string', multiple: true },
       state: { type: 'string' },
       policy: { type: 'string' },
       concurrency: { type: 'string' },

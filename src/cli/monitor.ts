@@ -11,7 +11,8 @@ import { Monitor, type MonitorReport, type MonitorWitness, monitorExitCode } fro
 /** Usage text of `opa-tlog monitor`. */
 export const MONITOR_USAGE = `usage: opa-tlog monitor --log-url URL --vkey VKEY [--witness URL=VKEY ...] [--state DIR] [--once]
   --log-url URL         the log (serves /checkpoint and /v1/proof/consistency)
-  --vkey VKEY           the log's verifier key (its name is the origin)
+  --vkey VKEY           the log's verifier key (its name is the origin); repeat it to trust the
+                        old and the new key of a key rotation
   --witness URL=VKEY    a witness monitoring prefix and its cosigner vkey (repeatable)
   --state DIR           keeps the last verified checkpoint and evidence/*.json (default ./monitor-state)
   --once                check once and exit: 0 consistent, 1 split view, 3 incomplete
@@ -20,7 +21,8 @@ export const MONITOR_USAGE = `usage: opa-tlog monitor --log-url URL --vkey VKEY 
 /** Parsed flags of `opa-tlog monitor`. */
 export interface MonitorConfig {
   logUrl: string;
-  vkey: string;
+  /** The log's vkeys (one, or several during a key rotation). */
+  vkeys: string[];
   witnesses: MonitorWitness[];
   state: string;
   once: boolean;
@@ -35,14 +37,14 @@ export function parseMonitorArgs(argv: string[]): MonitorConfig {
     allowPositionals: false,
     options: {
       'log-url': { type: 'string' },
-      vkey: { type: 'string' },
+      vkey: { type: 'string', multiple: true },
       witness: { type: 'string', multiple: true },
       state: { type: 'string' },
       once: { type: 'boolean' },
       'interval-ms': { type: 'string' },
     },
   });
-  if (!values['log-url'] || !values.vkey) throw new Error('--log-url and --vkey are required');
+  if (!values['log-url'] || !values.vkey?.length) throw new Error('--log-url and --vkey are required');
   const witnesses = (values.witness ?? []).map((spec) => {
     const p = parsePeerSpec(spec);
     if (p.vkey === undefined) throw new Error(`--witness ${spec}: expected URL=VKEY`);
@@ -52,7 +54,7 @@ export function parseMonitorArgs(argv: string[]): MonitorConfig {
   if (!Number.isSafeInteger(intervalMs) || intervalMs < 100) throw new Error('--interval-ms must be ≥ 100');
   return {
     logUrl: values['log-url'],
-    vkey: values.vkey,
+    vkeys: values.vkey,
     witnesses,
     state: values.state ?? './monitor-state',
     once: values.once ?? false,
@@ -79,7 +81,7 @@ export async function runMonitor(argv: string[]): Promise<number> {
     cfg = parseMonitorArgs(argv);
     monitor = new Monitor({
       logUrl: cfg.logUrl,
-      logVkey: cfg.vkey,
+      logVkey: cfg.vkeys,
       witnesses: cfg.witnesses,
       stateDir: cfg.state,
     });

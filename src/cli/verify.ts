@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeTrust } from '../client/checkpoint.js';
+import { type LogKeys, makeTrust } from '../client/checkpoint.js';
 import { LogClient, type LogClientOptions, type LookupVerification } from '../client/client.js';
 import { formatVerifyError, isVerificationFailure, VerifyError } from '../client/errors.js';
 import type { FetchLike } from '../client/http.js';
@@ -73,10 +73,19 @@ export function writeFileAtomic(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
-/** A vkey given literally or as the path of a file holding it. */
-export function readKeyArg(value: string): string {
-  if (existsSync(value)) return readFileSync(value, 'utf8').trim();
-  return value.trim();
+/**
+ * The log keys of repeated `--vkey` values: each is a vkey given literally or the path of a
+ * file holding one vkey per line (blank lines and `#` comments skipped), so that the old and
+ * the new key of a rotation can be given as two flags or as one file.
+ */
+export function readKeyArgs(values: readonly string[]): string[] {
+  return values.flatMap((value) => {
+    if (!existsSync(value)) return [value.trim()];
+    return readFileSync(value, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+  });
 }
 
 /** Reads a file given on the command line; a missing file is a usage error. */
@@ -94,7 +103,9 @@ const USAGE = `usage:
   opa-tlog verify entry <index> --url URL --vkey VKEY [--token T] [--policy FILE] [--state FILE]
   opa-tlog verify checkpoint --url URL --vkey VKEY [--state FILE] [--policy FILE] [--api]
   opa-tlog verify proof <file> --vkey VKEY [--policy FILE] [--entry-file F]
-VKEY is a verifier key or a file holding one; the read token may also come from OPA_TLOG_TOKEN.
+VKEY is a verifier key or a file holding one per line; repeat --vkey to trust several keys of
+the log (a key rotation: a checkpoint signed by any of them verifies). The read token may also
+come from OPA_TLOG_TOKEN.
 Exit codes: 0 verified, 1 verification failed (evidence printed), 2 usage or network error.`;
 
 /** Maps an error to an exit code, printing it (with evidence for refusals). */
@@ -110,6 +121,13 @@ export function reportError(err: unknown, io: CliIo): number {
 function need(v: string | undefined, flag: string): string {
   if (v === undefined || v === '') throw new VerifyError('usage', `missing ${flag}\n${USAGE}`);
   return v;
+}
+
+/** The log keys of the repeated `--vkey` flags; missing is a usage error. */
+function needKeys(values: readonly string[] | undefined): string[] {
+  const keys = readKeyArgs(values ?? []);
+  if (keys.length === 0) throw new VerifyError('usage', `missing --vkey\n${USAGE}`);
+  return keys;
 }
 
 /**
@@ -139,7 +157,7 @@ async function verifyMain(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (extra.length > 0) throw new VerifyError('usage', `unexpected arguments: ${extra.join(' ')}\n${USAGE}`);
-  const vkey = readKeyArg(need(values.vkey, '--vkey'));
+  const vkey = needKeys(values.vkey);
   const policy = readPolicyArg(values.policy);
   if (what === 'proof') return verifyProofCommand(need(arg, '<file>'), values, vkey, policy, io);
   const env = io.env ?? process.env;
@@ -169,7 +187,7 @@ export function readPolicyArg(path: string | undefined): string | undefined {
 /** The {@link LogClient} options every command shares: log URL, trust, and the injected fetch. */
 export function clientOptions(
   url: string,
-  vkey: string,
+  vkey: LogKeys,
   policy: string | undefined,
   io: CliIo,
 ): LogClientOptions {
@@ -185,7 +203,7 @@ export function clientOptions(
 function verifyProofCommand(
   file: string,
   values: VerifyArgs,
-  vkey: string,
+  vkey: LogKeys,
   policy: string | undefined,
   io: CliIo,
 ): number {
@@ -259,7 +277,7 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       url: { type: 'string' },
-      vkey: { type: 'string' },
+      vkey: { type: 'string', multiple: true },
       token: { type: 'string' },
       policy: { type: 'string' },
       source: { type: 'string' },

@@ -41,7 +41,8 @@ export const WITNESS_USAGE = `usage: opa-tlog witness --log <vkey> [--log '<vkey
   --host H                  address to listen on [env OPA_TLOG_WITNESS_HOST, default 127.0.0.1]
   --port N                  TCP port [env OPA_TLOG_WITNESS_PORT, default 7380]
   --name NAME               witness name for a new key [env OPA_TLOG_WITNESS_NAME, default opa-tlog-witness.local/<random>]
-  --log '<vkey> [<url>]'    a log to witness; the URL lets gossip fetch consistency proofs (repeatable)
+  --log '<vkey> [<url>]'    a log to witness; the URL lets gossip fetch consistency proofs (repeatable;
+                            several vkeys of one origin = a key rotation, any of them may sign)
                             [env OPA_TLOG_WITNESS_LOGS, one per line]
   --peer '<url>[=<vkey>]'   a peer witness to gossip with (repeatable) [env OPA_TLOG_WITNESS_PEERS, one per line]
   --gossip-interval-ms N    gossip period [env OPA_TLOG_WITNESS_GOSSIP_INTERVAL_MS, default 60000]`;

@@ -7,7 +7,7 @@
 import { bytesEqual, fromBase64, toBase64 } from '../core/bytes.js';
 import { HASH_SIZE } from '../core/hash.js';
 import type { TileBuilder } from '../core/tiles.js';
-import { type Trust, type VerifiedCheckpoint, verifyCheckpointNote } from './checkpoint.js';
+import { logKeysOnly, type Trust, type VerifiedCheckpoint, verifyCheckpointNote } from './checkpoint.js';
 import { VerifyError } from './errors.js';
 import { sameSizeFork } from './reconcile.js';
 
@@ -92,8 +92,9 @@ export function auditSnapshot(
 }
 
 /**
- * Re-verifies every checkpoint of the saved state with the log key (the state file is not
- * trusted to be intact) and returns them by size; 'bad_state' if one does not verify.
+ * Re-verifies every checkpoint of the saved state with the log keys (the state file is not
+ * trusted to be intact; a checkpoint signed by any trusted log key passes, so the state
+ * survives a key rotation) and returns them by size; 'bad_state' if one does not verify.
  */
 export function verifySeenCheckpoints(
   saved: AuditState | undefined,
@@ -102,7 +103,7 @@ export function verifySeenCheckpoints(
   const seen = new Map<number, VerifiedCheckpoint>();
   for (const c of saved?.checkpoints ?? []) {
     try {
-      seen.set(c.size, verifyCheckpointNote(c.note, { log: trust.log }));
+      seen.set(c.size, verifyCheckpointNote(c.note, logKeysOnly(trust)));
     } catch (err) {
       throw new VerifyError('bad_state', `audit state holds a checkpoint that does not verify`, {
         trusted: c.note,

@@ -9,9 +9,15 @@
  * `reconcile.ts` (trusted state), `consistency.ts` (consistency proofs), `tile-proofs.ts`
  * (proofs from tiles), `lookups.ts` (decision and entry lookups), `json-api.ts` (the JSON API).
  */
-import type { NoteVerifier } from '../core/note.js';
 import type { Policy } from '../core/policy.js';
-import { makeTrust, type Trust, type VerifiedCheckpoint, verifyCheckpointNote } from './checkpoint.js';
+import { MAX_CHECKPOINT_RESPONSE_BYTES } from '../core/response-caps.js';
+import {
+  type LogKeys,
+  makeTrust,
+  type Trust,
+  type VerifiedCheckpoint,
+  verifyCheckpointNote,
+} from './checkpoint.js';
 import { fetchConsistencyProof, proveConsistency } from './consistency.js';
 import type { ClientContext, ProofSource } from './context.js';
 import { type FetchLike, HttpSource } from './http.js';
@@ -41,8 +47,11 @@ export type { TileEntryVerification } from './tile-proofs.js';
 export interface LogClientOptions {
   /** The log prefix URL (where /checkpoint and /tile/ live). */
   readonly url: string;
-  /** The log's verifier key (vkey string or verifier). */
-  readonly vkey: string | NoteVerifier;
+  /**
+   * The log's verifier key(s): a vkey string or verifier, or several during a signer key
+   * rotation (all named after the log's origin); a checkpoint signed by any one of them verifies.
+   */
+  readonly vkey: LogKeys;
   /** A witness policy (tlog-policy text or parsed) every checkpoint must satisfy. */
   readonly policy?: string | Policy;
   /** Trusted-state store; defaults to a fresh {@link MemoryStateStore}. */
@@ -85,18 +94,21 @@ export class LogClient {
     };
   }
 
-  /** The log origin (the log key's name). */
+  /** The log origin (the log keys' name). */
   get origin(): string {
-    return this.trust.log.name;
+    return this.trust.origin;
   }
 
   /** Fetches `/checkpoint` and verifies its signature and quorum (not its consistency). */
   async fetchCheckpoint(): Promise<VerifiedCheckpoint> {
-    return verifyCheckpointNote(await this.http.text('checkpoint'), this.trust);
+    return verifyCheckpointNote(
+      await this.http.text('checkpoint', MAX_CHECKPOINT_RESPONSE_BYTES),
+      this.trust,
+    );
   }
 
   /**
-   * The trusted checkpoint, re-verified with the log key (a store is not trusted to keep notes
+   * The trusted checkpoint, re-verified with the log keys (a store is not trusted to keep notes
    * intact); 'bad_state' if the stored note does not verify.
    */
   async trusted(): Promise<VerifiedCheckpoint | undefined> {

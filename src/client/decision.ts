@@ -7,6 +7,7 @@
  */
 import { fromBase64, toBase64 } from '../core/bytes.js';
 import { type CborValue, decodeDeterministic } from '../core/cbor.js';
+import { isSafeUint } from '../core/check.js';
 import { decodeEntry, type Entry, EntryError, isErasure, verifyCommitment } from '../core/entry.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -45,8 +46,7 @@ export function parseEntryResponse(body: unknown): EntryResponse {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('not a JSON object');
   const o = body as Record<string, unknown>;
   const index = o.index;
-  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0)
-    throw bad('index is not an integer');
+  if (!isSafeUint(index)) throw bad('index is not an integer');
   if (!Array.isArray(o.proof)) throw bad('proof is not an array');
   const proof = o.proof.map((h, i) => {
     const bytes = b64(h, `proof[${i}]`, false)!;

@@ -38,6 +38,8 @@ export type VerifyErrorCode =
   | 'commitment_mismatch'
   /** A JSON answer of the server is not what the API specifies. */
   | 'malformed_response'
+  /** An answer of the server is larger than the cap for its kind (it was not read to the end). */
+  | 'response_too_large'
   /** A tlog-proof file does not follow c2sp.org/tlog-proof. */
   | 'malformed_proof'
   /** The stored trusted state does not verify under the configured key. */
@@ -100,7 +102,12 @@ export class VerifyError extends Error {
 }
 
 /** Codes that mean "could not check" (usage or transport), not "checked and refused". */
-const NOT_VERIFICATION: ReadonlySet<VerifyErrorCode> = new Set(['usage', 'network', 'unauthorized']);
+const NOT_VERIFICATION: ReadonlySet<VerifyErrorCode> = new Set([
+  'usage',
+  'network',
+  'unauthorized',
+  'response_too_large',
+]);
 
 /**
  * True iff `code` reports a verification failure (the log misbehaved or the data is wrong),

@@ -1,8 +1,11 @@
 /**
  * The client's only I/O: GET requests through a `fetch` (global by default, injectable for
- * tests and for custom transports). Maps transport failures and unexpected statuses to
- * {@link VerifyError}s with the URL and status as evidence. Browser-safe.
+ * tests and for custom transports). Every body is read with a size cap chosen per kind of
+ * resource (core/response-caps.ts). Maps transport failures, unexpected statuses and
+ * oversized answers to {@link VerifyError}s with the URL and status as evidence. Browser-safe.
  */
+import { BodyTooLargeError, readCappedBytes } from '../core/read-body.js';
+import { MAX_ERROR_RESPONSE_BYTES } from '../core/response-caps.js';
 import { VerifyError } from './errors.js';
 
 /** The subset of `fetch` the client uses. */
@@ -84,33 +87,38 @@ export class HttpSource {
     throw new VerifyError('network', `GET ${url}: HTTP ${res.status}${detail}`, { url, status: res.status });
   }
 
-  /** GETs `path` as bytes (see {@link get} for errors). */
-  async bytes(path: string, headers?: Record<string, string>): Promise<Uint8Array> {
+  /**
+   * GETs `path` as bytes, reading at most `maxBytes` of the body (see {@link get} for the
+   * other errors): a larger body, declared or streamed, is refused 'response_too_large' as soon
+   * as the cap is passed, so an endless answer never costs more than the cap.
+   */
+  async bytes(path: string, maxBytes: number, headers?: Record<string, string>): Promise<Uint8Array> {
     const res = await this.get(path, headers);
+    const url = this.url(path);
     try {
-      return new Uint8Array(await res.arrayBuffer());
+      return await readCappedBytes(res, maxBytes, `the answer of ${url}`);
     } catch (err) {
-      throw new VerifyError('network', `reading ${this.url(path)} failed: ${String(err)}`, {
-        url: this.url(path),
-      });
+      if (err instanceof BodyTooLargeError) {
+        throw new VerifyError('response_too_large', `${err.message}: refused unread`, {
+          url,
+          expected: `<= ${maxBytes} bytes`,
+        });
+      }
+      throw new VerifyError('network', `reading ${url} failed: ${String(err)}`, { url });
     }
   }
 
-  /** GETs `path` as text (see {@link get} for errors). */
-  async text(path: string, headers?: Record<string, string>): Promise<string> {
-    const res = await this.get(path, headers);
-    try {
-      return await res.text();
-    } catch (err) {
-      throw new VerifyError('network', `reading ${this.url(path)} failed: ${String(err)}`, {
-        url: this.url(path),
-      });
-    }
+  /** GETs `path` as UTF-8 text of at most `maxBytes` (see {@link bytes} for errors). */
+  async text(path: string, maxBytes: number, headers?: Record<string, string>): Promise<string> {
+    return textDecoder.decode(await this.bytes(path, maxBytes, headers));
   }
 
-  /** GETs `path` as JSON; a body that is not JSON is 'malformed_response'. */
-  async json(path: string, headers?: Record<string, string>): Promise<unknown> {
-    const text = await this.text(path, headers);
+  /**
+   * GETs `path` as JSON of at most `maxBytes` (see {@link bytes}); a body that is not JSON is
+   * 'malformed_response'.
+   */
+  async json(path: string, maxBytes: number, headers?: Record<string, string>): Promise<unknown> {
+    const text = await this.text(path, maxBytes, headers);
     try {
       return JSON.parse(text) as unknown;
     } catch {
@@ -121,10 +129,13 @@ export class HttpSource {
   }
 }
 
-/** A short suffix with the server's JSON error code, if it sent one. */
+// Lenient like Response.text(): malformed UTF-8 becomes U+FFFD and fails the checks after.
+const textDecoder = new TextDecoder();
+
+/** A short suffix with the server's JSON error code, if it sent one (a long body is not read). */
 async function errorDetail(res: Response): Promise<string> {
   try {
-    const body = (await res.text()).slice(0, 500);
+    const body = textDecoder.decode(await readCappedBytes(res, MAX_ERROR_RESPONSE_BYTES)).slice(0, 500);
     const parsed = JSON.parse(body) as unknown;
     if (parsed !== null && typeof parsed === 'object' && 'error' in parsed) {
       return ` (${String((parsed as { error: unknown }).error)})`;

@@ -5,7 +5,9 @@
  * a signed checkpoint.
  */
 import { fromBase64 } from '../core/bytes.js';
+import { isHash } from '../core/check.js';
 import { HASH_SIZE } from '../core/hash.js';
+import { MAX_JSON_RESPONSE_BYTES, MAX_LOOKUP_RESPONSE_BYTES } from '../core/response-caps.js';
 import { type EntryResponse, parseEntryResponse } from './decision.js';
 import { VerifyError } from './errors.js';
 import { type HttpSource, NotFound } from './http.js';
@@ -45,7 +47,7 @@ export function parseConsistencyAnswer(body: unknown, url: string): ApiConsisten
   }
   const proof = o.proof.map((h) => {
     const b = typeof h === 'string' ? fromBase64(h) : undefined;
-    if (b === undefined || b.length !== HASH_SIZE) {
+    if (b === undefined || !isHash(b)) {
       throw new VerifyError('malformed_response', 'consistency proof hash is not base64 of 32 bytes', {
         url,
       });
@@ -63,7 +65,7 @@ export async function fetchApiConsistencyProof(
   n: number,
 ): Promise<ApiConsistencyProof> {
   const path = consistencyPath(m, n);
-  return parseConsistencyAnswer(await http.json(path), http.url(path));
+  return parseConsistencyAnswer(await http.json(path, MAX_JSON_RESPONSE_BYTES), http.url(path));
 }
 
 /**
@@ -73,7 +75,8 @@ export async function fetchApiConsistencyProof(
 export async function fetchLookup(http: HttpSource, path: string, token?: string): Promise<EntryResponse> {
   let body: unknown;
   try {
-    body = await http.json(path, token !== undefined ? { Authorization: `Bearer ${token}` } : {});
+    const auth: Record<string, string> = token !== undefined ? { Authorization: `Bearer ${token}` } : {};
+    body = await http.json(path, MAX_LOOKUP_RESPONSE_BYTES, auth);
   } catch (err) {
     if (err instanceof NotFound) {
       throw new VerifyError('not_found', `the log has no such entry: ${err.url}`, { url: err.url });

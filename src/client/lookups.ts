@@ -5,6 +5,7 @@
  * and an erased payload must be backed by a verified erasure entry.
  */
 import { toBase64 } from '../core/bytes.js';
+import { isSafeUint } from '../core/check.js';
 import { isErasure } from '../core/entry.js';
 import type { ClientContext } from './context.js';
 import {
@@ -63,7 +64,7 @@ export async function verifyEntryLookup(
   index: number,
   opts: LookupOptions,
 ): Promise<LookupVerification> {
-  if (!Number.isSafeInteger(index) || index < 0) throw new VerifyError('usage', `bad index ${index}`);
+  if (!isSafeUint(index)) throw new VerifyError('usage', `bad index ${index}`);
   return verifyLookup(ctx, entryPath(index), { index }, opts);
 }
 

@@ -5,7 +5,7 @@
  * one replaces it; a smaller tree is a rollback unless the caller accepts a proven prefix.
  */
 import { bytesEqual, toBase64 } from '../core/bytes.js';
-import { type VerifiedCheckpoint, verifyCheckpointNote } from './checkpoint.js';
+import { logKeysOnly, type VerifiedCheckpoint, verifyCheckpointNote } from './checkpoint.js';
 import { proveConsistency } from './consistency.js';
 import type { ClientContext, ProofSource } from './context.js';
 import { VerifyError } from './errors.js';
@@ -42,14 +42,14 @@ export interface ReconcileOptions {
 }
 
 /**
- * The trusted checkpoint, re-verified with the log key (a store is not trusted to keep notes
+ * The trusted checkpoint, re-verified with the log keys (a store is not trusted to keep notes
  * intact); 'bad_state' if the stored note does not verify.
  */
 export async function loadTrusted(ctx: ClientContext): Promise<VerifiedCheckpoint | undefined> {
-  const note = await ctx.store.load(ctx.trust.log.name);
+  const note = await ctx.store.load(ctx.trust.origin);
   if (note === undefined) return undefined;
   try {
-    return verifyCheckpointNote(note, { log: ctx.trust.log });
+    return verifyCheckpointNote(note, logKeysOnly(ctx.trust));
   } catch (err) {
     if (!(err instanceof VerifyError)) throw err;
     throw new VerifyError('bad_state', `the stored trusted checkpoint does not verify: ${err.message}`, {
@@ -73,7 +73,7 @@ export async function reconcileCheckpoint(
   const proofSource = opts.source ?? ctx.consistency;
   const trusted = await loadTrusted(ctx);
   if (trusted === undefined) {
-    await ctx.store.save(ctx.trust.log.name, cp.note);
+    await ctx.store.save(ctx.trust.origin, cp.note);
     return { checkpoint: cp, status: 'first_use', proof: [], proofSource };
   }
   const m = trusted.checkpoint.size;
@@ -84,7 +84,7 @@ export async function reconcileCheckpoint(
   }
   if (n > m) {
     const proof = await proveConsistency(ctx, trusted, cp, proofSource, 'old');
-    await ctx.store.save(ctx.trust.log.name, cp.note);
+    await ctx.store.save(ctx.trust.origin, cp.note);
     return { checkpoint: cp, trusted, status: 'advanced', proof, proofSource };
   }
   if (!opts.allowOlder) {

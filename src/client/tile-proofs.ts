@@ -6,6 +6,7 @@
  * they fail to, the tile cache is cleared so that a retry fetches them again.
  */
 import { bytesEqual, toBase64 } from '../core/bytes.js';
+import { isSafeUint } from '../core/check.js';
 import { decodeEntry, type Entry } from '../core/entry.js';
 import { HASH_SIZE } from '../core/hash.js';
 import {
@@ -35,7 +36,7 @@ export interface TileEntryVerification {
 
 /** True iff `index` names a leaf of a tree of `size` leaves. */
 export function isLeafIndex(index: number, size: number): boolean {
-  return Number.isSafeInteger(index) && index >= 0 && index < size;
+  return isSafeUint(index) && index < size;
 }
 
 /**

@@ -7,8 +7,10 @@
  * framing). Callers authenticate them by folding them into a root or proof and comparing with
  * a verified checkpoint.
  */
+import { BundleError, decodeEntryBundle } from '../core/bundle.js';
 import { HASH_SIZE } from '../core/hash.js';
 import { type AsyncSubtreeReader, perfectRootOf, type Subtree } from '../core/merkle.js';
+import { MAX_ENTRY_BUNDLE_RESPONSE_BYTES, MAX_HASH_TILE_RESPONSE_BYTES } from '../core/response-caps.js';
 import { entryBundlePath, hashTilePath, subtreeLocation, TILE_WIDTH, tileAtSize } from '../core/tiles.js';
 import { VerifyError } from './errors.js';
 import { type HttpSource, NotFound } from './http.js';
@@ -64,20 +66,13 @@ export class TileCache {
  * Throws 'bad_tile' if the framing is truncated.
  */
 export function parseEntryBundle(data: Uint8Array, url = ''): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let o = 0;
-  while (o < data.length) {
-    if (o + 2 > data.length) {
-      throw new VerifyError('bad_tile', `entry bundle ${url} ends inside a length prefix`, { url });
-    }
-    const n = (data[o]! << 8) | data[o + 1]!;
-    if (o + 2 + n > data.length) {
-      throw new VerifyError('bad_tile', `entry bundle ${url} ends inside entry ${out.length}`, { url });
-    }
-    out.push(data.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
+  try {
+    return decodeEntryBundle(data);
+  } catch (err) {
+    if (!(err instanceof BundleError)) throw err;
+    const where = err.code === 'truncated_length' ? 'a length prefix' : `entry ${err.entry}`;
+    throw new VerifyError('bad_tile', `entry bundle ${url} ends inside ${where}`, { url });
   }
-  return out;
 }
 
 /** Fetches tiles and bundles of one log, with a shared tile cache and in-flight deduplication. */
@@ -114,6 +109,7 @@ export class TileFetcher {
     const { data, url, fullWidth } = await this.#fetchWithFallback(
       hashTilePath({ level, index, width }),
       () => hashTilePath({ level, index, width: TILE_WIDTH }),
+      MAX_HASH_TILE_RESPONSE_BYTES,
     );
     const want = (fullWidth ? TILE_WIDTH : width) * HASH_SIZE;
     if (data.length !== want) {
@@ -133,8 +129,10 @@ export class TileFetcher {
    * or the bundle holds a different number of entries than its path says.
    */
   async entryBundle(index: number, width: number): Promise<Uint8Array[]> {
-    const { data, url, fullWidth } = await this.#fetchWithFallback(entryBundlePath(index, width), () =>
-      entryBundlePath(index, TILE_WIDTH),
+    const { data, url, fullWidth } = await this.#fetchWithFallback(
+      entryBundlePath(index, width),
+      () => entryBundlePath(index, TILE_WIDTH),
+      MAX_ENTRY_BUNDLE_RESPONSE_BYTES,
     );
     const entries = parseEntryBundle(data, url);
     const want = fullWidth ? TILE_WIDTH : width;
@@ -155,17 +153,18 @@ export class TileFetcher {
   async #fetchWithFallback(
     path: string,
     fullPath: () => string,
+    maxBytes: number,
   ): Promise<{ data: Uint8Array; url: string; fullWidth: boolean }> {
     const full = path === fullPath();
     try {
-      return { data: await this.#http.bytes(path), url: this.#http.url(path), fullWidth: full };
+      return { data: await this.#http.bytes(path, maxBytes), url: this.#http.url(path), fullWidth: full };
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
       if (full) throw new VerifyError('gap', `${err.url} is missing (404)`, { url: err.url, status: 404 });
     }
     const fp = fullPath();
     try {
-      return { data: await this.#http.bytes(fp), url: this.#http.url(fp), fullWidth: true };
+      return { data: await this.#http.bytes(fp, maxBytes), url: this.#http.url(fp), fullWidth: true };
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
       throw new VerifyError(

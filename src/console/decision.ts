@@ -5,6 +5,7 @@
  * tlog-proof file for `opa-tlog verify proof`, and on failure the red refusal with evidence.
  */
 import { type LogClient, VerifyError } from '../client/index.js';
+import { MAX_JSON_RESPONSE_BYTES } from '../core/response-caps.js';
 import { download, h, replace } from './dom.js';
 import { prettyJson } from './format.js';
 import { readToken } from './settings.js';
@@ -47,24 +48,16 @@ export async function showDecision(deps: DecisionDeps, t: LookupTarget): Promise
   replace(deps.root, h('h1', null, title), ...body(deps, t, check));
 }
 
+const SUMMARY_CLASS: Record<LookupCheck['verdict']['state'], string> = {
+  verified: 'summary ok',
+  partial: 'summary partial',
+  failed: 'summary bad',
+};
+
+/** The summary line (verdict.ts): green, neutral or red; announced to screen readers. */
 function summary(check: LookupCheck): HTMLElement {
-  const failed = check.steps.filter((s) => s.status === 'failed').length;
-  const text = check.verified
-    ? check.steps.some((s) => s.status === 'skipped')
-      ? '✓ verified (see the notes on the skipped checks)'
-      : '✓ verified: every check passed'
-    : failed > 0
-      ? `✗ NOT verified: ${failed} check${failed > 1 ? 's' : ''} failed`
-      : '– not fully verified: some checks could not run';
-  return h(
-    'p',
-    {
-      id: 'summary',
-      class: check.verified ? 'summary ok' : failed ? 'summary bad' : 'summary warn',
-      role: 'status',
-    },
-    text,
-  );
+  const { state, text } = check.verdict;
+  return h('p', { id: 'summary', class: SUMMARY_CLASS[state], role: 'status', 'aria-live': 'polite' }, text);
 }
 
 function body(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): HTMLElement[] {
@@ -113,7 +106,11 @@ function body(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): HTMLElem
         'section',
         { 'aria-labelledby': 'event-title' },
         h('h2', { id: 'event-title' }, 'Event (decoded from the verified payload)'),
-        h('pre', { class: 'event', id: 'event', tabindex: 0 }, prettyJson(check.event)),
+        h(
+          'pre',
+          { class: 'event', id: 'event', tabindex: 0, 'aria-labelledby': 'event-title' },
+          prettyJson(check.event),
+        ),
       ),
     );
   }
@@ -127,7 +124,7 @@ function proofSection(deps: DecisionDeps, t: LookupTarget, check: LookupCheck): 
   );
   const get = async () => {
     const path = lookupPath(t).replace(/(\?|$)/, '/tlog-proof$1');
-    download(name, await deps.client.http.text(path), 'text/plain');
+    download(name, await deps.client.http.text(path, MAX_JSON_RESPONSE_BYTES), 'text/plain');
   };
   return h(
     'section',

@@ -108,8 +108,16 @@ function witnesses(client: LogClient, check: CheckpointCheck): HTMLElement {
   );
 }
 
+/** The sampled history plus the answer's own sizes as the newest point (samples lag by seconds). */
+function series(stats: Stats): (readonly [number, number, number])[] {
+  const s = [...stats.samples];
+  const last = s.at(-1);
+  if (last === undefined || stats.now > last[0]) s.push([stats.now, stats.committed_size, stats.tree_size]);
+  return s;
+}
+
 function charts(stats: Stats): HTMLElement {
-  const s = stats.samples;
+  const s = series(stats);
   const rate: [number, number][] = [];
   for (let i = 1; i < s.length; i++) {
     const dt = (s[i]![0] - s[i - 1]![0]) / 1000;

@@ -4,6 +4,7 @@
  * linking to its decision page. The read token is typed here and kept in sessionStorage only.
  */
 import { type HttpSource, VerifyError } from '../client/index.js';
+import { MAX_JSON_RESPONSE_BYTES } from '../core/response-caps.js';
 import { h, replace } from './dom.js';
 import { readToken, saveToken } from './settings.js';
 
@@ -62,6 +63,7 @@ export function showSearch(deps: SearchDeps): void {
       const t = readToken();
       const body = (await deps.api.json(
         query(cursors[page]!),
+        MAX_JSON_RESPONSE_BYTES,
         t ? { Authorization: `Bearer ${t}` } : {},
       )) as {
         decisions: Row[];
@@ -93,6 +95,13 @@ export function showSearch(deps: SearchDeps): void {
   replace(deps.root, h('h1', null, 'Search decisions'), form, results);
 }
 
+const COLUMNS = ['Time', 'Policy path', 'Result', 'Decision'] as const;
+
+/** A cell of column `i`, labelled with its header for the stacked phone layout. */
+function cell(i: number, content: string | HTMLElement): HTMLElement {
+  return h('td', { role: 'cell', 'data-label': COLUMNS[i] }, content);
+}
+
 function table(
   deps: SearchDeps,
   rows: readonly Row[],
@@ -111,28 +120,29 @@ function table(
       { class: 'scroll' },
       h(
         'table',
-        null,
+        // Explicit roles: the phone layout restyles the cells as blocks, which drops table semantics.
+        { class: 'results', role: 'table' },
         h('caption', null, `Page ${page + 1}`),
         h(
           'thead',
-          null,
+          { role: 'rowgroup' },
           h(
             'tr',
-            null,
-            ['Time', 'Policy path', 'Result', 'Decision'].map((c) => h('th', { scope: 'col' }, c)),
+            { role: 'row' },
+            COLUMNS.map((c) => h('th', { scope: 'col', role: 'columnheader' }, c)),
           ),
         ),
         h(
           'tbody',
-          null,
+          { role: 'rowgroup' },
           rows.map((r) =>
             h(
               'tr',
-              null,
-              h('td', null, r.timestamp ?? ''),
-              h('td', null, String(r.event?.path ?? '')),
-              h('td', null, r.erased ? 'erased' : JSON.stringify(r.event?.result ?? null)),
-              h('td', null, h('a', { href: link(r), 'data-nav': true }, r.id)),
+              { role: 'row' },
+              cell(0, r.timestamp ?? ''),
+              cell(1, String(r.event?.path ?? '')),
+              cell(2, r.erased ? 'erased' : JSON.stringify(r.event?.result ?? null)),
+              cell(3, h('a', { href: link(r), 'data-nav': true }, r.id)),
             ),
           ),
         ),

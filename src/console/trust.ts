@@ -11,6 +11,7 @@ import {
   LogClient,
   VerifyError,
 } from '../client/index.js';
+import { MAX_JSON_RESPONSE_BYTES } from '../core/response-caps.js';
 import { download, h } from './dom.js';
 import { fingerprint, isoTime } from './format.js';
 import { type ConsoleEnv, pinKey, pinnedKey, pinnedPolicy } from './settings.js';
@@ -29,7 +30,7 @@ export interface Stats {
 /** Fetches `/v1/stats`; undefined if the log does not serve it (or answers nonsense). */
 export async function fetchStats(api: HttpSource): Promise<Stats | undefined> {
   try {
-    const s = (await api.json('v1/stats')) as Stats;
+    const s = (await api.json('v1/stats', MAX_JSON_RESPONSE_BYTES)) as Stats;
     return typeof s?.tree_size === 'number' && Array.isArray(s.samples) ? s : undefined;
   } catch {
     return undefined;
@@ -72,7 +73,13 @@ export function refusalBox(title: string, r: Refusal, logUrl: string): HTMLEleme
       },
       'Download the evidence (JSON)',
     ),
-    h('details', null, h('summary', null, 'Evidence'), h('pre', { class: 'evidence' }, text)),
+    h(
+      'details',
+      null,
+      h('summary', null, 'Evidence'),
+      // Focusable so the keyboard can scroll it.
+      h('pre', { class: 'evidence', tabindex: 0, 'aria-label': 'Evidence (JSON)' }, text),
+    ),
   );
 }
 

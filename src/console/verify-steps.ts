@@ -7,7 +7,7 @@
  * the core (composition only); a check that needs a failed one's result is skipped.
  */
 
-import { verifyCheckpointNote } from '../client/checkpoint.js';
+import { logKeysOnly, verifyCheckpointNote } from '../client/checkpoint.js';
 import { type EntryResponse, parseEntryResponse } from '../client/decision.js';
 import { type LogClient, NotFound, type VerifiedCheckpoint, VerifyError } from '../client/index.js';
 import { checkInclusion, verifyTlogProof } from '../client/tlog-proof.js';
@@ -15,6 +15,8 @@ import { toBase64 } from '../core/bytes.js';
 import { type CborValue, decodeDeterministic } from '../core/cbor.js';
 import { decodeEntry, type Entry, isErasure, verifyCommitment } from '../core/entry.js';
 import { leafHash } from '../core/merkle.js';
+import { MAX_LOOKUP_RESPONSE_BYTES } from '../core/response-caps.js';
+import { type Verdict, verdictOf } from './verdict.js';
 
 /** Outcome of one check. */
 export type StepStatus = 'passed' | 'failed' | 'skipped';
@@ -25,16 +27,18 @@ export interface Step {
   readonly label: string;
   status: StepStatus;
   detail: string;
-  /** A skipped optional check does not prevent "verified" (e.g. no witness policy pinned). */
-  optional?: boolean;
+  /** Why a skipped check did not run, as the summary lists it ("witness cosignatures (…)"). */
+  notChecked?: string;
+  /** The id of a check that stands in for this skipped one (an erased payload: 'erasure'). */
+  replacedBy?: string;
   error?: VerifyError;
 }
 
 /** Everything the decision page shows. */
 export interface LookupCheck {
   readonly steps: Step[];
-  /** True iff every check passed (optional ones may be skipped). */
-  readonly verified: boolean;
+  /** The summary: 'verified' iff every check passed (or was replaced by one that passed). */
+  readonly verdict: Verdict;
   readonly response: EntryResponse;
   readonly entry?: Entry;
   /** The event decoded from the verified payload. */
@@ -72,7 +76,11 @@ export async function fetchLookup(
   const path = lookupPath(t);
   let body: unknown;
   try {
-    body = await client.http.json(path, token !== undefined ? { Authorization: `Bearer ${token}` } : {});
+    body = await client.http.json(
+      path,
+      MAX_LOOKUP_RESPONSE_BYTES,
+      token !== undefined ? { Authorization: `Bearer ${token}` } : {},
+    );
   } catch (err) {
     if (err instanceof NotFound) throw new VerifyError('not_found', `the log has no such entry: ${err.url}`);
     throw err;
@@ -135,14 +143,33 @@ function checkEntry(r: EntryResponse, t: LookupTarget): Entry {
  * payload. Without a payload (erased, withheld, or an erasure entry) it returns no event and
  * says why.
  */
-function checkCommitment(r: EntryResponse, entry: Entry): { event?: CborValue; detail: string } {
+function checkCommitment(
+  r: EntryResponse,
+  entry: Entry,
+): { event?: CborValue; detail: string; skip?: Pick<Step, 'notChecked' | 'replacedBy'> } {
   if (r.salt === null || r.payload === null) {
     if (r.erased !== null) {
-      return { detail: `the payload was erased by entry ${r.erased.erasureIndex} (checked below)` };
+      return {
+        detail: `the payload was erased by entry ${r.erased.erasureIndex}: the erasure check below replaces this one`,
+        skip: {
+          replacedBy: 'erasure',
+          notChecked: 'the payload was erased, so the erasure check replaces the commitment check',
+        },
+      };
     }
-    if (isErasure(entry))
-      return { detail: 'an erasure entry commits to no payload: the entry is the record' };
-    return { detail: 'the payload was withheld: give a read token to check it' };
+    if (isErasure(entry)) {
+      return {
+        detail: 'an erasure entry commits to no payload: the entry is the record',
+        skip: {
+          replacedBy: 'leaf_hash',
+          notChecked: 'an erasure entry has no payload: the leaf hash covers the whole record',
+        },
+      };
+    }
+    return {
+      detail: 'the payload was withheld: give a read token (Search) to check it',
+      skip: { notChecked: 'the payload (withheld: no read token)' },
+    };
   }
   if (isErasure(entry) || !verifyCommitment(entry, r.salt, r.payload)) {
     throw new VerifyError(
@@ -219,19 +246,20 @@ export async function checkLookup(
   );
   if (entry !== undefined) {
     const e = entry;
+    let skip: Pick<Step, 'notChecked' | 'replacedBy'> | undefined;
     await run(
       s.commitment,
       () => {
         const c = checkCommitment(r, e);
         event = c.event;
+        skip = c.skip;
         return c.detail;
       },
       'commitment_mismatch',
     );
-    if (event === undefined && s.commitment.status === 'passed') {
-      // Nothing to compare: not a pass. Erasures are accounted for by the erasure check.
-      s.commitment.status = 'skipped';
-      s.commitment.optional = r.erased !== null || isErasure(e);
+    // Nothing to compare is not a pass: the summary lists it, unless another check replaces it.
+    if (skip !== undefined && s.commitment.status === 'passed') {
+      Object.assign(s.commitment, skip, { status: 'skipped' });
     }
   }
   const leaf = leafHash(r.entry);
@@ -247,16 +275,15 @@ export async function checkLookup(
     return `SHA-256(0x00 || entry) = ${mine}`;
   });
   await run(s.signature, () => {
-    cp = verifyCheckpointNote(r.checkpoint, { log: client.trust.log });
+    cp = verifyCheckpointNote(r.checkpoint, logKeysOnly(client.trust));
     return `checkpoint of size ${cp.checkpoint.size} for ${cp.checkpoint.origin}, signed by the pinned key`;
   });
   if (cp !== undefined) await checkAgainstCheckpoint(client, r, leaf, cp, s);
   const steps: Step[] = [...Object.values(s), ...(await extraSteps(client, r, entry !== undefined))];
-  const verified = steps.every((x) => x.status === 'passed' || (x.status === 'skipped' && x.optional));
   const refusal = steps.find((x) => x.status === 'failed')?.error;
   return {
     steps,
-    verified,
+    verdict: verdictOf(steps),
     response: r,
     ...(entry ? { entry } : {}),
     ...(event !== undefined ? { event } : {}),
@@ -295,7 +322,7 @@ async function checkAgainstCheckpoint(
     return `${r.proof.length} proof hashes lead from leaf ${r.index} to the root of the tree of size ${cp.checkpoint.size}`;
   });
   if (client.trust.policy === undefined) {
-    s.witnesses.optional = true;
+    s.witnesses.notChecked = 'witness cosignatures (no policy pinned)';
     s.witnesses.detail = 'no witness policy pinned: only the log key is checked (pin one in Settings)';
   } else {
     await run(s.witnesses, () => {
@@ -311,7 +338,7 @@ async function checkAgainstCheckpoint(
 
 /** Verifies the answer's tlog-proof file offline, for the same entry and index. */
 function checkProofFile(client: LogClient, r: EntryResponse): string {
-  const p = verifyTlogProof(r.tlogProof!, { log: client.trust.log }, r.entry);
+  const p = verifyTlogProof(r.tlogProof!, logKeysOnly(client.trust), r.entry);
   if (p.index !== r.index) {
     throw new VerifyError('bad_inclusion', `the tlog-proof is for index ${p.index}, not ${r.index}`, {
       index: r.index,

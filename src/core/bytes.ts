@@ -3,6 +3,7 @@
  * comparison and concatenation. Strictness matters because the C2SP formats are compared
  * byte-for-byte: a lenient decoder would accept two spellings of one hash.
  */
+import { isCanonicalDecimal, isSafeUint } from './check.js';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_INDEX = new Int16Array(128).fill(-1);
@@ -123,7 +124,7 @@ export function fromUtf8(b: Uint8Array): string | undefined {
 
 /** Canonical decimal (no sign, no leading zeroes) of a non-negative safe integer, or undefined. */
 export function parseCanonicalDecimal(s: string): number | undefined {
-  if (!/^(0|[1-9][0-9]*)$/.test(s)) return undefined;
+  if (!isCanonicalDecimal(s)) return undefined;
   const n = Number(s);
-  return Number.isSafeInteger(n) ? n : undefined;
+  return isSafeUint(n) ? n : undefined;
 }

@@ -3,6 +3,7 @@
  * signing/opening a checkpoint as a signed note whose log key name equals the origin.
  */
 import { fromBase64, toBase64 } from './bytes.js';
+import { isCanonicalDecimal, isHash, isSafeUint } from './check.js';
 import { HASH_SIZE } from './hash.js';
 import {
   NoteError,
@@ -35,10 +36,20 @@ export interface CheckpointInput {
   extensions?: readonly string[];
 }
 
-const CANONICAL_DECIMAL = /^(0|[1-9][0-9]*)$/;
+/** Stable machine-readable error codes of {@link CheckpointError}. */
+export type CheckpointErrorCode =
+  /** A checkpoint body does not follow c2sp.org/tlog-checkpoint. */
+  | 'malformed_checkpoint'
+  /** The key name of the log key does not equal the checkpoint origin. */
+  | 'origin_mismatch';
 
-function malformed(message: string): NoteError {
-  return new NoteError('malformed_checkpoint', message);
+/** A checkpoint refused for its body or its origin (a {@link NoteError}, so one catch serves). */
+export class CheckpointError extends NoteError<CheckpointErrorCode> {
+  override readonly name = 'CheckpointError';
+}
+
+function malformed(message: string): CheckpointError {
+  return new CheckpointError('malformed_checkpoint', message);
 }
 
 /** Throws malformed_checkpoint unless `line` can be a checkpoint line (non-empty, no "\n" or controls). */
@@ -56,10 +67,10 @@ function checkLine(line: string, what: string): void {
  */
 export function formatCheckpoint(cp: CheckpointInput): string {
   checkLine(cp.origin, 'origin');
-  if (!Number.isSafeInteger(cp.size) || cp.size < 0) {
+  if (!isSafeUint(cp.size)) {
     throw malformed(`tree size ${cp.size} is not a non-negative safe integer`);
   }
-  if (cp.rootHash.length !== HASH_SIZE) {
+  if (!isHash(cp.rootHash)) {
     throw malformed(`root hash must be ${HASH_SIZE} bytes, got ${cp.rootHash.length}`);
   }
   let text = `${cp.origin}\n${cp.size}\n${toBase64(cp.rootHash)}\n`;
@@ -86,16 +97,16 @@ export function parseCheckpoint(text: string): Checkpoint {
     if (line.length === 0) throw malformed(`checkpoint line ${i + 1} is empty`);
   }
   const [origin, sizeLine, rootLine, ...extensions] = lines as [string, string, string, ...string[]];
-  if (!CANONICAL_DECIMAL.test(sizeLine)) {
+  if (!isCanonicalDecimal(sizeLine)) {
     throw malformed(`tree size ${JSON.stringify(sizeLine)} is not a canonical decimal`);
   }
   const size = Number(sizeLine);
-  if (!Number.isSafeInteger(size)) {
+  if (!isSafeUint(size)) {
     throw malformed(`tree size ${sizeLine} exceeds Number.MAX_SAFE_INTEGER (2^53 - 1), unsupported`);
   }
   const rootHash = fromBase64(rootLine);
   if (rootHash === undefined) throw malformed('root hash is not strict standard base64');
-  if (rootHash.length !== HASH_SIZE) {
+  if (!isHash(rootHash)) {
     throw malformed(`root hash must be ${HASH_SIZE} bytes, got ${rootHash.length}`);
   }
   return { origin, size, rootHash, extensions };
@@ -116,7 +127,7 @@ export function signCheckpoint(
   const signers: readonly NoteSigner[] = Array.isArray(signer) ? signer : [signer];
   for (const s of signers) {
     if (s.name !== cp.origin) {
-      throw new NoteError(
+      throw new CheckpointError(
         'origin_mismatch',
         `log key name ${JSON.stringify(s.name)} does not equal origin ${JSON.stringify(cp.origin)}`,
         { name: s.name, keyId: s.keyId },
@@ -147,7 +158,7 @@ export function openCheckpoint(
   const parsed = parseNote(note);
   const checkpoint = parseCheckpoint(parsed.text);
   if (logVerifier.name !== checkpoint.origin) {
-    throw new NoteError(
+    throw new CheckpointError(
       'origin_mismatch',
       `log key name ${JSON.stringify(logVerifier.name)} does not equal origin ${JSON.stringify(checkpoint.origin)}`,
       { name: logVerifier.name, keyId: logVerifier.keyId },

@@ -50,9 +50,19 @@ export interface CosignatureV1Verifier extends NoteVerifier {
   verifiedTimestamp(msg: Uint8Array, sig: Uint8Array): bigint | undefined;
 }
 
+/** Stable machine-readable error codes of {@link CosignatureError}. */
+export type CosignatureErrorCode =
+  /** A cosignature/v1 payload or timestamp is malformed. */
+  'malformed_cosignature';
+
+/** A cosignature/v1 payload or timestamp refused (a {@link NoteError}, so one catch serves). */
+export class CosignatureError extends NoteError<CosignatureErrorCode> {
+  override readonly name = 'CosignatureError';
+}
+
 function checkTimestamp(timestamp: bigint): void {
   if (timestamp < 0n || timestamp > MAX_COSIGNATURE_TIMESTAMP) {
-    throw new NoteError('malformed_cosignature', `timestamp ${timestamp} is outside [0, 2^63 - 1]`);
+    throw new CosignatureError('malformed_cosignature', `timestamp ${timestamp} is outside [0, 2^63 - 1]`);
   }
 }
 
@@ -79,7 +89,7 @@ export function decodeCosignatureV1(
 export function encodeCosignatureV1(timestamp: bigint, signature: Uint8Array): Uint8Array {
   checkTimestamp(timestamp);
   if (signature.length !== 64) {
-    throw new NoteError(
+    throw new CosignatureError(
       'malformed_cosignature',
       `Ed25519 signature must be 64 bytes, got ${signature.length}`,
     );

@@ -8,6 +8,7 @@
  * An entry is the deterministic CBOR (see `cbor.ts`) of a text-keyed map; `spec/entry-format.md`
  * is the normative description, with a worked example that the tests check byte for byte.
  */
+import { MAX_BUNDLE_ENTRY_SIZE } from './bundle.js';
 import { bytesEqual, concatBytes } from './bytes.js';
 import {
   CborError,
@@ -16,12 +17,13 @@ import {
   decodeDeterministic,
   encodeDeterministic,
 } from './cbor.js';
+import { hasLoneSurrogate, isSafeUint } from './check.js';
 import { type Sha256, sha256 } from './hash.js';
 
 /** The only entry format version. */
 export const ENTRY_VERSION = 1;
 /** Maximum encoded entry size: the uint16 length prefix of a tlog-tiles entry bundle. */
-export const MAX_ENTRY_SIZE = 65535;
+export const MAX_ENTRY_SIZE = MAX_BUNDLE_ENTRY_SIZE;
 /** Size of a commitment salt. */
 export const SALT_SIZE = 32;
 /** Size of a commitment (SHA-256). */
@@ -72,16 +74,16 @@ export type Entry = CommitmentEntry | ErasureEntry;
 
 /** Stable machine-readable reasons for an `EntryError`. */
 export type EntryErrorCode =
-  | 'BAD_CBOR'
-  | 'NOT_A_MAP'
-  | 'UNKNOWN_FIELD'
-  | 'MISSING_FIELD'
-  | 'BAD_VERSION'
-  | 'BAD_KIND'
-  | 'BAD_FIELD'
-  | 'TOO_LARGE'
-  | 'BAD_SALT'
-  | 'BAD_EVENT';
+  | 'bad_cbor'
+  | 'not_a_map'
+  | 'unknown_field'
+  | 'missing_field'
+  | 'bad_version'
+  | 'bad_kind'
+  | 'bad_field'
+  | 'too_large'
+  | 'bad_salt'
+  | 'bad_event';
 
 /** Error thrown by entry functions; `code` is stable, `field` names the offending field. */
 export class EntryError extends Error {
@@ -101,7 +103,6 @@ const COMMON_FIELDS = ['v', 'kind', 'src', 'id', 'ts', 'recv', 'flags'];
 const COMMITMENT_FIELDS = new Set([...COMMON_FIELDS, 'c']);
 const ERASURE_FIELDS = new Set([...COMMON_FIELDS, 'erases', 'reason']);
 const TOKEN = /^[\x21-\x7e]+$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True if `e` is an erasure entry. */
 export function isErasure(e: Entry): e is ErasureEntry {
@@ -113,10 +114,10 @@ function fieldError(code: EntryErrorCode, field: string, message: string): Entry
 }
 
 function checkText(v: unknown, field: string, nonEmpty = false): string {
-  if (typeof v !== 'string') throw fieldError('BAD_FIELD', field, `must be a string, got ${typeof v}`);
-  if (LONE_SURROGATE.test(v))
-    throw fieldError('BAD_FIELD', field, 'contains a lone surrogate (not valid Unicode)');
-  if (nonEmpty && v === '') throw fieldError('BAD_FIELD', field, 'must not be empty');
+  if (typeof v !== 'string') throw fieldError('bad_field', field, `must be a string, got ${typeof v}`);
+  if (hasLoneSurrogate(v))
+    throw fieldError('bad_field', field, 'contains a lone surrogate (not valid Unicode)');
+  if (nonEmpty && v === '') throw fieldError('bad_field', field, 'must not be empty');
   return v;
 }
 
@@ -128,8 +129,8 @@ function checkToken(v: unknown, field: string, code: EntryErrorCode): string {
 }
 
 function checkUint(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw fieldError('BAD_FIELD', field, 'must be a non-negative safe integer');
+  if (!isSafeUint(v)) {
+    throw fieldError('bad_field', field, 'must be a non-negative safe integer');
   }
   return v;
 }
@@ -137,11 +138,11 @@ function checkUint(v: unknown, field: string): number {
 /** Own enumerable fields of `e` (a plain object), rejecting anything else. */
 function fieldsOf(e: unknown): Record<string, unknown> {
   if (typeof e !== 'object' || e === null || Array.isArray(e)) {
-    throw new EntryError('NOT_A_MAP', 'an entry must be a map with text keys');
+    throw new EntryError('not_a_map', 'an entry must be a map with text keys');
   }
   const proto: unknown = Object.getPrototypeOf(e);
   if (proto !== Object.prototype && proto !== null) {
-    throw new EntryError('NOT_A_MAP', 'an entry must be a plain object');
+    throw new EntryError('not_a_map', 'an entry must be a plain object');
   }
   return e as Record<string, unknown>;
 }
@@ -153,19 +154,19 @@ function fieldsOf(e: unknown): Record<string, unknown> {
 function toMap(e: unknown): CborObject {
   const f = fieldsOf(e);
   const has = (k: string) => f[k] !== undefined;
-  if (!has('v')) throw fieldError('MISSING_FIELD', 'v', 'missing');
-  if (f.v !== ENTRY_VERSION) throw fieldError('BAD_VERSION', 'v', `unsupported version ${String(f.v)}`);
-  if (!has('kind')) throw fieldError('MISSING_FIELD', 'kind', 'missing');
-  const kind = checkToken(f.kind, 'kind', 'BAD_KIND');
+  if (!has('v')) throw fieldError('missing_field', 'v', 'missing');
+  if (f.v !== ENTRY_VERSION) throw fieldError('bad_version', 'v', `unsupported version ${String(f.v)}`);
+  if (!has('kind')) throw fieldError('missing_field', 'kind', 'missing');
+  const kind = checkToken(f.kind, 'kind', 'bad_kind');
   const erasure = kind === 'erasure';
   const allowed = erasure ? ERASURE_FIELDS : COMMITMENT_FIELDS;
   for (const k of Object.keys(f)) {
     if (!allowed.has(k) && f[k] !== undefined) {
-      throw fieldError('UNKNOWN_FIELD', k, `not a field of a v1 ${erasure ? 'erasure' : 'commitment'} entry`);
+      throw fieldError('unknown_field', k, `not a field of a v1 ${erasure ? 'erasure' : 'commitment'} entry`);
     }
   }
   for (const k of erasure ? ['src', 'id', 'recv', 'erases', 'reason'] : ['src', 'id', 'recv', 'c']) {
-    if (!has(k)) throw fieldError('MISSING_FIELD', k, 'missing');
+    if (!has(k)) throw fieldError('missing_field', k, 'missing');
   }
   const m: CborObject = {
     v: ENTRY_VERSION,
@@ -177,10 +178,10 @@ function toMap(e: unknown): CborObject {
   if (has('ts')) m.ts = checkText(f.ts, 'ts');
   if (has('flags')) {
     const flags = f.flags;
-    if (!Array.isArray(flags)) throw fieldError('BAD_FIELD', 'flags', 'must be an array of strings');
-    const list = flags.map((x: unknown) => checkToken(x, 'flags', 'BAD_FIELD')).sort();
+    if (!Array.isArray(flags)) throw fieldError('bad_field', 'flags', 'must be an array of strings');
+    const list = flags.map((x: unknown) => checkToken(x, 'flags', 'bad_field')).sort();
     for (let i = 1; i < list.length; i++) {
-      if (list[i] === list[i - 1]) throw fieldError('BAD_FIELD', 'flags', `duplicate flag ${list[i]}`);
+      if (list[i] === list[i - 1]) throw fieldError('bad_field', 'flags', `duplicate flag ${list[i]}`);
     }
     if (list.length > 0) m.flags = list;
   }
@@ -190,7 +191,7 @@ function toMap(e: unknown): CborObject {
   } else {
     const c = f.c;
     if (!(c instanceof Uint8Array) || c.length !== COMMITMENT_SIZE) {
-      throw fieldError('BAD_FIELD', 'c', `must be ${COMMITMENT_SIZE} bytes`);
+      throw fieldError('bad_field', 'c', `must be ${COMMITMENT_SIZE} bytes`);
     }
     m.c = c;
   }
@@ -200,13 +201,13 @@ function toMap(e: unknown): CborObject {
 /**
  * Validates `e` and encodes it as deterministic CBOR. Optional fields set to undefined are
  * absent; empty `flags` are omitted; `flags` are written sorted (bytewise) and must be unique.
- * Throws EntryError (with `code` and `field`) on any invalid field and 'TOO_LARGE' beyond
+ * Throws EntryError (with `code` and `field`) on any invalid field and 'too_large' beyond
  * MAX_ENTRY_SIZE bytes.
  */
 export function encodeEntry(e: Entry): Uint8Array {
   const b = encodeDeterministic(toMap(e));
   if (b.length > MAX_ENTRY_SIZE) {
-    throw new EntryError('TOO_LARGE', `encoded entry is ${b.length} bytes, more than ${MAX_ENTRY_SIZE}`);
+    throw new EntryError('too_large', `encoded entry is ${b.length} bytes, more than ${MAX_ENTRY_SIZE}`);
   }
   return b;
 }
@@ -215,19 +216,19 @@ export function encodeEntry(e: Entry): Uint8Array {
  * Decodes and validates an entry strictly: at most MAX_ENTRY_SIZE bytes, deterministic CBOR,
  * version 1, every required field with the right type, no unknown field, flags (if present)
  * non-empty, sorted and unique. So `encodeEntry(decodeEntry(b))` equals `b` for every accepted
- * `b`. Throws EntryError ('BAD_CBOR' wraps the CborError as `cause`).
+ * `b`. Throws EntryError ('bad_cbor' wraps the CborError as `cause`).
  */
 export function decodeEntry(bytes: Uint8Array): Entry {
-  if (!(bytes instanceof Uint8Array)) throw new EntryError('BAD_CBOR', 'entry must be a Uint8Array');
+  if (!(bytes instanceof Uint8Array)) throw new EntryError('bad_cbor', 'entry must be a Uint8Array');
   if (bytes.length > MAX_ENTRY_SIZE) {
-    throw new EntryError('TOO_LARGE', `entry is ${bytes.length} bytes, more than ${MAX_ENTRY_SIZE}`);
+    throw new EntryError('too_large', `entry is ${bytes.length} bytes, more than ${MAX_ENTRY_SIZE}`);
   }
   let v: CborValue;
   try {
     v = decodeDeterministic(bytes, { maxDepth: 2 });
   } catch (err) {
     if (err instanceof CborError) {
-      throw new EntryError('BAD_CBOR', `not deterministic CBOR (${err.code}): ${err.message}`, undefined, {
+      throw new EntryError('bad_cbor', `not deterministic CBOR (${err.code}): ${err.message}`, undefined, {
         cause: err,
       });
     }
@@ -240,7 +241,7 @@ export function decodeEntry(bytes: Uint8Array): Entry {
     v instanceof Uint8Array ||
     v instanceof Map
   ) {
-    throw new EntryError('NOT_A_MAP', 'an entry must be a map with text keys');
+    throw new EntryError('not_a_map', 'an entry must be a map with text keys');
   }
   const m = toMap(v);
   const flags = (v as CborObject).flags;
@@ -248,7 +249,7 @@ export function decodeEntry(bytes: Uint8Array): Entry {
     // toMap sorts and drops empty flags: the stored form must already be that.
     const canon = m.flags as string[] | undefined;
     if (canon === undefined || !(flags as string[]).every((x, i) => x === canon[i])) {
-      throw fieldError('BAD_FIELD', 'flags', 'must be non-empty and sorted');
+      throw fieldError('bad_field', 'flags', 'must be non-empty and sorted');
     }
   }
   return m as unknown as Entry;
@@ -256,13 +257,13 @@ export function decodeEntry(bytes: Uint8Array): Entry {
 
 /**
  * The commitment SHA-256(salt || payload). `salt` must be SALT_SIZE (32) bytes; `payload` is
- * the deterministic CBOR of the event. Throws EntryError 'BAD_SALT'.
+ * the deterministic CBOR of the event. Throws EntryError 'bad_salt'.
  */
 export function commitment(salt: Uint8Array, payload: Uint8Array, sha: Sha256 = sha256): Uint8Array {
   if (!(salt instanceof Uint8Array) || salt.length !== SALT_SIZE) {
-    throw new EntryError('BAD_SALT', `salt must be ${SALT_SIZE} bytes`);
+    throw new EntryError('bad_salt', `salt must be ${SALT_SIZE} bytes`);
   }
-  if (!(payload instanceof Uint8Array)) throw new EntryError('BAD_EVENT', 'payload must be a Uint8Array');
+  if (!(payload instanceof Uint8Array)) throw new EntryError('bad_event', 'payload must be a Uint8Array');
   return sha(concatBytes(salt, payload));
 }
 
@@ -294,8 +295,8 @@ export function randomSalt(): Uint8Array {
 
 /**
  * Encodes `event` as deterministic CBOR and commits to it with `salt` (default: `randomSalt()`,
- * 32 bytes from crypto.getRandomValues). Throws EntryError 'BAD_EVENT' (cause: the CborError) if the event
- * cannot be encoded, 'BAD_SALT' for a salt that is not 32 bytes.
+ * 32 bytes from crypto.getRandomValues). Throws EntryError 'bad_event' (cause: the CborError) if the event
+ * cannot be encoded, 'bad_salt' for a salt that is not 32 bytes.
  */
 export function makeCommitment(event: CborValue, opts: { salt?: Uint8Array; sha?: Sha256 } = {}): Commitment {
   const salt = opts.salt ?? randomSalt();
@@ -304,7 +305,7 @@ export function makeCommitment(event: CborValue, opts: { salt?: Uint8Array; sha?
     payload = encodeDeterministic(event);
   } catch (err) {
     if (err instanceof CborError) {
-      throw new EntryError('BAD_EVENT', `event cannot be encoded (${err.code}): ${err.message}`, undefined, {
+      throw new EntryError('bad_event', `event cannot be encoded (${err.code}): ${err.message}`, undefined, {
         cause: err,
       });
     }

@@ -1,10 +1,13 @@
 /**
- * The pure core of opa-tlog: Merkle math and proofs, C2SP tiles, signed notes, checkpoints,
- * cosignatures, witness policies, deterministic CBOR and the entry format. No I/O, no
- * Node-only APIs: the same code runs in the server, the CLI and a browser.
+ * The pure core of opa-tlog: Merkle math and proofs, C2SP tiles and entry bundles, signed notes,
+ * checkpoints, cosignatures, witness policies, deterministic CBOR, the entry format, and the
+ * validators they share (check.ts). No I/O, no Node-only APIs: the same code runs in the
+ * server, the CLI and a browser.
  */
+export * from './bundle.js';
 export * from './bytes.js';
 export * from './cbor.js';
+export * from './check.js';
 export * from './checkpoint.js';
 export * from './cosignature.js';
 export * from './entry.js';

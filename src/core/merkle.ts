@@ -12,6 +12,7 @@
  * the ranges (pure), read the subtree hashes (I/O, sync or async), fold (pure).
  */
 import { bytesEqual, concatBytes } from './bytes.js';
+import { isHash, isSafeUint } from './check.js';
 import { HASH_SIZE, type Sha256, sha256 } from './hash.js';
 
 /** MTH of the empty tree: SHA-256 of the empty string. */
@@ -52,13 +53,13 @@ export class MerkleError extends Error {
 }
 
 function checkCount(name: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) {
+  if (!isSafeUint(n)) {
     throw new MerkleError('invalid_argument', `${name} must be a non-negative safe integer, got ${n}`);
   }
 }
 
 function checkHash(name: string, h: Uint8Array): void {
-  if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE) {
+  if (!isHash(h)) {
     throw new MerkleError('invalid_hash', `${name} must be ${HASH_SIZE} bytes`);
   }
 }

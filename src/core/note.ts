@@ -9,6 +9,7 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromBase64, toBase64, utf8 } from './bytes.js';
+import { hasLoneSurrogate, isByte, isUint32, loneSurrogateIndex } from './check.js';
 import { type Sha256, sha256 } from './hash.js';
 
 ed.hashes.sha512 = sha512;
@@ -22,7 +23,11 @@ export const MAX_NOTE_SIGNATURES = 100;
 /** The signature line prefix: U+2014 EM DASH followed by one U+0020 SPACE. */
 export const SIGNATURE_LINE_PREFIX = '\u2014 ';
 
-/** Stable machine-readable error codes of {@link NoteError}. */
+/**
+ * Stable machine-readable error codes of the signed-note module itself. Checkpoints,
+ * cosignatures and policies own their codes ({@link CheckpointErrorCode} and the others, each
+ * in its module) and throw subclasses of {@link NoteError}.
+ */
 export type NoteErrorCode =
   /** The note does not follow the signed-note syntax (or a text to sign is invalid). */
   | 'malformed_note'
@@ -35,19 +40,7 @@ export type NoteErrorCode =
   /** Two configured verifiers share one (name, key ID) and a signature matched them. */
   | 'ambiguous_key'
   /** A signer is unusable (invalid name or key ID, or produced no signature bytes). */
-  | 'invalid_signer'
-  /** A checkpoint body does not follow c2sp.org/tlog-checkpoint. */
-  | 'malformed_checkpoint'
-  /** The key name of the log key does not equal the checkpoint origin. */
-  | 'origin_mismatch'
-  /** A cosignature/v1 payload or timestamp is malformed. */
-  | 'malformed_cosignature'
-  /** A tlog-policy file is malformed (details.line gives the 1-based line). */
-  | 'malformed_policy'
-  /** No log of the policy has a key whose name equals the checkpoint origin. */
-  | 'unknown_log'
-  /** The checkpoint is log-signed but the policy's witness quorum is not met. */
-  | 'policy_unsatisfied';
+  | 'invalid_signer';
 
 /** Optional context attached to a {@link NoteError}. */
 export interface NoteErrorDetails {
@@ -59,13 +52,19 @@ export interface NoteErrorDetails {
   keyId?: number;
 }
 
-/** The single error class thrown by the signed-note, checkpoint, cosignature and policy modules. */
-export class NoteError extends Error {
-  override readonly name = 'NoteError';
-  readonly code: NoteErrorCode;
+/**
+ * The error of the signed-note family. Thrown as is, with a {@link NoteErrorCode}, by this
+ * module (and by the checkpoint, cosignature and policy modules when the cause is a note, key or
+ * signature); those modules throw subclasses with their own code unions, so one
+ * `instanceof NoteError` still catches every refusal of a signed note. `C` is the code union.
+ */
+export class NoteError<C extends string = NoteErrorCode> extends Error {
+  override readonly name: string = 'NoteError';
+  readonly code: C;
   readonly details: NoteErrorDetails;
 
-  constructor(code: NoteErrorCode, message: string, details: NoteErrorDetails = {}) {
+  // NoInfer: a plain `new NoteError(code, ...)` is checked against NoteErrorCode, not widened.
+  constructor(code: NoInfer<C>, message: string, details: NoteErrorDetails = {}) {
     super(message);
     this.code = code;
     this.details = details;
@@ -160,23 +159,6 @@ const UNICODE_SPACES = new Set<number>([
   0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 ]);
 
-/** Offset of the first lone UTF-16 surrogate in `s` (a string not representable in UTF-8), or -1. */
-function loneSurrogateIndex(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        i++;
-        continue;
-      }
-      return i;
-    }
-    if (c >= 0xdc00 && c <= 0xdfff) return i;
-  }
-  return -1;
-}
-
 /**
  * Why `s` is not acceptable as (part of) a signed note: it must be representable in UTF-8 and
  * contain no code point below U+0020 other than "\n". Returns undefined when acceptable.
@@ -198,7 +180,7 @@ export function noteTextProblem(s: string): string | undefined {
  * valid UTF-8 (no lone surrogates), no '+' and no Unicode white space (Go unicode.IsSpace).
  */
 export function isValidKeyName(name: string): boolean {
-  if (name.length === 0 || loneSurrogateIndex(name) >= 0) return false;
+  if (name.length === 0 || hasLoneSurrogate(name)) return false;
   for (const ch of name) {
     if (ch === '+' || UNICODE_SPACES.has(ch.codePointAt(0)!)) return false;
   }
@@ -214,11 +196,6 @@ function checkKeyName(name: string, what: string): void {
       { name },
     );
   }
-}
-
-/** True iff `n` is an integer in [0, 2^32 - 1]. */
-function isUint32(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
 
 /** 4-byte big-endian encoding of a uint32 key ID. */
@@ -238,7 +215,7 @@ export function computeKeyId(
   publicKey: Uint8Array,
   hash: Sha256 = sha256,
 ): number {
-  if (!Number.isInteger(type) || type < 0 || type > 0xff) {
+  if (!isByte(type)) {
     throw new NoteError('invalid_key', `signature type ${type} is not a byte`);
   }
   const digest = hash(concatBytes(utf8(name), Uint8Array.of(0x0a, type), publicKey));

@@ -50,8 +50,22 @@ export interface Policy {
   quorum: string;
 }
 
-function fail(line: number, message: string): NoteError {
-  return new NoteError('malformed_policy', `policy line ${line}: ${message}`, { line });
+/** Stable machine-readable error codes of {@link PolicyError}. */
+export type PolicyErrorCode =
+  /** A tlog-policy file is malformed (details.line gives the 1-based line). */
+  | 'malformed_policy'
+  /** No log of the policy has a key whose name equals the checkpoint origin. */
+  | 'unknown_log'
+  /** The checkpoint is log-signed but the policy's witness quorum is not met. */
+  | 'policy_unsatisfied';
+
+/** A policy refused, or a checkpoint refused by a policy (a {@link NoteError}, so one catch serves). */
+export class PolicyError extends NoteError<PolicyErrorCode> {
+  override readonly name = 'PolicyError';
+}
+
+function fail(line: number, message: string): PolicyError {
+  return new PolicyError('malformed_policy', `policy line ${line}: ${message}`, { line });
 }
 
 /** Checks the tlog-policy character set on one line: only tab, 0x20-0x7E and non-ASCII. */
@@ -62,6 +76,123 @@ function checkChars(text: string, lineNo: number): void {
       throw fail(lineNo, `forbidden control character 0x${c.toString(16).padStart(2, '0')}`);
     }
   }
+}
+
+/** What {@link parsePolicy} has read so far: the policy under construction. */
+interface PolicyDraft {
+  logs: PolicyLog[];
+  witnesses: Map<string, PolicyWitness>;
+  groups: Map<string, PolicyGroup>;
+  quorum: string | undefined;
+}
+
+/** True iff `name` is a witness or group defined on an earlier line. */
+function isDefined(p: PolicyDraft, name: string): boolean {
+  return p.witnesses.has(name) || p.groups.has(name);
+}
+
+/** Throws unless `name` may name a new witness or group: not 'none', not already defined. */
+function checkNewName(p: PolicyDraft, name: string, n: number): void {
+  if (name === 'none') throw fail(n, `the name "none" is reserved`);
+  if (isDefined(p, name)) throw fail(n, `name ${JSON.stringify(name)} is already defined`);
+}
+
+/** `log <vkey> [<url>]`: an Ed25519 (0x01) log key, its public key not already listed. */
+function addLog(p: PolicyDraft, items: string[], n: number): void {
+  if (items.length < 2 || items.length > 3) throw fail(n, 'expected "log <vkey> [<url>]"');
+  const vkey = items[1]!;
+  let verifier: Ed25519NoteVerifier;
+  try {
+    verifier = newEd25519Verifier(vkey);
+  } catch (e) {
+    throw fail(n, `invalid log vkey: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (p.logs.some((l) => bytesEqual(l.verifier.publicKey, verifier.publicKey))) {
+    throw fail(n, 'duplicate log public key');
+  }
+  p.logs.push({ vkey, verifier, line: n, ...(items[2] !== undefined ? { url: items[2] } : {}) });
+}
+
+/** `witness <name> <vkey> [<url>]`: a new name, a cosignature/v1 key not already listed. */
+function addWitness(p: PolicyDraft, items: string[], n: number): void {
+  if (items.length < 3 || items.length > 4) throw fail(n, 'expected "witness <name> <vkey> [<url>]"');
+  const name = items[1]!;
+  checkNewName(p, name, n);
+  const vkey = items[2]!;
+  let verifier: CosignatureV1Verifier;
+  try {
+    verifier = newCosignatureV1Verifier(vkey);
+  } catch (e) {
+    throw fail(n, `invalid witness vkey: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  for (const w of p.witnesses.values()) {
+    if (bytesEqual(w.verifier.publicKey, verifier.publicKey)) {
+      throw fail(n, `duplicate witness public key (already used by ${JSON.stringify(w.name)})`);
+    }
+  }
+  p.witnesses.set(name, {
+    name,
+    vkey,
+    verifier,
+    line: n,
+    ...(items[3] !== undefined ? { url: items[3] } : {}),
+  });
+}
+
+/** The k of a group line: any = 1, all = n, else a canonical decimal in 1..n. */
+function groupThreshold(kSpec: string, members: number, n: number): number {
+  if (kSpec === 'any') return 1;
+  if (kSpec === 'all') return members;
+  const k = parseCanonicalDecimal(kSpec);
+  if (k === undefined) throw fail(n, `threshold ${JSON.stringify(kSpec)} is not any, all or a decimal`);
+  if (k < 1 || k > members) {
+    throw fail(n, `threshold ${k} is outside 1..${members} (number of members)`);
+  }
+  return k;
+}
+
+/** `group <name> <k|any|all> <member>...`: members defined earlier, once each, never 'none'. */
+function addGroup(p: PolicyDraft, items: string[], n: number): void {
+  if (items.length < 4) throw fail(n, 'expected "group <name> <k|any|all> <member>..."');
+  const name = items[1]!;
+  checkNewName(p, name, n);
+  const members = items.slice(3);
+  const seen = new Set<string>();
+  for (const m of members) {
+    if (m === 'none') throw fail(n, `"none" cannot be a group member`);
+    if (!isDefined(p, m))
+      throw fail(n, `group member ${JSON.stringify(m)} is not defined on an earlier line`);
+    if (seen.has(m)) throw fail(n, `group member ${JSON.stringify(m)} is listed twice`);
+    seen.add(m);
+  }
+  const threshold = groupThreshold(items[2]!, members.length, n);
+  p.groups.set(name, { name, threshold, members, line: n });
+}
+
+/** `quorum <name|none>`: the only one, naming 'none' or an earlier witness or group. */
+function setQuorum(p: PolicyDraft, items: string[], n: number): void {
+  if (items.length !== 2) throw fail(n, 'expected "quorum <name|none>"');
+  if (p.quorum !== undefined) throw fail(n, 'more than one quorum line');
+  const name = items[1]!;
+  if (name !== 'none' && !isDefined(p, name)) {
+    throw fail(n, `quorum ${JSON.stringify(name)} is not defined on an earlier line`);
+  }
+  p.quorum = name;
+}
+
+const KEYWORDS: Record<string, (p: PolicyDraft, items: string[], n: number) => void> = {
+  log: addLog,
+  witness: addWitness,
+  group: addGroup,
+  quorum: setQuorum,
+};
+
+/** The policy text of `input`: strings as given, bytes as strict UTF-8 (malformed_policy otherwise). */
+function policyText(input: string | Uint8Array): string {
+  if (typeof input === 'string') return input;
+  const decoded = fromUtf8(input);
+  if (decoded === undefined) throw new PolicyError('malformed_policy', 'policy is not valid UTF-8', {});
+  return decoded;
 }
 
 /**
@@ -75,25 +206,9 @@ function checkChars(text: string, lineNo: number): void {
  * with the 1-based line number.
  */
 export function parsePolicy(input: string | Uint8Array): Policy {
-  let text: string;
-  if (typeof input === 'string') text = input;
-  else {
-    const decoded = fromUtf8(input);
-    if (decoded === undefined) throw new NoteError('malformed_policy', 'policy is not valid UTF-8', {});
-    text = decoded;
-  }
-  const logs: PolicyLog[] = [];
-  const witnesses = new Map<string, PolicyWitness>();
-  const groups = new Map<string, PolicyGroup>();
-  let quorum: string | undefined;
-  const lines = text.split('\n');
+  const p: PolicyDraft = { logs: [], witnesses: new Map(), groups: new Map(), quorum: undefined };
+  const lines = policyText(input).split('\n');
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
-  const defined = (name: string): boolean => witnesses.has(name) || groups.has(name);
-  const checkNewName = (name: string, n: number): void => {
-    if (name === 'none') throw fail(n, `the name "none" is reserved`);
-    if (defined(name)) throw fail(n, `name ${JSON.stringify(name)} is already defined`);
-  };
-
   for (const [i, raw] of lines.entries()) {
     const n = i + 1;
     checkChars(raw, n);
@@ -101,92 +216,12 @@ export function parsePolicy(input: string | Uint8Array): Policy {
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     const items = trimmed.split(/[ \t]+/);
     const keyword = items[0]!;
-    switch (keyword) {
-      case 'log': {
-        if (items.length < 2 || items.length > 3) throw fail(n, 'expected "log <vkey> [<url>]"');
-        const vkey = items[1]!;
-        let verifier: Ed25519NoteVerifier;
-        try {
-          verifier = newEd25519Verifier(vkey);
-        } catch (e) {
-          throw fail(n, `invalid log vkey: ${e instanceof Error ? e.message : String(e)}`);
-        }
-        if (logs.some((l) => bytesEqual(l.verifier.publicKey, verifier.publicKey))) {
-          throw fail(n, 'duplicate log public key');
-        }
-        logs.push({ vkey, verifier, line: n, ...(items[2] !== undefined ? { url: items[2] } : {}) });
-        break;
-      }
-      case 'witness': {
-        if (items.length < 3 || items.length > 4) throw fail(n, 'expected "witness <name> <vkey> [<url>]"');
-        const name = items[1]!;
-        checkNewName(name, n);
-        const vkey = items[2]!;
-        let verifier: CosignatureV1Verifier;
-        try {
-          verifier = newCosignatureV1Verifier(vkey);
-        } catch (e) {
-          throw fail(n, `invalid witness vkey: ${e instanceof Error ? e.message : String(e)}`);
-        }
-        for (const w of witnesses.values()) {
-          if (bytesEqual(w.verifier.publicKey, verifier.publicKey)) {
-            throw fail(n, `duplicate witness public key (already used by ${JSON.stringify(w.name)})`);
-          }
-        }
-        witnesses.set(name, {
-          name,
-          vkey,
-          verifier,
-          line: n,
-          ...(items[3] !== undefined ? { url: items[3] } : {}),
-        });
-        break;
-      }
-      case 'group': {
-        if (items.length < 4) throw fail(n, 'expected "group <name> <k|any|all> <member>..."');
-        const name = items[1]!;
-        checkNewName(name, n);
-        const members = items.slice(3);
-        const seen = new Set<string>();
-        for (const m of members) {
-          if (m === 'none') throw fail(n, `"none" cannot be a group member`);
-          if (!defined(m))
-            throw fail(n, `group member ${JSON.stringify(m)} is not defined on an earlier line`);
-          if (seen.has(m)) throw fail(n, `group member ${JSON.stringify(m)} is listed twice`);
-          seen.add(m);
-        }
-        const kSpec = items[2]!;
-        let threshold: number;
-        if (kSpec === 'any') threshold = 1;
-        else if (kSpec === 'all') threshold = members.length;
-        else {
-          const k = parseCanonicalDecimal(kSpec);
-          if (k === undefined)
-            throw fail(n, `threshold ${JSON.stringify(kSpec)} is not any, all or a decimal`);
-          if (k < 1 || k > members.length) {
-            throw fail(n, `threshold ${k} is outside 1..${members.length} (number of members)`);
-          }
-          threshold = k;
-        }
-        groups.set(name, { name, threshold, members, line: n });
-        break;
-      }
-      case 'quorum': {
-        if (items.length !== 2) throw fail(n, 'expected "quorum <name|none>"');
-        if (quorum !== undefined) throw fail(n, 'more than one quorum line');
-        const name = items[1]!;
-        if (name !== 'none' && !defined(name)) {
-          throw fail(n, `quorum ${JSON.stringify(name)} is not defined on an earlier line`);
-        }
-        quorum = name;
-        break;
-      }
-      default:
-        throw fail(n, `unknown keyword ${JSON.stringify(keyword)}`);
-    }
+    const add = Object.hasOwn(KEYWORDS, keyword) ? KEYWORDS[keyword] : undefined;
+    if (add === undefined) throw fail(n, `unknown keyword ${JSON.stringify(keyword)}`);
+    add(p, items, n);
   }
-  if (quorum === undefined) throw new NoteError('malformed_policy', 'policy has no quorum line', {});
-  return { logs, witnesses, groups, quorum };
+  if (p.quorum === undefined) throw new PolicyError('malformed_policy', 'policy has no quorum line', {});
+  return { logs: p.logs, witnesses: p.witnesses, groups: p.groups, quorum: p.quorum };
 }
 
 /**
@@ -241,7 +276,7 @@ export function verifyCheckpointWithPolicy(
   const checkpoint = parseCheckpoint(parseNote(note).text);
   const logs = policy.logs.filter((l) => l.verifier.name === checkpoint.origin);
   if (logs.length === 0) {
-    throw new NoteError(
+    throw new PolicyError(
       'unknown_log',
       `no policy log has a key named after origin ${JSON.stringify(checkpoint.origin)}`,
     );
@@ -258,7 +293,7 @@ export function verifyCheckpointWithPolicy(
     );
   }
   if (!quorumSatisfied(policy, opened.verified)) {
-    throw new NoteError(
+    throw new PolicyError(
       'policy_unsatisfied',
       `witness quorum ${JSON.stringify(policy.quorum)} is not satisfied`,
     );

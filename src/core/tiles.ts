@@ -8,6 +8,7 @@
  * [(256N+i)·256^L, (256N+i+1)·256^L). Only full tiles feed the level above.
  */
 import { concatBytes } from './bytes.js';
+import { isHash, isIntInRange, isSafeUint } from './check.js';
 import { HASH_SIZE, type Sha256, sha256 } from './hash.js';
 import {
   EMPTY_ROOT,
@@ -40,7 +41,7 @@ export type TilePath =
 
 /** Encodes a tile index as base-1000 groups: 1234067 -> "x001/x234/067". */
 export function encodeTileIndex(n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) throw new MerkleError('invalid_argument', `bad tile index ${n}`);
+  if (!isSafeUint(n)) throw new MerkleError('invalid_argument', `bad tile index ${n}`);
   let s = String(n % 1000).padStart(3, '0');
   let rest = Math.floor(n / 1000);
   while (rest > 0) {
@@ -51,7 +52,7 @@ export function encodeTileIndex(n: number): string {
 }
 
 function widthSuffix(width: number): string {
-  if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH) {
+  if (!isIntInRange(width, 1, TILE_WIDTH)) {
     throw new MerkleError('invalid_argument', `tile width ${width} is not in 1..256`);
   }
   return width === TILE_WIDTH ? '' : `.p/${width}`;
@@ -59,7 +60,7 @@ function widthSuffix(width: number): string {
 
 /** Path of a hash tile relative to the log prefix, e.g. "tile/0/x001/234.p/7". */
 export function hashTilePath(t: Tile): string {
-  if (!Number.isInteger(t.level) || t.level < 0 || t.level > MAX_TILE_LEVEL) {
+  if (!isIntInRange(t.level, 0, MAX_TILE_LEVEL)) {
     throw new MerkleError('invalid_argument', `tile level ${t.level} is not in 0..63`);
   }
   return `tile/${t.level}/${encodeTileIndex(t.index)}${widthSuffix(t.width)}`;
@@ -102,7 +103,7 @@ export function parseTilePath(path: string): TilePath | undefined {
     if (digits === undefined || !/^[0-9]{3}$/.test(digits)) return undefined;
     index = index * 1000 + Number(digits);
   }
-  if (!Number.isSafeInteger(index)) return undefined;
+  if (!isSafeUint(index)) return undefined;
   // Reject redundant leading zero groups ("x000/001"): the canonical encoding must round-trip.
   if (encodeTileIndex(index) !== rest.join('/')) return undefined;
   if (levelPart === 'entries') return { kind: 'entries', index, width };
@@ -263,8 +264,7 @@ export class TileBuilder {
    * checked.
    */
   constructor(size = 0, edge: readonly (readonly Uint8Array[])[] = [], sha: Sha256 = sha256) {
-    if (!Number.isSafeInteger(size) || size < 0)
-      throw new MerkleError('invalid_argument', `bad size ${size}`);
+    if (!isSafeUint(size)) throw new MerkleError('invalid_argument', `bad size ${size}`);
     this.#size = size;
     this.#sha = sha;
     this.#edge = edge.map((row) => row.slice());
@@ -305,7 +305,7 @@ export class TileBuilder {
   append(leafHashes: readonly Uint8Array[]): TileWrite[] {
     const touched = new Map<string, TileWrite>();
     for (const h of leafHashes) {
-      if (h.length !== HASH_SIZE) throw new MerkleError('invalid_hash', 'leaf hash must be 32 bytes');
+      if (!isHash(h)) throw new MerkleError('invalid_hash', 'leaf hash must be 32 bytes');
       let carry: Uint8Array | undefined = h;
       let level = 0;
       while (carry) {

@@ -4,10 +4,11 @@
  * the same proof of integrity before the first append or signature.
  */
 import { bytesEqual, toBase64 } from '../core/bytes.js';
-import { type Checkpoint, parseCheckpoint } from '../core/checkpoint.js';
+import type { Checkpoint } from '../core/checkpoint.js';
 import type { Sha256 } from '../core/hash.js';
+import { openCheckpointWithLogKeys } from '../core/log-keys.js';
 import { leafHash, perfectRootOf } from '../core/merkle.js';
-import { type NoteVerifier, newEd25519Verifier, openNote } from '../core/note.js';
+import { type NoteVerifier, newEd25519Verifier } from '../core/note.js';
 import { hashesAtLevel, TILE_WIDTH, tileHashes } from '../core/tiles.js';
 import type { CommittedTree, LogStorage, StoredCheckpoint } from '../store/log-storage.js';
 import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
@@ -114,7 +115,7 @@ async function nextIdentity(storage: LogStorage, id: LogIdentityConfig): Promise
 function openLastCheckpoint(last: StoredCheckpoint, known: readonly NoteVerifier[]): void {
   let cp: Checkpoint;
   try {
-    cp = parseCheckpoint(openNote(last.note, known).text);
+    cp = openCheckpointWithLogKeys(last.note, known).checkpoint;
   } catch (err) {
     throw new StartupError(
       `the last stored checkpoint (size ${last.size}) does not verify: ${(err as Error).message}`,

@@ -5,6 +5,8 @@
  * is published before a signature commits to it. Everything above the log (HTTP, CLI) reads
  * storage through the methods here, never through the storage engine itself.
  */
+import { encodeEntryBundle } from '../core/bundle.js';
+import { isSafeUint } from '../core/check.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import {
@@ -410,7 +412,7 @@ export class TransparencyLog {
 
   #checkPublished(size: number): void {
     const published = this.latest().size;
-    if (!Number.isSafeInteger(size) || size < 0 || size > published) {
+    if (!isSafeUint(size) || size > published) {
       throw new MerkleError(
         'index_out_of_range',
         `tree size ${size} is beyond the latest checkpoint (${published})`,
@@ -449,17 +451,7 @@ export class TransparencyLog {
     if (entries.length !== width) {
       throw new StorageError('entry_missing', `entries of bundle ${index} are missing below width ${width}`);
     }
-    let n = 0;
-    for (const e of entries) n += 2 + e.length;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const e of entries) {
-      out[o] = e.length >>> 8;
-      out[o + 1] = e.length & 0xff;
-      out.set(e, o + 2);
-      o += 2 + e.length;
-    }
-    return out;
+    return encodeEntryBundle(entries);
   }
 
   /** The entry bytes at `index` (committed, maybe not yet signed), or undefined. */

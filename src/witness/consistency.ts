@@ -7,6 +7,8 @@
  */
 import { bytesEqual, fromBase64 } from '../core/bytes.js';
 import { verifyConsistency } from '../core/merkle.js';
+import { MAX_JSON_RESPONSE_BYTES } from '../core/response-caps.js';
+import { type CappedAnswer, fetchCappedText } from './fetch-text.js';
 
 /** A log-signed checkpoint whose log signature has been verified. */
 export interface SignedHead {
@@ -37,8 +39,9 @@ export class ProofFetchError extends Error {
 }
 
 /**
- * Fetches PROOF(from, to) from an opa-tlog log's JSON proof API. Throws
- * {@link ProofFetchError} on HTTP errors, malformed JSON, or hashes that are not base64 32 bytes.
+ * Fetches PROOF(from, to) from an opa-tlog log's JSON proof API (answer capped at
+ * MAX_JSON_RESPONSE_BYTES). Throws {@link ProofFetchError} on HTTP errors, an oversized answer,
+ * malformed JSON, or hashes that are not base64 32 bytes.
  */
 export async function fetchConsistencyProof(
   logUrl: string,
@@ -47,13 +50,13 @@ export async function fetchConsistencyProof(
   opts: { fetch?: typeof fetch; timeoutMs?: number } = {},
 ): Promise<{ hashes: Uint8Array[]; url: string }> {
   const url = `${logUrl.replace(/\/+$/, '')}/v1/proof/consistency?from=${from}&to=${to}`;
-  let res: Response;
+  let res: CappedAnswer;
   try {
-    res = await (opts.fetch ?? fetch)(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    res = await fetchCappedText(opts.fetch ?? fetch, url, MAX_JSON_RESPONSE_BYTES, opts.timeoutMs ?? 10_000);
   } catch (err) {
     throw new ProofFetchError(`${url}: ${(err as Error).message}`);
   }
-  const text = await res.text();
+  const text = res.text;
   if (res.status !== 200) throw new ProofFetchError(`${url}: HTTP ${res.status}: ${text.slice(0, 200)}`);
   let json: unknown;
   try {

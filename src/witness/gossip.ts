@@ -1,17 +1,19 @@
 /**
  * Witness gossip: a witness configured with peer witness URLs periodically fetches each peer's
  * monitoring checkpoint (`GET <peer>/<hex sha256(origin)>/checkpoint`) for every log it knows,
- * verifies the log's signature on it, and compares it with its own latest cosigned checkpoint:
+ * verifies the log's signature on it (any configured key of the origin), and compares it with its own latest cosigned checkpoint:
  * same size with another root, or a consistency proof (fetched from the log, verified here)
  * that does not connect the two, is recorded as evidence (GET /evidence). A log that shows two
  * trees to two witnesses is thus caught even if no client ever looks.
  */
 import { toBase64 } from '../core/bytes.js';
-import { openCheckpoint } from '../core/checkpoint.js';
 import { newCosignatureV1Verifier } from '../core/cosignature.js';
 import type { NoteVerifier } from '../core/note.js';
+import { MAX_CHECKPOINT_RESPONSE_BYTES } from '../core/response-caps.js';
 import { witnessCheckpointUrl } from '../core/witness-protocol.js';
 import { checkPair, type SignedHead } from './consistency.js';
+import { fetchCappedText } from './fetch-text.js';
+import { openLogCheckpoint } from './log-signature.js';
 import type { Witness } from './witness.js';
 
 /** A peer witness: its monitoring prefix and, optionally, its cosigner vkey. */
@@ -122,10 +124,15 @@ export class Gossip {
           const url = witnessCheckpointUrl(peer.url, log.origin);
           let theirs: SignedHead;
           try {
-            const res = await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs) });
-            const text = await res.text();
+            const res = await fetchCappedText(
+              this.#fetch,
+              url,
+              MAX_CHECKPOINT_RESPONSE_BYTES,
+              this.#timeoutMs,
+            );
             if (res.status === 404) return;
             if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+            const text = res.text;
             theirs = this.#open(text, log.verifiers, peer.verifier, `witness ${peer.url}`);
           } catch (err) {
             report.problems.push(`${url}: ${(err as Error).message}`);
@@ -162,27 +169,28 @@ export class Gossip {
     return report;
   }
 
+  /**
+   * The peer's checkpoint as a signed head: signed by a configured key of the log (any of
+   * them, see log-signature.ts) and, when the peer's key is configured, cosigned by the peer.
+   */
   #open(
     note: string,
     logVerifiers: readonly NoteVerifier[],
     peer: NoteVerifier | undefined,
     source: string,
   ): SignedHead {
-    let lastErr: unknown;
-    for (const v of logVerifiers) {
-      try {
-        const opened = openCheckpoint(note, v, peer === undefined ? [] : [peer]);
-        if (
-          peer !== undefined &&
-          !opened.note.verified.some((s) => s.name === peer.name && s.keyId === peer.keyId)
-        ) {
-          throw new Error('the peer did not cosign its checkpoint');
-        }
-        return { size: opened.checkpoint.size, root: opened.checkpoint.rootHash, note, source };
-      } catch (err) {
-        lastErr = err;
-      }
+    let opened: ReturnType<typeof openLogCheckpoint>;
+    try {
+      opened = openLogCheckpoint(note, logVerifiers, peer === undefined ? [] : [peer]);
+    } catch (err) {
+      throw new Error(`checkpoint does not verify: ${(err as Error).message}`);
     }
-    throw new Error(`checkpoint does not verify: ${(lastErr as Error | undefined)?.message ?? 'no log key'}`);
+    if (
+      peer !== undefined &&
+      !opened.note.verified.some((s) => s.name === peer.name && s.keyId === peer.keyId)
+    ) {
+      throw new Error('checkpoint does not verify: the peer did not cosign its checkpoint');
+    }
+    return { size: opened.checkpoint.size, root: opened.checkpoint.rootHash, note, source };
   }
 }

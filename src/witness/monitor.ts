@@ -9,11 +9,14 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toBase64, toHex } from '../core/bytes.js';
-import { openCheckpoint } from '../core/checkpoint.js';
 import { newCosignatureV1Verifier } from '../core/cosignature.js';
+import { logKeysOrigin } from '../core/log-keys.js';
 import { type NoteVerifier, newEd25519Verifier } from '../core/note.js';
+import { MAX_CHECKPOINT_RESPONSE_BYTES } from '../core/response-caps.js';
 import { witnessCheckpointUrl } from '../core/witness-protocol.js';
 import { checkPair, type SignedHead } from './consistency.js';
+import { fetchCappedText } from './fetch-text.js';
+import { openLogCheckpoint } from './log-signature.js';
 
 /** A witness to follow: its monitoring prefix and cosigner vkey. */
 export interface MonitorWitness {
@@ -25,8 +28,11 @@ export interface MonitorWitness {
 export interface MonitorOptions {
   /** The log's base URL (serves /checkpoint and /v1/proof/consistency). */
   logUrl: string;
-  /** The log's vkey (its key name is the origin). */
-  logVkey: string;
+  /**
+   * The log's vkey(s), all named after the origin: several during a signer key rotation; a
+   * checkpoint signed by any of them is the log's.
+   */
+  logVkey: string | readonly string[];
   witnesses: readonly MonitorWitness[];
   /** Directory for the last verified checkpoint and evidence files (none: nothing kept). */
   stateDir?: string;
@@ -76,7 +82,7 @@ export function monitorExitCode(r: MonitorReport): number {
 export class Monitor {
   readonly origin: string;
   readonly #opts: MonitorOptions;
-  readonly #log: NoteVerifier;
+  readonly #logKeys: NoteVerifier[];
   readonly #witnesses: { url: string; verifier: NoteVerifier }[];
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
@@ -84,8 +90,10 @@ export class Monitor {
 
   constructor(opts: MonitorOptions) {
     this.#opts = opts;
-    this.#log = newEd25519Verifier(opts.logVkey);
-    this.origin = this.#log.name;
+    this.#logKeys = (typeof opts.logVkey === 'string' ? [opts.logVkey] : opts.logVkey).map((k) =>
+      newEd25519Verifier(k),
+    );
+    this.origin = logKeysOrigin(this.#logKeys);
     this.#witnesses = opts.witnesses.map((w) => ({ url: w.url, verifier: newCosignatureV1Verifier(w.vkey) }));
     this.#fetch = opts.fetch ?? fetch;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
@@ -151,8 +159,8 @@ export class Monitor {
   ): Promise<SignedHead | undefined> {
     let text: string;
     try {
-      const res = await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs) });
-      text = await res.text();
+      const res = await fetchCappedText(this.#fetch, url, MAX_CHECKPOINT_RESPONSE_BYTES, this.#timeoutMs);
+      text = res.text;
       if (res.status === 404 && witness !== undefined) return undefined; // never cosigned this log
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     } catch (err) {
@@ -160,7 +168,7 @@ export class Monitor {
       return undefined;
     }
     try {
-      const opened = openCheckpoint(text, this.#log, witness === undefined ? [] : [witness]);
+      const opened = openLogCheckpoint(text, this.#logKeys, witness === undefined ? [] : [witness]);
       if (
         witness &&
         !opened.note.verified.some((s) => s.name === witness.name && s.keyId === witness.keyId)
@@ -183,7 +191,7 @@ export class Monitor {
       return undefined;
     }
     try {
-      const { checkpoint } = openCheckpoint(note, this.#log);
+      const { checkpoint } = openLogCheckpoint(note, this.#logKeys);
       return {
         size: checkpoint.size,
         root: checkpoint.rootHash,

@@ -22,6 +22,7 @@ import type { CosignatureV1Verifier } from '../core/cosignature.js';
 import { openNote } from '../core/note.js';
 import { type Policy, quorumSatisfied } from '../core/policy.js';
 import { readCappedBytes } from '../core/read-body.js';
+import { MAX_WITNESS_RESPONSE_BYTES } from '../core/response-caps.js';
 import {
   addCheckpointUrl,
   formatAddCheckpointRequest,
@@ -131,7 +132,6 @@ interface Pending {
   readonly cosigs: Map<string, WitnessCosignature>;
 }
 
-const MAX_RESPONSE_BYTES = 16 * 1024;
 const MAX_PENDING = 16;
 
 /** How many of the newest cosigned sizes a restart considers for re-publication. */
@@ -382,7 +382,9 @@ export class WitnessPusher {
         body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
       });
-      const text = new TextDecoder().decode(await readCappedBytes(res, MAX_RESPONSE_BYTES, 'response body'));
+      const text = new TextDecoder().decode(
+        await readCappedBytes(res, MAX_WITNESS_RESPONSE_BYTES, 'response body'),
+      );
       if (res.status === 200) return verifyCosignature(cp.note, text, w.verifier);
       const type = res.headers.get('content-type') ?? '';
       if (res.status === 409 && type.split(';')[0]!.trim() === TLOG_SIZE_CONTENT_TYPE) {

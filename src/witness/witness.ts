@@ -9,8 +9,9 @@ import { Hono } from 'hono';
 import { bytesEqual, fromUtf8, toBase64 } from '../core/bytes.js';
 import { type Checkpoint, parseCheckpoint } from '../core/checkpoint.js';
 import { type CosignatureV1Signer, cosignatureV1Line } from '../core/cosignature.js';
+import { logKeysOrigin } from '../core/log-keys.js';
 import { EMPTY_ROOT, verifyConsistency } from '../core/merkle.js';
-import { type NoteVerifier, newEd25519Verifier, openNote, type ParsedNote, parseNote } from '../core/note.js';
+import { type NoteVerifier, newEd25519Verifier, type ParsedNote, parseNote } from '../core/note.js';
 import { readCappedBytes } from '../core/read-body.js';
 import {
   type AddCheckpointRequest,
@@ -22,12 +23,16 @@ import {
   TLOG_SIZE_CONTENT_TYPE,
 } from '../core/witness-protocol.js';
 import type { EvidenceKind, WitnessEvidence, WitnessLogState, WitnessStore } from '../store/witness-store.js';
+import { openLogCheckpoint } from './log-signature.js';
 
 /** A log the witness accepts checkpoints from. */
 export interface WitnessLog {
   /** The checkpoint origin (the key name of every verifier). */
   origin: string;
-  /** Trusted log keys for this origin (any one valid signature suffices). */
+  /**
+   * Trusted log keys for this origin (several during a signer key rotation): one valid
+   * signature by any of them suffices, and every line by any of them must verify.
+   */
   verifiers: NoteVerifier[];
   /** The log's base URL, used by gossip to fetch consistency proofs (optional). */
   url?: string;
@@ -68,7 +73,8 @@ function reply(status: WitnessReply['status'], message: string): WitnessReply {
 
 /**
  * Builds the log list from vkey specs `<vkey>` or `<vkey> <url>` (whitespace separated, like a
- * tlog-policy `log` line). Several vkeys with one origin are merged (any key may sign).
+ * tlog-policy `log` line). Several vkeys with one origin are merged (a signer key rotation:
+ * any of them may sign); the same key twice, or two different URLs for one origin, are errors.
  */
 export function witnessLogsFromSpecs(specs: readonly string[]): WitnessLog[] {
   const byOrigin = new Map<string, WitnessLog>();
@@ -80,7 +86,12 @@ export function witnessLogsFromSpecs(specs: readonly string[]): WitnessLog[] {
     const verifier = newEd25519Verifier(items[0]!);
     const log = byOrigin.get(verifier.name) ?? { origin: verifier.name, verifiers: [] };
     log.verifiers.push(verifier);
-    if (items[1] !== undefined) log.url = items[1];
+    logKeysOrigin(log.verifiers);
+    const url = items[1];
+    if (url !== undefined && log.url !== undefined && log.url !== url) {
+      throw new Error(`log ${log.origin}: two URLs (${log.url}, ${url}); give it once`);
+    }
+    if (url !== undefined) log.url = url;
     byOrigin.set(verifier.name, log);
   }
   return [...byOrigin.values()];
@@ -99,7 +110,7 @@ export class Witness {
     this.signer = opts.signer;
     this.store = opts.store;
     for (const l of opts.logs) {
-      if (l.verifiers.some((v) => v.name !== l.origin)) {
+      if (logKeysOrigin(l.verifiers) !== l.origin) {
         throw new Error(`log ${l.origin}: every key name must equal the origin`);
       }
       this.#logs.set(l.origin, l);
@@ -119,7 +130,8 @@ export class Witness {
 
   /**
    * Handles one add-checkpoint request body. Check order (status): body size and syntax,
-   * checkpoint syntax (400) → unknown origin (404) → log signature (403) → old > size (400) →
+   * checkpoint syntax (400) → unknown origin (404) → log signature: one by a configured key of
+   * the origin, and no failing line by any of them, repeats included (403) → old > size (400) →
    * size-0 root not empty, or proof lines with old 0 (422) → old ≠ stored size (409, body
    * `<size>\n`, `text/x.tlog.size`) → old = size with another root, or proof lines with
    * old = size, or a failing consistency proof (422, recorded as evidence) → store, cosign (200).
@@ -154,7 +166,7 @@ export class Witness {
     if (log === undefined) return reply(404, `unknown log ${cp.origin}`);
     let logLines: string[];
     try {
-      logLines = openNote(req.note, log.verifiers).verified.map((s) => s.line);
+      logLines = openLogCheckpoint(req.note, log.verifiers).note.verified.map((s) => s.line);
     } catch (err) {
       return reply(403, `invalid signature: ${(err as Error).message}`);
     }

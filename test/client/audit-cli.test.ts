@@ -12,7 +12,7 @@ import { auditLog, MemoryAuditStateStore } from '../../src/client/audit.js';
 import { LogClient } from '../../src/client/client.js';
 import { VerifyError, type VerifyErrorCode } from '../../src/client/errors.js';
 import type { FetchLike } from '../../src/client/http.js';
-import { concatBytes } from '../../src/core/bytes.js';
+import { encodeEntryBundle } from '../../src/core/bundle.js';
 import { signCheckpoint } from '../../src/core/checkpoint.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { ed25519SignerFromSeed } from '../../src/core/note.js';
@@ -61,8 +61,7 @@ function genericLog(origin: string) {
     const size = entries.length;
     for (let n = 0; n * 256 < size; n++) {
       const chunk = entries.slice(n * 256, Math.min(size, n * 256 + 256));
-      const bundle = concatBytes(...chunk.flatMap((e) => [Uint8Array.of(e.length >> 8, e.length & 255), e]));
-      files.set(entryBundlePath(n, chunk.length), bundle);
+      files.set(entryBundlePath(n, chunk.length), encodeEntryBundle(chunk));
     }
     checkpoint = signCheckpoint({ origin, size, rootHash: builder.root() }, signer);
   };

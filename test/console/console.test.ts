@@ -4,27 +4,22 @@
  * size, search finds a decision by policy path, its page shows every check passed; a lying
  * proxy that alters one proof hash makes the inclusion check fail with no green summary; after
  * an erasure the page shows it and the proof still verifies; the static build from a second
- * origin works through CORS. Every page blocks all non-loopback hosts and asserts none was
- * asked for. Screenshots (desktop and phone width) go to test-artifacts/console/.
+ * origin (allowed with `--cors-origin`) verifies the decision through CORS, payload included.
+ * The summary is green only when every check passed: without a pinned witness policy or a read
+ * token it is neutral. Every page blocks all non-loopback hosts and asserts none was asked for.
+ * Screenshots (desktop and 375 px phone width) go to test-artifacts/console/.
  * Needs `npm run build` (the server and the console bundle come from dist/).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CLI, type RunningServer, startServer } from '../helpers/server.js';
+import { browserAvailable, launchChromium } from '../helpers/browser.js';
+import { CLI, type RunningServer, type Served, serveFetch, startServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available) {
-  if (process.env.OPA_TLOG_REQUIRE_BROWSER === '1')
-    throw new Error(`${CHROMIUM} is required (apt-get install chromium)`);
-  console.warn(`console test skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
-}
+const available = browserAvailable('console test');
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SAMPLES = join(ROOT, 'test', 'fixtures', 'opa', 'upload-batch.json');
@@ -32,19 +27,8 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 const TOKEN = 'admin-console-token-0123456789';
 const DECISION = 'b840ea1d-2970-4279-ada4-9083ef1df6db';
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-type Server = ReturnType<typeof serve>;
-
-/** Serves `fetch` on a loopback port; resolves to its URL. */
-function listen(
-  fetch: (req: Request) => Response | Promise<Response>,
-): Promise<{ url: string; server: Server }> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) =>
-      resolve({ url: `http://127.0.0.1:${info.port}`, server }),
-    );
-  });
-}
+const PHONE = { width: 375, height: 812 };
+const DESKTOP = { width: 1280, height: 900 };
 
 /** A proxy to `target` that replaces the first proof hash of every decision lookup answer. */
 function lyingProxy(target: string): (req: Request) => Promise<Response> {
@@ -85,12 +69,23 @@ function staticFiles(dir: string): (req: Request) => Response {
 describe.skipIf(!available)('web console in headless Chromium', () => {
   let log: RunningServer;
   let browser: Browser;
-  const servers: Server[] = [];
+  /** The static build (`opa-tlog console --out`) on its own origin, allowed by the log. */
+  let site: Served;
+  const servers: Served[] = [];
   const blocked: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    log = await startServer(mkdtempSync(join(tmpdir(), 'opa-tlog-console-')), ['--tokens', `admin:${TOKEN}`]);
+    const www = tempDir('opa-tlog-console-static-');
+    execFileSync(process.execPath, [CLI, 'console', '--out', www]);
+    site = await serveFetch(staticFiles(www));
+    servers.push(site);
+    log = await startServer(tempDir('opa-tlog-console-'), [
+      '--tokens',
+      `admin:${TOKEN}`,
+      '--cors-origin',
+      site.url,
+    ]);
     const res = await fetch(`${log.url}/logs`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
@@ -102,30 +97,22 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
       if (cp.split('\n')[1] === '50') break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
+    for (const s of servers) await s.close();
     await log?.stop();
   });
 
-  /** A fresh browser profile whose pages may reach loopback hosts only (others are recorded). */
-  async function context(token?: string): Promise<BrowserContext> {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  /**
+   * A fresh browser profile whose pages may reach loopback hosts only (others are recorded),
+   * with the read token in session storage and a witness policy pinned for `policyFor` (a log
+   * URL) if given.
+   */
+  async function context(token?: string, policyFor?: string): Promise<BrowserContext> {
+    const ctx = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
     await ctx.route('**/*', (route) => {
       const u = new URL(route.request().url());
       if (LOOPBACK.has(u.hostname)) return route.continue();
@@ -135,17 +122,42 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     if (token !== undefined) {
       await ctx.addInitScript(`sessionStorage.setItem('opa-tlog:console:token', ${JSON.stringify(token)})`);
     }
+    if (policyFor !== undefined) await ctx.addInitScript(pinPolicy(policyFor));
     return ctx;
   }
 
-  /** Full-page screenshots at desktop and phone width. */
+  /**
+   * Full-page screenshots at desktop and phone width; the page must fit the phone's width and
+   * every control must have a name a screen reader can announce.
+   */
   async function shoot(page: Page, name: string): Promise<void> {
+    const unnamed = await page.$$eval('main :is(button, input, select, textarea, a, [tabindex])', (els) =>
+      els
+        .filter((el) => {
+          const labels = (el as { labels?: { length: number } }).labels;
+          const labelled = labels !== undefined && labels.length > 0;
+          return (
+            !labelled &&
+            !el.getAttribute('aria-label') &&
+            !el.getAttribute('aria-labelledby') &&
+            !el.textContent?.trim()
+          );
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed, `${name}: controls without an accessible name`).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, `${name}-desktop.png`), fullPage: true });
-    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setViewportSize(PHONE);
     await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage: true });
     const overflow = await page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1');
     expect(overflow, `${name} overflows a phone-width screen`).toBe(false);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.setViewportSize(DESKTOP);
+  }
+
+  /** A script pinning the witness policy `quorum none` for the log at `logUrl`. */
+  function pinPolicy(logUrl: string): string {
+    const policy = `log ${log.vkey}\nquorum none\n`;
+    return `localStorage.setItem(${JSON.stringify(`opa-tlog:console:policy:${logUrl}`)}, ${JSON.stringify(policy)})`;
   }
 
   async function statuses(page: Page): Promise<Record<string, string>> {
@@ -161,6 +173,13 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     expect(res?.headers()['cache-control']).toBe('no-store');
     await expect.poll(() => page.textContent('#tree-size'), { timeout: 15_000 }).toBe('50');
     expect(await page.textContent('main')).toContain('Decisions per second');
+    // The chart's newest point is the answer's own size, not a sample seconds old.
+    expect(await page.textContent('main')).toContain('Tree size: 50 leaves now');
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.className')).toBe('skip');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).toBe('main');
     await shoot(page, 'overview');
     await ctx.close();
     expect(blocked).toEqual([]);
@@ -196,6 +215,8 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     await page.click(`a:has-text("${DECISION}")`);
     await page.waitForSelector('#summary');
     expect(await page.textContent('#summary')).toContain('verified: every check passed');
+    expect(await page.getAttribute('#summary', 'role')).toBe('status');
+    expect(await page.getAttribute('#summary', 'aria-live')).toBe('polite');
     const st = await statuses(page);
     expect(Object.values(st).every((s) => s === 'passed')).toBe(true);
     expect(Object.keys(st)).toEqual(
@@ -219,8 +240,8 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
   });
 
   test('a server that alters one proof hash fails the inclusion check, no green summary', async () => {
-    const proxy = await listen(lyingProxy(log.url));
-    servers.push(proxy.server);
+    const proxy = await serveFetch(lyingProxy(log.url));
+    servers.push(proxy);
     const ctx = await context(TOKEN);
     const page = await ctx.newPage();
     await page.goto(`${proxy.url}/decisions/${DECISION}?vkey=${encodeURIComponent(log.vkey)}`);
@@ -243,20 +264,16 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     expect(blocked).toEqual([]);
   });
 
-  test('the static build from a second origin reads the log through CORS', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-console-static-'));
-    execFileSync(process.execPath, [CLI, 'console', '--out', dir]);
-    const site = await listen(staticFiles(dir));
-    servers.push(site.server);
+  test('the static build from a second origin verifies the decision through CORS', async () => {
     const ctx = await context();
     const page = await ctx.newPage();
     const q = `log=${encodeURIComponent(log.url)}&vkey=${encodeURIComponent(log.vkey)}`;
     await page.goto(`${site.url}/index.html?${q}`);
     await expect.poll(() => page.textContent('#tree-size'), { timeout: 15_000 }).toBe('50');
-    // No token: the payload is withheld, everything public verifies through CORS.
+    // No token: the payload is withheld, everything public verifies; the summary is neutral.
     await page.goto(`${site.url}/index.html?${q}#/decisions/${DECISION}`);
     await page.waitForSelector('#summary');
-    const st = await statuses(page);
+    let st = await statuses(page);
     expect(st).toMatchObject({
       leaf_hash: 'passed',
       signature: 'passed',
@@ -264,28 +281,31 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
       consistency: 'passed',
     });
     expect(st.commitment).toBe('skipped');
+    expect(await page.$('.summary.ok')).toBeNull();
+    expect(await page.textContent('#summary')).toContain('not checked: the payload (withheld');
+    await shoot(page, 'static-withheld');
+    // A read token: the browser's preflight (Authorization) passes, as the log allows this origin.
+    await page.evaluate(`sessionStorage.setItem('opa-tlog:console:token', ${JSON.stringify(TOKEN)})`);
+    await page.reload();
+    await page.waitForSelector('#summary');
+    st = await statuses(page);
+    expect(st.commitment).toBe('passed');
+    expect(st.witnesses).toBe('skipped');
+    // No witness policy pinned: signed and included, but not the green "verified".
+    expect(await page.$('.summary.ok')).toBeNull();
+    expect(await page.$('.summary.partial')).not.toBeNull();
+    expect(await page.textContent('#summary')).toBe(
+      '– signed by the pinned key and proven included; not checked: witness cosignatures (no policy pinned)',
+    );
+    expect(await page.textContent('#event')).toContain('"decision_id": "b840ea1d');
+    await shoot(page, 'static-no-policy');
+    // With a policy pinned (quorum none) every check passes: verified.
+    await page.evaluate(pinPolicy(log.url));
+    await page.reload();
+    await page.waitForSelector('#summary');
+    expect(Object.values(await statuses(page)).every((x) => x === 'passed')).toBe(true);
+    expect(await page.textContent('.summary.ok')).toContain('verified: every check passed');
     await shoot(page, 'static-decision');
-    // With a read token the browser sends a CORS preflight (Authorization): needs --cors-origin.
-    const preflight = await fetch(`${log.url}/v1/decisions`, {
-      method: 'OPTIONS',
-      headers: {
-        origin: site.url,
-        'access-control-request-headers': 'authorization',
-        'access-control-request-method': 'GET',
-      },
-    });
-    if (
-      preflight.ok &&
-      preflight.headers.get('access-control-allow-headers')?.toLowerCase().includes('authorization')
-    ) {
-      await page.evaluate(`sessionStorage.setItem('opa-tlog:console:token', ${JSON.stringify(TOKEN)})`);
-      await page.reload();
-      await page.waitForSelector('#summary');
-      expect(await page.textContent('#summary')).toContain('verified');
-      expect((await statuses(page)).commitment).toBe('passed');
-    } else {
-      console.warn('console test: the server answers no CORS preflight yet; token part skipped');
-    }
     await ctx.close();
     expect(blocked).toEqual([]);
   });
@@ -298,7 +318,7 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
       body: JSON.stringify({ reason: 'ticket GDPR-1234' }),
     });
     expect(erase.status).toBe(200);
-    const ctx = await context(TOKEN);
+    const ctx = await context(TOKEN, log.url);
     const page = await ctx.newPage();
     await page.goto(`${log.url}/decisions/${DECISION}?vkey=${encodeURIComponent(log.vkey)}`);
     await page.waitForSelector('#summary');
@@ -311,6 +331,7 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
       consistency: 'passed',
     });
     expect(await page.$('.summary.ok')).not.toBeNull();
+    expect(await page.textContent('#summary')).toContain('the erasure check replaces the commitment check');
     await shoot(page, 'erased');
     await ctx.close();
     expect(blocked).toEqual([]);

@@ -1,12 +1,12 @@
 /** `/v1/stats` (bounded ring buffer of samples) and the console's routes and cache headers. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import { StatsRecorder } from '../../src/http/stats.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { makeLog, TEST_SIGNER } from '../client/fixture.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('StatsRecorder', () => {
   test('keeps at most capacity samples, oldest first', () => {
@@ -31,7 +31,7 @@ describe('StatsRecorder', () => {
 
 describe('stats and console routes', () => {
   let log: TransparencyLog;
-  const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-console-www-'));
+  const dir = tempDir('opa-tlog-console-www-');
 
   beforeAll(async () => {
     log = await makeLog(7);

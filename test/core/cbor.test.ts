@@ -9,21 +9,14 @@ import {
   decodeDeterministic,
   encodeDeterministic,
 } from '../../src/core/cbor.js';
+import { errorCodeOf } from '../helpers/expect-code.js';
 import { prng } from '../helpers/prng.js';
 
 const hex = (v: CborValue): string => toHex(encodeDeterministic(v));
 const unhex = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''))!;
 const dec = (s: string): CborValue => decodeDeterministic(unhex(s));
 
-function codeOf(f: () => unknown): CborErrorCode | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CborError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = (f: () => unknown) => errorCodeOf(f, CborError);
 
 /** Encodes, checks the hex, and checks that decoding gives back `back` (default: the value). */
 function vector(value: CborValue, expected: string, back: CborValue = value): void {
@@ -79,7 +72,7 @@ describe('RFC 8949 Appendix A vectors (those valid in deterministic form)', () =
     vector(-4.0, '23'); // A: f9c400
     // and the decoder refuses the float spellings
     for (const s of ['f90000', 'f93c00', 'f97bff', 'fa47c35000', 'f9c400']) {
-      expect(codeOf(() => dec(s))).toBe('NOT_DETERMINISTIC');
+      expect(codeOf(() => dec(s))).toBe('not_deterministic');
     }
   });
 
@@ -290,22 +283,22 @@ describe('encoder rejections', () => {
 
   it('lone surrogates, in values and keys, short and long', () => {
     for (const s of ['\ud800', '\udc00', 'a\ud83d', '\ude00b', '\ude00\ud83d', `${'x'.repeat(60)}\ud800`]) {
-      expect(codeOf(enc(s))).toBe('INVALID_STRING');
-      expect(codeOf(enc({ [s]: 1 }))).toBe('INVALID_STRING');
-      expect(codeOf(enc(new Map([[s, 1]])))).toBe('INVALID_STRING');
+      expect(codeOf(enc(s))).toBe('invalid_string');
+      expect(codeOf(enc({ [s]: 1 }))).toBe('invalid_string');
+      expect(codeOf(enc(new Map([[s, 1]])))).toBe('invalid_string');
     }
     expect(() => encodeDeterministic('\ud800')).toThrow(/lone surrogate/);
   });
 
   it('undefined, functions, symbols', () => {
-    expect(codeOf(enc(undefined))).toBe('UNSUPPORTED_TYPE');
-    expect(codeOf(enc([1, undefined]))).toBe('UNSUPPORTED_TYPE');
-    expect(codeOf(enc({ a: undefined }))).toBe('UNSUPPORTED_TYPE');
-    expect(codeOf(enc(new Map([['a', undefined]])))).toBe('UNSUPPORTED_TYPE');
+    expect(codeOf(enc(undefined))).toBe('unsupported_type');
+    expect(codeOf(enc([1, undefined]))).toBe('unsupported_type');
+    expect(codeOf(enc({ a: undefined }))).toBe('unsupported_type');
+    expect(codeOf(enc(new Map([['a', undefined]])))).toBe('unsupported_type');
     // biome-ignore lint/suspicious/noSparseArray: a hole is the point of this case
-    expect(codeOf(enc([1, , 3]))).toBe('UNSUPPORTED_TYPE');
-    expect(codeOf(enc(() => 1))).toBe('UNSUPPORTED_TYPE');
-    expect(codeOf(enc(Symbol('s')))).toBe('UNSUPPORTED_TYPE');
+    expect(codeOf(enc([1, , 3]))).toBe('unsupported_type');
+    expect(codeOf(enc(() => 1))).toBe('unsupported_type');
+    expect(codeOf(enc(Symbol('s')))).toBe('unsupported_type');
   });
 
   it('class instances other than Uint8Array, Map and Array', () => {
@@ -313,7 +306,7 @@ describe('encoder rejections', () => {
       x = 1;
     }
     for (const v of [new Date(0), new Point(), new Uint16Array(2), new Set([1]), /re/, new ArrayBuffer(2)]) {
-      expect(codeOf(enc(v))).toBe('UNSUPPORTED_TYPE');
+      expect(codeOf(enc(v))).toBe('unsupported_type');
     }
     expect(() => encodeDeterministic(new Point() as unknown as CborValue)).toThrow(/Point/);
     expect(hex(Object.assign(Object.create(null), { a: 1 }))).toBe('a1616101');
@@ -321,20 +314,20 @@ describe('encoder rejections', () => {
 
   it('bad Map keys', () => {
     for (const k of [1.5, Number.NaN, 2 ** 53, 1n, true, null, [1], {}]) {
-      expect(codeOf(enc(new Map([[k, 1]])))).toBe('INVALID_KEY');
+      expect(codeOf(enc(new Map([[k, 1]])))).toBe('invalid_key');
     }
   });
 
   it('cycles', () => {
     const a: CborValue[] = [];
     a.push(a);
-    expect(codeOf(enc(a))).toBe('CYCLE');
+    expect(codeOf(enc(a))).toBe('cycle');
     const o: Record<string, unknown> = { x: { y: [1] } };
     ((o.x as Record<string, unknown>).y as unknown[]).push(o);
-    expect(codeOf(enc(o))).toBe('CYCLE');
+    expect(codeOf(enc(o))).toBe('cycle');
     const m = new Map<string, unknown>();
     m.set('self', [m]);
-    expect(codeOf(enc(m))).toBe('CYCLE');
+    expect(codeOf(enc(m))).toBe('cycle');
     // a shared (non-cyclic) reference is fine
     const shared = { s: 1 };
     expect(hex([shared, shared])).toBe('82a1617301a1617301');
@@ -347,19 +340,19 @@ describe('encoder rejections', () => {
       return v;
     };
     expect(() => encodeDeterministic(nest(512))).not.toThrow();
-    expect(codeOf(enc(nest(513)))).toBe('DEPTH_EXCEEDED');
-    expect(codeOf(enc(nest(3), { maxDepth: 2 }))).toBe('DEPTH_EXCEEDED');
+    expect(codeOf(enc(nest(513)))).toBe('depth_exceeded');
+    expect(codeOf(enc(nest(3), { maxDepth: 2 }))).toBe('depth_exceeded');
     expect(hex(nest(2))).toBe('81a1616b00');
     expect(codeOf(enc(1, { maxDepth: 0 }))).toBeUndefined();
-    expect(codeOf(enc([], { maxDepth: 0 }))).toBe('DEPTH_EXCEEDED');
-    expect(codeOf(enc(1, { maxDepth: -1 }))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(enc(1, { maxDepth: 1.5 }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(enc([], { maxDepth: 0 }))).toBe('depth_exceeded');
+    expect(codeOf(enc(1, { maxDepth: -1 }))).toBe('invalid_argument');
+    expect(codeOf(enc(1, { maxDepth: 1.5 }))).toBe('invalid_argument');
     // byte strings are not containers
     expect(codeOf(enc([new Uint8Array(1)], { maxDepth: 1 }))).toBeUndefined();
   });
 
   it('leaves the encoder usable after an error', () => {
-    expect(codeOf(enc({ a: 'x'.repeat(100), b: undefined }))).toBe('UNSUPPORTED_TYPE');
+    expect(codeOf(enc({ a: 'x'.repeat(100), b: undefined }))).toBe('unsupported_type');
     expect(hex({ a: 1 })).toBe('a1616101');
   });
 
@@ -372,64 +365,64 @@ describe('encoder rejections', () => {
 
 describe('decoder rejections', () => {
   const cases: [string, CborErrorCode, string][] = [
-    ['1817', 'NOT_DETERMINISTIC', 'non-shortest uint8 head'],
-    ['190017', 'NOT_DETERMINISTIC', 'non-shortest uint16 head'],
-    ['1900ff', 'NOT_DETERMINISTIC', 'uint16 head for a uint8 value'],
-    ['1a0000ffff', 'NOT_DETERMINISTIC', 'uint32 head for a uint16 value'],
-    ['1b00000000ffffffff', 'NOT_DETERMINISTIC', 'uint64 head for a uint32 value'],
-    ['3817', 'NOT_DETERMINISTIC', 'non-shortest negative'],
-    ['780161', 'NOT_DETERMINISTIC', 'non-shortest text length'],
-    ['980101', 'NOT_DETERMINISTIC', 'non-shortest array length'],
-    ['b8010000', 'NOT_DETERMINISTIC', 'non-shortest map length'],
-    ['a2616201616102', 'NOT_DETERMINISTIC', 'unsorted keys {"b","a"}'],
-    ['a262616101616202', 'NOT_DETERMINISTIC', 'longer key first {"aa","b"}'],
-    ['a2616101616102', 'DUPLICATE_KEY', 'duplicate text keys'],
-    ['a201010102', 'DUPLICATE_KEY', 'duplicate integer keys'],
-    ['a2616101 0102'.replace(' ', ''), 'NOT_DETERMINISTIC', 'integer key after text key'],
-    ['9fff', 'INDEFINITE_LENGTH', 'indefinite array'],
-    ['5f40ff', 'INDEFINITE_LENGTH', 'indefinite byte string'],
-    ['7f60ff', 'INDEFINITE_LENGTH', 'indefinite text string'],
-    ['bfff', 'INDEFINITE_LENGTH', 'indefinite map'],
-    ['fb3ff8000000000000', 'NOT_DETERMINISTIC', 'float64 where float16 suffices (1.5)'],
-    ['fa3fc00000', 'NOT_DETERMINISTIC', 'float32 where float16 suffices (1.5)'],
-    ['fb3ff199999999999a00', 'TRAILING_BYTES', 'trailing byte'],
-    ['fb3fb99999a0000000', 'NOT_DETERMINISTIC', 'float64 where float32 suffices'],
-    ['f97e01', 'NOT_DETERMINISTIC', 'NaN with payload'],
-    ['fa7fc00000', 'NOT_DETERMINISTIC', 'float32 NaN'],
-    ['fb7ff8000000000000', 'NOT_DETERMINISTIC', 'float64 NaN'],
-    ['fa7f800000', 'NOT_DETERMINISTIC', 'float32 Infinity'],
-    ['fa00000000', 'NOT_DETERMINISTIC', 'float32 zero'],
-    ['f93c00', 'NOT_DETERMINISTIC', 'integral float16'],
-    ['fb43e0000000000000', 'NOT_DETERMINISTIC', 'float 2^63 (an integer)'],
-    ['c24101', 'NOT_DETERMINISTIC', 'bignum that fits an integer head'],
-    ['c2480100000000000000', 'NOT_DETERMINISTIC', '8-byte bignum'],
-    ['c24900010000', 'TRUNCATED', 'truncated bignum'],
-    ['c249000100000000000000', 'NOT_DETERMINISTIC', 'bignum with a leading zero'],
-    ['c301', 'MALFORMED', 'bignum tag on an integer'],
-    ['c074323031332d30332d32315432303a30343a30305a', 'UNSUPPORTED_TAG', 'date tag'],
-    ['d82076687474703a2f2f7777772e6578616d706c652e636f6d', 'UNSUPPORTED_TAG', 'URI tag'],
-    ['f7', 'UNSUPPORTED_SIMPLE', 'undefined'],
-    ['f0', 'UNSUPPORTED_SIMPLE', 'simple(16)'],
-    ['f8ff', 'UNSUPPORTED_SIMPLE', 'simple(255)'],
-    ['ff', 'MALFORMED', 'stray break'],
-    ['1c', 'MALFORMED', 'reserved additional information'],
-    ['fc', 'MALFORMED', 'reserved additional information (major 7)'],
-    ['1f', 'MALFORMED', 'indefinite integer'],
-    ['', 'TRUNCATED', 'empty input'],
-    ['18', 'TRUNCATED', 'missing head byte'],
-    ['6261', 'TRUNCATED', 'short text'],
-    ['8201', 'TRUNCATED', 'short array'],
-    ['a16161', 'TRUNCATED', 'map without a value'],
-    ['5affffffff', 'TRUNCATED', 'huge byte string length'],
-    ['9bffffffffffffffff', 'TRUNCATED', 'huge array length'],
-    ['62c328', 'INVALID_UTF8', 'invalid UTF-8'],
-    ['63eda080', 'INVALID_UTF8', 'UTF-8 encoded surrogate'],
-    ['62c1bf', 'INVALID_UTF8', 'overlong UTF-8'],
-    ['0000', 'TRAILING_BYTES', 'two items'],
-    ['a1410101', 'INVALID_KEY', 'byte string key'],
-    ['a1f93e0001', 'INVALID_KEY', 'float key'],
-    ['a1800101', 'INVALID_KEY', 'array key'],
-    ['a11b002000000000000001', 'INVALID_KEY', 'integer key beyond the safe range'],
+    ['1817', 'not_deterministic', 'non-shortest uint8 head'],
+    ['190017', 'not_deterministic', 'non-shortest uint16 head'],
+    ['1900ff', 'not_deterministic', 'uint16 head for a uint8 value'],
+    ['1a0000ffff', 'not_deterministic', 'uint32 head for a uint16 value'],
+    ['1b00000000ffffffff', 'not_deterministic', 'uint64 head for a uint32 value'],
+    ['3817', 'not_deterministic', 'non-shortest negative'],
+    ['780161', 'not_deterministic', 'non-shortest text length'],
+    ['980101', 'not_deterministic', 'non-shortest array length'],
+    ['b8010000', 'not_deterministic', 'non-shortest map length'],
+    ['a2616201616102', 'not_deterministic', 'unsorted keys {"b","a"}'],
+    ['a262616101616202', 'not_deterministic', 'longer key first {"aa","b"}'],
+    ['a2616101616102', 'duplicate_key', 'duplicate text keys'],
+    ['a201010102', 'duplicate_key', 'duplicate integer keys'],
+    ['a2616101 0102'.replace(' ', ''), 'not_deterministic', 'integer key after text key'],
+    ['9fff', 'indefinite_length', 'indefinite array'],
+    ['5f40ff', 'indefinite_length', 'indefinite byte string'],
+    ['7f60ff', 'indefinite_length', 'indefinite text string'],
+    ['bfff', 'indefinite_length', 'indefinite map'],
+    ['fb3ff8000000000000', 'not_deterministic', 'float64 where float16 suffices (1.5)'],
+    ['fa3fc00000', 'not_deterministic', 'float32 where float16 suffices (1.5)'],
+    ['fb3ff199999999999a00', 'trailing_bytes', 'trailing byte'],
+    ['fb3fb99999a0000000', 'not_deterministic', 'float64 where float32 suffices'],
+    ['f97e01', 'not_deterministic', 'NaN with payload'],
+    ['fa7fc00000', 'not_deterministic', 'float32 NaN'],
+    ['fb7ff8000000000000', 'not_deterministic', 'float64 NaN'],
+    ['fa7f800000', 'not_deterministic', 'float32 Infinity'],
+    ['fa00000000', 'not_deterministic', 'float32 zero'],
+    ['f93c00', 'not_deterministic', 'integral float16'],
+    ['fb43e0000000000000', 'not_deterministic', 'float 2^63 (an integer)'],
+    ['c24101', 'not_deterministic', 'bignum that fits an integer head'],
+    ['c2480100000000000000', 'not_deterministic', '8-byte bignum'],
+    ['c24900010000', 'truncated', 'truncated bignum'],
+    ['c249000100000000000000', 'not_deterministic', 'bignum with a leading zero'],
+    ['c301', 'malformed', 'bignum tag on an integer'],
+    ['c074323031332d30332d32315432303a30343a30305a', 'unsupported_tag', 'date tag'],
+    ['d82076687474703a2f2f7777772e6578616d706c652e636f6d', 'unsupported_tag', 'URI tag'],
+    ['f7', 'unsupported_simple', 'undefined'],
+    ['f0', 'unsupported_simple', 'simple(16)'],
+    ['f8ff', 'unsupported_simple', 'simple(255)'],
+    ['ff', 'malformed', 'stray break'],
+    ['1c', 'malformed', 'reserved additional information'],
+    ['fc', 'malformed', 'reserved additional information (major 7)'],
+    ['1f', 'malformed', 'indefinite integer'],
+    ['', 'truncated', 'empty input'],
+    ['18', 'truncated', 'missing head byte'],
+    ['6261', 'truncated', 'short text'],
+    ['8201', 'truncated', 'short array'],
+    ['a16161', 'truncated', 'map without a value'],
+    ['5affffffff', 'truncated', 'huge byte string length'],
+    ['9bffffffffffffffff', 'truncated', 'huge array length'],
+    ['62c328', 'invalid_utf8', 'invalid UTF-8'],
+    ['63eda080', 'invalid_utf8', 'UTF-8 encoded surrogate'],
+    ['62c1bf', 'invalid_utf8', 'overlong UTF-8'],
+    ['0000', 'trailing_bytes', 'two items'],
+    ['a1410101', 'invalid_key', 'byte string key'],
+    ['a1f93e0001', 'invalid_key', 'float key'],
+    ['a1800101', 'invalid_key', 'array key'],
+    ['a11b002000000000000001', 'invalid_key', 'integer key beyond the safe range'],
   ];
   for (const [h, code, what] of cases) {
     it(`${what}: ${h || '(empty)'} -> ${code}`, () => {
@@ -440,13 +433,13 @@ describe('decoder rejections', () => {
   it('nesting depth', () => {
     const deep = (d: number) => `${'81'.repeat(d)}00`;
     expect(dec(deep(512))).toBeDefined();
-    expect(codeOf(() => dec(deep(513)))).toBe('DEPTH_EXCEEDED');
-    expect(codeOf(() => decodeDeterministic(unhex(deep(3)), { maxDepth: 2 }))).toBe('DEPTH_EXCEEDED');
-    expect(codeOf(() => dec(`${'a16161'.repeat(513)}00`))).toBe('DEPTH_EXCEEDED');
+    expect(codeOf(() => dec(deep(513)))).toBe('depth_exceeded');
+    expect(codeOf(() => decodeDeterministic(unhex(deep(3)), { maxDepth: 2 }))).toBe('depth_exceeded');
+    expect(codeOf(() => dec(`${'a16161'.repeat(513)}00`))).toBe('depth_exceeded');
   });
 
   it('rejects non-Uint8Array input', () => {
-    expect(codeOf(() => decodeDeterministic('00' as unknown as Uint8Array))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => decodeDeterministic('00' as unknown as Uint8Array))).toBe('invalid_argument');
   });
 
   it('decodes a view into a larger buffer', () => {

@@ -9,13 +9,12 @@ import {
 import { newCosignatureV1Verifier } from '../../src/core/cosignature.js';
 import {
   formatKeyId,
-  NoteError,
-  type NoteErrorCode,
   newEd25519Signer,
   newEd25519Verifier,
   parseNote,
   signNote,
 } from '../../src/core/note.js';
+import { expectCode } from '../helpers/expect-code.js';
 
 // Reference §3 (C2SP tlog-checkpoint example).
 const SOFA_NOTE =
@@ -50,18 +49,6 @@ const SIGSUM_CP1 =
 const SIGSUM_CP3 =
   `${SIGSUM_ORIGIN}\n3\nRcCI1Nk56ZcSmIEfIn0SleqtV7uvrlXNccFx595Iwl0=\n\n` +
   `— ${SIGSUM_ORIGIN} UgIom2VbtIcdFbwFAy1n7s6IkAxIY6J/GQOTuZF2ORV39d75cbAj2aQYwyJre36kezNobZs4SUUdrcawfAB8WVrx6go=\n`;
-
-function expectCode(f: () => unknown, code: NoteErrorCode, message?: RegExp): void {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(NoteError);
-  expect((thrown as NoteError).code).toBe(code);
-  if (message !== undefined) expect((thrown as NoteError).message).toMatch(message);
-}
 
 describe('published vectors', () => {
   it('parses the C2SP tlog-checkpoint example (§3)', () => {

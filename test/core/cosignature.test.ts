@@ -20,12 +20,11 @@ import {
   formatSignatureLine,
   formatSignerKey,
   formatVerifierKey,
-  NoteError,
-  type NoteErrorCode,
   newEd25519Verifier,
   openNote,
   parseNote,
 } from '../../src/core/note.js';
+import { expectCode } from '../helpers/expect-code.js';
 
 // Reference §5.1 / C2SP tlog-cosignature example.
 const SOFA_TEXT = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';
@@ -53,18 +52,6 @@ const CP8_WIT_LINE =
   '— example.com/witness CY73fwAAAABlU/EA5qoXb2upYCVvwU57HyfnAEFRmLcQJPcjxRBvQm06RwFL5yc6USs37aZKNWAqDA8Mlem5PPKrnJ0Kitk8yjXCDA==';
 const CP6_NOTE = `${CP6_TEXT}\n${CP6_LOG_LINE}\n${CP6_WIT_LINE}\n`;
 const CP8_NOTE = `${CP8_TEXT}\n${CP8_LOG_LINE}\n${CP8_WIT_LINE}\n`;
-
-function expectCode(f: () => unknown, code: NoteErrorCode, message?: RegExp): void {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(NoteError);
-  expect((thrown as NoteError).code).toBe(code);
-  if (message !== undefined) expect((thrown as NoteError).message).toMatch(message);
-}
 
 const fixedClock = () => T;
 

@@ -19,20 +19,13 @@ import {
   verifyCommitment,
 } from '../../src/core/entry.js';
 import { sha256 } from '../../src/core/hash.js';
+import { errorCodeOf } from '../helpers/expect-code.js';
 
 const unhex = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''))!;
 const leafHash = (entry: Uint8Array): Uint8Array => sha256(concatBytes(Uint8Array.of(0), entry));
 const str = (s: string): string => toHex(utf8(s));
 
-function codeOf(f: () => unknown): EntryErrorCode | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EntryError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = (f: () => unknown) => errorCodeOf(f, EntryError);
 
 // ---- The worked example of spec/entry-format.md. Every hex string below must appear there. ----
 
@@ -209,48 +202,48 @@ describe('round trips', () => {
 describe('encodeEntry validation', () => {
   const bad = (e: unknown) => () => encodeEntry(e as Entry);
   const cases: [string, unknown, EntryErrorCode, string | undefined][] = [
-    ['null', null, 'NOT_A_MAP', undefined],
-    ['array', [], 'NOT_A_MAP', undefined],
-    ['Map', new Map(), 'NOT_A_MAP', undefined],
-    ['Date', new Date(0), 'NOT_A_MAP', undefined],
-    ['missing v', { ...EXAMPLE, v: undefined }, 'MISSING_FIELD', 'v'],
-    ['v 2', { ...EXAMPLE, v: 2 }, 'BAD_VERSION', 'v'],
-    ['v "1"', { ...EXAMPLE, v: '1' }, 'BAD_VERSION', 'v'],
-    ['missing kind', { ...EXAMPLE, kind: undefined }, 'MISSING_FIELD', 'kind'],
-    ['empty kind', { ...EXAMPLE, kind: '' }, 'BAD_KIND', 'kind'],
-    ['kind with space', { ...EXAMPLE, kind: 'opa decision' }, 'BAD_KIND', 'kind'],
-    ['non-ASCII kind', { ...EXAMPLE, kind: 'caf\u00e9' }, 'BAD_KIND', 'kind'],
-    ['kind too long', { ...EXAMPLE, kind: 'k'.repeat(65) }, 'BAD_KIND', 'kind'],
-    ['kind not a string', { ...EXAMPLE, kind: 1 }, 'BAD_KIND', 'kind'],
-    ['missing src', { ...EXAMPLE, src: undefined }, 'MISSING_FIELD', 'src'],
-    ['src number', { ...EXAMPLE, src: 1 }, 'BAD_FIELD', 'src'],
-    ['missing id', { ...EXAMPLE, id: undefined }, 'MISSING_FIELD', 'id'],
-    ['id lone surrogate', { ...EXAMPLE, id: 'x\ud800' }, 'BAD_FIELD', 'id'],
-    ['ts number', { ...EXAMPLE, ts: 1736937000 }, 'BAD_FIELD', 'ts'],
-    ['ts null', { ...EXAMPLE, ts: null }, 'BAD_FIELD', 'ts'],
-    ['missing recv', { ...EXAMPLE, recv: undefined }, 'MISSING_FIELD', 'recv'],
-    ['negative recv', { ...EXAMPLE, recv: -1 }, 'BAD_FIELD', 'recv'],
-    ['fractional recv', { ...EXAMPLE, recv: 1.5 }, 'BAD_FIELD', 'recv'],
-    ['unsafe recv', { ...EXAMPLE, recv: 2 ** 53 }, 'BAD_FIELD', 'recv'],
-    ['bigint recv', { ...EXAMPLE, recv: 1n }, 'BAD_FIELD', 'recv'],
-    ['string recv', { ...EXAMPLE, recv: '1' }, 'BAD_FIELD', 'recv'],
-    ['missing c', { ...EXAMPLE, c: undefined }, 'MISSING_FIELD', 'c'],
-    ['short c', { ...EXAMPLE, c: new Uint8Array(31) }, 'BAD_FIELD', 'c'],
-    ['c as array', { ...EXAMPLE, c: Array(32).fill(0) }, 'BAD_FIELD', 'c'],
-    ['flags not an array', { ...EXAMPLE, flags: 'x' }, 'BAD_FIELD', 'flags'],
-    ['empty flag', { ...EXAMPLE, flags: [''] }, 'BAD_FIELD', 'flags'],
-    ['flag with space', { ...EXAMPLE, flags: ['a b'] }, 'BAD_FIELD', 'flags'],
-    ['flag not a string', { ...EXAMPLE, flags: [1] }, 'BAD_FIELD', 'flags'],
-    ['duplicate flags', { ...EXAMPLE, flags: ['a', 'b', 'a'] }, 'BAD_FIELD', 'flags'],
-    ['unknown field', { ...EXAMPLE, extra: 1 }, 'UNKNOWN_FIELD', 'extra'],
-    ['erases on a commitment entry', { ...EXAMPLE, erases: 1 }, 'UNKNOWN_FIELD', 'erases'],
-    ['reason on a commitment entry', { ...EXAMPLE, reason: 'x' }, 'UNKNOWN_FIELD', 'reason'],
-    ['c on an erasure', { ...ERASURE, c: new Uint8Array(32) }, 'UNKNOWN_FIELD', 'c'],
-    ['erasure without erases', { ...ERASURE, erases: undefined }, 'MISSING_FIELD', 'erases'],
-    ['erasure without reason', { ...ERASURE, reason: undefined }, 'MISSING_FIELD', 'reason'],
-    ['erasure with empty reason', { ...ERASURE, reason: '' }, 'BAD_FIELD', 'reason'],
-    ['negative erases', { ...ERASURE, erases: -1 }, 'BAD_FIELD', 'erases'],
-    ['too large', { ...EXAMPLE, src: 'x'.repeat(MAX_ENTRY_SIZE) }, 'TOO_LARGE', undefined],
+    ['null', null, 'not_a_map', undefined],
+    ['array', [], 'not_a_map', undefined],
+    ['Map', new Map(), 'not_a_map', undefined],
+    ['Date', new Date(0), 'not_a_map', undefined],
+    ['missing v', { ...EXAMPLE, v: undefined }, 'missing_field', 'v'],
+    ['v 2', { ...EXAMPLE, v: 2 }, 'bad_version', 'v'],
+    ['v "1"', { ...EXAMPLE, v: '1' }, 'bad_version', 'v'],
+    ['missing kind', { ...EXAMPLE, kind: undefined }, 'missing_field', 'kind'],
+    ['empty kind', { ...EXAMPLE, kind: '' }, 'bad_kind', 'kind'],
+    ['kind with space', { ...EXAMPLE, kind: 'opa decision' }, 'bad_kind', 'kind'],
+    ['non-ASCII kind', { ...EXAMPLE, kind: 'caf\u00e9' }, 'bad_kind', 'kind'],
+    ['kind too long', { ...EXAMPLE, kind: 'k'.repeat(65) }, 'bad_kind', 'kind'],
+    ['kind not a string', { ...EXAMPLE, kind: 1 }, 'bad_kind', 'kind'],
+    ['missing src', { ...EXAMPLE, src: undefined }, 'missing_field', 'src'],
+    ['src number', { ...EXAMPLE, src: 1 }, 'bad_field', 'src'],
+    ['missing id', { ...EXAMPLE, id: undefined }, 'missing_field', 'id'],
+    ['id lone surrogate', { ...EXAMPLE, id: 'x\ud800' }, 'bad_field', 'id'],
+    ['ts number', { ...EXAMPLE, ts: 1736937000 }, 'bad_field', 'ts'],
+    ['ts null', { ...EXAMPLE, ts: null }, 'bad_field', 'ts'],
+    ['missing recv', { ...EXAMPLE, recv: undefined }, 'missing_field', 'recv'],
+    ['negative recv', { ...EXAMPLE, recv: -1 }, 'bad_field', 'recv'],
+    ['fractional recv', { ...EXAMPLE, recv: 1.5 }, 'bad_field', 'recv'],
+    ['unsafe recv', { ...EXAMPLE, recv: 2 ** 53 }, 'bad_field', 'recv'],
+    ['bigint recv', { ...EXAMPLE, recv: 1n }, 'bad_field', 'recv'],
+    ['string recv', { ...EXAMPLE, recv: '1' }, 'bad_field', 'recv'],
+    ['missing c', { ...EXAMPLE, c: undefined }, 'missing_field', 'c'],
+    ['short c', { ...EXAMPLE, c: new Uint8Array(31) }, 'bad_field', 'c'],
+    ['c as array', { ...EXAMPLE, c: Array(32).fill(0) }, 'bad_field', 'c'],
+    ['flags not an array', { ...EXAMPLE, flags: 'x' }, 'bad_field', 'flags'],
+    ['empty flag', { ...EXAMPLE, flags: [''] }, 'bad_field', 'flags'],
+    ['flag with space', { ...EXAMPLE, flags: ['a b'] }, 'bad_field', 'flags'],
+    ['flag not a string', { ...EXAMPLE, flags: [1] }, 'bad_field', 'flags'],
+    ['duplicate flags', { ...EXAMPLE, flags: ['a', 'b', 'a'] }, 'bad_field', 'flags'],
+    ['unknown field', { ...EXAMPLE, extra: 1 }, 'unknown_field', 'extra'],
+    ['erases on a commitment entry', { ...EXAMPLE, erases: 1 }, 'unknown_field', 'erases'],
+    ['reason on a commitment entry', { ...EXAMPLE, reason: 'x' }, 'unknown_field', 'reason'],
+    ['c on an erasure', { ...ERASURE, c: new Uint8Array(32) }, 'unknown_field', 'c'],
+    ['erasure without erases', { ...ERASURE, erases: undefined }, 'missing_field', 'erases'],
+    ['erasure without reason', { ...ERASURE, reason: undefined }, 'missing_field', 'reason'],
+    ['erasure with empty reason', { ...ERASURE, reason: '' }, 'bad_field', 'reason'],
+    ['negative erases', { ...ERASURE, erases: -1 }, 'bad_field', 'erases'],
+    ['too large', { ...EXAMPLE, src: 'x'.repeat(MAX_ENTRY_SIZE) }, 'too_large', undefined],
   ];
   for (const [what, e, code, field] of cases) {
     it(`${what} -> ${code}`, () => {
@@ -272,7 +265,7 @@ describe('encodeEntry validation', () => {
     // a src of n bytes costs n + 3 (head 79xxxx) instead of 1 (60)
     const n = MAX_ENTRY_SIZE - base - 2;
     expect(encodeEntry({ ...EXAMPLE, src: 'x'.repeat(n) }).length).toBe(MAX_ENTRY_SIZE);
-    expect(codeOf(() => encodeEntry({ ...EXAMPLE, src: 'x'.repeat(n + 1) }))).toBe('TOO_LARGE');
+    expect(codeOf(() => encodeEntry({ ...EXAMPLE, src: 'x'.repeat(n + 1) }))).toBe('too_large');
   });
 });
 
@@ -294,39 +287,39 @@ describe('decodeEntry strictness', () => {
     } catch (x) {
       err = x;
     }
-    expect((err as EntryError).code).toBe('BAD_CBOR');
+    expect((err as EntryError).code).toBe('bad_cbor');
     expect((err as EntryError).cause).toBeInstanceOf(CborError);
-    expect(((err as EntryError).cause as CborError).code).toBe('NOT_DETERMINISTIC');
+    expect(((err as EntryError).cause as CborError).code).toBe('not_deterministic');
     // recv with a non-shortest (but valid CBOR) head would be another spelling: rejected
     const erases = `66${str('erases')}`;
     expect(codeOf(() => decodeEntry(unhex(ERASURE_HEX.replace(`${erases}00`, `${erases}1800`))))).toBe(
-      'BAD_CBOR',
+      'bad_cbor',
     );
-    expect(codeOf(() => decodeEntry(concatBytes(unhex(ENTRY_HEX), Uint8Array.of(0))))).toBe('BAD_CBOR');
-    expect(codeOf(() => decodeEntry(new Uint8Array(0)))).toBe('BAD_CBOR');
+    expect(codeOf(() => decodeEntry(concatBytes(unhex(ENTRY_HEX), Uint8Array.of(0))))).toBe('bad_cbor');
+    expect(codeOf(() => decodeEntry(new Uint8Array(0)))).toBe('bad_cbor');
   });
 
   const cases: [string, CborValue, EntryErrorCode][] = [
-    ['an array', [1, 2], 'NOT_A_MAP'],
-    ['a number', 1, 'NOT_A_MAP'],
-    ['integer keys', new Map([[1, 1]]), 'NOT_A_MAP'],
-    ['unknown key', { ...base, x: 1 }, 'UNKNOWN_FIELD'],
+    ['an array', [1, 2], 'not_a_map'],
+    ['a number', 1, 'not_a_map'],
+    ['integer keys', new Map([[1, 1]]), 'not_a_map'],
+    ['unknown key', { ...base, x: 1 }, 'unknown_field'],
     [
       '__proto__ key',
       Object.defineProperty({ ...base }, '__proto__', { value: 1, enumerable: true }),
-      'UNKNOWN_FIELD',
+      'unknown_field',
     ],
-    ['version 2', { ...base, v: 2 }, 'BAD_VERSION'],
-    ['missing c', (({ c: _c, ...r }) => r)(base), 'MISSING_FIELD'],
-    ['recv beyond 2^53', { ...base, recv: 2n ** 60n }, 'BAD_FIELD'],
-    ['recv as float', { ...base, recv: 0.5 }, 'BAD_FIELD'],
-    ['ts as bytes', { ...base, ts: new Uint8Array(1) }, 'BAD_FIELD'],
-    ['empty flags', { ...base, flags: [] }, 'BAD_FIELD'],
-    ['unsorted flags', { ...base, flags: ['b', 'a'] }, 'BAD_FIELD'],
-    ['duplicate flags', { ...base, flags: ['a', 'a'] }, 'BAD_FIELD'],
-    ['flag not a string', { ...base, flags: [1] }, 'BAD_FIELD'],
-    ['nesting deeper than 2', { ...base, flags: [['a']] }, 'BAD_CBOR'],
-    ['erasure with c', { ...asMap(ERASURE), c: new Uint8Array(32) }, 'UNKNOWN_FIELD'],
+    ['version 2', { ...base, v: 2 }, 'bad_version'],
+    ['missing c', (({ c: _c, ...r }) => r)(base), 'missing_field'],
+    ['recv beyond 2^53', { ...base, recv: 2n ** 60n }, 'bad_field'],
+    ['recv as float', { ...base, recv: 0.5 }, 'bad_field'],
+    ['ts as bytes', { ...base, ts: new Uint8Array(1) }, 'bad_field'],
+    ['empty flags', { ...base, flags: [] }, 'bad_field'],
+    ['unsorted flags', { ...base, flags: ['b', 'a'] }, 'bad_field'],
+    ['duplicate flags', { ...base, flags: ['a', 'a'] }, 'bad_field'],
+    ['flag not a string', { ...base, flags: [1] }, 'bad_field'],
+    ['nesting deeper than 2', { ...base, flags: [['a']] }, 'bad_cbor'],
+    ['erasure with c', { ...asMap(ERASURE), c: new Uint8Array(32) }, 'unknown_field'],
   ];
   for (const [what, m, code] of cases) {
     it(`${what} -> ${code}`, () => {
@@ -335,12 +328,12 @@ describe('decodeEntry strictness', () => {
   }
 
   it('rejects entries above 65535 bytes before decoding', () => {
-    expect(codeOf(() => decodeEntry(new Uint8Array(MAX_ENTRY_SIZE + 1)))).toBe('TOO_LARGE');
-    expect(codeOf(() => decodeEntry(enc({ ...base, src: 'x'.repeat(MAX_ENTRY_SIZE) })))).toBe('TOO_LARGE');
+    expect(codeOf(() => decodeEntry(new Uint8Array(MAX_ENTRY_SIZE + 1)))).toBe('too_large');
+    expect(codeOf(() => decodeEntry(enc({ ...base, src: 'x'.repeat(MAX_ENTRY_SIZE) })))).toBe('too_large');
   });
 
   it('rejects non-Uint8Array input', () => {
-    expect(codeOf(() => decodeEntry(ENTRY_HEX as unknown as Uint8Array))).toBe('BAD_CBOR');
+    expect(codeOf(() => decodeEntry(ENTRY_HEX as unknown as Uint8Array))).toBe('bad_cbor');
   });
 });
 
@@ -348,9 +341,9 @@ describe('commitments', () => {
   it('commitment is SHA-256(salt || payload) and checks the salt', () => {
     const payload = utf8('x');
     expect(toHex(commitment(SALT, payload))).toBe(toHex(sha256(concatBytes(SALT, payload))));
-    expect(codeOf(() => commitment(new Uint8Array(31), payload))).toBe('BAD_SALT');
-    expect(codeOf(() => commitment(new Uint8Array(33), payload))).toBe('BAD_SALT');
-    expect(codeOf(() => commitment(SALT, 'x' as unknown as Uint8Array))).toBe('BAD_EVENT');
+    expect(codeOf(() => commitment(new Uint8Array(31), payload))).toBe('bad_salt');
+    expect(codeOf(() => commitment(new Uint8Array(33), payload))).toBe('bad_salt');
+    expect(codeOf(() => commitment(SALT, 'x' as unknown as Uint8Array))).toBe('bad_event');
   });
 
   it('makeCommitment draws a fresh random salt', () => {
@@ -381,10 +374,10 @@ describe('commitments', () => {
     } catch (x) {
       err = x;
     }
-    expect((err as EntryError).code).toBe('BAD_EVENT');
-    expect(((err as EntryError).cause as CborError).code).toBe('UNSUPPORTED_TYPE');
-    expect(codeOf(() => makeCommitment({ s: '\udc00' }))).toBe('BAD_EVENT');
-    expect(codeOf(() => makeCommitment(1, { salt: new Uint8Array(16) }))).toBe('BAD_SALT');
+    expect((err as EntryError).code).toBe('bad_event');
+    expect(((err as EntryError).cause as CborError).code).toBe('unsupported_type');
+    expect(codeOf(() => makeCommitment({ s: '\udc00' }))).toBe('bad_event');
+    expect(codeOf(() => makeCommitment(1, { salt: new Uint8Array(16) }))).toBe('bad_salt');
   });
 
   it('uses an injected SHA-256', () => {

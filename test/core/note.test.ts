@@ -9,8 +9,6 @@ import {
   generateEd25519Key,
   isValidKeyName,
   MAX_NOTE_SIGNATURES,
-  NoteError,
-  type NoteErrorCode,
   type NoteVerifier,
   newEd25519Signer,
   newEd25519Verifier,
@@ -20,6 +18,7 @@ import {
   parseVerifierKey,
   signNote,
 } from '../../src/core/note.js';
+import { expectCode, noteErrorOf } from '../helpers/expect-code.js';
 
 // Reference §2.6: C2SP signed-note example.
 const C2SP_VKEY = 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k';
@@ -46,23 +45,6 @@ const CP8_LOG_LINE =
 const CP8_WITNESS_LINE =
   '— example.com/witness CY73fwAAAABlU/EA5qoXb2upYCVvwU57HyfnAEFRmLcQJPcjxRBvQm06RwFL5yc6USs37aZKNWAqDA8Mlem5PPKrnJ0Kitk8yjXCDA==';
 const CP8_NOTE = `${CP8_TEXT}\n${CP8_LOG_LINE}\n${CP8_WITNESS_LINE}\n`;
-
-/** Runs `f` and returns the NoteError it throws (fails the test otherwise). */
-function noteError(f: () => unknown): NoteError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(NoteError);
-    return e as NoteError;
-  }
-  throw new Error('expected a NoteError, nothing was thrown');
-}
-
-function expectCode(f: () => unknown, code: NoteErrorCode, message?: string | RegExp): void {
-  const e = noteError(f);
-  expect(e.code).toBe(code);
-  if (message !== undefined) expect(e.message).toMatch(message);
-}
 
 /** A syntactically valid signature line with a given name and key ID and a 64-byte filler signature. */
 function fakeLine(name: string, keyId: number, fill = 7): string {
@@ -413,7 +395,7 @@ describe('openNote', () => {
   });
 
   it('treats a matching name with a different key ID as unknown, never as an invalid signature', () => {
-    const e = noteError(() => openNote(`${CP8_TEXT}\n${grease2}\n`, [logV]));
+    const e = noteErrorOf(() => openNote(`${CP8_TEXT}\n${grease2}\n`, [logV]));
     expect(e.code).toBe('unverified_note');
     expect(e.message).toBe('note has no verifiable signatures');
   });
@@ -424,7 +406,7 @@ describe('openNote', () => {
   });
 
   it('rejects tampered text', () => {
-    const e = noteError(() => openNote(CP8_NOTE.replace('\n8\n', '\n9\n'), [logV]));
+    const e = noteErrorOf(() => openNote(CP8_NOTE.replace('\n8\n', '\n9\n'), [logV]));
     expect(e.code).toBe('invalid_signature');
     expect(e.message).toBe('invalid signature for key example.com/log+d455c521');
     expect(e.details).toEqual({ name: 'example.com/log', keyId: 0xd455c521 });

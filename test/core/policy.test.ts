@@ -8,12 +8,12 @@ import {
 import {
   formatVerifierKey,
   generateEd25519Key,
-  NoteError,
   newEd25519Signer,
   parseNote,
   signNote,
 } from '../../src/core/note.js';
 import { parsePolicy, quorumSatisfied, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
+import { expectCode } from '../helpers/expect-code.js';
 
 // Reference §10.
 const LOG_VKEY = 'example.com/log+d455c521+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4';
@@ -36,16 +36,7 @@ function witness(i: number): { name: string; vkey: string; seed: Uint8Array } {
 }
 const W = [0, 1, 2, 3, 4, 5, 6].map(witness);
 
-function policyError(text: string): NoteError {
-  try {
-    parsePolicy(text);
-  } catch (e) {
-    expect(e).toBeInstanceOf(NoteError);
-    expect((e as NoteError).code).toBe('malformed_policy');
-    return e as NoteError;
-  }
-  throw new Error('expected malformed_policy');
-}
+const policyError = (text: string) => expectCode(() => parsePolicy(text), 'malformed_policy');
 
 /** The (name, keyId) of witnesses with indices `idx`. */
 function signedBy(...idx: number[]): { name: string; keyId: number }[] {
@@ -227,15 +218,10 @@ describe('verifyCheckpointWithPolicy', () => {
   });
 
   it('rejects a checkpoint without the witness cosignature', () => {
-    const e = (() => {
-      try {
-        verifyCheckpointWithPolicy(`${CP8_TEXT}\n${CP8_LOG_LINE}\n`, policy);
-      } catch (err) {
-        return err as NoteError;
-      }
-      throw new Error('expected failure');
-    })();
-    expect(e.code).toBe('policy_unsatisfied');
+    const e = expectCode(
+      () => verifyCheckpointWithPolicy(`${CP8_TEXT}\n${CP8_LOG_LINE}\n`, policy),
+      'policy_unsatisfied',
+    );
     expect(e.message).toBe('witness quorum "W" is not satisfied');
   });
 

@@ -5,6 +5,7 @@
  * against the reference "tiles to write when growing" rule, and the entry-bundle vector (§4.5).
  */
 import { describe, expect, it } from 'vitest';
+import { encodeEntryBundle } from '../../src/core/bundle.js';
 import { concatBytes, toHex, utf8 } from '../../src/core/bytes.js';
 import { leafHash, nodeHash, treeHash } from '../../src/core/merkle.js';
 import {
@@ -22,7 +23,13 @@ import {
 } from '../../src/core/tiles.js';
 import { expectMerkleError } from '../helpers/merkle.js';
 import { prng } from '../helpers/prng.js';
-import { unhex, VECTOR_LEAVES } from '../helpers/vectors.js';
+import {
+  unhex,
+  VECTOR_BUNDLE_HEX,
+  VECTOR_LEAF_HASHES,
+  VECTOR_LEAVES,
+  VECTOR_ROOTS,
+} from '../helpers/vectors.js';
 import { NAIVE_EMPTY_ROOT, NaiveTree, naiveLeafHash } from './naive-merkle.js';
 
 /** Independent encoder: left-pad the decimal to a multiple of 3 digits and cut into groups. */
@@ -430,10 +437,7 @@ describe('entry bundles (reference §4.5)', () => {
   const leaves = VECTOR_LEAVES;
 
   it('the 8-leaf bundle and level-0 tile match the vector', () => {
-    const bundle = concatBytes(...leaves.flatMap((e) => [Uint8Array.of(e.length >> 8, e.length & 0xff), e]));
-    expect(toHex(bundle)).toBe(
-      '00000001000001100002202100023031000440414243000850515253545556570010606162636465666768696a6b6c6d6e6f',
-    );
+    expect(toHex(encodeEntryBundle(leaves))).toBe(VECTOR_BUNDLE_HEX);
     expect(entryBundlePath(0, leaves.length)).toBe('tile/entries/000.p/8');
     expect(parseTilePath('tile/entries/000.p/8')).toEqual({ kind: 'entries', index: 0, width: 8 });
 
@@ -442,21 +446,10 @@ describe('entry bundles (reference §4.5)', () => {
     expect(writes.map(hashTilePath)).toEqual(['tile/0/000.p/8']);
     const tile = writes[0]!.data;
     expect(tile.length).toBe(256);
-    expect(toHex(tile)).toBe(
-      [
-        '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
-        '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7',
-        '0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7',
-        '07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7',
-        'bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b',
-        '4271a26be0d8a84f0bd54c8c302e7cb3a3b5d1fa6780a40bcce2873477dab658',
-        'b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f',
-        '46f6ffadd3d06a09ff3c5860d2755c8b9819db7df44251788c7d8e3180de8eb1',
-      ].join(''),
-    );
+    expect(toHex(tile)).toBe(VECTOR_LEAF_HASHES.join(''));
     // Leaf hashes are over the entry bytes without the length prefix.
     expect(toHex(tile.subarray(32 * 5, 32 * 6))).toBe(toHex(naiveLeafHash(unhex('40414243'))));
-    expect(toHex(b.root())).toBe('5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328');
+    expect(toHex(b.root())).toBe(VECTOR_ROOTS[8]);
   });
 });
 

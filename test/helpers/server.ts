@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { decodeEntryBundle } from '../../src/core/bundle.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
@@ -147,16 +148,7 @@ export async function serveFetch(fetchFn: (req: Request) => Response | Promise<R
 
 /** Splits an entry bundle into its entries (uint16 big-endian length prefixes). */
 export function parseBundle(b: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let o = 0;
-  while (o < b.length) {
-    if (o + 2 > b.length) throw new Error('truncated bundle');
-    const n = (b[o]! << 8) | b[o + 1]!;
-    if (o + 2 + n > b.length) throw new Error('truncated bundle entry');
-    out.push(b.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
-  }
-  return out;
+  return decodeEntryBundle(b);
 }
 
 /** Downloads every entry of the tree of `size` through the tile API. */

@@ -10,6 +10,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeEntryBundle } from '../../src/core/bundle.js';
 import { concatBytes, fromHex, toBase64, utf8 } from '../../src/core/bytes.js';
 import { sha256 } from '../../src/core/hash.js';
 import {
@@ -95,11 +96,7 @@ function buildLog(): Log {
     for (const w of b.append(LEAF_HASHES.slice(size, s))) files.set(hashTilePath(w), w.data);
     for (let n = Math.floor(size / 256); n * 256 < s; n++) {
       const width = Math.min(256, s - n * 256);
-      const parts = ENTRIES.slice(n * 256, n * 256 + width).flatMap((e) => [
-        Uint8Array.of(e.length >> 8, e.length & 0xff),
-        e,
-      ]);
-      files.set(entryBundlePath(n, width), concatBytes(...parts));
+      files.set(entryBundlePath(n, width), encodeEntryBundle(ENTRIES.slice(n * 256, n * 256 + width)));
     }
     size = s;
     roots.set(s, b.root());
