@@ -14,7 +14,6 @@ import {
   generateEd25519Key,
   isValidKeyName,
   newEd25519Signer,
-  newEd25519Verifier,
   randomSeed,
 } from '../core/note.js';
 import { type Policy, parsePolicy } from '../core/policy.js';
@@ -30,13 +29,14 @@ import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './co
 import { runConsole } from './console.js';
 import { runMirror } from './mirror.js';
 import { runMonitor } from './monitor.js';
+import { untilStopped } from './shutdown.js';
 import { runVerify } from './verify.js';
 import { runWitness } from './witness.js';
 
 const USAGE = `usage: opa-tlog <command> [flags]
 commands:
   serve    run the log server (opa-tlog serve --help)
-  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR]
+  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR] [--name NAME]
   verify   verify a decision, a checkpoint or a tlog-proof file (opa-tlog verify --help)
   audit    download and recompute a whole tlog-tiles log (opa-tlog audit --help)
   witness  run a C2SP tlog-witness that cosigns checkpoints (opa-tlog witness --help)
@@ -78,51 +78,87 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Writes a fresh key pair: <dir>/log.key (0600) and <dir>/log.vkey. Refuses to overwrite. */
-function writeKeyPair(dir: string, origin: string): { skey: string; vkey: string } {
-  const keyFile = join(dir, 'log.key');
-  if (existsSync(keyFile)) throw new ConfigError(`${keyFile} exists; refusing to overwrite a signer key`);
+/**
+ * Writes a fresh key pair: <dir>/<name>.key (0600) and <dir>/<name>.vkey. Refuses to overwrite
+ * either, so the next key of a rotation can be made beside the current one.
+ */
+function writeKeyPair(dir: string, origin: string, name = 'log'): { skey: string; vkey: string } {
+  const keyFile = join(dir, `${name}.key`);
+  const vkeyFile = join(dir, `${name}.vkey`);
+  for (const f of [keyFile, vkeyFile]) {
+    if (existsSync(f)) throw new ConfigError(`${f} exists; refusing to overwrite a signer key`);
+  }
   const pair = generateEd25519Key(origin);
   writeFileSync(keyFile, `${pair.skey}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyFile, 0o600);
-  writeFileSync(join(dir, 'log.vkey'), `${pair.vkey}\n`);
+  writeFileSync(vkeyFile, `${pair.vkey}\n`, { flag: 'wx' });
   return pair;
 }
 
+/**
+ * `opa-tlog keygen --origin ORIGIN [--out DIR] [--name NAME]`: a new signer key pair
+ * DIR/NAME.key and DIR/NAME.vkey (default ./log.key). For a key rotation, the next key of a
+ * log: same origin, another name (e.g. --name log-2026), beside the current key.
+ */
 function runKeygen(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
-    options: { origin: { type: 'string' }, out: { type: 'string' } },
+    options: { origin: { type: 'string' }, out: { type: 'string' }, name: { type: 'string' } },
   });
   if (!values.origin) throw new ConfigError('keygen needs --origin (e.g. audit.example.com/opa)');
   if (!isValidKeyName(values.origin)) throw new ConfigError(`invalid origin "${values.origin}"`);
+  const name = values.name ?? 'log';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    throw new ConfigError(`--name ${name}: use letters, digits, ".", "_" and "-" (a file name, no path)`);
+  }
   const dir = resolve(values.out ?? '.');
   mkdirSync(dir, { recursive: true });
-  const pair = writeKeyPair(dir, values.origin);
-  console.log(`wrote ${join(dir, 'log.key')} (secret, mode 0600) and ${join(dir, 'log.vkey')}`);
+  const pair = writeKeyPair(dir, values.origin, name);
+  console.log(`wrote ${join(dir, `${name}.key`)} (secret, mode 0600) and ${join(dir, `${name}.vkey`)}`);
   console.log(`verifier key: ${pair.vkey}`);
   return 0;
 }
 
-/** The signer key: `--key`, or `<data>/log.key`, created (with a new origin) if absent. */
-function loadSigner(
+/** Reads one signer key file. */
+function readSigner(keyFile: string): Ed25519NoteSigner {
+  if (!existsSync(keyFile)) throw new ConfigError(`key file ${keyFile} does not exist`);
+  try {
+    return newEd25519Signer(readFileSync(keyFile, 'utf8').trim());
+  } catch (err) {
+    throw new ConfigError(`key file ${keyFile}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The signer keys: every `--key` file (several during a key rotation; all of one origin), or
+ * `<data>/log.key`, created (with a new origin) if absent.
+ */
+function loadSigners(
   cfg: ServeConfig,
   data: string,
-): { signer: Ed25519NoteSigner; keyFile: string; created: boolean } {
-  const keyFile = cfg.key ? resolve(cfg.key) : join(data, 'log.key');
+): { signers: Ed25519NoteSigner[]; keyFile: string; created: boolean } {
+  const keyFiles = cfg.key.length > 0 ? cfg.key.map((k) => resolve(k)) : [join(data, 'log.key')];
   let created = false;
-  if (!existsSync(keyFile)) {
-    if (cfg.key) throw new ConfigError(`key file ${keyFile} does not exist`);
+  if (cfg.key.length === 0 && !existsSync(keyFiles[0]!)) {
     const origin = cfg.origin ?? `opa-tlog.local/${toHex(randomSeed().subarray(0, 4))}`;
     if (!isValidKeyName(origin)) throw new ConfigError(`invalid origin "${origin}"`);
     writeKeyPair(data, origin);
     created = true;
   }
-  const signer = newEd25519Signer(readFileSync(keyFile, 'utf8').trim());
-  if (cfg.origin !== undefined && cfg.origin !== signer.name) {
-    throw new ConfigError(`--origin ${cfg.origin} differs from the key's origin ${signer.name} (${keyFile})`);
+  const signers = keyFiles.map(readSigner);
+  const origin = cfg.origin ?? signers[0]!.name;
+  signers.forEach((signer, i) => {
+    if (signer.name !== origin) {
+      const what = cfg.origin !== undefined ? '--origin' : `the first key's origin`;
+      throw new ConfigError(
+        `${what} ${origin} differs from the key's origin ${signer.name} (${keyFiles[i]})`,
+      );
+    }
+  });
+  if (new Set(signers.map((s) => s.vkey)).size !== signers.length) {
+    throw new ConfigError('the same signer key is given twice');
   }
-  return { signer, keyFile, created };
+  return { signers, keyFile: keyFiles[0]!, created };
 }
 
 /**
@@ -206,57 +242,18 @@ function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
   );
 }
 
-/**
- * Resolves with the exit code once the server stops: on SIGINT/SIGTERM (queued entries are
- * committed and a final checkpoint signed: 0) or on a server error (1). `stopFirst` runs
- * before the log closes, `closeAfter` once it has.
- */
-function untilStopped(
-  server: ServerType,
-  log: TransparencyLog,
-  stopFirst: (() => void)[],
-  closeAfter: (() => void)[],
-): Promise<number> {
-  const closeLog = () =>
-    log.close().finally(() => {
-      for (const f of closeAfter) f();
-    });
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
-      server.close();
-      for (const f of stopFirst) f();
-      closeLog().then(
-        () => done(0),
-        (err: unknown) => {
-          console.error(`opa-tlog: ${(err as Error).message}`);
-          done(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    server.on('error', (err) => {
-      console.error(`opa-tlog: ${err.message}`);
-      void closeLog().finally(() => done(1));
-    });
-  });
-}
-
 /** `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. */
 async function runServe(cfg: ServeConfig): Promise<number> {
   const data = resolve(cfg.data);
   mkdirSync(data, { recursive: true });
-  const { signer, keyFile, created } = loadSigner(cfg, data);
+  const { signers, keyFile, created } = loadSigners(cfg, data);
+  const signer = signers[0]!;
   const dbPath = join(data, 'log.db');
   const log = await TransparencyLog.open({
     dbPath,
     origin: signer.name,
-    signer,
-    verifier: newEd25519Verifier(signer.vkey),
+    signer: signers,
+    forceKeyChange: cfg.forceKeyChange,
     signIntervalMs: cfg.signIntervalMs,
     sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
     synchronous: cfg.synchronous,
@@ -288,10 +285,15 @@ async function runServe(cfg: ServeConfig): Promise<number> {
   });
   if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
   console.log(`opa-tlog: origin ${signer.name}`);
-  console.log(`opa-tlog: verifier key ${signer.vkey}`);
+  for (const s of signers) console.log(`opa-tlog: verifier key ${s.vkey}`);
   const server = listen(cfg, app, log);
-  const stopFirst = [() => retention?.stop(), () => pusher?.close()];
-  return untilStopped(server, log, stopFirst, [() => witness?.db.close()]);
+  return untilStopped({
+    server,
+    log,
+    timeoutMs: cfg.shutdownTimeoutMs,
+    stopFirst: [() => retention?.stop(), () => pusher?.close()],
+    closeAfter: [() => witness?.db.close()],
+  });
 }
 
 main(process.argv.slice(2)).then(

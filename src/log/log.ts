@@ -65,10 +65,22 @@ export interface LogConfig {
   storage?: LogStorage;
   /** Checkpoint origin; fixed at creation and checked on every open. */
   origin: string;
-  /** The log's checkpoint signing key (its name must be the origin). */
-  signer: Ed25519NoteSigner;
-  /** The matching verifier, used to check stored checkpoints at start-up. */
-  verifier: NoteVerifier;
+  /**
+   * The log's checkpoint signing key, or its keys during a key rotation's overlap: every
+   * checkpoint carries a signature by each. Every key's name must be the origin; the set must
+   * share a key with the one recorded in the database (see spec/key-rotation.md).
+   */
+  signer: Ed25519NoteSigner | readonly Ed25519NoteSigner[];
+  /**
+   * Ignored: stored checkpoints are checked with the signers' keys and the retired keys the
+   * database records. Kept so that existing callers still compile.
+   */
+  verifier?: NoteVerifier;
+  /**
+   * Start even though no key of `signer` is among the database's current keys (the old key is
+   * lost); refused otherwise as another log's key. Use once, then drop it.
+   */
+  forceKeyChange?: boolean;
   /** Signing period in ms (default 1000). */
   signIntervalMs?: number;
   sequencer?: Partial<SequencerOptions>;
@@ -82,6 +94,20 @@ export interface LogConfig {
    * Needs the compiled build (dist/), since the worker loads sqlite-writer-worker.js.
    */
   writerThread?: boolean;
+}
+
+/** The configured signer keys, checked: at least one, each named the origin, none twice. */
+function signersOf(cfg: LogConfig): readonly Ed25519NoteSigner[] {
+  const signers: readonly Ed25519NoteSigner[] = Array.isArray(cfg.signer) ? cfg.signer : [cfg.signer];
+  if (signers.length === 0) throw new StartupError('no signer key configured');
+  for (const s of signers) {
+    if (s.name !== cfg.origin)
+      throw new StartupError(`signer key name ${s.name} must equal the origin ${cfg.origin}`);
+  }
+  if (new Set(signers.map((s) => s.vkey)).size !== signers.length) {
+    throw new StartupError('the same signer key is configured twice');
+  }
+  return signers;
 }
 
 /** Opens the configured storage, turning every failure into a StartupError. */
@@ -139,23 +165,21 @@ export class TransparencyLog {
       },
     );
     const tree = (): CommittedTree => storage.committedTree();
-    this.#signer = new CheckpointSigner(storage, tree, cfg.signer, cfg.origin, latest, this.#now);
+    this.#signer = new CheckpointSigner(storage, tree, signersOf(cfg), cfg.origin, latest, this.#now);
   }
 
   /**
-   * Opens the log. Refuses (StartupError) when the storage cannot be opened, the signer's
-   * name is not the origin, or a fork-guard check fails (see checkStorage in fork-guard.ts:
-   * identity, signed leaves present, stored tree hashing to the signed root, newest leaves and
-   * full tiles matching their hashes).
+   * Opens the log. Refuses (StartupError) when the storage cannot be opened, a signer's name
+   * is not the origin, a key is given twice, or a fork-guard check fails (see checkStorage in
+   * fork-guard.ts: origin and key set, signed leaves present, stored tree hashing to the
+   * signed root, newest leaves and full tiles matching their hashes).
    */
   static async open(cfg: LogConfig): Promise<TransparencyLog> {
     const sha = cfg.sha ?? nodeSha256;
-    if (cfg.signer.name !== cfg.origin) {
-      throw new StartupError(`signer key name ${cfg.signer.name} must equal the origin ${cfg.origin}`);
-    }
+    const vkeys = signersOf(cfg).map((s) => s.vkey);
     const storage = await openConfiguredStorage(cfg, sha);
     try {
-      await checkStorage(storage, { origin: cfg.origin, vkey: cfg.signer.vkey, verifier: cfg.verifier }, sha);
+      await checkStorage(storage, { origin: cfg.origin, vkeys, forceKeyChange: cfg.forceKeyChange }, sha);
       return new TransparencyLog(cfg, storage, await storage.latestCheckpoint());
     } catch (err) {
       await storage.close();
@@ -471,20 +495,38 @@ export class TransparencyLog {
   }
 
   /**
+   * The first step of a graceful stop: refuses every further append (SequencerClosedError,
+   * answered 503 shutting_down with Retry-After) while reads keep working. Appends already
+   * queued are still committed and acknowledged by {@link drain}. Idempotent.
+   */
+  stopAccepting(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#sequencer.close();
+  }
+
+  /**
+   * Stops accepting appends, commits what is queued and signs a final checkpoint covering it
+   * (unless the signer stopped on a fork); the storage stays open, so reads keep working until
+   * {@link close}. A failed final signature is reported, not thrown: the leaves are durable and
+   * the next start signs them.
+   */
+  async drain(): Promise<void> {
+    this.stopAccepting();
+    await this.#sequencer.drain();
+    if (this.#fatal) return;
+    await this.#signer.signIfGrown().catch((err: unknown) => {
+      console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
+    });
+  }
+
+  /**
    * Commits what is queued, signs a final checkpoint, stops timers and closes the storage;
    * resolves when all of it is done.
    */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#sequencer.close();
     try {
-      await this.#sequencer.drain();
-      if (!this.#fatal) {
-        await this.#signer.signIfGrown().catch((err: unknown) => {
-          console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
-        });
-      }
+      await this.drain();
     } finally {
       await this.storage.close();
     }

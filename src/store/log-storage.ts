@@ -89,10 +89,17 @@ export interface ErasureRecord {
   readonly erasedAt: number;
 }
 
-/** The origin and verifier key a log database was created with (absent on a fresh one). */
+/**
+ * Who a log database belongs to (fields absent on a fresh one): its origin, fixed at creation,
+ * the verifier keys the log signs with now, and the keys it signed with before a rotation
+ * (kept so that checkpoints they signed can still be checked).
+ */
 export interface LogIdentity {
   readonly origin?: string;
-  readonly vkey?: string;
+  /** The current key set, in the order the log signs with them. */
+  readonly vkeys?: readonly string[];
+  /** Keys that signed earlier checkpoints and no longer sign. */
+  readonly retiredVkeys?: readonly string[];
 }
 
 /** An erasure that cannot be applied; the whole request is refused. */
@@ -165,10 +172,19 @@ export interface LogStorage {
   /** The signed checkpoint of exactly `size`, or undefined. */
   checkpointAt(size: number): Promise<StoredCheckpoint | undefined>;
 
-  /** The recorded origin and key. */
+  /** The recorded origin and keys. */
   identity(): Promise<LogIdentity>;
-  /** Records origin and key together (once, on a fresh database). */
-  setIdentity(origin: string, vkey: string): Promise<void>;
+  /**
+   * Records origin, current and retired keys together, replacing what was recorded (the fork
+   * guard keeps the origin fixed and decides which key changes are allowed).
+   */
+  setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): Promise<void>;
+  /**
+   * Replaces the note of the stored checkpoint of `size` by `note`, which must carry the same
+   * checkpoint (size and `root`) with more signatures (a key added by a rotation); rejects if
+   * no checkpoint of that size and root is stored. Never a second root for a size.
+   */
+  addCheckpointSignatures(size: number, root: Uint8Array, note: string): Promise<void>;
 
   /** Settles pending work and releases the engine (connections, threads). */
   close(): Promise<void>;

@@ -16,6 +16,7 @@ import {
   type AppendResult,
   EraseError,
   type ErasureRecord,
+  type LogIdentity,
   type SearchFilter,
   type StoredCheckpoint,
 } from './log-storage.js';
@@ -68,6 +69,7 @@ export class LogStore {
         'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1',
       ),
       checkpointAt: db.prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
+      resignCheckpoint: db.prepare('UPDATE checkpoints SET note = ? WHERE size = ? AND root = ?'),
       insertLeafMeta: db.prepare(
         'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -385,11 +387,44 @@ export class LogStore {
     this.#q.setMeta.run(key, value);
   }
 
-  /** Records the log's origin and verifier key in one transaction. */
-  setIdentity(origin: string, vkey: string): void {
+  /**
+   * Replaces the note of checkpoint `size` if its root is `root` (a note with more signatures
+   * over the same checkpoint); false if no such row exists.
+   */
+  resignCheckpoint(size: number, root: Uint8Array, note: string): boolean {
+    return this.#q.resignCheckpoint.run(note, size, root).changes === 1;
+  }
+
+  /**
+   * The recorded origin, current keys (`vkeys`, one per line) and retired keys
+   * (`retired_vkeys`). A database from before key rotation has only `vkey`: its one key.
+   */
+  identity(): LogIdentity {
+    const lines = (k: string): string[] | undefined =>
+      this.getMeta(k)
+        ?.split('\n')
+        .filter((l) => l !== '');
+    const origin = this.getMeta('origin');
+    const legacy = this.getMeta('vkey');
+    const vkeys = lines('vkeys') ?? (legacy !== undefined ? [legacy] : undefined);
+    const retiredVkeys = lines('retired_vkeys');
+    return {
+      ...(origin !== undefined ? { origin } : {}),
+      ...(vkeys !== undefined ? { vkeys } : {}),
+      ...(retiredVkeys !== undefined ? { retiredVkeys } : {}),
+    };
+  }
+
+  /**
+   * Records the log's origin, current and retired keys in one transaction; `vkey` keeps the
+   * first current key, as builds from before key rotation read it.
+   */
+  setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): void {
     this.db.transaction(() => {
       this.setMeta('origin', origin);
-      this.setMeta('vkey', vkey);
+      if (vkeys[0] !== undefined) this.setMeta('vkey', vkeys[0]);
+      this.setMeta('vkeys', vkeys.join('\n'));
+      this.setMeta('retired_vkeys', retiredVkeys.join('\n'));
     })();
   }
 }

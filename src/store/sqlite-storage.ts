@@ -150,16 +150,25 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   identity(): Promise<LogIdentity> {
-    const origin = this.#store.getMeta('origin');
-    const vkey = this.#store.getMeta('vkey');
-    return Promise.resolve({
-      ...(origin !== undefined ? { origin } : {}),
-      ...(vkey !== undefined ? { vkey } : {}),
-    });
+    return Promise.resolve(this.#store.identity());
   }
-  setIdentity(origin: string, vkey: string): Promise<void> {
-    this.#store.setIdentity(origin, vkey);
-    return Promise.resolve();
+  setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): Promise<void> {
+    try {
+      this.#store.setIdentity(origin, vkeys, retiredVkeys);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  addCheckpointSignatures(size: number, root: Uint8Array, note: string): Promise<void> {
+    try {
+      if (!this.#store.resignCheckpoint(size, root, note)) {
+        throw new Error(`no checkpoint of size ${size} with that root is stored`);
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async close(): Promise<void> {
