@@ -170,6 +170,12 @@ export interface LogStorage {
   /** Records origin and key together (once, on a fresh database). */
   setIdentity(origin: string, vkey: string): Promise<void>;
 
+  /**
+   * Proves the storage accepts writes now (readiness probe): a tiny durable write that changes
+   * nothing the log reads (SQLite: a meta row). Rejects with the engine's error if it cannot.
+   */
+  probeWritable(): Promise<void>;
+
   /** Settles pending work and releases the engine (connections, threads). */
   close(): Promise<void>;
 }
