@@ -51,7 +51,16 @@ export class Metrics {
   /** `processMetrics`: also export Node's default metrics (RSS, event-loop lag, GC). */
   constructor(opts: { processMetrics?: boolean; now?: () => number } = {}) {
     const r = [this.registry];
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters (promtool lint refuses them), and not what we watch.
+      for (const m of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ])
+        this.registry.removeSingleMetric(m);
+    }
     this.#requests = new Counter({
       name: `${P}http_requests_total`,
       help: 'HTTP requests answered, by method, route pattern and status code.',
