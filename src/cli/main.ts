@@ -339,10 +339,6 @@ main(process.argv.slice(2)).then(
       console.error(`opa-tlog: ${err.message}`);
       process.exit(2);
     }
-    if (err instanceof StartupError) {
-      console.error(`opa-tlog: refusing to start: ${err.message}`);
-      process.exit(1);
-    }
     // A one-shot command's unexpected failure, told to the user who ran it (`serve` logs its own).
     console.error(err);
     process.exit(1);
