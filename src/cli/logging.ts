@@ -12,7 +12,10 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
-/** Where lines go (default: stdout, written synchronously so nothing is lost at exit). */
+/**
+ * Where lines go. Default: stdout through pino's buffered asynchronous destination (like
+ * console.log on a pipe: a slow reader never stalls the event loop), flushed at exit.
+ */
 export interface LineSink {
   write(line: string): void;
 }
@@ -28,7 +31,7 @@ export function createLogger(format: LogFormat, level: LogLevel, sink?: LineSink
   const out: LineSink =
     format === 'pretty'
       ? { write: (line) => (sink ?? process.stdout).write(prettyLine(line)) }
-      : (sink ?? pino.destination({ dest: 1, sync: true }));
+      : (sink ?? pino.destination({ dest: 1, sync: false }));
   return pino(
     {
       level,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import type { Logger } from '../core/logger.js';
+import type { LogFields, Logger, LogMethod } from '../core/logger.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -41,6 +41,30 @@ export function routePattern(c: Context): string {
   return path === undefined || path === '*' || path === '/*' ? 'unmatched' : path;
 }
 
+/**
+ * `logger.child(bindings)`, made on first use: most requests log only their request line
+ * (written with the id as a field), so they never pay for a child logger.
+ */
+function lazyChild(logger: Logger, bindings: LogFields): Logger {
+  let child: Logger | undefined;
+  const get = () => {
+    child ??= logger.child(bindings);
+    return child;
+  };
+  const at = (level: 'debug' | 'info' | 'warn' | 'error'): LogMethod =>
+    ((a: LogFields | string, b?: string) => {
+      if (typeof a === 'string') get()[level](a);
+      else get()[level](a, b ?? '');
+    }) as LogMethod;
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => get().child(more),
+  };
+}
+
 /** What a finished request reports to metrics. */
 export interface RequestDone {
   readonly method: string;
@@ -60,9 +84,8 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
   return async (c, next) => {
     const t0 = performance.now();
     const requestId = requestIdOf(c.req.header('x-request-id'));
-    const log = logger.child({ requestId });
     c.set('requestId', requestId);
-    c.set('logger', log);
+    c.set('logger', lazyChild(logger, { requestId }));
     try {
       await next();
     } finally {
@@ -72,14 +95,15 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
       const seconds = (performance.now() - t0) / 1000;
       const errorCode = c.get('errorCode');
       const fields = {
+        requestId,
         method: c.req.method,
         route,
         status,
         durationMs: Math.round(seconds * 1e6) / 1e3,
         ...(errorCode !== undefined ? { error: errorCode } : {}),
       };
-      if (QUIET_ROUTES.has(route) && status < 500) log.debug(fields, 'request');
-      else log.info(fields, 'request');
+      if (QUIET_ROUTES.has(route) && status < 500) logger.debug(fields, 'request');
+      else logger.info(fields, 'request');
       const length = c.req.header('content-length');
       const bodyBytes = length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined;
       done({ method: c.req.method, route, status, seconds, bodyBytes, errorCode });
