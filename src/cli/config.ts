@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
 export interface ServeConfig {
   data: string;
@@ -34,6 +35,8 @@ export interface ServeConfig {
   corsOrigins: string[];
   /** Longest a graceful stop (SIGTERM) may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
 }
 
 interface Setting {
@@ -138,7 +141,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     env: 'OPA_TLOG_TOKENS',
     kind: 'string',
     def: '',
-    help: 'bearer tokens, comma-separated <role>[+<role>]:<token> (roles ingest, read, admin)',
+    help: 'bearer tokens, comma-separated <role>[+<role>]:<token> (roles ingest, read, metrics, admin)',
   },
   tokenFile: {
     flag: 'token-file',
@@ -210,6 +213,20 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'int',
     def: 10_000,
     help: 'longest a graceful stop (SIGTERM: commit the queue, sign, close) may take before exiting anyway',
+  },
+  logFormat: {
+    flag: 'log-format',
+    env: 'OPA_TLOG_LOG_FORMAT',
+    kind: 'string',
+    def: 'json',
+    help: 'json (one JSON object per line) or pretty (a line per event, for a terminal)',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'OPA_TLOG_LOG_LEVEL',
+    kind: 'string',
+    def: 'info',
+    help: 'debug, info, warn, error or silent',
   },
 };
 
@@ -309,6 +326,10 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
   if (cfg.synchronous !== 'FULL' && cfg.synchronous !== 'NORMAL') {
     throw new ConfigError(`--synchronous must be FULL or NORMAL, got ${cfg.synchronous}`);
   }
+  if (!LOG_FORMATS.includes(cfg.logFormat))
+    throw new ConfigError(`--log-format must be json or pretty, got ${cfg.logFormat}`);
+  if (!LOG_LEVELS.includes(cfg.logLevel))
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${cfg.logLevel}`);
   if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
   if (cfg.maxBatch < 1 || cfg.maxQueue < 1)

@@ -2,13 +2,14 @@
 /**
  * `opa-tlog`: serve | keygen. Exit codes: 0 ok, 1 refused (e.g. fork guard), 2 usage.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { toHex } from '../core/bytes.js';
+import { errorFields, type Logger } from '../core/logger.js';
 import {
   type Ed25519NoteSigner,
   generateEd25519Key,
@@ -19,6 +20,7 @@ import {
 import { type Policy, parsePolicy } from '../core/policy.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
 import { TokenStore } from '../http/auth.js';
+import { Metrics } from '../http/metrics.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
 import { Retention } from '../log/retention.js';
 import { type Db, openDatabase } from '../store/db.js';
@@ -27,6 +29,7 @@ import { WitnessPusher } from '../witness/pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runConsole } from './console.js';
+import { createLogger } from './logging.js';
 import { runMirror } from './mirror.js';
 import { runMonitor } from './monitor.js';
 import { untilStopped } from './shutdown.js';
@@ -165,10 +168,14 @@ function loadSigners(
  * The bearer tokens; refuses (ConfigError) to serve without tokens on anything but loopback
  * unless --insecure-no-auth says so.
  */
-function loadTokens(cfg: ServeConfig): TokenStore {
+function loadTokens(cfg: ServeConfig, logger: Logger): TokenStore {
   let tokens: TokenStore;
   try {
-    tokens = new TokenStore(cfg.tokens.split(',').join('\n'), cfg.tokenFile ? [resolve(cfg.tokenFile)] : []);
+    tokens = new TokenStore(
+      cfg.tokens.split(',').join('\n'),
+      cfg.tokenFile ? [resolve(cfg.tokenFile)] : [],
+      logger,
+    );
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -179,7 +186,7 @@ function loadTokens(cfg: ServeConfig): TokenStore {
           '(configure --tokens / --token-file, or pass --insecure-no-auth to override)',
       );
     }
-    console.log('opa-tlog: no tokens configured: every endpoint is open to anyone who can connect');
+    logger.warn('no tokens configured: every endpoint is open to anyone who can connect');
   }
   return tokens;
 }
@@ -203,6 +210,7 @@ async function startWitnessPusher(
   policy: Policy,
   log: TransparencyLog,
   dbPath: string,
+  logger: Logger,
 ): Promise<{ pusher: WitnessPusher; db: Db }> {
   const db = openDatabase(dbPath, { synchronous: cfg.synchronous, cacheMiB: 8 });
   const p = new WitnessPusher({
@@ -211,7 +219,7 @@ async function startWitnessPusher(
     consistencyProof: (m, n) => log.consistencyProof(m, n),
     state: new SqliteWitnessPushState(db),
     minIntervalMs: cfg.witnessMinIntervalMs,
-    report: (m) => console.error(`opa-tlog: witness: ${m}`),
+    logger,
   });
   log.onCheckpoint((cp) => p.onCheckpoint(cp));
   p.onCheckpoint(log.latest());
@@ -221,7 +229,7 @@ async function startWitnessPusher(
 }
 
 /** Starts the HTTP(S) server; logs where it listens. */
-function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
+function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog, logger: Logger): ServerType {
   const tls =
     cfg.tlsCert && cfg.tlsKey
       ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }
@@ -235,20 +243,42 @@ function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
       ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
     },
     (info) => {
-      console.log(
-        `opa-tlog: listening on ${scheme}://${info.address}:${info.port} (tree size ${log.latest().size})`,
+      logger.info(
+        { treeSize: log.latest().size },
+        `listening on ${scheme}://${info.address}:${info.port} (tree size ${log.latest().size})`,
       );
     },
   );
 }
 
-/** `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. */
+/** Sizes of the database file and its write-ahead log, for metrics (0 when absent). */
+function storageBytes(dbPath: string): { db: number; wal: number } {
+  const size = (f: string) => statSync(f, { throwIfNoEntry: false })?.size ?? 0;
+  return { db: size(dbPath), wal: size(`${dbPath}-wal`) };
+}
+
+/**
+ * `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. A
+ * refusal to start (the fork guard, an unreadable database) is logged and exits 1.
+ */
 async function runServe(cfg: ServeConfig): Promise<number> {
+  const logger = createLogger(cfg.logFormat, cfg.logLevel);
+  try {
+    return await serveWith(cfg, logger);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    logger.error(errorFields(err), `refusing to start: ${err.message}`);
+    return 1;
+  }
+}
+
+async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
   const data = resolve(cfg.data);
   mkdirSync(data, { recursive: true });
   const { signers, keyFile, created } = loadSigners(cfg, data);
   const signer = signers[0]!;
   const dbPath = join(data, 'log.db');
+  const metrics = new Metrics({ processMetrics: true });
   const log = await TransparencyLog.open({
     dbPath,
     origin: signer.name,
@@ -259,21 +289,29 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
     writerThread: cfg.writerThread,
+    logger,
+    metrics: metrics.log,
   });
   let tokens: TokenStore;
   let policy: Policy | undefined;
   try {
-    tokens = loadTokens(cfg);
+    tokens = loadTokens(cfg, logger);
     await log.start();
     policy = cfg.witnessPolicy ? loadWitnessPolicy(cfg.witnessPolicy) : undefined;
   } catch (err) {
     await log.close();
     throw err;
   }
-  const witness = policy ? await startWitnessPusher(cfg, policy, log, dbPath) : undefined;
+  const witness = policy ? await startWitnessPusher(cfg, policy, log, dbPath, logger) : undefined;
   const pusher = witness?.pusher;
-  const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
+  const retention =
+    cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays, Date.now, logger) : undefined;
   retention?.start();
+  const witnessState = pusher ? () => pusher.status() : undefined;
+  metrics.bind(log, {
+    storageBytes: () => storageBytes(dbPath),
+    ...(witnessState ? { witnesses: witnessState } : {}),
+  });
   const app = createApp(log, {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
@@ -281,15 +319,19 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     vkey: signer.vkey,
     corsOrigins: cfg.corsOrigins,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
+    logger,
+    metrics,
+    readiness: witnessState ? { quorumMet: () => witnessState().quorumMet } : {},
     ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });
-  if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
-  console.log(`opa-tlog: origin ${signer.name}`);
-  for (const s of signers) console.log(`opa-tlog: verifier key ${s.vkey}`);
-  const server = listen(cfg, app, log);
+  if (created) logger.info({ keyFile }, `created a new signer key in ${keyFile}`);
+  logger.info({ origin: signer.name }, `origin ${signer.name}`);
+  for (const s of signers) logger.info({ vkey: s.vkey }, `verifier key ${s.vkey}`);
+  const server = listen(cfg, app, log, logger);
   return untilStopped({
     server,
     log,
+    logger,
     timeoutMs: cfg.shutdownTimeoutMs,
     stopFirst: [() => retention?.stop(), () => pusher?.close()],
     closeAfter: [() => witness?.db.close()],
@@ -303,10 +345,7 @@ main(process.argv.slice(2)).then(
       console.error(`opa-tlog: ${err.message}`);
       process.exit(2);
     }
-    if (err instanceof StartupError) {
-      console.error(`opa-tlog: refusing to start: ${err.message}`);
-      process.exit(1);
-    }
+    // A one-shot command's unexpected failure, told to the user who ran it (`serve` logs its own).
     console.error(err);
     process.exit(1);
   },

@@ -7,6 +7,7 @@
  * `--synchronous FULL`), and a transaction cut short by an exit rolls back.
  */
 import type { ServerType } from '@hono/node-server';
+import { errorFields, type Logger } from '../core/logger.js';
 import type { TransparencyLog } from '../log/log.js';
 
 export interface ShutdownOptions {
@@ -18,8 +19,8 @@ export interface ShutdownOptions {
   readonly stopFirst: readonly (() => void)[];
   /** Run once the log is closed (e.g. close the pusher's database connection). */
   readonly closeAfter: readonly (() => void)[];
-  /** Where progress lines go (default stderr). */
-  readonly report?: (msg: string) => void;
+  /** Where progress lines go. */
+  readonly logger: Logger;
   /** Exits the process at once (a second signal, the timeout); default process.exit. */
   readonly exit?: (code: number) => void;
 }
@@ -55,7 +56,7 @@ export function closeHttp(server: ServerType, graceMs: number): Promise<void> {
  */
 export function untilStopped(opts: ShutdownOptions): Promise<number> {
   const { server, log } = opts;
-  const report = opts.report ?? ((m: string) => console.error(m));
+  const { logger } = opts;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const runAll = (fs: readonly (() => void)[]) => {
     for (const f of fs) f();
@@ -71,29 +72,33 @@ export function untilStopped(opts: ShutdownOptions): Promise<number> {
     };
     const stop = (signal: string) => {
       if (stopping) {
-        report(`opa-tlog: second ${signal}: exiting now (everything acknowledged is committed)`);
+        logger.warn({ signal }, `second ${signal}: exiting now (everything acknowledged is committed)`);
         exit(SIGNAL_EXIT[signal] ?? 1);
         return;
       }
       stopping = true;
       // Before anything is printed: once the line is out, no upload is acknowledged any more.
       log.stopAccepting();
-      report(
-        `opa-tlog: ${signal}: refusing new uploads, committing queued entries and signing a last checkpoint (a second signal exits at once)`,
+      logger.info(
+        { signal },
+        `${signal}: refusing new uploads, committing queued entries and signing a last checkpoint (a second signal exits at once)`,
       );
       const timer = setTimeout(() => {
-        report(`opa-tlog: shutdown did not finish within ${opts.timeoutMs} ms; exiting`);
+        logger.error(
+          { timeoutMs: opts.timeoutMs },
+          `shutdown did not finish within ${opts.timeoutMs} ms; exiting`,
+        );
         exit(1);
       }, opts.timeoutMs);
       graceful().then(
         () => {
           clearTimeout(timer);
-          report('opa-tlog: stopped');
+          logger.info('stopped');
           done(0);
         },
         (err: unknown) => {
           clearTimeout(timer);
-          report(`opa-tlog: ${(err as Error).message}`);
+          logger.error(errorFields(err), 'stopping failed');
           done(1);
         },
       );
@@ -101,7 +106,7 @@ export function untilStopped(opts: ShutdownOptions): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     server.on('error', (err) => {
-      report(`opa-tlog: ${err.message}`);
+      logger.error(errorFields(err), 'server error; stopping');
       void closeLog().finally(() => done(1));
     });
   });

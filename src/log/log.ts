@@ -9,6 +9,7 @@ import { encodeEntryBundle } from '../core/bundle.js';
 import { isSafeUint } from '../core/check.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import {
   type AsyncSubtreeReader,
   consistencyProofRanges,
@@ -35,6 +36,7 @@ import { DamagedTilesError, openLogStorage, type SyncMode } from '../store/open-
 import { checkStorage, StartupError } from './fork-guard.js';
 import { type EventInput, eventLeaf } from './leaf.js';
 import { Lru } from './lru.js';
+import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
 import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
@@ -54,6 +56,7 @@ export { EraseError, StorageError } from '../store/log-storage.js';
 export { nodeSha256 } from '../store/node-hash.js';
 export { StartupError } from './fork-guard.js';
 export type { EventInput } from './leaf.js';
+export type { LogMetrics } from './metrics.js';
 
 export interface LogConfig {
   /** SQLite file path (or ':memory:' for tests); unused when `storage` is given. */
@@ -94,6 +97,51 @@ export interface LogConfig {
    * Needs the compiled build (dist/), since the worker loads sqlite-writer-worker.js.
    */
   writerThread?: boolean;
+  /** Where the log reports (signing failures and recoveries); default silent. */
+  logger?: Logger;
+  /** Where commit, append and signing counts go (see metrics.ts); default none. */
+  metrics?: LogMetrics;
+}
+
+/** What a readiness probe needs to know of the signer. */
+export interface SignerHealth {
+  /** Started and not stopped for good (a fork stops it). */
+  readonly running: boolean;
+  /** The last signing attempt failed (storage trouble); retried every tick. */
+  readonly failing: boolean;
+  /** When a signing attempt last succeeded (a new checkpoint, or the latest still covering the tree), ms. */
+  readonly lastOkAt: number | undefined;
+  /** The signing period, ms. */
+  readonly intervalMs: number;
+}
+
+/** Storage appends, timed and counted into `metrics` (success or failure). */
+function timedAppend(storage: LogStorage, metrics: LogMetrics) {
+  return (items: AppendItem[]): ReturnType<LogStorage['append']> => {
+    const t0 = performance.now();
+    const done = (ok: boolean) => metrics.committed(items.length, (performance.now() - t0) / 1000, ok);
+    let r: ReturnType<LogStorage['append']>;
+    try {
+      r = storage.append(items);
+    } catch (err) {
+      done(false);
+      throw err;
+    }
+    if (!(r instanceof Promise)) {
+      done(true);
+      return r;
+    }
+    return r.then(
+      (c) => {
+        done(true);
+        return c;
+      },
+      (err: unknown) => {
+        done(false);
+        throw err;
+      },
+    );
+  };
 }
 
 /** The configured signer keys, checked: at least one, each named the origin, none twice. */
@@ -142,6 +190,9 @@ export class TransparencyLog {
   #fatal: Error | undefined;
   #signFailing = false;
   #lastSignAt = 0;
+  #lastSignOkAt: number | undefined;
+  readonly #logger: Logger;
+  readonly #metrics: LogMetrics;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
   /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
   readonly #subtreeCache = new Lru<string, Uint8Array>(65_536);
@@ -155,15 +206,13 @@ export class TransparencyLog {
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
     this.#committedSize = storage.committedTree().size;
     this.#tiles = storedSubtreeReader(storage, this.sha);
+    this.#logger = cfg.logger ?? silentLogger;
+    this.#metrics = cfg.metrics ?? noLogMetrics;
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
-    this.#sequencer = new Sequencer(
-      (items) => storage.append(items),
-      opts,
-      (c) => {
-        this.#committedSize = c.size;
-        this.#signIfDue();
-      },
-    );
+    this.#sequencer = new Sequencer(timedAppend(storage, this.#metrics), opts, (c) => {
+      this.#committedSize = c.size;
+      this.#signIfDue();
+    });
     const tree = (): CommittedTree => storage.committedTree();
     this.#signer = new CheckpointSigner(storage, tree, signersOf(cfg), cfg.origin, latest, this.#now);
   }
@@ -212,8 +261,9 @@ export class TransparencyLog {
     this.#lastSignAt = this.#now();
     return this.#signer.signIfGrown().then(
       (cp) => {
+        this.#lastSignOkAt = this.#now();
         if (this.#signFailing) {
-          console.error('opa-tlog: signing works again');
+          this.#logger.info({ size: cp.size }, 'signing works again');
           this.#signFailing = false;
         }
         return cp;
@@ -224,13 +274,14 @@ export class TransparencyLog {
 
   /** Reports a failed signature once per failing streak; a fork stops the signer for good. */
   #signFailed(err: unknown): never {
+    this.#metrics.signFailed();
     if (err instanceof ForkError) {
       this.#fatal = err;
       if (this.#timer) clearInterval(this.#timer);
-      console.error(`opa-tlog: signer stopped: ${err.message}`);
+      this.#logger.error(errorFields(err), 'signer stopped');
     } else if (!this.#signFailing) {
       this.#signFailing = true;
-      console.error(`opa-tlog: signing failed, retrying every tick: ${(err as Error).message}`);
+      this.#logger.error(errorFields(err), 'signing failed, retrying every tick');
     }
     throw err;
   }
@@ -321,7 +372,26 @@ export class TransparencyLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#sequencer.append(items);
+    return this.#sequencer.append(items).then((results) => {
+      const duplicates = results.filter((r) => r.duplicate).length;
+      this.#metrics.decisions(results.length - duplicates, duplicates);
+      return results;
+    });
+  }
+
+  /** The signer's state, for readiness probes. */
+  signerHealth(): SignerHealth {
+    return {
+      running: this.#timer !== undefined && this.#fatal === undefined,
+      failing: this.#signFailing,
+      lastOkAt: this.#lastSignOkAt,
+      intervalMs: this.#signIntervalMs,
+    };
+  }
+
+  /** Resolves if the storage accepts a write now; rejects with why not (readiness probes). */
+  probeWritable(): Promise<void> {
+    return this.storage.probeWritable();
   }
 
   /**
@@ -516,7 +586,7 @@ export class TransparencyLog {
     await this.#sequencer.drain();
     if (this.#fatal) return;
     await this.#signer.signIfGrown().catch((err: unknown) => {
-      console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
+      this.#logger.error(errorFields(err), 'final checkpoint not signed');
     });
   }
 

@@ -186,6 +186,12 @@ export interface LogStorage {
    */
   addCheckpointSignatures(size: number, root: Uint8Array, note: string): Promise<void>;
 
+  /**
+   * Proves the storage accepts writes now (readiness probe): a tiny durable write that changes
+   * nothing the log reads (SQLite: a meta row). Rejects with the engine's error if it cannot.
+   */
+  probeWritable(): Promise<void>;
+
   /** Settles pending work and releases the engine (connections, threads). */
   close(): Promise<void>;
 }

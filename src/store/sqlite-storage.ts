@@ -171,6 +171,19 @@ export class SqliteLogStorage implements LogStorage {
     }
   }
 
+  probeWritable(): Promise<void> {
+    try {
+      this.db
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('write_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .run(String(Date.now()));
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   async close(): Promise<void> {
     try {
       if (this.#writer) await this.#writer.close();
