@@ -143,7 +143,7 @@ describe('key rotation with real processes', () => {
       { encoding: 'utf8', timeout: 20_000 },
     );
     expect(back.status).toBe(1);
-    expect(back.stderr).toMatch(/was signed by key .*--force-key-change/s);
+    expect(back.stdout + back.stderr).toMatch(/was signed by key .*--force-key-change/s);
   }, 120_000);
 
   test('--key from the environment (comma-separated) and the config file (array)', async () => {
