@@ -245,7 +245,8 @@ function untilStopped(
 /** `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. */
 async function runServe(cfg: ServeConfig): Promise<number> {
   const data = resolve(cfg.data);
-  mkdirSync(data, { recursive: true });
+  // Owner-only: the folder holds private payloads and the signer key (spec/storage.md).
+  mkdirSync(data, { recursive: true, mode: 0o700 });
   const { signer, keyFile, created } = loadSigner(cfg, data);
   const dbPath = join(data, 'log.db');
   const log = await TransparencyLog.open({

@@ -73,6 +73,8 @@ export class LogStore {
       ),
       insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
       deletePayload: db.prepare('DELETE FROM payloads WHERE idx = ?'),
+      deleteLeafMeta: db.prepare('DELETE FROM leaf_meta WHERE idx = ?'),
+      deleteRevisions: db.prepare('DELETE FROM leaf_revisions WHERE idx = ?'),
       insertErasure: db.prepare(
         'INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES (?, ?, ?, ?)',
       ),
@@ -301,49 +303,56 @@ export class LogStore {
   appendBatch(items: readonly AppendItem[], builder: TileBuilder): AppendResult[] {
     const before = builder.edge();
     const sizeBefore = builder.size;
+    let results: AppendResult[];
     try {
       // IMMEDIATE: take the write lock before the first read. A deferred transaction that
       // reads (the dedup probe) and then writes fails at once with SQLITE_BUSY, without
       // waiting, if another connection (the signer's checkpoint insert) wrote in between.
-      return this.db
-        .transaction(() => {
-          let next = builder.size;
-          const results: AppendResult[] = [];
-          const leaves: Uint8Array[] = [];
-          for (const item of items) {
-            if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
-            if (item.source !== undefined && item.id !== undefined) {
-              const found = this.#probe(item.source, item.id);
-              if ('index' in found) {
-                results.push({ index: found.index, duplicate: true });
-                continue;
-              }
-              this.#q.insertId.run(found.slot, next);
-            }
-            if (item.erase) this.#applyErasure(item.erase, next);
-            const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
-            this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
-            this.#q.insertEntry.run(next, item.entry);
-            if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
-            if (item.meta) {
-              const m = item.meta;
-              this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
-              for (const r of m.revisions) this.#q.insertRevision.run(r, next);
-            }
-            leaves.push(lh);
-            results.push({ index: next, duplicate: false });
-            next++;
-          }
-          for (const t of builder.append(leaves)) {
-            this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
-          }
-          return results;
-        })
-        .immediate();
+      results = this.db.transaction(() => this.#appendItems(items, builder)).immediate();
     } catch (err) {
       builder.reset(sizeBefore, before);
       throw err;
     }
+    // After the commit, outside the transaction: an erasure is complete only once the WAL
+    // holds no old copy of the erased rows. A scrub that cannot finish does not undo the
+    // (durable) commit; the next one finishes it.
+    if (items.some((it) => it.erase)) this.scrubWal();
+    return results;
+  }
+
+  /** The body of {@link appendBatch}'s transaction. */
+  #appendItems(items: readonly AppendItem[], builder: TileBuilder): AppendResult[] {
+    let next = builder.size;
+    const results: AppendResult[] = [];
+    const leaves: Uint8Array[] = [];
+    for (const item of items) {
+      if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
+      if (item.source !== undefined && item.id !== undefined) {
+        const found = this.#probe(item.source, item.id);
+        if ('index' in found) {
+          results.push({ index: found.index, duplicate: true });
+          continue;
+        }
+        this.#q.insertId.run(found.slot, next);
+      }
+      if (item.erase) this.#applyErasure(item.erase, next);
+      const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
+      this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
+      this.#q.insertEntry.run(next, item.entry);
+      if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
+      if (item.meta) {
+        const m = item.meta;
+        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+        for (const r of m.revisions) this.#q.insertRevision.run(r, next);
+      }
+      leaves.push(lh);
+      results.push({ index: next, duplicate: false });
+      next++;
+    }
+    for (const t of builder.append(leaves)) {
+      this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
+    }
+    return results;
   }
 
   #applyErasure(erase: { index: number; reason: string }, erasureIndex: number): void {
@@ -354,8 +363,23 @@ export class LogStore {
     }
     if (this.erasure(erase.index))
       throw new EraseError('already_erased', `entry ${erase.index} is already erased`);
+    // The payload, its salt and every private field derived from it (search metadata,
+    // bundle revisions); secure_delete (db.ts) zeroes the freed bytes.
     this.#q.deletePayload.run(erase.index);
+    this.#q.deleteLeafMeta.run(erase.index);
+    this.#q.deleteRevisions.run(erase.index);
     this.#q.insertErasure.run(erase.index, erasureIndex, erase.reason, Date.now());
+  }
+
+  /**
+   * Copies every committed page from the WAL into the database file and truncates the WAL to
+   * zero bytes, so the WAL keeps no old copy of a page an erasure zeroed. Run after a commit
+   * that erased; waits (busy_timeout) for readers of older snapshots. Returns false if a reader
+   * kept it from completing (the next erasure's scrub, or SQLite's own checkpoints, finish it).
+   */
+  scrubWal(): boolean {
+    const row = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    return row[0]?.busy === 0;
   }
 
   /** Records a signed checkpoint. Fails (PRIMARY KEY) if a checkpoint of that size exists. */
