@@ -122,6 +122,9 @@ const MIGRATIONS: readonly string[] = [
   -- Erasure deletes a leaf's bundle revisions with its other private metadata; idx grows with
   -- every append, so this index only ever appends at its right end.
   CREATE INDEX leaf_revisions_idx ON leaf_revisions (idx);
+  -- An event's id when it was withheld from its public leaf (not a well-formed identifier);
+  -- NULL otherwise. Lookups and dedup by id confirm against it. Erasure deletes it with the row.
+  ALTER TABLE leaf_meta ADD COLUMN private_id TEXT;
   `,
 ];
 

@@ -36,6 +36,8 @@ export interface LeafMeta {
   readonly path: string | null;
   readonly result: string | null;
   readonly revisions: readonly string[];
+  /** The event's id when it was withheld from the public leaf (spec/entry-format.md §2.1). */
+  readonly privateId?: string;
 }
 
 /** A search over the private metadata. Filters are ANDed; absent ones match everything. */

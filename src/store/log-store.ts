@@ -69,8 +69,9 @@ export class LogStore {
       ),
       checkpointAt: db.prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
       insertLeafMeta: db.prepare(
-        'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result, private_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
+      privateIds: db.prepare('SELECT source, private_id AS id FROM leaf_meta WHERE idx = ?'),
       insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
       deletePayload: db.prepare('DELETE FROM payloads WHERE idx = ?'),
       deleteLeafMeta: db.prepare('DELETE FROM leaf_meta WHERE idx = ?'),
@@ -203,10 +204,23 @@ export class LogStore {
     for (;;) {
       const idx = this.#q.idAt.get(key) as number | undefined;
       if (idx === undefined) return key;
-      const e = decodeEntry(this.entry(idx)!);
-      if (e.id === id && visit(idx, e.src)) return undefined;
+      const e = this.#realIds(idx);
+      if (e !== undefined && e.id === id && visit(idx, e.src)) return undefined;
       key = (key + 1) % KEY_SPACE;
     }
+  }
+
+  /**
+   * The source and id entry `index` was appended with: its public `src`/`id`, or, for a field
+   * withheld from the leaf, the private value in leaf_meta. Undefined when a withheld value
+   * was erased (the entry can no longer be found by it).
+   */
+  #realIds(index: number): { src: string; id: string } | undefined {
+    const e = decodeEntry(this.entry(index)!);
+    const f = e.flags;
+    if (!f || !(f.includes('withheld_id') || f.includes('withheld_src'))) return e;
+    const row = this.#q.privateIds.get(index) as { source: string; id: string | null } | undefined;
+    return row ? { src: row.source, id: row.id ?? e.id } : undefined;
   }
 
   /** Finds (source, id): {index} if present, else {slot}, the free key where it goes. */
@@ -342,7 +356,8 @@ export class LogStore {
       if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
       if (item.meta) {
         const m = item.meta;
-        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+        const pid = m.privateId ?? null;
+        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, pid);
         for (const r of m.revisions) this.#q.insertRevision.run(r, next);
       }
       leaves.push(lh);

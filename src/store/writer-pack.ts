@@ -13,8 +13,11 @@ export interface PackedBatch {
   readonly offsets: Int32Array;
   readonly sources: (string | null)[];
   readonly ids: (string | null)[];
-  /** Per item: [kind, source, recvMs, tsMs, path, result, revisions] or null. */
-  readonly metas: ([string, string, number, number | null, string | null, string | null, string[]] | null)[];
+  /** Per item: [kind, source, recvMs, tsMs, path, result, revisions, privateId] or null. */
+  readonly metas: (
+    | [string, string, number, number | null, string | null, string | null, string[], string | null]
+    | null
+  )[];
   readonly erases: ([number, string] | null)[];
 }
 
@@ -53,7 +56,9 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
     sources[i] = it.source ?? null;
     ids[i] = it.id ?? null;
     const m = it.meta;
-    metas[i] = m ? [m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, [...m.revisions]] : null;
+    metas[i] = m
+      ? [m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, [...m.revisions], m.privateId ?? null]
+      : null;
     erases[i] = it.erase ? [it.erase.index, it.erase.reason] : null;
   });
   return {
@@ -94,6 +99,7 @@ export function unpackBatch(b: PackedBatch): AppendItem[] {
               path: m[4],
               result: m[5],
               revisions: m[6],
+              ...(m[7] !== null ? { privateId: m[7] } : {}),
             },
           }
         : {}),
