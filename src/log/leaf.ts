@@ -25,8 +25,13 @@ export interface EventInput {
   readonly event: CborValue;
   /** Problems noticed in the event, recorded in the leaf. */
   readonly flags?: readonly string[];
-  /** Deduplicate on (source, id): a second append returns the first index. Default true. */
+  /**
+   * Deduplicate on (source, id) and content: a resend of the same event returns the first
+   * index; the same ids with other content are appended and marked as conflicting. Default true.
+   */
   readonly dedup?: boolean;
+  /** With dedup: refuse (ConflictError) instead of appending when the content differs. */
+  readonly refuseConflict?: boolean;
   /** Private search fields (OPA decisions). */
   readonly search?: {
     readonly tsMs: number | null;
@@ -97,5 +102,6 @@ export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendIte
       ...(pub.id !== e.id ? { privateId: e.id } : {}),
     },
     ...((e.dedup ?? true) ? { source: e.source, id: e.id } : {}),
+    ...(e.refuseConflict ? { refuseConflict: true } : {}),
   };
 }

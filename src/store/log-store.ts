@@ -5,7 +5,7 @@
  * entries, payloads, ids and the hash tiles together, so a crash leaves either all of a batch
  * or none.
  */
-import { bytesEqual, utf8 } from '../core/bytes.js';
+import { bytesEqual, concatBytes, utf8 } from '../core/bytes.js';
 import { decodeEntry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -14,6 +14,7 @@ import type { Db } from './db.js';
 import {
   type AppendItem,
   type AppendResult,
+  ConflictError,
   EraseError,
   type ErasureRecord,
   type SearchFilter,
@@ -223,21 +224,52 @@ export class LogStore {
     return row ? { src: row.source, id: row.id ?? e.id } : undefined;
   }
 
-  /** Finds (source, id): {index} if present, else {slot}, the free key where it goes. */
-  #probe(source: string, id: string): { index: number } | { slot: number } {
+  /**
+   * Dedup of an item with (source, id): {index} of an entry with the same (source, id) and the
+   * same content (a resend), else {slot}, the free key where the new entry goes, and
+   * `conflictsWith`, the earliest entry with the same (source, id) and other content. "Same
+   * content" is proved with the stored salt: SHA-256(salt ‖ new payload) = the entry's `c`, so
+   * no content digest is kept beside the payload (an erased entry, whose salt is gone, matches
+   * nothing). Items without a payload (erasures) match on (source, id) alone.
+   */
+  #probe(
+    item: AppendItem & { source: string; id: string },
+  ): { index: number } | { slot: number; conflictsWith?: number } {
     let found: number | undefined;
-    const slot = this.#walk(id, (idx, src) => {
-      if (src !== source) return false;
-      found = idx;
-      return true;
+    let conflict: number | undefined;
+    const slot = this.#walk(item.id, (idx, src) => {
+      if (src !== item.source) return false;
+      if (item.payload === undefined || this.#sameContent(idx, item.payload)) {
+        found = idx;
+        return true;
+      }
+      if (conflict === undefined || idx < conflict) conflict = idx;
+      return false;
     });
-    return found !== undefined ? { index: found } : { slot: slot! };
+    if (found !== undefined) return { index: found };
+    return { slot: slot!, ...(conflict !== undefined ? { conflictsWith: conflict } : {}) };
   }
 
-  /** Index of the entry with (source, id), or undefined. */
+  /** True if entry `index` commits to `payload`: its stored salt hashes with it to its `c`. */
+  #sameContent(index: number, payload: Uint8Array): boolean {
+    const stored = this.payload(index);
+    const e = decodeEntry(this.entry(index)!);
+    return stored !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(stored.salt, payload)), e.c);
+  }
+
+  /** Index of the (earliest) entry with (source, id), or undefined. */
   findById(source: string, id: string): number | undefined {
-    const r = this.#probe(source, id);
-    return 'index' in r ? r.index : undefined;
+    return this.findAllById(source, id)[0];
+  }
+
+  /** Indices of every entry with (source, id), in index order. */
+  findAllById(source: string, id: string): number[] {
+    const out: number[] = [];
+    this.#walk(id, (idx, src) => {
+      if (src === source) out.push(idx);
+      return false;
+    });
+    return out.sort((a, b) => a - b);
   }
 
   /** Indices of every entry with this id, from any source, in index order. */
@@ -341,11 +373,16 @@ export class LogStore {
     const leaves: Uint8Array[] = [];
     for (const item of items) {
       if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
+      let conflictsWith: number | undefined;
       if (item.source !== undefined && item.id !== undefined) {
-        const found = this.#probe(item.source, item.id);
+        const found = this.#probe(item as AppendItem & { source: string; id: string });
         if ('index' in found) {
           results.push({ index: found.index, duplicate: true });
           continue;
+        }
+        conflictsWith = found.conflictsWith;
+        if (conflictsWith !== undefined && item.refuseConflict) {
+          throw new ConflictError(`id ${item.id} was logged with other content (entry ${conflictsWith})`);
         }
         this.#q.insertId.run(found.slot, next);
       }
@@ -361,7 +398,11 @@ export class LogStore {
         for (const r of m.revisions) this.#q.insertRevision.run(r, next);
       }
       leaves.push(lh);
-      results.push({ index: next, duplicate: false });
+      results.push({
+        index: next,
+        duplicate: false,
+        ...(conflictsWith !== undefined ? { conflictsWith } : {}),
+      });
       next++;
     }
     for (const t of builder.append(leaves)) {

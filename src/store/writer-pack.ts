@@ -19,6 +19,8 @@ export interface PackedBatch {
     | null
   )[];
   readonly erases: ([number, string] | null)[];
+  /** Per item: 1 if `refuseConflict`. */
+  readonly refuse: Uint8Array;
 }
 
 const FIELDS = 7;
@@ -36,6 +38,7 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
   const ids: (string | null)[] = new Array(items.length);
   const metas: PackedBatch['metas'] = new Array(items.length);
   const erases: PackedBatch['erases'] = new Array(items.length);
+  const refuse = new Uint8Array(items.length);
   let o = 0;
   const put = (b: Uint8Array | undefined): number => {
     if (!b) return -1;
@@ -60,9 +63,10 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
       ? [m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, [...m.revisions], m.privateId ?? null]
       : null;
     erases[i] = it.erase ? [it.erase.index, it.erase.reason] : null;
+    refuse[i] = it.refuseConflict ? 1 : 0;
   });
   return {
-    batch: { bytes, offsets, sources, ids, metas, erases },
+    batch: { bytes, offsets, sources, ids, metas, erases, refuse },
     transfer: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer],
   };
 }
@@ -104,6 +108,7 @@ export function unpackBatch(b: PackedBatch): AppendItem[] {
           }
         : {}),
       ...(e ? { erase: { index: e[0], reason: e[1] } } : {}),
+      ...(b.refuse[i] === 1 ? { refuseConflict: true } : {}),
     };
   }
   return out;
