@@ -31,7 +31,7 @@ const reused = (key: string, why: string) =>
   new HttpError(422, 'idempotency_key_reused', `Idempotency-Key ${JSON.stringify(key)} was used with ${why}`);
 
 /**
- * Appends the request's events. With an Idempotency-Key the request is applied whole or not at
+ * Appends the request's items as `event` entries (item i gets the id `<key>/<i>`). With an Idempotency-Key the request is applied whole or not at
  * all: a resend of the same body returns the first indices; the key with a different body is
  * refused (422) with nothing applied: a different item count is found here (an item beyond
  * this body's length exists, or the first exists and the last does not), different content by
@@ -39,9 +39,17 @@ const reused = (key: string, why: string) =>
  */
 async function appendIdempotent(
   log: TransparencyLog,
-  events: EventInput[],
+  items: readonly unknown[],
   key: string | undefined,
 ): Promise<AppendResult[]> {
+  const events: EventInput[] = items.map((event, i) => ({
+    kind: 'event',
+    source: 'api',
+    id: key === undefined ? '' : `${key}/${i}`,
+    event: event as CborValue,
+    dedup: key !== undefined,
+    refuseConflict: key !== undefined,
+  }));
   if (key !== undefined) {
     const has = async (i: number) => (await log.findById('api', `${key}/${i}`)) !== undefined;
     const n = events.length;
@@ -85,19 +93,11 @@ export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
     if (key !== undefined && (key.length === 0 || key.length > 256)) {
       throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1..256 characters');
     }
-    const events: EventInput[] = items.map((event, i) => ({
-      kind: 'event',
-      source: 'api',
-      id: key === undefined ? '' : `${key}/${i}`,
-      event: event as CborValue,
-      dedup: key !== undefined,
-      refuseConflict: key !== undefined,
-    }));
     const wait = c.req.query('wait');
     if (wait !== undefined && wait !== 'checkpoint') {
       throw new HttpError(400, 'invalid_parameter', 'wait must be "checkpoint"');
     }
-    const results = await appendIdempotent(log, events, key);
+    const results = await appendIdempotent(log, items, key);
     const body = {
       indices: results.map((r) => r.index),
       duplicates: results.map((r) => r.duplicate),
