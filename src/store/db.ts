@@ -5,7 +5,7 @@
  * commit that returned survives power loss. `NORMAL` may lose the last commits on power loss
  * (never on a process crash) and is offered as a documented option.
  */
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrate, requireSchemaVersion } from './migrate.js';
 
@@ -121,10 +121,14 @@ const MIGRATIONS: readonly string[] = [
   `
   -- Erasure deletes a leaf's bundle revisions with its other private metadata; idx grows with
   -- every append, so this index only ever appends at its right end.
-  CREATE INDEX leaf_revisions_idx ON leaf_revisions (idx);
-  -- An event's id when it was withheld from its public leaf (not a well-formed identifier);
-  -- NULL otherwise. Lookups and dedup by id confirm against it. Erasure deletes it with the row.
-  ALTER TABLE leaf_meta ADD COLUMN private_id TEXT;
+  CREATE INDEX IF NOT EXISTS leaf_revisions_idx ON leaf_revisions (idx);
+  -- An event's id when it was withheld from its public leaf (not a well-formed identifier; the
+  -- real source is leaf_meta.source). Lookups and dedup by id confirm against it. Erasure
+  -- deletes the row.
+  CREATE TABLE IF NOT EXISTS withheld_ids (
+    idx INTEGER PRIMARY KEY,
+    id  TEXT NOT NULL
+  );
   `,
 ];
 
@@ -139,8 +143,15 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  */
 function restrictFileModes(path: string): void {
   if (path === ':memory:' || path === '') return;
-  closeSync(openSync(path, 'a', 0o600));
-  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  try {
+    if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+      if (existsSync(f) && (statSync(f).mode & 0o777) !== 0o600) chmodSync(f, 0o600);
+    }
+  } catch {
+    // A read-only directory or someone else's file: SQLite's open decides what works (a
+    // read-only database still serves reads).
+  }
 }
 
 /**

@@ -70,13 +70,17 @@ export class LogStore {
       ),
       checkpointAt: db.prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
       insertLeafMeta: db.prepare(
-        'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result, private_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      privateIds: db.prepare('SELECT source, private_id AS id FROM leaf_meta WHERE idx = ?'),
+      insertWithheldId: db.prepare('INSERT INTO withheld_ids (idx, id) VALUES (?, ?)'),
+      privateIds: db.prepare(
+        'SELECT m.source AS source, w.id AS id FROM leaf_meta m LEFT JOIN withheld_ids w ON w.idx = m.idx WHERE m.idx = ?',
+      ),
       insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
       deletePayload: db.prepare('DELETE FROM payloads WHERE idx = ?'),
       deleteLeafMeta: db.prepare('DELETE FROM leaf_meta WHERE idx = ?'),
       deleteRevisions: db.prepare('DELETE FROM leaf_revisions WHERE idx = ?'),
+      deleteWithheldId: db.prepare('DELETE FROM withheld_ids WHERE idx = ?'),
       insertErasure: db.prepare(
         'INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES (?, ?, ?, ?)',
       ),
@@ -393,8 +397,8 @@ export class LogStore {
       if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
       if (item.meta) {
         const m = item.meta;
-        const pid = m.privateId ?? null;
-        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, pid);
+        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+        if (m.privateId !== undefined) this.#q.insertWithheldId.run(next, m.privateId);
         for (const r of m.revisions) this.#q.insertRevision.run(r, next);
       }
       leaves.push(lh);
@@ -424,6 +428,7 @@ export class LogStore {
     this.#q.deletePayload.run(erase.index);
     this.#q.deleteLeafMeta.run(erase.index);
     this.#q.deleteRevisions.run(erase.index);
+    this.#q.deleteWithheldId.run(erase.index);
     this.#q.insertErasure.run(erase.index, erasureIndex, erase.reason, Date.now());
   }
 
