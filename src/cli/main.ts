@@ -274,7 +274,8 @@ async function runServe(cfg: ServeConfig): Promise<number> {
 
 async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
   const data = resolve(cfg.data);
-  mkdirSync(data, { recursive: true });
+  // Owner-only: the folder holds private payloads and the signer key (spec/storage.md).
+  mkdirSync(data, { recursive: true, mode: 0o700 });
   const { signers, keyFile, created } = loadSigners(cfg, data);
   const signer = signers[0]!;
   const dbPath = join(data, 'log.db');

@@ -52,7 +52,7 @@ export type {
   StoredCheckpoint,
   StoredPayload,
 } from '../store/log-storage.js';
-export { EraseError, StorageError } from '../store/log-storage.js';
+export { ConflictError, EraseError, StorageError } from '../store/log-storage.js';
 export { nodeSha256 } from '../store/node-hash.js';
 export { StartupError } from './fork-guard.js';
 export type { EventInput } from './leaf.js';
@@ -547,6 +547,11 @@ export class TransparencyLog {
   /** Index of the entry logged with (source, id), or undefined. */
   findById(source: string, id: string): Promise<number | undefined> {
     return this.storage.findById(source, id);
+  }
+
+  /** Indices of every entry with (source, id): several when the same ids came with other content. */
+  findAllById(source: string, id: string): Promise<number[]> {
+    return this.storage.findAllById(source, id);
   }
 
   /** Indices of every entry logged with this id, from any source, in index order. */

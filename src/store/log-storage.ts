@@ -23,6 +23,11 @@ export interface AppendItem {
   readonly id?: string;
   /** Private search metadata, stored in the same transaction. */
   readonly meta?: LeafMeta;
+  /**
+   * Refuse the batch (ConflictError) instead of appending when (source, id) is in the log with
+   * other content: an `Idempotency-Key` reused with a different body.
+   */
+  readonly refuseConflict?: boolean;
   /** This leaf is an erasure entry: erase the salt and payload of `index` in the same transaction. */
   readonly erase?: { readonly index: number; readonly reason: string };
 }
@@ -36,6 +41,8 @@ export interface LeafMeta {
   readonly path: string | null;
   readonly result: string | null;
   readonly revisions: readonly string[];
+  /** The event's id when it was withheld from the public leaf (spec/entry-format.md §2.1). */
+  readonly privateId?: string;
 }
 
 /** A search over the private metadata. Filters are ANDed; absent ones match everything. */
@@ -52,8 +59,13 @@ export interface SearchFilter {
 /** Where an append landed. */
 export interface AppendResult {
   readonly index: number;
-  /** True when (source, id) was already in the log: no leaf was added. */
+  /** True when the same event (same (source, id) and content) was already in the log: no leaf was added. */
   readonly duplicate: boolean;
+  /**
+   * Appended although (source, id) was already in the log with other content: the index of
+   * the earliest such entry, which this one conflicts with.
+   */
+  readonly conflictsWith?: number;
 }
 
 /** What one committed batch produced: one result per item, and the new tree size. */
@@ -113,6 +125,15 @@ export class EraseError extends Error {
   }
 }
 
+/** A batch item with `refuseConflict` whose (source, id) is logged with other content; nothing applied. */
+export class ConflictError extends Error {
+  readonly code = 'idempotency_key_reused';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
 /**
  * Storage holds less than the log signed or committed (a tile or entry below the tree size is
  * missing or short): the server's fault, never the request's, so HTTP answers it 5xx.
@@ -156,6 +177,8 @@ export interface LogStorage {
 
   /** Index of the entry with (source, id), or undefined. */
   findById(source: string, id: string): Promise<number | undefined>;
+  /** Indices of every entry with (source, id) (several when contents conflicted), in index order. */
+  findAllById(source: string, id: string): Promise<number[]>;
   /** Indices of every entry with this id, from any source, in index order. */
   findByIdAnySource(id: string): Promise<number[]>;
   /** The smallest index below `size` whose leaf hash is `leaf`, or undefined. */

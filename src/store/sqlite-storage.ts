@@ -120,6 +120,9 @@ export class SqliteLogStorage implements LogStorage {
   findById(source: string, id: string): Promise<number | undefined> {
     return Promise.resolve(this.#store.findById(source, id));
   }
+  findAllById(source: string, id: string): Promise<number[]> {
+    return Promise.resolve(this.#store.findAllById(source, id));
+  }
   findByIdAnySource(id: string): Promise<number[]> {
     return Promise.resolve(this.#store.findByIdAnySource(id));
   }

@@ -31,6 +31,10 @@ describe('crash loop', () => {
   test(`SIGKILL during concurrent appends, ${ROUNDS} times: nothing acknowledged is lost, no forks`, async () => {
     const data = tempDir('opa-tlog-crash-');
     const acked = new Map<string, number[]>();
+    const sentItem = (key: string) => {
+      const [round, w, i] = /^r(\d+)-w(\d+)-(\d+)$/.exec(key)!.slice(1).map(Number);
+      return { round, w, i };
+    };
     const leaves = new Map<number, string>();
     const checkpoints: Seen[] = [];
     let kills = 0;
@@ -122,7 +126,8 @@ describe('crash loop', () => {
         const res = await fetch(`${srv.url}/v1/entries`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': key },
-          body: JSON.stringify(Array.from({ length: n }, () => ({ retry: true }))),
+          // The same body as the acknowledged request (a key with another body is refused, 422).
+          body: JSON.stringify(Array.from({ length: n }, (_, j) => ({ ...sentItem(key), j }))),
         });
         const body = (await res.json()) as { indices: number[]; duplicates: boolean[] };
         expect(body.indices).toEqual(indices);
