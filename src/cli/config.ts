@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
 export interface ServeConfig {
   data: string;
@@ -12,7 +13,10 @@ export interface ServeConfig {
   host: string;
   port: number;
   origin: string | undefined;
-  key: string | undefined;
+  /** Signer key files; several during a key rotation's overlap. Empty: `<data>/log.key`. */
+  key: string[];
+  /** Start even though no configured key is among the database's current keys. */
+  forceKeyChange: boolean;
   signIntervalMs: number;
   maxBatch: number;
   maxDelayMs: number;
@@ -31,6 +35,10 @@ export interface ServeConfig {
   writerThread: boolean;
   /** Exact origins whose pages may send tokens cross-origin (CORS); empty: public reads only. */
   corsOrigins: string[];
+  /** Longest a graceful stop (SIGTERM) may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
 }
 
 interface Setting {
@@ -38,6 +46,8 @@ interface Setting {
   readonly env: string;
   /** `list`: repeatable flag, comma-separated in the environment, string or array in the file. */
   readonly kind: 'string' | 'int' | 'bool' | 'list';
+  /** For a list: checks one item, returning what is wrong with it, or undefined. */
+  readonly item?: (v: string) => string | undefined;
   readonly def: string | number | boolean | undefined;
   readonly help: string;
 }
@@ -75,9 +85,16 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
   key: {
     flag: 'key',
     env: 'OPA_TLOG_KEY',
-    kind: 'string',
+    kind: 'list',
     def: undefined,
-    help: 'signer key file (default <data>/log.key, created on first run)',
+    help: 'signer key file (default <data>/log.key, created on first run); repeatable (key rotation), env comma-separated',
+  },
+  forceKeyChange: {
+    flag: 'force-key-change',
+    env: 'OPA_TLOG_FORCE_KEY_CHANGE',
+    kind: 'bool',
+    def: false,
+    help: "start with keys sharing none with the log's current keys (old key lost); use once",
   },
   signIntervalMs: {
     flag: 'sign-interval-ms',
@@ -133,7 +150,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     env: 'OPA_TLOG_TOKENS',
     kind: 'string',
     def: '',
-    help: 'bearer tokens, comma-separated <role>[+<role>]:<token> (roles ingest, read, admin)',
+    help: 'bearer tokens, comma-separated <role>[+<role>]:<token> (roles ingest, read, metrics, admin)',
   },
   tokenFile: {
     flag: 'token-file',
@@ -196,7 +213,29 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     env: 'OPA_TLOG_CORS_ORIGIN',
     kind: 'list',
     def: undefined,
+    item: (o) => (isOrigin(o) ? undefined : 'must be an origin such as https://app.example.com'),
     help: 'origin (https://host[:port]) whose pages may send tokens (CORS); repeatable, env comma-separated',
+  },
+  shutdownTimeoutMs: {
+    flag: 'shutdown-timeout-ms',
+    env: 'OPA_TLOG_SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    def: 10_000,
+    help: 'longest a graceful stop (SIGTERM: commit the queue, sign, close) may take before exiting anyway',
+  },
+  logFormat: {
+    flag: 'log-format',
+    env: 'OPA_TLOG_LOG_FORMAT',
+    kind: 'string',
+    def: 'json',
+    help: 'json (one JSON object per line) or pretty (a line per event, for a terminal)',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'OPA_TLOG_LOG_LEVEL',
+    kind: 'string',
+    def: 'info',
+    help: 'debug, info, warn, error or silent',
   },
 };
 
@@ -216,7 +255,7 @@ type Value = string | number | boolean | string[] | undefined;
 
 /** Converts a setting's raw value (flag, env or file) to its kind, or says why it cannot. */
 function coerce(s: Setting, raw: RawValue | undefined): Value {
-  if (s.kind === 'list') return parseOrigins(s.flag, raw);
+  if (s.kind === 'list') return parseList(s, raw);
   if (raw === undefined) return undefined;
   if (s.kind === 'bool') {
     if (typeof raw === 'boolean') return raw;
@@ -234,19 +273,20 @@ function coerce(s: Setting, raw: RawValue | undefined): Value {
 }
 
 /**
- * Parses CORS origins: repeated flags (an array), a comma-separated string (env, file) or a
- * JSON array (file). Each must be an exact origin, `scheme://host[:port]` with no path: a
- * browser sends exactly that in `Origin`. `*` is refused, as it would let any site send tokens.
+ * Parses a list setting: repeated flags (an array), a comma-separated string (env, file) or a
+ * JSON array (file); blank items are dropped and each other one must pass the setting's check.
+ * CORS origins must be exact origins, `scheme://host[:port]` with no path: a browser sends
+ * exactly that in `Origin` (`*` is refused, as it would let any site send tokens).
  */
-function parseOrigins(flag: string, raw: RawValue | undefined): string[] {
+function parseList(s: Setting, raw: RawValue | undefined): string[] {
   if (raw === undefined) return [];
   const items = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => String(v).split(','));
   return items
     .map((o) => o.trim())
     .filter((o) => o !== '')
     .map((o) => {
-      if (!isOrigin(o))
-        throw new ConfigError(`--${flag} must be an origin such as https://app.example.com, got ${o}`);
+      const problem = s.item?.(o);
+      if (problem !== undefined) throw new ConfigError(`--${s.flag} ${problem}, got ${o}`);
       return o;
     });
 }
@@ -298,6 +338,10 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
   if (cfg.store !== undefined && !/^postgres(ql)?:\/\//i.test(cfg.store)) {
     throw new ConfigError('--store must be a postgres:// URL (leave it out for SQLite in --data)');
   }
+  if (!LOG_FORMATS.includes(cfg.logFormat))
+    throw new ConfigError(`--log-format must be json or pretty, got ${cfg.logFormat}`);
+  if (!LOG_LEVELS.includes(cfg.logLevel))
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${cfg.logLevel}`);
   if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
   if (cfg.maxBatch < 1 || cfg.maxQueue < 1)

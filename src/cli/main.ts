@@ -2,24 +2,25 @@
 /**
  * `opa-tlog`: serve | keygen. Exit codes: 0 ok, 1 refused (e.g. fork guard), 2 usage.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { toHex } from '../core/bytes.js';
+import { errorFields, type Logger } from '../core/logger.js';
 import {
   type Ed25519NoteSigner,
   generateEd25519Key,
   isValidKeyName,
   newEd25519Signer,
-  newEd25519Verifier,
   randomSeed,
 } from '../core/note.js';
 import { type Policy, parsePolicy } from '../core/policy.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
 import { TokenStore } from '../http/auth.js';
+import { Metrics } from '../http/metrics.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
 import { Retention } from '../log/retention.js';
 import { type Db, openDatabase } from '../store/db.js';
@@ -28,18 +29,22 @@ import { WitnessPusher } from '../witness/pusher.js';
 import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runConsole } from './console.js';
+import { createLogger } from './logging.js';
+import { runMirror } from './mirror.js';
 import { runMonitor } from './monitor.js';
+import { untilStopped } from './shutdown.js';
 import { runVerify } from './verify.js';
 import { runWitness } from './witness.js';
 
 const USAGE = `usage: opa-tlog <command> [flags]
 commands:
   serve    run the log server (opa-tlog serve --help)
-  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR]
+  keygen   create a signer key: opa-tlog keygen --origin ORIGIN [--out DIR] [--name NAME]
   verify   verify a decision, a checkpoint or a tlog-proof file (opa-tlog verify --help)
   audit    download and recompute a whole tlog-tiles log (opa-tlog audit --help)
   witness  run a C2SP tlog-witness that cosigns checkpoints (opa-tlog witness --help)
-  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)`;
+  monitor  compare a log and its witnesses; exit 1 on a split view (opa-tlog monitor --help)
+  mirror   copy a tlog-tiles log, verified, into a directory for static serving (opa-tlog mirror --help)`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -60,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       return runWitness(rest);
     case 'monitor':
       return runMonitor(rest);
+    case 'mirror':
+      return runMirror(rest);
     case 'console':
       return runConsole(rest);
     case undefined:
@@ -74,61 +81,101 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Writes a fresh key pair: <dir>/log.key (0600) and <dir>/log.vkey. Refuses to overwrite. */
-function writeKeyPair(dir: string, origin: string): { skey: string; vkey: string } {
-  const keyFile = join(dir, 'log.key');
-  if (existsSync(keyFile)) throw new ConfigError(`${keyFile} exists; refusing to overwrite a signer key`);
+/**
+ * Writes a fresh key pair: <dir>/<name>.key (0600) and <dir>/<name>.vkey. Refuses to overwrite
+ * either, so the next key of a rotation can be made beside the current one.
+ */
+function writeKeyPair(dir: string, origin: string, name = 'log'): { skey: string; vkey: string } {
+  const keyFile = join(dir, `${name}.key`);
+  const vkeyFile = join(dir, `${name}.vkey`);
+  for (const f of [keyFile, vkeyFile]) {
+    if (existsSync(f)) throw new ConfigError(`${f} exists; refusing to overwrite a signer key`);
+  }
   const pair = generateEd25519Key(origin);
   writeFileSync(keyFile, `${pair.skey}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyFile, 0o600);
-  writeFileSync(join(dir, 'log.vkey'), `${pair.vkey}\n`);
+  writeFileSync(vkeyFile, `${pair.vkey}\n`, { flag: 'wx' });
   return pair;
 }
 
+/**
+ * `opa-tlog keygen --origin ORIGIN [--out DIR] [--name NAME]`: a new signer key pair
+ * DIR/NAME.key and DIR/NAME.vkey (default ./log.key). For a key rotation, the next key of a
+ * log: same origin, another name (e.g. --name log-2026), beside the current key.
+ */
 function runKeygen(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
-    options: { origin: { type: 'string' }, out: { type: 'string' } },
+    options: { origin: { type: 'string' }, out: { type: 'string' }, name: { type: 'string' } },
   });
   if (!values.origin) throw new ConfigError('keygen needs --origin (e.g. audit.example.com/opa)');
   if (!isValidKeyName(values.origin)) throw new ConfigError(`invalid origin "${values.origin}"`);
+  const name = values.name ?? 'log';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    throw new ConfigError(`--name ${name}: use letters, digits, ".", "_" and "-" (a file name, no path)`);
+  }
   const dir = resolve(values.out ?? '.');
   mkdirSync(dir, { recursive: true });
-  const pair = writeKeyPair(dir, values.origin);
-  console.log(`wrote ${join(dir, 'log.key')} (secret, mode 0600) and ${join(dir, 'log.vkey')}`);
+  const pair = writeKeyPair(dir, values.origin, name);
+  console.log(`wrote ${join(dir, `${name}.key`)} (secret, mode 0600) and ${join(dir, `${name}.vkey`)}`);
   console.log(`verifier key: ${pair.vkey}`);
   return 0;
 }
 
-/** The signer key: `--key`, or `<data>/log.key`, created (with a new origin) if absent. */
-function loadSigner(
+/** Reads one signer key file. */
+function readSigner(keyFile: string): Ed25519NoteSigner {
+  if (!existsSync(keyFile)) throw new ConfigError(`key file ${keyFile} does not exist`);
+  try {
+    return newEd25519Signer(readFileSync(keyFile, 'utf8').trim());
+  } catch (err) {
+    throw new ConfigError(`key file ${keyFile}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The signer keys: every `--key` file (several during a key rotation; all of one origin), or
+ * `<data>/log.key`, created (with a new origin) if absent.
+ */
+function loadSigners(
   cfg: ServeConfig,
   data: string,
-): { signer: Ed25519NoteSigner; keyFile: string; created: boolean } {
-  const keyFile = cfg.key ? resolve(cfg.key) : join(data, 'log.key');
+): { signers: Ed25519NoteSigner[]; keyFile: string; created: boolean } {
+  const keyFiles = cfg.key.length > 0 ? cfg.key.map((k) => resolve(k)) : [join(data, 'log.key')];
   let created = false;
-  if (!existsSync(keyFile)) {
-    if (cfg.key) throw new ConfigError(`key file ${keyFile} does not exist`);
+  if (cfg.key.length === 0 && !existsSync(keyFiles[0]!)) {
     const origin = cfg.origin ?? `opa-tlog.local/${toHex(randomSeed().subarray(0, 4))}`;
     if (!isValidKeyName(origin)) throw new ConfigError(`invalid origin "${origin}"`);
     writeKeyPair(data, origin);
     created = true;
   }
-  const signer = newEd25519Signer(readFileSync(keyFile, 'utf8').trim());
-  if (cfg.origin !== undefined && cfg.origin !== signer.name) {
-    throw new ConfigError(`--origin ${cfg.origin} differs from the key's origin ${signer.name} (${keyFile})`);
+  const signers = keyFiles.map(readSigner);
+  const origin = cfg.origin ?? signers[0]!.name;
+  signers.forEach((signer, i) => {
+    if (signer.name !== origin) {
+      const what = cfg.origin !== undefined ? '--origin' : `the first key's origin`;
+      throw new ConfigError(
+        `${what} ${origin} differs from the key's origin ${signer.name} (${keyFiles[i]})`,
+      );
+    }
+  });
+  if (new Set(signers.map((s) => s.vkey)).size !== signers.length) {
+    throw new ConfigError('the same signer key is given twice');
   }
-  return { signer, keyFile, created };
+  return { signers, keyFile: keyFiles[0]!, created };
 }
 
 /**
  * The bearer tokens; refuses (ConfigError) to serve without tokens on anything but loopback
  * unless --insecure-no-auth says so.
  */
-function loadTokens(cfg: ServeConfig): TokenStore {
+function loadTokens(cfg: ServeConfig, logger: Logger): TokenStore {
   let tokens: TokenStore;
   try {
-    tokens = new TokenStore(cfg.tokens.split(',').join('\n'), cfg.tokenFile ? [resolve(cfg.tokenFile)] : []);
+    tokens = new TokenStore(
+      cfg.tokens.split(',').join('\n'),
+      cfg.tokenFile ? [resolve(cfg.tokenFile)] : [],
+      logger,
+    );
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -139,7 +186,7 @@ function loadTokens(cfg: ServeConfig): TokenStore {
           '(configure --tokens / --token-file, or pass --insecure-no-auth to override)',
       );
     }
-    console.log('opa-tlog: no tokens configured: every endpoint is open to anyone who can connect');
+    logger.warn('no tokens configured: every endpoint is open to anyone who can connect');
   }
   return tokens;
 }
@@ -163,6 +210,7 @@ async function startWitnessPusher(
   policy: Policy,
   log: TransparencyLog,
   dbPath: string,
+  logger: Logger,
 ): Promise<{ pusher: WitnessPusher; db: Db }> {
   const db = openDatabase(dbPath, { synchronous: cfg.synchronous, cacheMiB: 8 });
   const p = new WitnessPusher({
@@ -171,7 +219,7 @@ async function startWitnessPusher(
     consistencyProof: (m, n) => log.consistencyProof(m, n),
     state: new SqliteWitnessPushState(db),
     minIntervalMs: cfg.witnessMinIntervalMs,
-    report: (m) => console.error(`opa-tlog: witness: ${m}`),
+    logger,
   });
   log.onCheckpoint((cp) => p.onCheckpoint(cp));
   p.onCheckpoint(log.latest());
@@ -181,7 +229,7 @@ async function startWitnessPusher(
 }
 
 /** Starts the HTTP(S) server; logs where it listens. */
-function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
+function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog, logger: Logger): ServerType {
   const tls =
     cfg.tlsCert && cfg.tlsKey
       ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }
@@ -195,84 +243,76 @@ function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog): ServerType {
       ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
     },
     (info) => {
-      console.log(
-        `opa-tlog: listening on ${scheme}://${info.address}:${info.port} (tree size ${log.latest().size})`,
+      logger.info(
+        { treeSize: log.latest().size },
+        `listening on ${scheme}://${info.address}:${info.port} (tree size ${log.latest().size})`,
       );
     },
   );
 }
 
-/**
- * Resolves with the exit code once the server stops: on SIGINT/SIGTERM (queued entries are
- * committed and a final checkpoint signed: 0) or on a server error (1). `stopFirst` runs
- * before the log closes, `closeAfter` once it has.
- */
-function untilStopped(
-  server: ServerType,
-  log: TransparencyLog,
-  stopFirst: (() => void)[],
-  closeAfter: (() => void)[],
-): Promise<number> {
-  const closeLog = () =>
-    log.close().finally(() => {
-      for (const f of closeAfter) f();
-    });
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`opa-tlog: ${signal}: committing queued entries and stopping`);
-      server.close();
-      for (const f of stopFirst) f();
-      closeLog().then(
-        () => done(0),
-        (err: unknown) => {
-          console.error(`opa-tlog: ${(err as Error).message}`);
-          done(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    server.on('error', (err) => {
-      console.error(`opa-tlog: ${err.message}`);
-      void closeLog().finally(() => done(1));
-    });
-  });
+/** Sizes of the database file and its write-ahead log, for metrics (0 when absent). */
+function storageBytes(dbPath: string): { db: number; wal: number } {
+  const size = (f: string) => statSync(f, { throwIfNoEntry: false })?.size ?? 0;
+  return { db: size(dbPath), wal: size(`${dbPath}-wal`) };
 }
 
-/** `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. */
+/**
+ * `opa-tlog serve`: opens (or creates) the log and serves it until a signal stops it. A
+ * refusal to start (the fork guard, an unreadable database) is logged and exits 1.
+ */
 async function runServe(cfg: ServeConfig): Promise<number> {
+  const logger = createLogger(cfg.logFormat, cfg.logLevel);
+  try {
+    return await serveWith(cfg, logger);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    logger.error(errorFields(err), `refusing to start: ${err.message}`);
+    return 1;
+  }
+}
+
+async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
   const data = resolve(cfg.data);
-  mkdirSync(data, { recursive: true });
-  const { signer, keyFile, created } = loadSigner(cfg, data);
+  // Owner-only: the folder holds private payloads and the signer key (spec/storage.md).
+  mkdirSync(data, { recursive: true, mode: 0o700 });
+  const { signers, keyFile, created } = loadSigners(cfg, data);
+  const signer = signers[0]!;
   const dbPath = join(data, 'log.db');
+  const metrics = new Metrics({ processMetrics: true });
   const log = await TransparencyLog.open({
     dbPath: cfg.store ?? dbPath,
     origin: signer.name,
-    signer,
-    verifier: newEd25519Verifier(signer.vkey),
+    signer: signers,
+    forceKeyChange: cfg.forceKeyChange,
     signIntervalMs: cfg.signIntervalMs,
     sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
     writerThread: cfg.writerThread,
+    logger,
+    metrics: metrics.log,
   });
   let tokens: TokenStore;
   let policy: Policy | undefined;
   try {
-    tokens = loadTokens(cfg);
+    tokens = loadTokens(cfg, logger);
     await log.start();
     policy = cfg.witnessPolicy ? loadWitnessPolicy(cfg.witnessPolicy) : undefined;
   } catch (err) {
     await log.close();
     throw err;
   }
-  const witness = policy ? await startWitnessPusher(cfg, policy, log, dbPath) : undefined;
+  const witness = policy ? await startWitnessPusher(cfg, policy, log, dbPath, logger) : undefined;
   const pusher = witness?.pusher;
-  const retention = cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays) : undefined;
+  const retention =
+    cfg.retentionDays > 0 ? new Retention(log, cfg.retentionDays, Date.now, logger) : undefined;
   retention?.start();
+  const witnessState = pusher ? () => pusher.status() : undefined;
+  metrics.bind(log, {
+    storageBytes: () => storageBytes(dbPath),
+    ...(witnessState ? { witnesses: witnessState } : {}),
+  });
   const app = createApp(log, {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
@@ -280,14 +320,23 @@ async function runServe(cfg: ServeConfig): Promise<number> {
     vkey: signer.vkey,
     corsOrigins: cfg.corsOrigins,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
+    logger,
+    metrics,
+    readiness: witnessState ? { quorumMet: () => witnessState().quorumMet } : {},
     ...(pusher ? { publishedCheckpoint: () => pusher.published() } : {}),
   });
-  if (created) console.log(`opa-tlog: created a new signer key in ${keyFile}`);
-  console.log(`opa-tlog: origin ${signer.name}`);
-  console.log(`opa-tlog: verifier key ${signer.vkey}`);
-  const server = listen(cfg, app, log);
-  const stopFirst = [() => retention?.stop(), () => pusher?.close()];
-  return untilStopped(server, log, stopFirst, [() => witness?.db.close()]);
+  if (created) logger.info({ keyFile }, `created a new signer key in ${keyFile}`);
+  logger.info({ origin: signer.name }, `origin ${signer.name}`);
+  for (const s of signers) logger.info({ vkey: s.vkey }, `verifier key ${s.vkey}`);
+  const server = listen(cfg, app, log, logger);
+  return untilStopped({
+    server,
+    log,
+    logger,
+    timeoutMs: cfg.shutdownTimeoutMs,
+    stopFirst: [() => retention?.stop(), () => pusher?.close()],
+    closeAfter: [() => witness?.db.close()],
+  });
 }
 
 main(process.argv.slice(2)).then(
@@ -297,10 +346,7 @@ main(process.argv.slice(2)).then(
       console.error(`opa-tlog: ${err.message}`);
       process.exit(2);
     }
-    if (err instanceof StartupError) {
-      console.error(`opa-tlog: refusing to start: ${err.message}`);
-      process.exit(1);
-    }
+    // A one-shot command's unexpected failure, told to the user who ran it (`serve` logs its own).
     console.error(err);
     process.exit(1);
   },

@@ -10,10 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import { WitnessStore } from '../store/witness-store.js';
 import { Gossip, type GossipPeer, parsePeerSpec } from '../witness/gossip.js';
 import { loadOrCreateWitnessKey } from '../witness/keys.js';
 import { createWitnessApp, Witness, witnessLogsFromSpecs } from '../witness/witness.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
 /** Resolved configuration of `opa-tlog witness`. */
 export interface WitnessConfig {
@@ -27,6 +29,9 @@ export interface WitnessConfig {
   /** `<url>` or `<url>=<vkey>` per peer witness. */
   peers: string[];
   gossipIntervalMs: number;
+  /** Log lines: json (default) or pretty, at this level (default info). */
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
 }
 
 /** A usage error (exit code 2). */
@@ -45,7 +50,9 @@ export const WITNESS_USAGE = `usage: opa-tlog witness --log <vkey> [--log '<vkey
                             several vkeys of one origin = a key rotation, any of them may sign)
                             [env OPA_TLOG_WITNESS_LOGS, one per line]
   --peer '<url>[=<vkey>]'   a peer witness to gossip with (repeatable) [env OPA_TLOG_WITNESS_PEERS, one per line]
-  --gossip-interval-ms N    gossip period [env OPA_TLOG_WITNESS_GOSSIP_INTERVAL_MS, default 60000]`;
+  --gossip-interval-ms N    gossip period [env OPA_TLOG_WITNESS_GOSSIP_INTERVAL_MS, default 60000]
+  --log-format F            json or pretty [env OPA_TLOG_WITNESS_LOG_FORMAT, default json]
+  --log-level L             debug, info, warn, error or silent [env OPA_TLOG_WITNESS_LOG_LEVEL, default info]`;
 
 function listFrom(v: unknown, what: string): string[] | undefined {
   if (v === undefined) return undefined;
@@ -59,6 +66,12 @@ function intFrom(v: unknown, what: string): number {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new WitnessConfigError(`${what} must be a non-negative integer`);
   return n;
+}
+
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string): T {
+  if (!allowed.includes(String(v) as T))
+    throw new WitnessConfigError(`${what} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+  return String(v) as T;
 }
 
 /** Resolves the configuration from argv, the environment and an optional JSON file. */
@@ -78,6 +91,8 @@ export function loadWitnessConfig(argv: string[], env: NodeJS.ProcessEnv): Witne
         log: { type: 'string', multiple: true },
         peer: { type: 'string', multiple: true },
         'gossip-interval-ms': { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -91,7 +106,17 @@ export function loadWitnessConfig(argv: string[], env: NodeJS.ProcessEnv): Witne
     } catch (err) {
       throw new WitnessConfigError(`cannot read config file ${configPath}: ${(err as Error).message}`);
     }
-    const known = new Set(['data', 'host', 'port', 'name', 'log', 'peer', 'gossip-interval-ms']);
+    const known = new Set([
+      'data',
+      'host',
+      'port',
+      'name',
+      'log',
+      'peer',
+      'gossip-interval-ms',
+      'log-format',
+      'log-level',
+    ]);
     for (const k of Object.keys(file)) {
       if (!known.has(k)) throw new WitnessConfigError(`unknown setting "${k}" in ${configPath}`);
     }
@@ -108,6 +133,12 @@ export function loadWitnessConfig(argv: string[], env: NodeJS.ProcessEnv): Witne
       pick('gossip-interval-ms', 'OPA_TLOG_WITNESS_GOSSIP_INTERVAL_MS') ?? 60_000,
       '--gossip-interval-ms',
     ),
+    logFormat: oneOf(
+      pick('log-format', 'OPA_TLOG_WITNESS_LOG_FORMAT') ?? 'json',
+      LOG_FORMATS,
+      '--log-format',
+    ),
+    logLevel: oneOf(pick('log-level', 'OPA_TLOG_WITNESS_LOG_LEVEL') ?? 'info', LOG_LEVELS, '--log-level'),
   };
   if (cfg.port > 65535) throw new WitnessConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.logs.length === 0) throw new WitnessConfigError('at least one --log <vkey> is required');
@@ -128,8 +159,11 @@ export interface RunningWitness {
   close(): Promise<void>;
 }
 
-/** Starts the witness described by `cfg` (creating its key on first run). */
-export async function startWitness(cfg: WitnessConfig): Promise<RunningWitness> {
+/** Starts the witness described by `cfg` (creating its key on first run), logging to `logger`. */
+export async function startWitness(
+  cfg: WitnessConfig,
+  logger: Logger = silentLogger,
+): Promise<RunningWitness> {
   const data = resolve(cfg.data);
   let key: ReturnType<typeof loadOrCreateWitnessKey>;
   let logs: ReturnType<typeof witnessLogsFromSpecs>;
@@ -143,13 +177,13 @@ export async function startWitness(cfg: WitnessConfig): Promise<RunningWitness> 
   }
   const store = WitnessStore.open(join(data, 'witness.db'));
   const witness = new Witness({ signer: key.signer, logs, store });
-  const app = createWitnessApp(witness);
+  const app = createWitnessApp(witness, logger);
   const server = await new Promise<ReturnType<typeof serve>>((ok, fail) => {
     const s = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, () => ok(s));
     s.once('error', fail);
   });
   const addr = server.address() as AddressInfo;
-  const gossip = peers.length > 0 ? new Gossip({ witness, peers }) : undefined;
+  const gossip = peers.length > 0 ? new Gossip({ witness, peers, logger }) : undefined;
   gossip?.start(cfg.gossipIntervalMs);
   return {
     url: `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`,
@@ -175,24 +209,29 @@ export async function runWitness(argv: string[]): Promise<number> {
     return 0;
   }
   let running: RunningWitness;
+  let logger: Logger | undefined;
   try {
-    running = await startWitness(loadWitnessConfig(argv, process.env));
+    const cfg = loadWitnessConfig(argv, process.env);
+    logger = createLogger(cfg.logFormat ?? 'json', cfg.logLevel ?? 'info');
+    running = await startWitness(cfg, logger);
   } catch (err) {
     if (err instanceof WitnessConfigError) {
       console.error(`opa-tlog witness: ${err.message}\n${WITNESS_USAGE}`);
       return 2;
     }
-    console.error(`opa-tlog witness: ${(err as Error).message}`);
+    if (logger) logger.error(errorFields(err), `refusing to start: ${(err as Error).message}`);
+    else console.error(`opa-tlog witness: ${(err as Error).message}`);
     return 1;
   }
-  if (running.created) console.log('opa-tlog witness: created a new cosigner key');
-  console.log(`opa-tlog witness: name ${running.witness.signer.name}`);
-  console.log(`opa-tlog witness: verifier key ${running.vkey}`);
-  for (const l of running.witness.logs()) console.log(`opa-tlog witness: witnessing ${l.origin}`);
-  console.log(`opa-tlog witness: listening on ${running.url}`);
+  const log = logger;
+  if (running.created) log.info('created a new cosigner key');
+  log.info({ name: running.witness.signer.name }, `name ${running.witness.signer.name}`);
+  log.info({ vkey: running.vkey }, `verifier key ${running.vkey}`);
+  for (const l of running.witness.logs()) log.info({ origin: l.origin }, `witnessing ${l.origin}`);
+  log.info(`listening on ${running.url}`);
   return new Promise<number>((done) => {
     const stop = (signal: string) => {
-      console.log(`opa-tlog witness: ${signal}: stopping`);
+      log.info({ signal }, `${signal}: stopping`);
       running.close().then(
         () => done(0),
         () => done(1),

@@ -33,7 +33,19 @@ export interface AuditRun {
   tilesChecked: number;
   /** Seen checkpoints whose root differs from the recomputed tree at their size. */
   readonly mismatched: VerifiedCheckpoint[];
+  /** Receives every bundle and hash tile checked (AuditOptions.onAudited). */
+  readonly onAudited?: (r: AuditedResource) => void | Promise<void>;
 }
+
+/**
+ * An entry bundle (all its entries, also those audited in an earlier run) or a hash tile (the
+ * served bytes, equal to the recomputed ones) of the target tree, as the audit checked it. It
+ * is authenticated only when the audit resolves: then the recomputed tree, of which it is a
+ * part, has the signed root. A rejected audit may already have reported some.
+ */
+export type AuditedResource =
+  | { readonly kind: 'bundle'; readonly index: number; readonly entries: readonly Uint8Array[] }
+  | { readonly kind: 'tile'; readonly tile: Tile; readonly data: Uint8Array };
 
 /** The requests for one entry bundle (and its full level-0 hash tile), started ahead of use. */
 export interface BundleJob {
@@ -88,6 +100,7 @@ export async function auditBundle(run: AuditRun, job: BundleJob, sizes: readonly
   const skip = Math.max(0, run.builder.size - job.n * TILE_WIDTH);
   const hashes = entries.map((e) => leafHash(e));
   checkAuditedLeaves(run, job.n, hashes.slice(0, skip));
+  await run.onAudited?.({ kind: 'bundle', index: job.n, entries });
   run.stats = countEntries(run.stats, entries.slice(skip));
   await appendLeaves(run, job, hashes.slice(skip), sizes);
 }
@@ -154,6 +167,11 @@ async function appendLeaves(
           ? await job.tile
           : await run.client.tiles.hashTile(w.level, w.index, TILE_WIDTH);
       compareServedTile(run, w, served, w.data, 'the tile recomputed from the entries');
+      await run.onAudited?.({
+        kind: 'tile',
+        tile: { level: w.level, index: w.index, width: w.width },
+        data: served,
+      });
     }
     i += take;
     checkRootAt(run, run.builder.size);
@@ -177,6 +195,7 @@ export async function checkRightEdge(run: AuditRun): Promise<void> {
     if (t.width === TILE_WIDTH) continue;
     const served = await run.client.tiles.hashTile(t.level, t.index, t.width);
     compareServedTile(run, t, served, concatBytes(...(edge[t.level] ?? [])), 'the recomputed right edge');
+    await run.onAudited?.({ kind: 'tile', tile: t, data: served });
   }
 }
 

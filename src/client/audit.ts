@@ -17,6 +17,7 @@ import {
   verifySeenCheckpoints,
 } from './audit-state.js';
 import {
+  type AuditedResource,
   type AuditRun,
   auditBundle,
   checkRightEdge,
@@ -34,6 +35,7 @@ export {
   type AuditStats,
   MemoryAuditStateStore,
 } from './audit-state.js';
+export type { AuditedResource } from './audit-tree.js';
 
 /** Options of {@link auditLog}. */
 export interface AuditOptions {
@@ -45,6 +47,11 @@ export interface AuditOptions {
   saveEvery?: number;
   /** Stop after this many bundles (for tests and time-boxed runs); the state is saved. */
   maxBundles?: number;
+  /**
+   * Called with every entry bundle and hash tile once it has been checked against the
+   * recomputation (see {@link AuditedResource}); awaited before the audit goes on.
+   */
+  onAudited?: (r: AuditedResource) => void | Promise<void>;
 }
 
 /** Result of {@link auditLog}. */
@@ -96,6 +103,7 @@ export async function auditLog(
     checkpointsChecked: 0,
     tilesChecked: 0,
     mismatched: [],
+    ...(opts.onAudited ? { onAudited: opts.onAudited } : {}),
   };
   const save = () => store.save(auditSnapshot(client.origin, run.builder, seen, run.stats));
   await save();

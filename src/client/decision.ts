@@ -25,6 +25,8 @@ export interface EntryResponse {
   readonly proof: readonly Uint8Array[];
   readonly checkpoint: string;
   readonly tlogProof: string | null;
+  /** Indices of later entries with the same ids and other content (`conflicts`), [] if none. */
+  readonly conflicts: readonly number[];
 }
 
 function bad(message: string): VerifyError {
@@ -39,6 +41,18 @@ function b64(v: unknown, field: string, nullable: boolean): Uint8Array | null {
   const bytes = typeof v === 'string' ? fromBase64(v) : undefined;
   if (bytes === undefined) throw bad(`${field} is not strict base64`);
   return bytes;
+}
+
+/** The indices of a lookup answer's `conflicts` (spec/endpoints.md); [] when absent. */
+function conflictIndices(v: unknown): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw bad('conflicts is not an array');
+  return v.map((c: { index?: unknown } | null) => {
+    const i = c?.index;
+    if (typeof i !== 'number' || !Number.isSafeInteger(i) || i < 0)
+      throw bad('conflicts[].index is not an integer');
+    return i;
+  });
 }
 
 /** Checks the JSON shape of a lookup answer and decodes its base64 fields. Throws 'malformed_response'. */
@@ -79,6 +93,7 @@ export function parseEntryResponse(body: unknown): EntryResponse {
     proof,
     checkpoint: o.checkpoint,
     tlogProof: typeof tlogProof === 'string' ? tlogProof : null,
+    conflicts: conflictIndices(o.conflicts),
   };
 }
 
@@ -179,8 +194,12 @@ function checkEntryIsAsked(r: EntryResponse, entry: Entry, expect: EntryExpectat
   if (expect.index !== undefined && r.index !== expect.index) {
     throw mismatch('index', String(expect.index), String(r.index));
   }
-  if (expect.id !== undefined && entry.id !== expect.id) throw mismatch('id', expect.id, entry.id);
-  if (expect.source !== undefined && entry.src !== expect.source) {
+  // A withheld id or source (spec/entry-format.md §2.1) is "" in the leaf: nothing to compare.
+  const withheld = (f: string, v: string) => v === '' && entry.flags?.includes(f) === true;
+  if (expect.id !== undefined && entry.id !== expect.id && !withheld('withheld_id', entry.id)) {
+    throw mismatch('id', expect.id, entry.id);
+  }
+  if (expect.source !== undefined && entry.src !== expect.source && !withheld('withheld_src', entry.src)) {
     throw mismatch('source', expect.source, entry.src);
   }
 }

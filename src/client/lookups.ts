@@ -26,6 +26,11 @@ export interface LookupVerification extends EntryVerification {
   readonly consistency: CheckpointCheck;
   /** For an erased payload: the verified erasure entry. */
   readonly erasure?: EntryVerification;
+  /**
+   * Decision lookups: later entries the log holds with the same ids and other content, each
+   * verified like this one (same id and source); absent when there is none.
+   */
+  readonly conflicts?: readonly LookupVerification[];
 }
 
 /** Options of {@link LogClient.verifyDecision} and {@link LogClient.verifyEntry}. */
@@ -91,7 +96,10 @@ async function verifyLookup(
   if (v.commitment === 'erased' && v.erased !== null) {
     erasure = await checkErasure(ctx, v.index, v.erased.erasureIndex);
   }
-  return { ...v, consistency, ...(erasure ? { erasure } : {}) };
+  const conflicts: LookupVerification[] = [];
+  for (const i of r.conflicts)
+    conflicts.push(await verifyLookup(ctx, entryPath(i), { ...expect, index: i }, opts));
+  return { ...v, consistency, ...(erasure ? { erasure } : {}), ...(conflicts.length ? { conflicts } : {}) };
 }
 
 /**

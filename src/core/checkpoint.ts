@@ -113,23 +113,28 @@ export function parseCheckpoint(text: string): Checkpoint {
 }
 
 /**
- * The signed-note checkpoint: formats `cp` and signs it with `signer`, whose key name must equal
- * the origin (origin_mismatch otherwise). `existing` signatures are carried over as in signNote.
+ * The signed-note checkpoint: formats `cp` and signs it with `signer`, or with each of several
+ * signers in order (one signature line each: a log during a key rotation signs with its old and
+ * its new key). Every signer's key name must equal the origin (origin_mismatch otherwise).
+ * `existing` signatures are carried over as in signNote.
  */
 export function signCheckpoint(
   cp: CheckpointInput,
-  signer: NoteSigner,
+  signer: NoteSigner | readonly NoteSigner[],
   existing: Parameters<typeof signNote>[2] = [],
 ): string {
   const text = formatCheckpoint(cp);
-  if (signer.name !== cp.origin) {
-    throw new CheckpointError(
-      'origin_mismatch',
-      `log key name ${JSON.stringify(signer.name)} does not equal origin ${JSON.stringify(cp.origin)}`,
-      { name: signer.name, keyId: signer.keyId },
-    );
+  const signers: readonly NoteSigner[] = Array.isArray(signer) ? signer : [signer];
+  for (const s of signers) {
+    if (s.name !== cp.origin) {
+      throw new CheckpointError(
+        'origin_mismatch',
+        `log key name ${JSON.stringify(s.name)} does not equal origin ${JSON.stringify(cp.origin)}`,
+        { name: s.name, keyId: s.keyId },
+      );
+    }
   }
-  return signNote(text, [signer], existing);
+  return signNote(text, signers, existing);
 }
 
 /** Result of {@link openCheckpoint}. */

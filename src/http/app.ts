@@ -1,10 +1,13 @@
 /**
  * The HTTP application: route families mounted on one hono app, JSON errors everywhere, CORS
- * open for the public read API (browser verifiers fetch checkpoints and tiles).
+ * open for the public read API (browser verifiers fetch checkpoints and tiles), a log line and
+ * a request id per request, probes (/healthz, /readyz) and, when given, Prometheus metrics.
  */
 import { Hono } from 'hono';
 import { CborError } from '../core/cbor.js';
 import { EntryError } from '../core/entry.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
 import { MerkleError } from '../core/merkle.js';
 import { StorageError, type TransparencyLog } from '../log/log.js';
 import { QueueFullError, SequencerClosedError } from '../log/sequencer.js';
@@ -14,8 +17,11 @@ import { corsMiddleware } from './cors.js';
 import { decisionRoutes } from './decisions.js';
 import { entryRoutes } from './entries.js';
 import { errorResponse, HttpError } from './errors.js';
+import { healthRoutes, type ReadinessOptions } from './health.js';
 import { DEFAULT_INGEST_OPTIONS, type IngestOptions, ingestRoutes } from './ingest.js';
+import { type Metrics, metricsRoutes } from './metrics.js';
 import { proofRoutes } from './proofs.js';
+import { requestLog } from './request-log.js';
 import { StatsRecorder, statsRoutes } from './stats.js';
 import { tileRoutes } from './tiles.js';
 
@@ -38,6 +44,12 @@ export interface AppOptions {
   consoleDir?: string;
   /** Origins whose pages may send tokens (CORS preflight answered); see cors.ts. */
   corsOrigins?: readonly string[];
+  /** Where request lines and internal errors go (default silent). */
+  logger?: Logger;
+  /** Prometheus metrics: counts requests and serves GET /metrics (role `metrics`). */
+  metrics?: Metrics;
+  /** What /readyz checks beyond the log (the witness quorum). */
+  readiness?: ReadinessOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -50,7 +62,11 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
 
 export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_OPTIONS): Hono {
   const app = new Hono();
+  const metrics = opts.metrics;
+  app.use('*', requestLog(opts.logger ?? silentLogger, metrics ? (r) => metrics.request(r) : undefined));
   app.use('*', corsMiddleware(opts.corsOrigins ?? []));
+  app.route('/', healthRoutes(log, opts.readiness));
+  if (metrics) app.route('/', metricsRoutes(metrics, opts.tokens));
   app.route('/', tileRoutes(log, opts.publishedCheckpoint ?? (() => log.publishedNote(log.latest()))));
   app.route('/', entryRoutes(log, opts));
   app.route('/', ingestRoutes(log, opts.tokens, opts.ingest));

@@ -4,17 +4,19 @@
  * without a restart. Comparison is constant-time: the presented token's SHA-256 is compared
  * with every configured token's SHA-256 with timingSafeEqual, without early exit.
  *
- * Roles: `ingest` (append), `read` (payloads, search), `admin` (erasure; implies both).
+ * Roles: `ingest` (append), `read` (payloads, search), `metrics` (GET /metrics, for a
+ * Prometheus scraper), `admin` (erasure; implies all the others).
  * With no token configured at all, every request is allowed: the server then binds to
  * loopback only (see the CLI).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Context, MiddlewareHandler } from 'hono';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import { HttpError } from './errors.js';
 
-export type Role = 'ingest' | 'read' | 'admin';
-const ROLES: readonly Role[] = ['ingest', 'read', 'admin'];
+export type Role = 'ingest' | 'read' | 'metrics' | 'admin';
+const ROLES: readonly Role[] = ['ingest', 'read', 'metrics', 'admin'];
 
 interface TokenEntry {
   readonly hash: Buffer;
@@ -54,11 +56,16 @@ export class TokenStore {
   #fromFiles: TokenEntry[] = [];
   #mtimes = '';
   #checkedAt = 0;
+  readonly #logger: Logger;
 
-  /** `inline`: token specs (see parseTokenSpecs); `files`: token files, one spec per line. */
-  constructor(inline: string, files: readonly string[]) {
+  /**
+   * `inline`: token specs (see parseTokenSpecs); `files`: token files, one spec per line;
+   * `logger`: where a failed reload is reported.
+   */
+  constructor(inline: string, files: readonly string[], logger: Logger = silentLogger) {
     this.#inline = parseTokenSpecs(inline, 'tokens');
     this.#files = [...files];
+    this.#logger = logger;
     this.#reload(true);
   }
 
@@ -81,7 +88,7 @@ export class TokenStore {
     } catch (err) {
       if (force) throw err;
       // Keep the previous tokens if a rewrite is half-done or broken; say so.
-      console.error(`opa-tlog: token files not reloaded: ${(err as Error).message}`);
+      this.#logger.warn(errorFields(err), 'token files not reloaded; keeping the previous tokens');
     }
   }
 

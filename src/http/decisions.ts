@@ -44,9 +44,9 @@ export function decisionRoutes(log: TransparencyLog, tokens: TokenStore, opts: D
     tlogProofResponse(c, (await bundle(c, indexParam(c))).tlogProof),
   );
   app.get('/v1/decisions/:id/tlog-proof', async (c) =>
-    tlogProofResponse(c, (await bundle(c, await decisionIndex(c, log))).tlogProof),
+    tlogProofResponse(c, (await bundle(c, (await decisionIndices(c, log))[0]!)).tlogProof),
   );
-  app.get('/v1/decisions/:id', async (c) => json(c, (await bundle(c, await decisionIndex(c, log))).text));
+  app.get('/v1/decisions/:id', async (c) => json(c, await decisionLookup(c, log, bundle)));
 
   app.get('/v1/decisions', requireRole(tokens, 'read'), (c) => search(c, log));
 
@@ -139,27 +139,52 @@ function indexParam(c: Context): number {
   return n;
 }
 
-/** The index of decision `{id}` (from `?source=` when given); 409 if several sources logged it. */
-async function decisionIndex(c: Context, log: TransparencyLog): Promise<number> {
+/**
+ * The indices of decision `{id}` from one source (`?source=`, or the only source that logged
+ * it; 409 if several did), in index order: one, or several when the same ids were sent with
+ * different content (the later ones conflict with the first).
+ */
+async function decisionIndices(c: Context, log: TransparencyLog): Promise<number[]> {
   const id = c.req.param('id') ?? '';
   const source = c.req.query('source');
   if (source !== undefined) {
-    const idx = await log.findById(source, id);
-    if (idx === undefined)
+    const found = await log.findAllById(source, id);
+    if (found.length === 0)
       throw new HttpError(404, 'decision_not_found', `no decision ${id} from source ${source}`);
-    return idx;
+    return found;
   }
   const found = await log.findByIdAnySource(id);
   if (found.length === 0) throw new HttpError(404, 'decision_not_found', `no decision with id ${id}`);
-  if (found.length > 1) {
-    const sources = await Promise.all(found.map(async (i) => decodeEntry((await log.entry(i))!).src));
+  const sources = await Promise.all(found.map(async (i) => decodeEntry((await log.entry(i))!).src));
+  const distinct = [...new Set(sources)];
+  if (distinct.length > 1) {
     throw new HttpError(
       409,
       'ambiguous_id',
-      `${found.length} sources logged id ${id}: add ?source= (${sources.join(', ')})`,
+      `${distinct.length} sources logged id ${id}: add ?source= (${distinct.join(', ')})`,
     );
   }
-  return found[0]!;
+  return found;
+}
+
+/**
+ * GET /v1/decisions/{id}: the verification bundle of the first entry with that id; when later
+ * entries have the same ids and other content, their bundles follow in `conflicts`, each with
+ * `conflicts_with` naming the first (absent when there is no conflict, so the answer keeps its
+ * single-entry shape).
+ */
+async function decisionLookup(
+  c: Context,
+  log: TransparencyLog,
+  bundle: (c: Context, index: number) => Promise<{ text: string }>,
+): Promise<string> {
+  const [first, ...later] = await decisionIndices(c, log);
+  const main = (await bundle(c, first!)).text;
+  if (later.length === 0) return main;
+  const others = await Promise.all(
+    later.map(async (i) => `{"conflicts_with":${first},${(await bundle(c, i)).text.slice(1)}`),
+  );
+  return `${main.slice(0, -1)},"conflicts":[${others.join(',')}]}`;
 }
 
 /** The erasure request's reason: a JSON body {"reason": "..."} of 1..1024 characters. */

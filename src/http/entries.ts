@@ -6,7 +6,13 @@
 import { Hono } from 'hono';
 import { toBase64 } from '../core/bytes.js';
 import type { CborValue } from '../core/cbor.js';
-import type { EventInput, StoredCheckpoint, TransparencyLog } from '../log/log.js';
+import {
+  type AppendResult,
+  ConflictError,
+  type EventInput,
+  type StoredCheckpoint,
+  type TransparencyLog,
+} from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
 import { readBody } from './body.js';
 import { HttpError } from './errors.js';
@@ -19,6 +25,43 @@ export interface EntriesOptions {
   tokens: TokenStore;
   /** Longest ?wait=checkpoint waits, ms. */
   checkpointWaitMs: number;
+}
+
+const reused = (key: string, why: string) =>
+  new HttpError(422, 'idempotency_key_reused', `Idempotency-Key ${JSON.stringify(key)} was used with ${why}`);
+
+/**
+ * Appends the request's items as `event` entries (item i gets the id `<key>/<i>`). With an Idempotency-Key the request is applied whole or not at
+ * all: a resend of the same body returns the first indices; the key with a different body is
+ * refused (422) with nothing applied: a different item count is found here (an item beyond
+ * this body's length exists, or the first exists and the last does not), different content by
+ * the store inside the append's transaction (ConflictError).
+ */
+async function appendIdempotent(
+  log: TransparencyLog,
+  items: readonly unknown[],
+  key: string | undefined,
+): Promise<AppendResult[]> {
+  const events: EventInput[] = items.map((event, i) => ({
+    kind: 'event',
+    source: 'api',
+    id: key === undefined ? '' : `${key}/${i}`,
+    event: event as CborValue,
+    dedup: key !== undefined,
+    refuseConflict: key !== undefined,
+  }));
+  if (key !== undefined) {
+    const has = async (i: number) => (await log.findById('api', `${key}/${i}`)) !== undefined;
+    const n = events.length;
+    if ((await has(n)) || ((await has(0)) && !(await has(n - 1))))
+      throw reused(key, 'another number of entries');
+  }
+  try {
+    return await log.appendEvents(events);
+  } catch (err) {
+    if (err instanceof ConflictError && key !== undefined) throw reused(key, 'a different body');
+    throw err;
+  }
 }
 
 export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
@@ -50,18 +93,11 @@ export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
     if (key !== undefined && (key.length === 0 || key.length > 256)) {
       throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1..256 characters');
     }
-    const events: EventInput[] = items.map((event, i) => ({
-      kind: 'event',
-      source: 'api',
-      id: key === undefined ? '' : `${key}/${i}`,
-      event: event as CborValue,
-      dedup: key !== undefined,
-    }));
     const wait = c.req.query('wait');
     if (wait !== undefined && wait !== 'checkpoint') {
       throw new HttpError(400, 'invalid_parameter', 'wait must be "checkpoint"');
     }
-    const results = await log.appendEvents(events);
+    const results = await appendIdempotent(log, items, key);
     const body = {
       indices: results.map((r) => r.index),
       duplicates: results.map((r) => r.duplicate),

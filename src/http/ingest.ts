@@ -151,10 +151,13 @@ function objects(items: readonly CborValue[], what: string, max: number): CborOb
 async function append(log: TransparencyLog, inputs: EventInput[]) {
   const results = inputs.length ? await log.appendEvents(inputs) : [];
   const duplicates = results.filter((r) => r.duplicate).length;
+  // Same ids, other content: logged too (never dropped), and counted so the sender sees it.
+  const conflicts = results.filter((r) => r.conflictsWith !== undefined).length;
   return {
     accepted: results.length,
     appended: results.length - duplicates,
     duplicates,
+    conflicts,
     indices: results.map((r) => r.index),
   };
 }

@@ -4,10 +4,11 @@
  * the same proof of integrity before the first append or signature.
  */
 import { bytesEqual, toBase64 } from '../core/bytes.js';
-import { openCheckpoint } from '../core/checkpoint.js';
+import type { Checkpoint } from '../core/checkpoint.js';
 import type { Sha256 } from '../core/hash.js';
+import { openCheckpointWithLogKeys } from '../core/log-keys.js';
 import { leafHash, perfectRootOf } from '../core/merkle.js';
-import type { NoteVerifier } from '../core/note.js';
+import { type NoteVerifier, newEd25519Verifier } from '../core/note.js';
 import { hashesAtLevel, TILE_WIDTH, tileHashes } from '../core/tiles.js';
 import type { CommittedTree, LogStorage, StoredCheckpoint } from '../store/log-storage.js';
 import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
@@ -20,60 +21,109 @@ export class StartupError extends Error {
   }
 }
 
-/** Who the log is: its origin and verifier key, and the verifier of its checkpoints. */
+/** Who the log is: its origin and the verifier keys it signs with from now on. */
 export interface LogIdentityConfig {
   readonly origin: string;
-  readonly vkey: string;
-  readonly verifier: NoteVerifier;
+  /** The current key set (vkeys, each named the origin); every checkpoint is signed by each. */
+  readonly vkeys: readonly string[];
+  /**
+   * Start even though no configured key is among the recorded current keys (the old key was
+   * lost or leaked); without it such a start is refused as another log's key.
+   */
+  readonly forceKeyChange?: boolean;
 }
 
 /**
  * Runs every start-up check and resolves if the storage may be used; rejects with
- * StartupError when: the origin or key differ from the ones the database was created with;
- * the database holds fewer leaves than the last signed checkpoint; the stored tiles do not
- * hash to the last signed root; the stored checkpoint does not verify; or the newest leaves
- * or full tiles do not match their hashes one level up.
+ * StartupError when: the origin differs from the one the database was created with; the key
+ * set shares no key with the recorded current keys (unless forceKeyChange); the database holds
+ * fewer leaves than the last signed checkpoint; the stored checkpoint does not verify with
+ * the keys the log ever recorded; the stored tiles do not hash to the last signed root; or the
+ * newest leaves or full tiles do not match their hashes one level up. Only once all passed,
+ * records the key set (keys no longer configured become retired keys).
  */
 export async function checkStorage(storage: LogStorage, id: LogIdentityConfig, sha: Sha256): Promise<void> {
-  await checkIdentity(storage, id);
+  const next = await nextIdentity(storage, id);
   // The newest checkpoint first, then the tree: a shared engine re-reads its tree when it sees
   // a newer checkpoint (another server's sequencer signs meanwhile), so the tree covers it.
   const last = await storage.latestCheckpoint();
   const tree = storage.committedTree();
-  await checkAgainstLastCheckpoint(storage, tree, last, id.verifier, sha);
+  await checkAgainstLastCheckpoint(storage, tree, last, next.known, sha);
   await checkNewestLeaves(storage, tree.size, sha);
   await checkNewestFullTiles(storage, tree.size, sha);
+  if (next.changed) await storage.setIdentity(id.origin, id.vkeys, next.retired);
 }
 
-/** The database was created for this origin and key (recorded now on a fresh one). */
-async function checkIdentity(storage: LogStorage, id: LogIdentityConfig): Promise<void> {
-  const { origin, vkey } = await storage.identity();
-  if (origin === undefined && vkey === undefined) {
+/** The identity to record after a successful start, and every key that may have signed. */
+interface NextIdentity {
+  readonly retired: readonly string[];
+  /** Verifiers of the current, the previously current and the retired keys. */
+  readonly known: readonly NoteVerifier[];
+  readonly changed: boolean;
+}
+
+const unique = (xs: readonly string[]): string[] => [...new Set(xs)];
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Verifiers of recorded or configured vkeys; a malformed recorded key refuses the start. */
+function verifiersOf(vkeys: readonly string[]): NoteVerifier[] {
+  return vkeys.map((k) => {
+    try {
+      return newEd25519Verifier(k);
+    } catch (err) {
+      throw new StartupError(`recorded log key ${k} is invalid: ${(err as Error).message}`);
+    }
+  });
+}
+
+/**
+ * Compares the configured identity with the recorded one: the origin never changes, and the
+ * key set must share a key with the recorded current keys (a rotation goes {old} -> {old,new}
+ * -> {new}), unless forceKeyChange. A fresh database (no leaves, no checkpoint) takes the
+ * configured identity.
+ */
+async function nextIdentity(storage: LogStorage, id: LogIdentityConfig): Promise<NextIdentity> {
+  const rec = await storage.identity();
+  if (rec.origin === undefined && rec.vkeys === undefined) {
     if (storage.committedTree().size > 0 || (await storage.latestCheckpoint())) {
       throw new StartupError('database has leaves but no recorded origin/key: refusing to adopt it');
     }
-    await storage.setIdentity(id.origin, id.vkey);
-    return;
+    return { retired: [], known: verifiersOf(id.vkeys), changed: true };
   }
-  if (origin !== id.origin) {
-    throw new StartupError(`this database belongs to origin "${origin}", not "${id.origin}"`);
+  if (rec.origin !== id.origin) {
+    throw new StartupError(`this database belongs to origin "${rec.origin}", not "${id.origin}"`);
   }
-  if (vkey !== id.vkey) {
-    throw new StartupError(`this database was signed by key ${vkey}, not ${id.vkey}`);
+  const current = rec.vkeys ?? [];
+  const retiredBefore = rec.retiredVkeys ?? [];
+  if (!id.vkeys.some((k) => current.includes(k)) && !id.forceKeyChange) {
+    throw new StartupError(
+      `this database was signed by key ${current.join(', ')}, not ${id.vkeys.join(', ')}: a key set sharing no key ` +
+        "with the log's current keys is another log's key. To rotate keys, first run with the old and the new key " +
+        'together (spec/key-rotation.md); --force-key-change overrides this check',
+    );
   }
+  const retired = unique([...retiredBefore, ...current]).filter((k) => !id.vkeys.includes(k));
+  return {
+    retired,
+    known: verifiersOf(unique([...id.vkeys, ...current, ...retiredBefore])),
+    changed: !sameList(current, id.vkeys) || !sameList(retiredBefore, retired),
+  };
 }
 
-/** The last stored checkpoint verifies and agrees with its own row. */
-function openLastCheckpoint(last: StoredCheckpoint, verifier: NoteVerifier): void {
-  let opened: ReturnType<typeof openCheckpoint>;
+/**
+ * The last stored checkpoint verifies with a key the log recorded (current or retired: it
+ * was valid when signed), no recorded key's line on it fails, and it agrees with its row.
+ */
+function openLastCheckpoint(last: StoredCheckpoint, known: readonly NoteVerifier[]): void {
+  let cp: Checkpoint;
   try {
-    opened = openCheckpoint(last.note, verifier);
+    cp = openCheckpointWithLogKeys(last.note, known).checkpoint;
   } catch (err) {
     throw new StartupError(
       `the last stored checkpoint (size ${last.size}) does not verify: ${(err as Error).message}`,
     );
   }
-  const cp = opened.checkpoint;
   if (cp.size !== last.size || !bytesEqual(cp.rootHash, last.root)) {
     throw new StartupError(`the last stored checkpoint's note disagrees with its row (size ${last.size})`);
   }
@@ -84,11 +134,11 @@ async function checkAgainstLastCheckpoint(
   storage: LogStorage,
   tree: CommittedTree,
   last: StoredCheckpoint | undefined,
-  verifier: NoteVerifier,
+  known: readonly NoteVerifier[],
   sha: Sha256,
 ): Promise<void> {
   if (!last) return;
-  openLastCheckpoint(last, verifier);
+  openLastCheckpoint(last, known);
   if (tree.size < last.size) {
     throw new StartupError(
       `the database holds ${tree.size} leaves but checkpoint ${last.size} was signed: acknowledged leaves are missing`,

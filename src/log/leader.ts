@@ -7,6 +7,7 @@
  * lease expires within one signing period and the next server to ask takes it over and signs
  * at once (spec/scale-out.md).
  */
+import { errorFields, type Logger } from '../core/logger.js';
 import {
   LeaseLostError,
   type LogStorage,
@@ -26,6 +27,7 @@ export class Leadership {
   readonly #shared: SharedLogStorage;
   readonly #signer: CheckpointSigner;
   readonly #ttlMs: number;
+  readonly #logger: Logger;
   readonly #onElected: () => void;
   #leading = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -33,19 +35,22 @@ export class Leadership {
 
   /**
    * `ttlMs`: the lease's time to live (the log passes its signing period); `onElected` runs
-   * when this server becomes the sequencer (the log signs then, without waiting a period).
+   * when this server becomes the sequencer (the log signs then, without waiting a period);
+   * elections, step-downs and lease errors are reported to `logger`.
    */
   constructor(
     storage: LogStorage,
     shared: SharedLogStorage,
     signer: CheckpointSigner,
     ttlMs: number,
+    logger: Logger,
     onElected: () => void,
   ) {
     this.#storage = storage;
     this.#shared = shared;
     this.#signer = signer;
     this.#ttlMs = ttlMs;
+    this.#logger = logger;
     this.#onElected = onElected;
   }
 
@@ -72,12 +77,12 @@ export class Leadership {
       term = await this.#shared.lead(this.#ttlMs);
       if (term === 'elected') await this.#follow();
     } catch (err) {
-      if (this.#leading) console.error(`opa-tlog: sequencer lease: ${(err as Error).message}`);
+      if (this.#leading) this.#logger.error(errorFields(err), 'sequencer lease');
       term = 'follower';
     }
-    if (term === 'elected') console.log('opa-tlog: elected the sequencer: integrating and signing');
+    if (term === 'elected') this.#logger.info('elected the sequencer: integrating and signing');
     if (term === 'follower' && this.#leading)
-      console.log('opa-tlog: another server is the sequencer now: following');
+      this.#logger.info('another server is the sequencer now: following');
     this.#leading = term !== 'follower';
     return this.#leading;
   }
@@ -102,7 +107,7 @@ export class Leadership {
           return await this.#signer.signIfGrown();
         } catch (err) {
           if (!(err instanceof LeaseLostError)) throw err;
-          console.log(`opa-tlog: stepping down as the sequencer: ${err.message}`);
+          this.#logger.info(errorFields(err), 'stepping down as the sequencer');
           this.#leading = false;
         }
       }

@@ -9,6 +9,7 @@ import { encodeEntry, makeCommitment } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type DerivedEvent, deriveOpaDecision, opaDecisionMeta } from '../core/opa.js';
+import { publicFields } from '../core/public-fields.js';
 import type { AppendItem } from '../store/log-storage.js';
 
 /** One event to append as a leaf with a salted commitment to its payload. */
@@ -24,8 +25,13 @@ export interface EventInput {
   readonly event: CborValue;
   /** Problems noticed in the event, recorded in the leaf. */
   readonly flags?: readonly string[];
-  /** Deduplicate on (source, id): a second append returns the first index. Default true. */
+  /**
+   * Deduplicate on (source, id) and content: a resend of the same event returns the first
+   * index; the same ids with other content are appended and marked as conflicting. Default true.
+   */
   readonly dedup?: boolean;
+  /** With dedup: refuse (ConflictError) instead of appending when the content differs. */
+  readonly refuseConflict?: boolean;
   /** Private search fields (OPA decisions). */
   readonly search?: {
     readonly tsMs: number | null;
@@ -61,19 +67,24 @@ export function opaDecisionInput(event: CborObject, sha: Sha256): EventInput {
 
 /**
  * The leaf for `e`, received at `recvMs`: throws EntryError/CborError if the event cannot be
- * encoded. The salt is fresh, so two calls give two different leaves.
+ * encoded. The salt is fresh, so two calls give two different leaves. Only well-formed source,
+ * id and timestamp are published (core/public-fields.ts); the others are withheld from the
+ * entry, flagged, and kept privately (the payload; the real source and id in the leaf's
+ * private metadata), so dedup and lookups by id still use the real values.
  */
 export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendItem {
   const { salt, payload, commitment } = makeCommitment(e.event, { sha });
+  const pub = publicFields(e.source, e.id, e.ts);
+  const flags = [...(e.flags ?? []), ...pub.withheld];
   const entry = encodeEntry({
     v: 1,
     kind: e.kind,
-    src: e.source,
-    id: e.id,
-    ...(e.ts !== undefined ? { ts: e.ts } : {}),
+    src: pub.src,
+    id: pub.id,
+    ...(pub.ts !== undefined ? { ts: pub.ts } : {}),
     recv: recvMs,
     c: commitment,
-    ...(e.flags && e.flags.length > 0 ? { flags: [...e.flags] } : {}),
+    ...(flags.length > 0 ? { flags } : {}),
   });
   return {
     entry,
@@ -88,7 +99,9 @@ export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendIte
       path: e.search?.path ?? null,
       result: e.search?.result ?? null,
       revisions: e.search?.revisions ?? [],
+      ...(pub.id !== e.id ? { privateId: e.id } : {}),
     },
     ...((e.dedup ?? true) ? { source: e.source, id: e.id } : {}),
+    ...(e.refuseConflict ? { refuseConflict: true } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { encodeEntryBundle } from '../core/bundle.js';
 import { isSafeUint } from '../core/check.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import {
   type AsyncSubtreeReader,
   consistencyProofRanges,
@@ -36,6 +37,7 @@ import { checkStorage, StartupError } from './fork-guard.js';
 import { Leadership } from './leader.js';
 import { type EventInput, eventLeaf } from './leaf.js';
 import { Lru } from './lru.js';
+import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
 import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
@@ -51,10 +53,11 @@ export type {
   StoredCheckpoint,
   StoredPayload,
 } from '../store/log-storage.js';
-export { EraseError, StorageError } from '../store/log-storage.js';
+export { ConflictError, EraseError, StorageError } from '../store/log-storage.js';
 export { nodeSha256 } from '../store/node-hash.js';
 export { StartupError } from './fork-guard.js';
 export type { EventInput } from './leaf.js';
+export type { LogMetrics } from './metrics.js';
 
 export interface LogConfig {
   /** SQLite file path (or ':memory:' for tests); unused when `storage` is given. */
@@ -66,10 +69,22 @@ export interface LogConfig {
   storage?: LogStorage;
   /** Checkpoint origin; fixed at creation and checked on every open. */
   origin: string;
-  /** The log's checkpoint signing key (its name must be the origin). */
-  signer: Ed25519NoteSigner;
-  /** The matching verifier, used to check stored checkpoints at start-up. */
-  verifier: NoteVerifier;
+  /**
+   * The log's checkpoint signing key, or its keys during a key rotation's overlap: every
+   * checkpoint carries a signature by each. Every key's name must be the origin; the set must
+   * share a key with the one recorded in the database (see spec/key-rotation.md).
+   */
+  signer: Ed25519NoteSigner | readonly Ed25519NoteSigner[];
+  /**
+   * Ignored: stored checkpoints are checked with the signers' keys and the retired keys the
+   * database records. Kept so that existing callers still compile.
+   */
+  verifier?: NoteVerifier;
+  /**
+   * Start even though no key of `signer` is among the database's current keys (the old key is
+   * lost); refused otherwise as another log's key. Use once, then drop it.
+   */
+  forceKeyChange?: boolean;
   /** Signing period in ms (default 1000). */
   signIntervalMs?: number;
   sequencer?: Partial<SequencerOptions>;
@@ -83,6 +98,65 @@ export interface LogConfig {
    * Needs the compiled build (dist/), since the worker loads sqlite-writer-worker.js.
    */
   writerThread?: boolean;
+  /** Where the log reports (signing failures and recoveries); default silent. */
+  logger?: Logger;
+  /** Where commit, append and signing counts go (see metrics.ts); default none. */
+  metrics?: LogMetrics;
+}
+
+/** What a readiness probe needs to know of the signer. */
+export interface SignerHealth {
+  /** Started and not stopped for good (a fork stops it). */
+  readonly running: boolean;
+  /** The last signing attempt failed (storage trouble); retried every tick. */
+  readonly failing: boolean;
+  /** When a signing attempt last succeeded (a new checkpoint, or the latest still covering the tree), ms. */
+  readonly lastOkAt: number | undefined;
+  /** The signing period, ms. */
+  readonly intervalMs: number;
+}
+
+/** Storage appends, timed and counted into `metrics` (success or failure). */
+function timedAppend(storage: LogStorage, metrics: LogMetrics) {
+  return (items: AppendItem[]): ReturnType<LogStorage['append']> => {
+    const t0 = performance.now();
+    const done = (ok: boolean) => metrics.committed(items.length, (performance.now() - t0) / 1000, ok);
+    let r: ReturnType<LogStorage['append']>;
+    try {
+      r = storage.append(items);
+    } catch (err) {
+      done(false);
+      throw err;
+    }
+    if (!(r instanceof Promise)) {
+      done(true);
+      return r;
+    }
+    return r.then(
+      (c) => {
+        done(true);
+        return c;
+      },
+      (err: unknown) => {
+        done(false);
+        throw err;
+      },
+    );
+  };
+}
+
+/** The configured signer keys, checked: at least one, each named the origin, none twice. */
+function signersOf(cfg: LogConfig): readonly Ed25519NoteSigner[] {
+  const signers: readonly Ed25519NoteSigner[] = Array.isArray(cfg.signer) ? cfg.signer : [cfg.signer];
+  if (signers.length === 0) throw new StartupError('no signer key configured');
+  for (const s of signers) {
+    if (s.name !== cfg.origin)
+      throw new StartupError(`signer key name ${s.name} must equal the origin ${cfg.origin}`);
+  }
+  if (new Set(signers.map((s) => s.vkey)).size !== signers.length) {
+    throw new StartupError('the same signer key is configured twice');
+  }
+  return signers;
 }
 
 /** Opens the configured storage, turning every failure into a StartupError. */
@@ -119,6 +193,9 @@ export class TransparencyLog {
   #fatal: Error | undefined;
   #signFailing = false;
   #lastSignAt = 0;
+  #lastSignOkAt: number | undefined;
+  readonly #logger: Logger;
+  readonly #metrics: LogMetrics;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
   /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
   readonly #subtreeCache = new Lru<string, Uint8Array>(65_536);
@@ -132,42 +209,34 @@ export class TransparencyLog {
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
     this.#committedSize = storage.committedTree().size;
     this.#tiles = storedSubtreeReader(storage, this.sha);
+    this.#logger = cfg.logger ?? silentLogger;
+    this.#metrics = cfg.metrics ?? noLogMetrics;
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
-    this.#sequencer = new Sequencer(
-      (items) => storage.append(items),
-      opts,
-      (c) => {
-        this.#committedSize = c.size;
-        this.#signIfDue();
-      },
-    );
+    this.#sequencer = new Sequencer(timedAppend(storage, this.#metrics), opts, (c) => {
+      this.#committedSize = c.size;
+      this.#signIfDue();
+    });
     const tree = (): CommittedTree => storage.committedTree();
-    this.#signer = new CheckpointSigner(storage, tree, cfg.signer, cfg.origin, latest, this.#now);
+    this.#signer = new CheckpointSigner(storage, tree, signersOf(cfg), cfg.origin, latest, this.#now);
     this.#leader = storage.shared
-      ? new Leadership(
-          storage,
-          storage.shared,
-          this.#signer,
-          this.#signIntervalMs,
-          () => void this.signNow().catch(() => {}),
-        )
+      ? new Leadership(storage, storage.shared, this.#signer, this.#signIntervalMs, this.#logger, () => {
+          void this.signNow().catch(() => {});
+        })
       : undefined;
   }
 
   /**
-   * Opens the log. Refuses (StartupError) when the storage cannot be opened, the signer's
-   * name is not the origin, or a fork-guard check fails (see checkStorage in fork-guard.ts:
-   * identity, signed leaves present, stored tree hashing to the signed root, newest leaves and
-   * full tiles matching their hashes).
+   * Opens the log. Refuses (StartupError) when the storage cannot be opened, a signer's name
+   * is not the origin, a key is given twice, or a fork-guard check fails (see checkStorage in
+   * fork-guard.ts: origin and key set, signed leaves present, stored tree hashing to the
+   * signed root, newest leaves and full tiles matching their hashes).
    */
   static async open(cfg: LogConfig): Promise<TransparencyLog> {
     const sha = cfg.sha ?? nodeSha256;
-    if (cfg.signer.name !== cfg.origin) {
-      throw new StartupError(`signer key name ${cfg.signer.name} must equal the origin ${cfg.origin}`);
-    }
+    const vkeys = signersOf(cfg).map((s) => s.vkey);
     const storage = await openConfiguredStorage(cfg, sha);
     try {
-      await checkStorage(storage, { origin: cfg.origin, vkey: cfg.signer.vkey, verifier: cfg.verifier }, sha);
+      await checkStorage(storage, { origin: cfg.origin, vkeys, forceKeyChange: cfg.forceKeyChange }, sha);
       return new TransparencyLog(cfg, storage, await storage.latestCheckpoint());
     } catch (err) {
       await storage.close();
@@ -201,8 +270,9 @@ export class TransparencyLog {
     this.#lastSignAt = this.#now();
     return (this.#leader ? this.#leader.sign() : this.#signer.signIfGrown()).then(
       (cp) => {
+        this.#lastSignOkAt = this.#now();
         if (this.#signFailing) {
-          console.error('opa-tlog: signing works again');
+          this.#logger.info({ size: cp.size }, 'signing works again');
           this.#signFailing = false;
         }
         return cp;
@@ -213,13 +283,14 @@ export class TransparencyLog {
 
   /** Reports a failed signature once per failing streak; a fork stops the signer for good. */
   #signFailed(err: unknown): never {
+    this.#metrics.signFailed();
     if (err instanceof ForkError) {
       this.#fatal = err;
       if (this.#timer) clearInterval(this.#timer);
-      console.error(`opa-tlog: signer stopped: ${err.message}`);
+      this.#logger.error(errorFields(err), 'signer stopped');
     } else if (!this.#signFailing) {
       this.#signFailing = true;
-      console.error(`opa-tlog: signing failed, retrying every tick: ${(err as Error).message}`);
+      this.#logger.error(errorFields(err), 'signing failed, retrying every tick');
     }
     throw err;
   }
@@ -310,7 +381,26 @@ export class TransparencyLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#sequencer.append(items);
+    return this.#sequencer.append(items).then((results) => {
+      const duplicates = results.filter((r) => r.duplicate).length;
+      this.#metrics.decisions(results.length - duplicates, duplicates);
+      return results;
+    });
+  }
+
+  /** The signer's state, for readiness probes. */
+  signerHealth(): SignerHealth {
+    return {
+      running: this.#timer !== undefined && this.#fatal === undefined,
+      failing: this.#signFailing,
+      lastOkAt: this.#lastSignOkAt,
+      intervalMs: this.#signIntervalMs,
+    };
+  }
+
+  /** Resolves if the storage accepts a write now; rejects with why not (readiness probes). */
+  probeWritable(): Promise<void> {
+    return this.storage.probeWritable();
   }
 
   /**
@@ -468,6 +558,11 @@ export class TransparencyLog {
     return this.storage.findById(source, id);
   }
 
+  /** Indices of every entry with (source, id): several when the same ids came with other content. */
+  findAllById(source: string, id: string): Promise<number[]> {
+    return this.storage.findAllById(source, id);
+  }
+
   /** Indices of every entry logged with this id, from any source, in index order. */
   findByIdAnySource(id: string): Promise<number[]> {
     return this.storage.findByIdAnySource(id);
@@ -484,21 +579,38 @@ export class TransparencyLog {
   }
 
   /**
+   * The first step of a graceful stop: refuses every further append (SequencerClosedError,
+   * answered 503 shutting_down with Retry-After) while reads keep working. Appends already
+   * queued are still committed and acknowledged by {@link drain}. Idempotent.
+   */
+  stopAccepting(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#sequencer.close();
+  }
+
+  /**
+   * Stops accepting appends, commits what is queued and signs a final checkpoint covering it
+   * (unless the signer stopped on a fork); the storage stays open, so reads keep working until
+   * {@link close}. A failed final signature is reported, not thrown: the leaves are durable and
+   * the next start signs them.
+   */
+  async drain(): Promise<void> {
+    this.stopAccepting();
+    await this.#sequencer.drain();
+    const report = (err: unknown) => this.#logger.error(errorFields(err), 'final checkpoint not signed');
+    // On a shared engine the sequencer signs what it integrated and hands the lease over.
+    if (this.#leader) await this.#leader.stop(!this.#fatal).catch(report);
+    else if (!this.#fatal) await this.#signer.signIfGrown().catch(report);
+  }
+
+  /**
    * Commits what is queued, signs a final checkpoint, stops timers and closes the storage;
    * resolves when all of it is done.
    */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#sequencer.close();
     try {
-      await this.#sequencer.drain();
-      if (this.#leader) await this.#leader.stop(!this.#fatal).catch(() => {});
-      else if (!this.#fatal) {
-        await this.#signer.signIfGrown().catch((err: unknown) => {
-          console.error(`opa-tlog: final checkpoint not signed: ${(err as Error).message}`);
-        });
-      }
+      await this.drain();
     } finally {
       await this.storage.close();
     }

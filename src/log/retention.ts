@@ -4,6 +4,7 @@
  * proof stays valid; only the clear text goes. Runs at start and then hourly, in small
  * batches so appends are never starved.
  */
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import type { TransparencyLog } from './log.js';
 
 export const RETENTION_REASON_PREFIX = 'retention:';
@@ -14,12 +15,19 @@ export class Retention {
   readonly #now: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
+  readonly #logger: Logger;
 
-  constructor(log: TransparencyLog, days: number, now: () => number = Date.now) {
+  constructor(
+    log: TransparencyLog,
+    days: number,
+    now: () => number = Date.now,
+    logger: Logger = silentLogger,
+  ) {
     if (!Number.isSafeInteger(days) || days < 1) throw new Error(`retention days must be >= 1, got ${days}`);
     this.#log = log;
     this.#days = days;
     this.#now = now;
+    this.#logger = logger;
   }
 
   /** Runs once now and then every `everyMs` (default 1 h). */
@@ -50,10 +58,11 @@ export class Retention {
         erased += batch.length;
       }
     } catch (err) {
-      console.error(`opa-tlog: retention stopped: ${(err as Error).message}`);
+      this.#logger.error(errorFields(err), 'retention stopped; retried at the next run');
     } finally {
       this.#running = false;
     }
+    if (erased > 0) this.#logger.info({ erased, days: this.#days }, 'retention erased expired payloads');
     return erased;
   }
 }

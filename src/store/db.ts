@@ -5,6 +5,7 @@
  * commit that returned survives power loss. `NORMAL` may lose the last commits on power loss
  * (never on a process crash) and is offered as a documented option.
  */
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrate, requireSchemaVersion } from './migrate.js';
 
@@ -117,18 +118,57 @@ const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  `
+  -- Erasure deletes a leaf's bundle revisions with its other private metadata; idx grows with
+  -- every append, so this index only ever appends at its right end.
+  CREATE INDEX IF NOT EXISTS leaf_revisions_idx ON leaf_revisions (idx);
+  -- An event's id when it was withheld from its public leaf (not a well-formed identifier; the
+  -- real source is leaf_meta.source). Lookups and dedup by id confirm against it. Erasure
+  -- deletes the row.
+  CREATE TABLE IF NOT EXISTS withheld_ids (
+    idx INTEGER PRIMARY KEY,
+    id  TEXT NOT NULL
+  );
+  `,
 ];
 
 /** Number of migrations this build knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Opens (creating if needed) and migrates the database at `path`. */
+/**
+ * Makes the database file and its `-wal`/`-shm` companions readable by the owner only (0600):
+ * they hold private payloads. The file is created 0600 before SQLite opens it, because SQLite
+ * creates the WAL and shared-memory files with the database file's mode; files left 0644 by
+ * older builds are tightened.
+ */
+function restrictFileModes(path: string): void {
+  if (path === ':memory:' || path === '') return;
+  try {
+    if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+      if (existsSync(f) && (statSync(f).mode & 0o777) !== 0o600) chmodSync(f, 0o600);
+    }
+  } catch {
+    // A read-only directory or someone else's file: SQLite's open decides what works (a
+    // read-only database still serves reads).
+  }
+}
+
+/**
+ * Opens (creating if needed) and migrates the database at `path`, owner-only (0600). Writable
+ * connections run with `secure_delete = ON`: SQLite overwrites deleted rows and freed pages
+ * with zeros, so an erased payload's bytes do not linger in free space (see
+ * {@link LogStore.scrubWal} for the WAL's copies).
+ */
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  if (!opts.readonly) restrictFileModes(path);
   const db = new Database(path, { readonly: opts.readonly ?? false });
   db.pragma('busy_timeout = 5000');
   if (!opts.readonly) {
+    db.pragma('secure_delete = ON');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    restrictFileModes(path);
   }
   db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 256)}`);
   db.pragma('temp_store = MEMORY');

@@ -23,6 +23,11 @@ export interface AppendItem {
   readonly id?: string;
   /** Private search metadata, stored in the same transaction. */
   readonly meta?: LeafMeta;
+  /**
+   * Refuse the batch (ConflictError) instead of appending when (source, id) is in the log with
+   * other content: an `Idempotency-Key` reused with a different body.
+   */
+  readonly refuseConflict?: boolean;
   /** This leaf is an erasure entry: erase the salt and payload of `index` in the same transaction. */
   readonly erase?: { readonly index: number; readonly reason: string };
 }
@@ -36,6 +41,8 @@ export interface LeafMeta {
   readonly path: string | null;
   readonly result: string | null;
   readonly revisions: readonly string[];
+  /** The event's id when it was withheld from the public leaf (spec/entry-format.md §2.1). */
+  readonly privateId?: string;
 }
 
 /** A search over the private metadata. Filters are ANDed; absent ones match everything. */
@@ -52,8 +59,13 @@ export interface SearchFilter {
 /** Where an append landed. */
 export interface AppendResult {
   readonly index: number;
-  /** True when (source, id) was already in the log: no leaf was added. */
+  /** True when the same event (same (source, id) and content) was already in the log: no leaf was added. */
   readonly duplicate: boolean;
+  /**
+   * Appended although (source, id) was already in the log with other content: the index of
+   * the earliest such entry, which this one conflicts with.
+   */
+  readonly conflictsWith?: number;
 }
 
 /** What one committed batch produced: one result per item, and the new tree size. */
@@ -89,10 +101,17 @@ export interface ErasureRecord {
   readonly erasedAt: number;
 }
 
-/** The origin and verifier key a log database was created with (absent on a fresh one). */
+/**
+ * Who a log database belongs to (fields absent on a fresh one): its origin, fixed at creation,
+ * the verifier keys the log signs with now, and the keys it signed with before a rotation
+ * (kept so that checkpoints they signed can still be checked).
+ */
 export interface LogIdentity {
   readonly origin?: string;
-  readonly vkey?: string;
+  /** The current key set, in the order the log signs with them. */
+  readonly vkeys?: readonly string[];
+  /** Keys that signed earlier checkpoints and no longer sign. */
+  readonly retiredVkeys?: readonly string[];
 }
 
 /** An erasure that cannot be applied; the whole request is refused. */
@@ -103,6 +122,15 @@ export class EraseError extends Error {
   ) {
     super(message);
     this.name = 'EraseError';
+  }
+}
+
+/** A batch item with `refuseConflict` whose (source, id) is logged with other content; nothing applied. */
+export class ConflictError extends Error {
+  readonly code = 'idempotency_key_reused';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
   }
 }
 
@@ -184,6 +212,8 @@ export interface LogStorage {
 
   /** Index of the entry with (source, id), or undefined. */
   findById(source: string, id: string): Promise<number | undefined>;
+  /** Indices of every entry with (source, id) (several when contents conflicted), in index order. */
+  findAllById(source: string, id: string): Promise<number[]>;
   /** Indices of every entry with this id, from any source, in index order. */
   findByIdAnySource(id: string): Promise<number[]>;
   /** The smallest index below `size` whose leaf hash is `leaf`, or undefined. */
@@ -200,10 +230,25 @@ export interface LogStorage {
   /** The signed checkpoint of exactly `size`, or undefined. */
   checkpointAt(size: number): Promise<StoredCheckpoint | undefined>;
 
-  /** The recorded origin and key. */
+  /** The recorded origin and keys. */
   identity(): Promise<LogIdentity>;
-  /** Records origin and key together (once, on a fresh database). */
-  setIdentity(origin: string, vkey: string): Promise<void>;
+  /**
+   * Records origin, current and retired keys together, replacing what was recorded (the fork
+   * guard keeps the origin fixed and decides which key changes are allowed).
+   */
+  setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): Promise<void>;
+  /**
+   * Replaces the note of the stored checkpoint of `size` by `note`, which must carry the same
+   * checkpoint (size and `root`) with more signatures (a key added by a rotation); rejects if
+   * no checkpoint of that size and root is stored. Never a second root for a size.
+   */
+  addCheckpointSignatures(size: number, root: Uint8Array, note: string): Promise<void>;
+
+  /**
+   * Proves the storage accepts writes now (readiness probe): a tiny durable write that changes
+   * nothing the log reads (SQLite: a meta row). Rejects with the engine's error if it cannot.
+   */
+  probeWritable(): Promise<void>;
 
   /** Settles pending work and releases the engine (connections, threads). */
   close(): Promise<void>;

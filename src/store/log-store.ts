@@ -5,7 +5,7 @@
  * entries, payloads, ids and the hash tiles together, so a crash leaves either all of a batch
  * or none.
  */
-import { bytesEqual, utf8 } from '../core/bytes.js';
+import { bytesEqual, concatBytes, utf8 } from '../core/bytes.js';
 import { decodeEntry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -15,8 +15,10 @@ import { edgeFromTiles } from './edge.js';
 import {
   type AppendItem,
   type AppendResult,
+  ConflictError,
   EraseError,
   type ErasureRecord,
+  type LogIdentity,
   type SearchFilter,
   type StoredCheckpoint,
 } from './log-storage.js';
@@ -69,11 +71,19 @@ export class LogStore {
         'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1',
       ),
       checkpointAt: db.prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
+      resignCheckpoint: db.prepare('UPDATE checkpoints SET note = ? WHERE size = ? AND root = ?'),
       insertLeafMeta: db.prepare(
         'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      insertWithheldId: db.prepare('INSERT INTO withheld_ids (idx, id) VALUES (?, ?)'),
+      privateIds: db.prepare(
+        'SELECT m.source AS source, w.id AS id FROM leaf_meta m LEFT JOIN withheld_ids w ON w.idx = m.idx WHERE m.idx = ?',
+      ),
       insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
       deletePayload: db.prepare('DELETE FROM payloads WHERE idx = ?'),
+      deleteLeafMeta: db.prepare('DELETE FROM leaf_meta WHERE idx = ?'),
+      deleteRevisions: db.prepare('DELETE FROM leaf_revisions WHERE idx = ?'),
+      deleteWithheldId: db.prepare('DELETE FROM withheld_ids WHERE idx = ?'),
       insertErasure: db.prepare(
         'INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES (?, ?, ?, ?)',
       ),
@@ -186,27 +196,71 @@ export class LogStore {
     for (;;) {
       const idx = this.#q.idAt.get(key) as number | undefined;
       if (idx === undefined) return key;
-      const e = decodeEntry(this.entry(idx)!);
-      if (e.id === id && visit(idx, e.src)) return undefined;
+      const e = this.#realIds(idx);
+      if (e !== undefined && e.id === id && visit(idx, e.src)) return undefined;
       key = (key + 1) % KEY_SPACE;
     }
   }
 
-  /** Finds (source, id): {index} if present, else {slot}, the free key where it goes. */
-  #probe(source: string, id: string): { index: number } | { slot: number } {
-    let found: number | undefined;
-    const slot = this.#walk(id, (idx, src) => {
-      if (src !== source) return false;
-      found = idx;
-      return true;
-    });
-    return found !== undefined ? { index: found } : { slot: slot! };
+  /**
+   * The source and id entry `index` was appended with: its public `src`/`id`, or, for a field
+   * withheld from the leaf, the private value in leaf_meta. Undefined when a withheld value
+   * was erased (the entry can no longer be found by it).
+   */
+  #realIds(index: number): { src: string; id: string } | undefined {
+    const e = decodeEntry(this.entry(index)!);
+    const f = e.flags;
+    if (!f || !(f.includes('withheld_id') || f.includes('withheld_src'))) return e;
+    const row = this.#q.privateIds.get(index) as { source: string; id: string | null } | undefined;
+    return row ? { src: row.source, id: row.id ?? e.id } : undefined;
   }
 
-  /** Index of the entry with (source, id), or undefined. */
+  /**
+   * Dedup of an item with (source, id): {index} of an entry with the same (source, id) and the
+   * same content (a resend), else {slot}, the free key where the new entry goes, and
+   * `conflictsWith`, the earliest entry with the same (source, id) and other content. "Same
+   * content" is proved with the stored salt: SHA-256(salt ‖ new payload) = the entry's `c`, so
+   * no content digest is kept beside the payload (an erased entry, whose salt is gone, matches
+   * nothing). Items without a payload (erasures) match on (source, id) alone.
+   */
+  #probe(
+    item: AppendItem & { source: string; id: string },
+  ): { index: number } | { slot: number; conflictsWith?: number } {
+    let found: number | undefined;
+    let conflict: number | undefined;
+    const slot = this.#walk(item.id, (idx, src) => {
+      if (src !== item.source) return false;
+      if (item.payload === undefined || this.#sameContent(idx, item.payload)) {
+        found = idx;
+        return true;
+      }
+      if (conflict === undefined || idx < conflict) conflict = idx;
+      return false;
+    });
+    if (found !== undefined) return { index: found };
+    return { slot: slot!, ...(conflict !== undefined ? { conflictsWith: conflict } : {}) };
+  }
+
+  /** True if entry `index` commits to `payload`: its stored salt hashes with it to its `c`. */
+  #sameContent(index: number, payload: Uint8Array): boolean {
+    const stored = this.payload(index);
+    const e = decodeEntry(this.entry(index)!);
+    return stored !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(stored.salt, payload)), e.c);
+  }
+
+  /** Index of the (earliest) entry with (source, id), or undefined. */
   findById(source: string, id: string): number | undefined {
-    const r = this.#probe(source, id);
-    return 'index' in r ? r.index : undefined;
+    return this.findAllById(source, id)[0];
+  }
+
+  /** Indices of every entry with (source, id), in index order. */
+  findAllById(source: string, id: string): number[] {
+    const out: number[] = [];
+    this.#walk(id, (idx, src) => {
+      if (src === source) out.push(idx);
+      return false;
+    });
+    return out.sort((a, b) => a - b);
   }
 
   /** Indices of every entry with this id, from any source, in index order. */
@@ -286,49 +340,66 @@ export class LogStore {
   appendBatch(items: readonly AppendItem[], builder: TileBuilder): AppendResult[] {
     const before = builder.edge();
     const sizeBefore = builder.size;
+    let results: AppendResult[];
     try {
       // IMMEDIATE: take the write lock before the first read. A deferred transaction that
       // reads (the dedup probe) and then writes fails at once with SQLITE_BUSY, without
       // waiting, if another connection (the signer's checkpoint insert) wrote in between.
-      return this.db
-        .transaction(() => {
-          let next = builder.size;
-          const results: AppendResult[] = [];
-          const leaves: Uint8Array[] = [];
-          for (const item of items) {
-            if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
-            if (item.source !== undefined && item.id !== undefined) {
-              const found = this.#probe(item.source, item.id);
-              if ('index' in found) {
-                results.push({ index: found.index, duplicate: true });
-                continue;
-              }
-              this.#q.insertId.run(found.slot, next);
-            }
-            if (item.erase) this.#applyErasure(item.erase, next);
-            const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
-            this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
-            this.#q.insertEntry.run(next, item.entry);
-            if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
-            if (item.meta) {
-              const m = item.meta;
-              this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
-              for (const r of m.revisions) this.#q.insertRevision.run(r, next);
-            }
-            leaves.push(lh);
-            results.push({ index: next, duplicate: false });
-            next++;
-          }
-          for (const t of builder.append(leaves)) {
-            this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
-          }
-          return results;
-        })
-        .immediate();
+      results = this.db.transaction(() => this.#appendItems(items, builder)).immediate();
     } catch (err) {
       builder.reset(sizeBefore, before);
       throw err;
     }
+    // After the commit, outside the transaction: an erasure is complete only once the WAL
+    // holds no old copy of the erased rows. A scrub that cannot finish does not undo the
+    // (durable) commit; the next one finishes it.
+    if (items.some((it) => it.erase)) this.scrubWal();
+    return results;
+  }
+
+  /** The body of {@link appendBatch}'s transaction. */
+  #appendItems(items: readonly AppendItem[], builder: TileBuilder): AppendResult[] {
+    let next = builder.size;
+    const results: AppendResult[] = [];
+    const leaves: Uint8Array[] = [];
+    for (const item of items) {
+      if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
+      let conflictsWith: number | undefined;
+      if (item.source !== undefined && item.id !== undefined) {
+        const found = this.#probe(item as AppendItem & { source: string; id: string });
+        if ('index' in found) {
+          results.push({ index: found.index, duplicate: true });
+          continue;
+        }
+        conflictsWith = found.conflictsWith;
+        if (conflictsWith !== undefined && item.refuseConflict) {
+          throw new ConflictError(`id ${item.id} was logged with other content (entry ${conflictsWith})`);
+        }
+        this.#q.insertId.run(found.slot, next);
+      }
+      if (item.erase) this.#applyErasure(item.erase, next);
+      const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
+      this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
+      this.#q.insertEntry.run(next, item.entry);
+      if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
+      if (item.meta) {
+        const m = item.meta;
+        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+        if (m.privateId !== undefined) this.#q.insertWithheldId.run(next, m.privateId);
+        for (const r of m.revisions) this.#q.insertRevision.run(r, next);
+      }
+      leaves.push(lh);
+      results.push({
+        index: next,
+        duplicate: false,
+        ...(conflictsWith !== undefined ? { conflictsWith } : {}),
+      });
+      next++;
+    }
+    for (const t of builder.append(leaves)) {
+      this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
+    }
+    return results;
   }
 
   #applyErasure(erase: { index: number; reason: string }, erasureIndex: number): void {
@@ -339,8 +410,24 @@ export class LogStore {
     }
     if (this.erasure(erase.index))
       throw new EraseError('already_erased', `entry ${erase.index} is already erased`);
+    // The payload, its salt and every private field derived from it (search metadata,
+    // bundle revisions); secure_delete (db.ts) zeroes the freed bytes.
     this.#q.deletePayload.run(erase.index);
+    this.#q.deleteLeafMeta.run(erase.index);
+    this.#q.deleteRevisions.run(erase.index);
+    this.#q.deleteWithheldId.run(erase.index);
     this.#q.insertErasure.run(erase.index, erasureIndex, erase.reason, Date.now());
+  }
+
+  /**
+   * Copies every committed page from the WAL into the database file and truncates the WAL to
+   * zero bytes, so the WAL keeps no old copy of a page an erasure zeroed. Run after a commit
+   * that erased; waits (busy_timeout) for readers of older snapshots. Returns false if a reader
+   * kept it from completing (the next erasure's scrub, or SQLite's own checkpoints, finish it).
+   */
+  scrubWal(): boolean {
+    const row = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    return row[0]?.busy === 0;
   }
 
   /** Records a signed checkpoint. Fails (PRIMARY KEY) if a checkpoint of that size exists. */
@@ -370,11 +457,44 @@ export class LogStore {
     this.#q.setMeta.run(key, value);
   }
 
-  /** Records the log's origin and verifier key in one transaction. */
-  setIdentity(origin: string, vkey: string): void {
+  /**
+   * Replaces the note of checkpoint `size` if its root is `root` (a note with more signatures
+   * over the same checkpoint); false if no such row exists.
+   */
+  resignCheckpoint(size: number, root: Uint8Array, note: string): boolean {
+    return this.#q.resignCheckpoint.run(note, size, root).changes === 1;
+  }
+
+  /**
+   * The recorded origin, current keys (`vkeys`, one per line) and retired keys
+   * (`retired_vkeys`). A database from before key rotation has only `vkey`: its one key.
+   */
+  identity(): LogIdentity {
+    const lines = (k: string): string[] | undefined =>
+      this.getMeta(k)
+        ?.split('\n')
+        .filter((l) => l !== '');
+    const origin = this.getMeta('origin');
+    const legacy = this.getMeta('vkey');
+    const vkeys = lines('vkeys') ?? (legacy !== undefined ? [legacy] : undefined);
+    const retiredVkeys = lines('retired_vkeys');
+    return {
+      ...(origin !== undefined ? { origin } : {}),
+      ...(vkeys !== undefined ? { vkeys } : {}),
+      ...(retiredVkeys !== undefined ? { retiredVkeys } : {}),
+    };
+  }
+
+  /**
+   * Records the log's origin, current and retired keys in one transaction; `vkey` keeps the
+   * first current key, as builds from before key rotation read it.
+   */
+  setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): void {
     this.db.transaction(() => {
       this.setMeta('origin', origin);
-      this.setMeta('vkey', vkey);
+      if (vkeys[0] !== undefined) this.setMeta('vkey', vkeys[0]);
+      this.setMeta('vkeys', vkeys.join('\n'));
+      this.setMeta('retired_vkeys', retiredVkeys.join('\n'));
     })();
   }
 }

@@ -120,6 +120,9 @@ export class SqliteLogStorage implements LogStorage {
   findById(source: string, id: string): Promise<number | undefined> {
     return Promise.resolve(this.#store.findById(source, id));
   }
+  findAllById(source: string, id: string): Promise<number[]> {
+    return Promise.resolve(this.#store.findAllById(source, id));
+  }
   findByIdAnySource(id: string): Promise<number[]> {
     return Promise.resolve(this.#store.findByIdAnySource(id));
   }
@@ -150,16 +153,38 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   identity(): Promise<LogIdentity> {
-    const origin = this.#store.getMeta('origin');
-    const vkey = this.#store.getMeta('vkey');
-    return Promise.resolve({
-      ...(origin !== undefined ? { origin } : {}),
-      ...(vkey !== undefined ? { vkey } : {}),
-    });
+    return Promise.resolve(this.#store.identity());
   }
-  setIdentity(origin: string, vkey: string): Promise<void> {
-    this.#store.setIdentity(origin, vkey);
-    return Promise.resolve();
+  setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): Promise<void> {
+    try {
+      this.#store.setIdentity(origin, vkeys, retiredVkeys);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  addCheckpointSignatures(size: number, root: Uint8Array, note: string): Promise<void> {
+    try {
+      if (!this.#store.resignCheckpoint(size, root, note)) {
+        throw new Error(`no checkpoint of size ${size} with that root is stored`);
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  probeWritable(): Promise<void> {
+    try {
+      this.db
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('write_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .run(String(Date.now()));
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async close(): Promise<void> {

@@ -36,9 +36,11 @@ port.on('message', (m: { id: number; batch: PackedBatch } | { close: true }) => 
     // Results as two typed arrays, moved rather than cloned object by object.
     const indices = Float64Array.from(results, (r) => r.index);
     const duplicates = Uint8Array.from(results, (r) => (r.duplicate ? 1 : 0));
-    port.postMessage({ id: m.id, indices, duplicates, size: builder.size, root: builder.root() }, [
+    const conflicts = Float64Array.from(results, (r) => r.conflictsWith ?? -1);
+    port.postMessage({ id: m.id, indices, duplicates, conflicts, size: builder.size, root: builder.root() }, [
       indices.buffer,
       duplicates.buffer,
+      conflicts.buffer,
     ]);
   } catch (err) {
     const e = err as Error & { code?: string };

@@ -4,7 +4,13 @@
  * connection for reads, which WAL lets run concurrently with the writer.
  */
 import { Worker } from 'node:worker_threads';
-import { type AppendCommit, type AppendItem, type CommittedTree, EraseError } from './log-storage.js';
+import {
+  type AppendCommit,
+  type AppendItem,
+  type CommittedTree,
+  ConflictError,
+  EraseError,
+} from './log-storage.js';
 import type { WriterData } from './sqlite-writer-worker.js';
 import { packBatch } from './writer-pack.js';
 
@@ -16,6 +22,8 @@ interface Reply {
   ready?: boolean;
   indices?: Float64Array;
   duplicates?: Uint8Array;
+  /** Per result: the index it conflicts with, or -1. */
+  conflicts?: Float64Array;
   size?: number;
   root?: Uint8Array;
   error?: { name: string; message: string; code?: string };
@@ -24,6 +32,7 @@ interface Reply {
 /** Rebuilds an error that crossed the thread boundary, keeping the classes callers test for. */
 function revive(e: NonNullable<Reply['error']>): Error {
   if (e.name === 'EraseError' && e.code) return new EraseError(e.code as EraseError['code'], e.message);
+  if (e.name === 'ConflictError') return new ConflictError(e.message);
   const err = new Error(e.message) as Error & { code?: string };
   err.name = e.name;
   if (e.code) err.code = e.code;
@@ -47,7 +56,12 @@ export class WriterThread {
       if (m.error) p.reject(revive(m.error));
       else {
         const dup = m.duplicates!;
-        const results = Array.from(m.indices!, (index, i) => ({ index, duplicate: dup[i] === 1 }));
+        const con = m.conflicts!;
+        const results = Array.from(m.indices!, (index, i) => ({
+          index,
+          duplicate: dup[i] === 1,
+          ...(con[i]! >= 0 ? { conflictsWith: con[i]! } : {}),
+        }));
         p.resolve({ results, size: m.size!, root: new Uint8Array(m.root!) });
       }
     });

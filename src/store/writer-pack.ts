@@ -13,9 +13,14 @@ export interface PackedBatch {
   readonly offsets: Int32Array;
   readonly sources: (string | null)[];
   readonly ids: (string | null)[];
-  /** Per item: [kind, source, recvMs, tsMs, path, result, revisions] or null. */
-  readonly metas: ([string, string, number, number | null, string | null, string | null, string[]] | null)[];
+  /** Per item: [kind, source, recvMs, tsMs, path, result, revisions, privateId] or null. */
+  readonly metas: (
+    | [string, string, number, number | null, string | null, string | null, string[], string | null]
+    | null
+  )[];
   readonly erases: ([number, string] | null)[];
+  /** Per item: 1 if `refuseConflict`. */
+  readonly refuse: Uint8Array;
 }
 
 const FIELDS = 7;
@@ -33,6 +38,7 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
   const ids: (string | null)[] = new Array(items.length);
   const metas: PackedBatch['metas'] = new Array(items.length);
   const erases: PackedBatch['erases'] = new Array(items.length);
+  const refuse = new Uint8Array(items.length);
   let o = 0;
   const put = (b: Uint8Array | undefined): number => {
     if (!b) return -1;
@@ -53,11 +59,14 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
     sources[i] = it.source ?? null;
     ids[i] = it.id ?? null;
     const m = it.meta;
-    metas[i] = m ? [m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, [...m.revisions]] : null;
+    metas[i] = m
+      ? [m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, [...m.revisions], m.privateId ?? null]
+      : null;
     erases[i] = it.erase ? [it.erase.index, it.erase.reason] : null;
+    refuse[i] = it.refuseConflict ? 1 : 0;
   });
   return {
-    batch: { bytes, offsets, sources, ids, metas, erases },
+    batch: { bytes, offsets, sources, ids, metas, erases, refuse },
     transfer: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer],
   };
 }
@@ -94,10 +103,12 @@ export function unpackBatch(b: PackedBatch): AppendItem[] {
               path: m[4],
               result: m[5],
               revisions: m[6],
+              ...(m[7] !== null ? { privateId: m[7] } : {}),
             },
           }
         : {}),
       ...(e ? { erase: { index: e[0], reason: e[1] } } : {}),
+      ...(b.refuse[i] === 1 ? { refuseConflict: true } : {}),
     };
   }
   return out;

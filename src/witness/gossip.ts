@@ -8,6 +8,7 @@
  */
 import { toBase64 } from '../core/bytes.js';
 import { newCosignatureV1Verifier } from '../core/cosignature.js';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import type { NoteVerifier } from '../core/note.js';
 import { MAX_CHECKPOINT_RESPONSE_BYTES } from '../core/response-caps.js';
 import { witnessCheckpointUrl } from '../core/witness-protocol.js';
@@ -29,8 +30,8 @@ export interface GossipOptions {
   peers: readonly GossipPeer[];
   fetch?: typeof fetch;
   timeoutMs?: number;
-  /** Receives one line per noteworthy event (default console.error). */
-  report?: (message: string) => void;
+  /** Where noteworthy events go (failed rounds, split views); default silent. */
+  logger?: Logger;
 }
 
 /** Result of one gossip round. */
@@ -73,7 +74,7 @@ export class Gossip {
   readonly #peers: { url: string; verifier: NoteVerifier | undefined }[];
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
-  readonly #report: (message: string) => void;
+  readonly #logger: Logger;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<GossipReport> | undefined;
 
@@ -85,14 +86,14 @@ export class Gossip {
     }));
     this.#fetch = opts.fetch ?? fetch;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
-    this.#report = opts.report ?? ((m) => console.error(`opa-tlog witness: gossip: ${m}`));
+    this.#logger = (opts.logger ?? silentLogger).child({ component: 'gossip' });
   }
 
   /** Runs a round every `intervalMs` (first one immediately). */
   start(intervalMs: number): void {
     this.stop();
     const tick = () => {
-      this.runOnce().catch((err: unknown) => this.#report(`round failed: ${(err as Error).message}`));
+      this.runOnce().catch((err: unknown) => this.#logger.warn(errorFields(err), 'gossip round failed'));
     };
     tick();
     this.#timer = setInterval(tick, intervalMs);
@@ -161,7 +162,7 @@ export class Gossip {
           });
           if (fresh) {
             report.newEvidence++;
-            this.#report(`SPLIT VIEW of ${log.origin}: ${r.detail}`);
+            this.#logger.error({ origin: log.origin, peer: peer.url, detail: r.detail }, 'SPLIT VIEW');
           }
         }),
       );

@@ -19,6 +19,7 @@
  */
 import { utf8 } from '../core/bytes.js';
 import type { CosignatureV1Verifier } from '../core/cosignature.js';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import { openNote } from '../core/note.js';
 import { type Policy, quorumSatisfied } from '../core/policy.js';
 import { readCappedBytes } from '../core/read-body.js';
@@ -63,8 +64,8 @@ export interface WitnessPusherOptions {
   maxConflictRetries?: number;
   /** Clock in ms (default Date.now). */
   now?: () => number;
-  /** Receives one line per noteworthy event (default: nothing). */
-  report?: (message: string) => void;
+  /** Where noteworthy events go (failed pushes, quorum met or missed); default silent. */
+  logger?: Logger;
 }
 
 /** Per-witness status, for reporting. */
@@ -84,6 +85,9 @@ export interface WitnessPushStatus {
   lastError: string | undefined;
   /** A request to this witness is in flight. */
   busy: boolean;
+  /** Pushes that returned a verified cosignature, and pushes that failed, in this process. */
+  successes: number;
+  failures: number;
 }
 
 /** Status of the pusher, for reporting. */
@@ -99,6 +103,11 @@ export interface WitnessPusherStatus {
   publishedSize: number | undefined;
   /** True iff the published checkpoint is the newest one. */
   upToDate: boolean;
+  /**
+   * The last finished round met the quorum (a checkpoint was published with it); false after
+   * a round that resolved without it, or before any checkpoint met it.
+   */
+  quorumMet: boolean;
   witnesses: WitnessPushStatus[];
 }
 
@@ -124,6 +133,8 @@ interface Worker {
   lastAttemptAt: number | undefined;
   lastSuccessAt: number | undefined;
   lastError: string | undefined;
+  successes: number;
+  failures: number;
 }
 
 interface Pending {
@@ -155,7 +166,8 @@ export class WitnessPusher {
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
   readonly #now: () => number;
-  readonly #report: (message: string) => void;
+  readonly #logger: Logger;
+  #quorumMet = false;
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, Pending>();
   #latest: PusherCheckpoint | undefined;
@@ -176,7 +188,7 @@ export class WitnessPusher {
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#maxRetries = opts.maxConflictRetries ?? 3;
     this.#now = opts.now ?? Date.now;
-    this.#report = opts.report ?? (() => {});
+    this.#logger = (opts.logger ?? silentLogger).child({ component: 'witness-pusher' });
     for (const w of opts.policy.witnesses.values()) {
       if (w.url === undefined) continue;
       this.#workers.push({
@@ -193,6 +205,8 @@ export class WitnessPusher {
         lastAttemptAt: undefined,
         lastSuccessAt: undefined,
         lastError: undefined,
+        successes: 0,
+        failures: 0,
       });
     }
     this.#loaded = this.#state === undefined;
@@ -217,7 +231,7 @@ export class WitnessPusher {
   onCheckpoint(cp: PusherCheckpoint): void {
     if (this.#closed) return;
     if (!cp.note.startsWith(`${this.#origin}\n`)) {
-      this.#report(`checkpoint ${cp.size} is not of origin ${this.#origin}: ignored`);
+      this.#logger.warn({ size: cp.size }, 'checkpoint of another origin ignored');
       return;
     }
     if (this.#latest !== undefined && cp.size <= this.#latest.size) return;
@@ -251,6 +265,7 @@ export class WitnessPusher {
       targetSize: this.#target?.size,
       publishedSize: this.#published?.size,
       upToDate: this.#latest !== undefined && this.#published?.size === this.#latest.size,
+      quorumMet: this.#quorumMet,
       witnesses: [...this.#policy.witnesses.values()].map((w) => {
         const k = this.#workers.find((x) => x.name === w.name);
         return {
@@ -262,6 +277,8 @@ export class WitnessPusher {
           lastSuccessAt: k?.lastSuccessAt,
           lastError: k === undefined ? 'no URL in the policy: never contacted' : k.lastError,
           busy: k?.busy ?? false,
+          successes: k?.successes ?? 0,
+          failures: k?.failures ?? 0,
         };
       }),
     };
@@ -353,6 +370,7 @@ export class WitnessPusher {
     try {
       const cosig = await this.#addCheckpoint(w, cp, w.abort.signal);
       w.lastSuccessAt = this.#now();
+      w.successes++;
       w.lastError = undefined;
       w.cosignedSize = cp.size;
       this.#pending.get(cp.size)?.cosigs.set(w.name, cosig);
@@ -360,7 +378,13 @@ export class WitnessPusher {
       await Promise.all([this.#setKnownSize(w, cp.size), this.#storeCosignature(cp.size, w.name, cosig)]);
     } catch (err) {
       w.lastError = err instanceof Error ? err.message : String(err);
-      if (!this.#closed) this.#report(`witness ${w.name}: checkpoint ${cp.size}: ${w.lastError}`);
+      if (!this.#closed) {
+        w.failures++;
+        this.#logger.warn(
+          { witness: w.name, size: cp.size, ...errorFields(err) },
+          `witness ${w.name}: checkpoint ${cp.size}: push failed`,
+        );
+      }
     } finally {
       w.busy = false;
       w.abort = undefined;
@@ -421,7 +445,12 @@ export class WitnessPusher {
     }
     const first = this.#published?.size !== size;
     this.#publish(size, p.cp.note + lines.join(''));
-    if (first) this.#report(`checkpoint ${size}: quorum ${this.#policy.quorum} met; published`);
+    this.#quorumMet = true;
+    if (first)
+      this.#logger.info(
+        { size, quorum: this.#policy.quorum },
+        `checkpoint ${size}: quorum ${this.#policy.quorum} met; published`,
+      );
     for (const s of this.#pending.keys()) if (s < size) this.#pending.delete(s);
   }
 
@@ -434,7 +463,14 @@ export class WitnessPusher {
     if (this.#reportedShortfall === t.size) return;
     this.#reportedShortfall = t.size;
     const got = [...(this.#pending.get(t.size)?.cosigs.keys() ?? [])];
-    this.#report(
+    this.#quorumMet = false;
+    this.#logger.warn(
+      {
+        size: t.size,
+        quorum: this.#policy.quorum,
+        cosignedBy: got,
+        published: this.#published?.size ?? null,
+      },
       `checkpoint ${t.size}: quorum ${this.#policy.quorum} NOT met (cosigned by: ${got.join(', ') || 'none'}); ` +
         `still publishing ${this.#published ? `checkpoint ${this.#published.size}` : 'nothing'}`,
     );
@@ -447,7 +483,7 @@ export class WitnessPusher {
     try {
       await this.#state.setWitnessSize(w.name, w.url, size, this.#now());
     } catch (err) {
-      this.#report(`witness ${w.name}: cannot store its size: ${(err as Error).message}`);
+      this.#logger.error({ witness: w.name, ...errorFields(err) }, 'cannot store the witness size');
     }
   }
 
@@ -457,7 +493,7 @@ export class WitnessPusher {
     try {
       await this.#state.saveCosignature(size, witness, c.line, c.timestamp);
     } catch (err) {
-      this.#report(`witness ${witness}: cannot store its cosignature: ${(err as Error).message}`);
+      this.#logger.error({ witness, ...errorFields(err) }, 'cannot store the cosignature');
     }
   }
 
@@ -468,7 +504,7 @@ export class WitnessPusher {
       for (const w of this.#workers) w.knownSize ??= known.get(w.name);
       this.#restorePublished(await state.loadCosignedCheckpoints(RESTORE_SIZES));
     } catch (err) {
-      this.#report(`cannot restore the stored witness state: ${(err as Error).message}`);
+      this.#logger.error(errorFields(err), 'cannot restore the stored witness state');
     }
     this.#loaded = true;
     this.#advance();

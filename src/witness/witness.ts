@@ -10,6 +10,7 @@ import { bytesEqual, fromUtf8, toBase64 } from '../core/bytes.js';
 import { type Checkpoint, parseCheckpoint } from '../core/checkpoint.js';
 import { type CosignatureV1Signer, cosignatureV1Line } from '../core/cosignature.js';
 import { logKeysOrigin } from '../core/log-keys.js';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 import { EMPTY_ROOT, verifyConsistency } from '../core/merkle.js';
 import { type NoteVerifier, newEd25519Verifier, type ParsedNote, parseNote } from '../core/note.js';
 import { readCappedBytes } from '../core/read-body.js';
@@ -292,7 +293,7 @@ export function evidenceJson(e: WitnessEvidence): Record<string, unknown> {
  *   GET  /evidence                        recorded evidence, JSON
  *   GET  /                                witness name, vkey and logs, JSON
  */
-export function createWitnessApp(witness: Witness): Hono {
+export function createWitnessApp(witness: Witness, logger: Logger = silentLogger): Hono {
   const app = new Hono();
   app.post('/add-checkpoint', async (c) => {
     const declared = Number(c.req.header('content-length') ?? '0');
@@ -331,7 +332,7 @@ export function createWitnessApp(witness: Witness): Hono {
   });
   app.notFound((c) => c.body(`no route for ${c.req.method} ${c.req.path}\n`, 404, { 'Content-Type': TEXT }));
   app.onError((err, c) => {
-    console.error(`opa-tlog witness: ${err.message}`);
+    logger.error({ method: c.req.method, ...errorFields(err), stack: err.stack }, 'internal error');
     return c.body('internal error\n', 500, { 'Content-Type': TEXT });
   });
   return app;

@@ -34,6 +34,10 @@ describe.each(engines)('crash loop ($name)', (engine) => {
     // SQLite lives in the data directory; PostgreSQL is named by --store.
     const store = engine.name === 'postgres' ? ['--store', await engine.location()] : [];
     const acked = new Map<string, number[]>();
+    const sentItem = (key: string) => {
+      const [round, w, i] = /^r(\d+)-w(\d+)-(\d+)$/.exec(key)!.slice(1).map(Number);
+      return { round, w, i };
+    };
     const leaves = new Map<number, string>();
     const checkpoints: Seen[] = [];
     let kills = 0;
@@ -125,7 +129,8 @@ describe.each(engines)('crash loop ($name)', (engine) => {
         const res = await fetch(`${srv.url}/v1/entries`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': key },
-          body: JSON.stringify(Array.from({ length: n }, () => ({ retry: true }))),
+          // The same body as the acknowledged request (a key with another body is refused, 422).
+          body: JSON.stringify(Array.from({ length: n }, (_, j) => ({ ...sentItem(key), j }))),
         });
         const body = (await res.json()) as { indices: number[]; duplicates: boolean[] };
         expect(body.indices).toEqual(indices);

@@ -116,8 +116,8 @@ export async function startWitnessServer(
       ...args,
     ],
     (out) => {
-      const url = /listening on (\S+)/.exec(out)?.[1];
-      const vkey = /verifier key (\S+)/.exec(out)?.[1];
+      const url = /listening on ([^\s"]+)/.exec(out)?.[1];
+      const vkey = /verifier key ([^\s"]+)/.exec(out)?.[1];
       return url && vkey ? { url: url.replace(/\/$/, ''), vkey } : undefined;
     },
   );

@@ -13,6 +13,7 @@ import { SqliteWitnessPushState, type WitnessPushState } from '../../src/store/w
 import { WitnessPusher } from '../../src/witness/pusher.js';
 import { createWitnessApp } from '../../src/witness/witness.js';
 import { TEST_ORIGIN, TEST_SIGNER, TEST_VERIFIER } from '../helpers/log.js';
+import { captureLogger } from '../helpers/logger.js';
 import { grow, makeWitness, newLog, type Served, serveLog, serveWitness } from './helpers.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -39,7 +40,7 @@ describe('log + three witnesses, 2-of-3', () => {
       'quorum three',
     ].join('\n');
     const policy = parsePolicy(policyText);
-    const reports: string[] = [];
+    const captured = captureLogger();
     const pusher = new WitnessPusher({
       origin: TEST_ORIGIN,
       policy,
@@ -47,7 +48,7 @@ describe('log + three witnesses, 2-of-3', () => {
       state: new SqliteWitnessPushState((log.storage as SqliteLogStorage).db),
       minIntervalMs: 0,
       timeoutMs: 5000,
-      report: (m) => reports.push(m),
+      logger: captured.logger,
     });
     cleanup.push(() => pusher.close());
     log.onCheckpoint((cp) => pusher.onCheckpoint(cp));
@@ -99,10 +100,10 @@ describe('log + three witnesses, 2-of-3', () => {
     expect(pusher.status().upToDate).toBe(false);
     expect(pusher.status().latestSize).toBe(14);
     expect(witnesses[0]!.store.get(TEST_ORIGIN)?.size).toBe(14);
-    expect(reports.some((r) => r.includes('NOT met'))).toBe(false); // reported once the next round starts
+    expect(captured.messages().some((r) => r.includes('NOT met'))).toBe(false); // reported once the next round starts
     await grow(log, 1, 'e');
     await pusher.flush();
-    expect(reports.some((r) => r.includes('checkpoint 14: quorum three NOT met'))).toBe(true);
+    expect(captured.messages().some((r) => r.includes('checkpoint 14: quorum three NOT met'))).toBe(true);
     expect((await published()).checkpoint.size).toBe(12);
 
     // A fresh pusher on the same database restores what was published, and knows the sizes.

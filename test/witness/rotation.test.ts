@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { toBase64 } from '../../src/core/bytes.js';
 import { formatCheckpoint } from '../../src/core/checkpoint.js';
 import { cosignatureV1SignerFromSeed } from '../../src/core/cosignature.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { EMPTY_ROOT } from '../../src/core/merkle.js';
 import {
   ed25519SignerFromSeed,
@@ -166,7 +167,7 @@ describe('gossip and the monitor', () => {
       witness: w,
       peers: [{ url: 'http://peer' }],
       fetch: g.fetch,
-      report: () => {},
+      logger: silentLogger,
     }).runOnce();
     expect(round.compared).toBe(0);
     expect(round.problems.join('\n')).toContain(`exceeds ${MAX_CHECKPOINT_RESPONSE_BYTES} bytes`);

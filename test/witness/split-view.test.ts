@@ -103,7 +103,6 @@ test('split view: refused by the witness, caught by gossip and by the monitor', 
   const gossip = new Gossip({
     witness: w1,
     peers: [{ url: s2.url, vkey: w2.signer.vkey }],
-    report: () => {},
   });
   const round = await gossip.runOnce();
   expect(round.compared).toBe(1);
