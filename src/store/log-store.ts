@@ -6,7 +6,7 @@
  * or none.
  */
 import { bytesEqual, concatBytes, utf8 } from '../core/bytes.js';
-import { decodeEntry } from '../core/entry.js';
+import { decodeEntry, type Entry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
@@ -208,11 +208,10 @@ export class LogStore {
    * was erased (the entry can no longer be found by it).
    */
   #realIds(index: number): { src: string; id: string } | undefined {
-    const e = decodeEntry(this.entry(index)!);
-    const f = e.flags;
-    if (!f || !(f.includes('withheld_id') || f.includes('withheld_src'))) return e;
-    const row = this.#q.privateIds.get(index) as { source: string; id: string | null } | undefined;
-    return row ? { src: row.source, id: row.id ?? e.id } : undefined;
+    return realIds(
+      decodeEntry(this.entry(index)!),
+      () => this.#q.privateIds.get(index) as { source: string; id: string | null } | undefined,
+    );
   }
 
   /**
@@ -465,36 +464,68 @@ export class LogStore {
     return this.#q.resignCheckpoint.run(note, size, root).changes === 1;
   }
 
-  /**
-   * The recorded origin, current keys (`vkeys`, one per line) and retired keys
-   * (`retired_vkeys`). A database from before key rotation has only `vkey`: its one key.
-   */
+  /** The recorded origin, current and retired keys ({@link identityFromMeta}). */
   identity(): LogIdentity {
-    const lines = (k: string): string[] | undefined =>
-      this.getMeta(k)
-        ?.split('\n')
-        .filter((l) => l !== '');
-    const origin = this.getMeta('origin');
-    const legacy = this.getMeta('vkey');
-    const vkeys = lines('vkeys') ?? (legacy !== undefined ? [legacy] : undefined);
-    const retiredVkeys = lines('retired_vkeys');
-    return {
-      ...(origin !== undefined ? { origin } : {}),
-      ...(vkeys !== undefined ? { vkeys } : {}),
-      ...(retiredVkeys !== undefined ? { retiredVkeys } : {}),
-    };
+    return identityFromMeta((k) => this.getMeta(k));
   }
 
-  /**
-   * Records the log's origin, current and retired keys in one transaction; `vkey` keeps the
-   * first current key, as builds from before key rotation read it.
-   */
+  /** Records the log's origin, current and retired keys in one transaction ({@link identityMetaRows}). */
   setIdentity(origin: string, vkeys: readonly string[], retiredVkeys: readonly string[]): void {
     this.db.transaction(() => {
-      this.setMeta('origin', origin);
-      if (vkeys[0] !== undefined) this.setMeta('vkey', vkeys[0]);
-      this.setMeta('vkeys', vkeys.join('\n'));
-      this.setMeta('retired_vkeys', retiredVkeys.join('\n'));
+      for (const [k, v] of identityMetaRows(origin, vkeys, retiredVkeys)) this.setMeta(k, v);
     })();
   }
+}
+
+/**
+ * The source and id an entry was appended with, for every engine: its public `src`/`id`, or,
+ * when a field was withheld from the leaf, the private values `priv` reads (leaf_meta's source,
+ * withheld_ids' id; read only then). Undefined when the withheld values were erased.
+ */
+export function realIds(
+  e: Entry,
+  priv: () => { source: string; id: string | null } | undefined,
+): { src: string; id: string } | undefined {
+  const f = e.flags;
+  if (!f || !(f.includes('withheld_id') || f.includes('withheld_src'))) return e;
+  const row = priv();
+  return row ? { src: row.source, id: row.id ?? e.id } : undefined;
+}
+
+/**
+ * The identity recorded in `meta` rows (read through `get`), for every engine: `origin`, the
+ * current keys (`vkeys`, one per line) and retired keys (`retired_vkeys`). A database from
+ * before key rotation has only `vkey`: its one key.
+ */
+export function identityFromMeta(get: (key: string) => string | undefined): LogIdentity {
+  const lines = (k: string): string[] | undefined =>
+    get(k)
+      ?.split('\n')
+      .filter((l) => l !== '');
+  const origin = get('origin');
+  const legacy = get('vkey');
+  const vkeys = lines('vkeys') ?? (legacy !== undefined ? [legacy] : undefined);
+  const retiredVkeys = lines('retired_vkeys');
+  return {
+    ...(origin !== undefined ? { origin } : {}),
+    ...(vkeys !== undefined ? { vkeys } : {}),
+    ...(retiredVkeys !== undefined ? { retiredVkeys } : {}),
+  };
+}
+
+/**
+ * The `meta` rows (key, value) that record an identity, for every engine; `vkey` keeps the
+ * first current key, as builds from before key rotation read it.
+ */
+export function identityMetaRows(
+  origin: string,
+  vkeys: readonly string[],
+  retiredVkeys: readonly string[],
+): [string, string][] {
+  return [
+    ['origin', origin],
+    ...(vkeys[0] !== undefined ? [['vkey', vkeys[0]] as [string, string]] : []),
+    ['vkeys', vkeys.join('\n')],
+    ['retired_vkeys', retiredVkeys.join('\n')],
+  ];
 }

@@ -1,16 +1,22 @@
 /**
  * The PostgreSQL engine's append: one short transaction that takes the next index range under
- * the one-row `tree_head` lock (as Tessera's SQL drivers do), deduplicates against every
- * server's committed entries, and inserts entries, ids, payloads, metadata and erasures with
+ * the one-row `tree_head` lock (as Tessera's SQL drivers do), deduplicates on (source, id)
+ * and content against every server's committed entries, and inserts entries, ids, payloads, metadata and erasures with
  * bulk `unnest` inserts. When it commits, every leaf has its final index, so the upload can
  * be acknowledged; the elected sequencer builds the tiles later (postgres-sequencer.ts).
  */
-import { utf8 } from '../core/bytes.js';
-import { decodeEntry } from '../core/entry.js';
+import { decodeEntry, verifyCommitment } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
-import { type AppendCommit, type AppendItem, type AppendResult, EraseError } from './log-storage.js';
+import {
+  type AppendCommit,
+  type AppendItem,
+  type AppendResult,
+  ConflictError,
+  EraseError,
+} from './log-storage.js';
 import { key52 } from './log-store.js';
+import { entriesByIdKeys, type IdHit, idKey } from './postgres-ids.js';
 import type { Queryable } from './postgres-query.js';
 
 /** A leaf of the batch that was not a duplicate, with its index. */
@@ -21,56 +27,88 @@ interface NewLeaf {
   readonly idKey: number | undefined;
 }
 
+/**
+ * Entries with one (source, id) a batch item can match: committed ones (from the database)
+ * and the batch's own earlier new leaves, each with what proves its content.
+ */
+type Candidate = Pick<IdHit, 'idx' | 'entry' | 'salt'>;
+
 const dedupKey = (source: string, id: string): string => `${source}\u0000${id}`;
 
-/**
- * Indices of committed entries whose (source, id) is among the batch's, keyed by
- * `source NUL id` (the smallest index when there are several). One query for the batch; each
- * hit of the 52-bit key is confirmed against the entry itself.
- */
-async function committedIds(q: Queryable, keys: number[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  if (keys.length === 0) return out;
-  const rows = (
-    await q.query(
-      'SELECT i.idx, e.data FROM ids i JOIN entries e ON e.idx = i.idx WHERE i.key = ANY($1::bigint[]) ORDER BY i.idx',
-      [keys],
-    )
-  ).rows as { idx: number; data: Buffer }[];
-  for (const r of rows) {
-    const e = decodeEntry(r.data);
-    const k = dedupKey(e.src, e.id);
-    if (!out.has(k)) out.set(k, r.idx);
+/** Committed entries by `source NUL id`, in index order (one query for the batch). */
+async function committedCandidates(q: Queryable, keys: number[]): Promise<Map<string, Candidate[]>> {
+  const out = new Map<string, Candidate[]>();
+  for (const h of await entriesByIdKeys(q, keys)) {
+    const k = dedupKey(h.src, h.id);
+    const list = out.get(k);
+    if (list) list.push(h);
+    else out.set(k, [h]);
   }
   return out;
 }
 
 /**
- * Assigns indices from `next`: a (source, id) already committed, or earlier in this batch,
- * returns that index as a duplicate and adds no leaf.
+ * The dedup of one item against the entries with its (source, id), as the SQLite engine's
+ * probe: the earliest one with the same content (its stored salt hashes with the new payload
+ * to its `c`; an item without payload, an erasure, matches on (source, id) alone) is a
+ * duplicate; else the earliest one, if any, is the entry the new leaf conflicts with. An entry
+ * erased earlier in the batch has lost its salt and matches nothing.
+ */
+function matchContent(
+  item: AppendItem,
+  list: readonly Candidate[],
+  erased: ReadonlySet<number>,
+  sha: Sha256,
+): { duplicate: number } | { conflictsWith: number | undefined } {
+  const payload = item.payload;
+  const same = list.find(
+    (c) =>
+      payload === undefined ||
+      (c.salt !== undefined && !erased.has(c.idx) && verifyCommitment(c.entry, c.salt, payload, sha)),
+  );
+  return same ? { duplicate: same.idx } : { conflictsWith: list[0]?.idx };
+}
+
+/**
+ * Assigns indices from `next`: an item whose (source, id) and content are already committed,
+ * or earlier in this batch, returns that index as a duplicate and adds no leaf; one with other
+ * content is appended with `conflictsWith`, or refuses the batch (ConflictError) when it says
+ * `refuseConflict`.
  */
 function assign(
   items: readonly AppendItem[],
   idKeys: (number | undefined)[],
-  seen: Map<string, number>,
+  seen: Map<string, Candidate[]>,
   next: number,
   sha: Sha256,
 ): { results: AppendResult[]; leaves: NewLeaf[] } {
   const results: AppendResult[] = [];
   const leaves: NewLeaf[] = [];
+  const erased = new Set<number>();
   items.forEach((item, i) => {
+    let conflictsWith: number | undefined;
     if (item.source !== undefined && item.id !== undefined) {
       const k = dedupKey(item.source, item.id);
-      const found = seen.get(k);
-      if (found !== undefined) {
-        results.push({ index: found, duplicate: true });
+      const list = seen.get(k) ?? [];
+      const m = matchContent(item, list, erased, sha);
+      if ('duplicate' in m) {
+        results.push({ index: m.duplicate, duplicate: true });
         return;
       }
-      seen.set(k, next);
+      conflictsWith = m.conflictsWith;
+      if (conflictsWith !== undefined && item.refuseConflict) {
+        throw new ConflictError(`id ${item.id} was logged with other content (entry ${conflictsWith})`);
+      }
+      seen.set(k, [...list, { idx: next, entry: decodeEntry(item.entry), salt: item.salt }]);
     }
+    if (item.erase) erased.add(item.erase.index);
     const leaf = item.leafHash ?? leafHash(item.entry, sha);
     leaves.push({ item, index: next, leaf, idKey: idKeys[i] });
-    results.push({ index: next, duplicate: false });
+    results.push({
+      index: next,
+      duplicate: false,
+      ...(conflictsWith !== undefined ? { conflictsWith } : {}),
+    });
     next++;
   });
   return { results, leaves };
@@ -104,7 +142,7 @@ async function insertRows(q: Queryable, leaves: readonly NewLeaf[]): Promise<voi
   await insertMeta(q, leaves);
 }
 
-/** Inserts the private search metadata and bundle revisions of the batch. */
+/** Inserts the private search metadata, withheld ids and bundle revisions of the batch. */
 async function insertMeta(q: Queryable, leaves: readonly NewLeaf[]): Promise<void> {
   const m = leaves.filter((l) => l.item.meta);
   if (m.length === 0) return;
@@ -121,6 +159,13 @@ async function insertMeta(q: Queryable, leaves: readonly NewLeaf[]): Promise<voi
       col((x) => x.result),
     ],
   );
+  const withheld = m.filter((l) => l.item.meta!.privateId !== undefined);
+  if (withheld.length > 0) {
+    await q.query('INSERT INTO withheld_ids (idx, id) SELECT * FROM unnest($1::bigint[], $2::text[])', [
+      withheld.map((l) => l.index),
+      withheld.map((l) => l.item.meta!.privateId),
+    ]);
+  }
   const revs = m.flatMap((l) => l.item.meta!.revisions.map((r) => [r, l.index] as const));
   if (revs.length > 0) {
     await q.query(
@@ -131,7 +176,8 @@ async function insertMeta(q: Queryable, leaves: readonly NewLeaf[]): Promise<voi
 }
 
 /**
- * Applies an erasure entry at `erasureIndex`: deletes the payload of `erase.index` and records
+ * Applies an erasure entry at `erasureIndex`: deletes the payload of `erase.index` with every
+ * private field derived from it (search metadata, bundle revisions, withheld id) and records
  * why. Runs after the batch's rows are inserted, in batch order, so it sees the entries and
  * erasures before it in the batch, as SQLite's in-transaction order does.
  */
@@ -152,7 +198,9 @@ async function applyErasure(
     throw new EraseError('not_erasable', `entry ${erase.index} is an erasure entry`);
   }
   if (row.erased !== null) throw new EraseError('already_erased', `entry ${erase.index} is already erased`);
-  await q.query('DELETE FROM payloads WHERE idx = $1', [erase.index]);
+  for (const table of ['payloads', 'leaf_meta', 'leaf_revisions', 'withheld_ids']) {
+    await q.query(`DELETE FROM ${table} WHERE idx = $1`, [erase.index]);
+  }
   await q.query('INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES ($1, $2, $3, $4)', [
     erase.index,
     erasureIndex,
@@ -165,7 +213,7 @@ async function applyErasure(
  * Commits `items` in one transaction on `q` (a dedicated connection): locks the index
  * counter, deduplicates, inserts, applies erasures and advances the counter. Returns one
  * result per item and the number of leaves committed by every server so far. A failure
- * rolls everything back (EraseError refuses the batch).
+ * rolls everything back (EraseError, ConflictError refuse the batch).
  */
 export async function appendPostgres(
   q: Queryable,
@@ -174,7 +222,7 @@ export async function appendPostgres(
 ): Promise<AppendCommit> {
   for (const item of items) if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
   const idKeys = items.map((it) =>
-    it.source !== undefined && it.id !== undefined ? key52(sha(utf8(it.id))) : undefined,
+    it.source !== undefined && it.id !== undefined ? idKey(it.id, sha) : undefined,
   );
   await q.query('BEGIN');
   try {
@@ -182,7 +230,7 @@ export async function appendPostgres(
       next_idx: number;
     };
     const keys = [...new Set(idKeys.filter((k): k is number => k !== undefined))];
-    const seen = await committedIds(q, keys);
+    const seen = await committedCandidates(q, keys);
     const { results, leaves } = assign(items, idKeys, seen, head.next_idx, sha);
     const size = head.next_idx + leaves.length;
     if (leaves.length > 0) {

@@ -92,6 +92,16 @@ const MIGRATIONS: readonly string[] = [
     erased_at   bigint NOT NULL
   );
   `,
+  `
+  -- As SQLite's migration 5: erasure deletes a leaf's bundle revisions (found by idx), and
+  -- the real id of a leaf whose id was withheld from the entry lives here, private; lookups
+  -- and dedup by id confirm against it, erasure deletes the row.
+  CREATE INDEX leaf_revisions_idx ON leaf_revisions (idx);
+  CREATE TABLE withheld_ids (
+    idx bigint PRIMARY KEY,
+    id  text NOT NULL
+  );
+  `,
 ];
 
 /** Number of migrations this build knows. */

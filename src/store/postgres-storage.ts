@@ -6,8 +6,6 @@
  * SQL is in these postgres-*.ts modules.
  */
 import type pg from 'pg';
-import { utf8 } from '../core/bytes.js';
-import { decodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import type { StoredTile } from '../core/tiles.js';
 import type {
@@ -21,8 +19,9 @@ import type {
   StoredCheckpoint,
   StoredPayload,
 } from './log-storage.js';
-import { key52 } from './log-store.js';
+import { identityFromMeta, identityMetaRows, key52 } from './log-store.js';
 import { appendPostgres } from './postgres-append.js';
+import { entriesByIdKeys, idKey } from './postgres-ids.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { openPool } from './postgres-query.js';
 import { PgSequencer } from './postgres-sequencer.js';
@@ -34,6 +33,14 @@ export interface PostgresStorageOptions {
   readonly poolSize?: number;
   readonly sha: Sha256;
 }
+
+/** The meta keys that record the identity (log-store.ts identityMetaRows). */
+const IDENTITY_KEYS = ['origin', 'vkey', 'vkeys', 'retired_vkeys'];
+/** An arbitrary constant: the advisory lock key that serializes identity writes. */
+const IDENTITY_LOCK = 0x6f70746c6f69;
+/** Identity rows as one comparable string (key order). */
+const rowsText = (rows: readonly { key: string; value: string }[]): string =>
+  JSON.stringify([...rows].sort((a, b) => (a.key < b.key ? -1 : 1)).map((r) => [r.key, r.value]));
 
 type CheckpointRow = { size: number; root: Buffer; note: string; signed_at: number };
 const toCheckpoint = (r: CheckpointRow | undefined): StoredCheckpoint | undefined =>
@@ -70,6 +77,8 @@ export class PostgresLogStorage implements LogStorage {
   readonly #sha: Sha256;
   /** The newest checkpoint size this server read or stored: the checkpoint CAS's expectation. */
   #head: number | undefined;
+  /** The identity rows as this server's last identity() read them: setIdentity's expectation. */
+  #identityRows: string | undefined;
 
   constructor(pool: pg.Pool, seq: PgSequencer, sha: Sha256) {
     this.#pool = pool;
@@ -130,19 +139,15 @@ export class PostgresLogStorage implements LogStorage {
     return r ? { data: r.data, interior: r.interior ?? undefined } : undefined;
   }
 
-  /** Entries whose id is `id` (confirmed against each entry), in index order, with their source. */
+  /** Entries appended with id `id` (confirmed against each entry), in index order, with their source. */
   async #withId(id: string): Promise<{ idx: number; src: string }[]> {
-    const r = await this.#pool.query(
-      'SELECT i.idx, e.data FROM ids i JOIN entries e ON e.idx = i.idx WHERE i.key = $1 ORDER BY i.idx',
-      [key52(this.#sha(utf8(id)))],
-    );
-    return (r.rows as { idx: number; data: Buffer }[])
-      .map((x) => ({ idx: x.idx, e: decodeEntry(x.data) }))
-      .filter((x) => x.e.id === id)
-      .map((x) => ({ idx: x.idx, src: x.e.src }));
+    return (await entriesByIdKeys(this.#pool, [idKey(id, this.#sha)])).filter((h) => h.id === id);
   }
   async findById(source: string, id: string): Promise<number | undefined> {
-    return (await this.#withId(id)).find((x) => x.src === source)?.idx;
+    return (await this.findAllById(source, id))[0];
+  }
+  async findAllById(source: string, id: string): Promise<number[]> {
+    return (await this.#withId(id)).filter((x) => x.src === source).map((x) => x.idx);
   }
   async findByIdAnySource(id: string): Promise<number[]> {
     return (await this.#withId(id)).map((x) => x.idx);
@@ -224,28 +229,75 @@ export class PostgresLogStorage implements LogStorage {
   }
 
   async identity(): Promise<LogIdentity> {
-    const r = await this.#pool.query("SELECT key, value FROM meta WHERE key IN ('origin', 'vkey')");
-    const m = new Map((r.rows as { key: string; value: string }[]).map((x) => [x.key, x.value]));
-    const origin = m.get('origin');
-    const vkey = m.get('vkey');
-    return { ...(origin !== undefined ? { origin } : {}), ...(vkey !== undefined ? { vkey } : {}) };
+    const r = await this.#pool.query('SELECT key, value FROM meta WHERE key = ANY($1::text[])', [
+      IDENTITY_KEYS,
+    ]);
+    const rows = r.rows as { key: string; value: string }[];
+    this.#identityRows = rowsText(rows);
+    const m = new Map(rows.map((x) => [x.key, x.value]));
+    return identityFromMeta((k) => m.get(k));
   }
 
   /**
-   * Records origin and key together unless a server starting at the same time recorded them
-   * first; then they must be the same, or this server refuses (one log per database).
+   * Records origin, current and retired keys together, replacing what was recorded, as a
+   * compare-and-swap on what this server's last {@link identity} read: if another server
+   * recorded another identity meanwhile (two servers starting on a fresh database with other
+   * keys), this one refuses instead of overwriting it (one log per database).
    */
-  async setIdentity(origin: string, vkey: string): Promise<void> {
-    await this.#pool.query(
-      "INSERT INTO meta (key, value) VALUES ('origin', $1), ('vkey', $2) ON CONFLICT (key) DO NOTHING",
-      [origin, vkey],
-    );
-    const got = await this.identity();
-    if (got.origin !== origin || got.vkey !== vkey) {
-      throw new Error(
-        `another server recorded origin "${got.origin}" and key ${got.vkey} in this database first`,
+  async setIdentity(
+    origin: string,
+    vkeys: readonly string[],
+    retiredVkeys: readonly string[],
+  ): Promise<void> {
+    const rows = identityMetaRows(origin, vkeys, retiredVkeys);
+    const c = await this.#pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1)', [IDENTITY_LOCK]);
+      const now = (await c.query('SELECT key, value FROM meta WHERE key = ANY($1::text[])', [IDENTITY_KEYS]))
+        .rows as { key: string; value: string }[];
+      const recorded = rowsText(now);
+      const wanted = rowsText(rows.map(([key, value]) => ({ key, value })));
+      if (this.#identityRows !== undefined && recorded !== this.#identityRows && recorded !== wanted) {
+        const m = new Map(now.map((x) => [x.key, x.value]));
+        const got = identityFromMeta((k) => m.get(k));
+        throw new Error(
+          `another server recorded origin "${got.origin}" and keys ${got.vkeys?.join(', ')} in this database first`,
+        );
+      }
+      await c.query(
+        'INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        [rows.map((x) => x[0]), rows.map((x) => x[1])],
       );
+      await c.query('COMMIT');
+      this.#identityRows = undefined;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
     }
+  }
+
+  /**
+   * Replaces the note of checkpoint `size` if its root is `root` (the same checkpoint with more
+   * signatures). Not fenced by the lease: it never changes what a size commits to.
+   */
+  async addCheckpointSignatures(size: number, root: Uint8Array, note: string): Promise<void> {
+    const r = await this.#pool.query('UPDATE checkpoints SET note = $1 WHERE size = $2 AND root = $3', [
+      note,
+      size,
+      root,
+    ]);
+    if (r.rowCount !== 1) throw new Error(`no checkpoint of size ${size} with that root is stored`);
+  }
+
+  /** A tiny durable write that changes nothing the log reads (a meta row), as on SQLite. */
+  async probeWritable(): Promise<void> {
+    await this.#pool.query(
+      "INSERT INTO meta (key, value) VALUES ('write_probe', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      [String(Date.now())],
+    );
   }
 
   async close(): Promise<void> {

@@ -5,11 +5,11 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { toBase64 } from '../../src/core/bytes.js';
-import { encodeEntry } from '../../src/core/entry.js';
+import { decodeEntry, encodeEntry } from '../../src/core/entry.js';
 import { EMPTY_ROOT, leafHash, rootOfLeafHashes } from '../../src/core/merkle.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
-import { type AppendItem, EraseError, type LogStorage } from '../../src/store/log-storage.js';
+import { type AppendItem, ConflictError, EraseError, type LogStorage } from '../../src/store/log-storage.js';
 import { engines, integrate, openStorage } from '../helpers/engines.js';
 
 const opened: LogStorage[] = [];
@@ -133,7 +133,7 @@ describe.each(engines)('$name storage', (engine) => {
     const loc = await engine.location();
     const s = await open(loc);
     expect(await s.identity()).toEqual({});
-    await s.setIdentity('o.example/log', 'o.example/log+1234+AAAA');
+    await s.setIdentity('o.example/log', ['o.example/log+1234+AAAA'], []);
     await append(s, [item('a', '1', 1)]);
     await integrate(s);
     const cp = { size: 1, root: s.committedTree().root, note: 'n', signedAt: 7 };
@@ -146,8 +146,91 @@ describe.each(engines)('$name storage', (engine) => {
     opened.pop();
     const again = await open(loc);
     expect(await again.latestCheckpoint()).toEqual(cp);
-    expect(await again.identity()).toEqual({ origin: 'o.example/log', vkey: 'o.example/log+1234+AAAA' });
+    expect(await again.identity()).toEqual({
+      origin: 'o.example/log',
+      vkeys: ['o.example/log+1234+AAAA'],
+      retiredVkeys: [],
+    });
     expect(again.committedTree().size).toBe(1);
     expect(toBase64(again.committedTree().root)).toBe(toBase64(cp.root));
+  });
+  test('dedup on content: a resend is a duplicate, other content conflicts or refuses the batch', async () => {
+    const s = await open(await engine.location());
+    // eventLeaf draws a fresh salt each call: a resend matches through the stored salt.
+    expect(await append(s, [item('a', '1', 1), item('a', '1', 1), item('a', '1', 2)])).toEqual([
+      { index: 0, duplicate: false },
+      { index: 0, duplicate: true },
+      { index: 1, duplicate: false, conflictsWith: 0 },
+    ]);
+    expect(await append(s, [item('a', '1', 2), item('a', '1', 3), item('b', '1', 3)])).toEqual([
+      { index: 1, duplicate: true },
+      { index: 2, duplicate: false, conflictsWith: 0 },
+      { index: 3, duplicate: false },
+    ]);
+    expect(await s.findAllById('a', '1')).toEqual([0, 1, 2]);
+    expect(await s.findById('a', '1')).toBe(0);
+    expect(await s.findAllById('c', '1')).toEqual([]);
+    const refused = await Promise.resolve()
+      .then(() => s.append([item('a', '9', 9), { ...item('a', '1', 4), refuseConflict: true }]))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as ConflictError).code).toBe('idempotency_key_reused');
+    expect(await s.findById('a', '9')).toBeUndefined();
+    // A resend with refuseConflict is still a duplicate.
+    expect(await append(s, [{ ...item('a', '1', 1), refuseConflict: true }])).toEqual([
+      { index: 0, duplicate: true },
+    ]);
+    expect((await s.append([item('z', 'z', 1)])).size).toBe(5);
+  });
+
+  test('a withheld id: found by its real value, gone with its erasure with all private metadata', async () => {
+    const loc = await engine.location();
+    const s = await open(loc);
+    const secret = 'carol@example.com';
+    const [w] = await append(s, [item('a', secret, 1)]);
+    expect(w).toEqual({ index: 0, duplicate: false });
+    expect(decodeEntry((await s.entry(0))!).id).toBe('');
+    expect(await s.findById('a', secret)).toBe(0);
+    expect(await s.findByIdAnySource(secret)).toEqual([0]);
+    expect(await append(s, [item('a', secret, 1)])).toEqual([{ index: 0, duplicate: true }]);
+    expect(await s.search({ revision: 'r1' }, -1, 10)).toEqual([0]);
+    const entry = encodeEntry({
+      v: 1,
+      kind: 'erasure',
+      src: 'opa-tlog',
+      id: 'e',
+      recv: 1,
+      erases: 0,
+      reason: 'r',
+    });
+    await append(s, [{ entry, source: 'opa-tlog', id: 'e', erase: { index: 0, reason: 'r' } }]);
+    expect(await s.findById('a', secret)).toBeUndefined();
+    expect(await s.findByIdAnySource(secret)).toEqual([]);
+    expect(await s.search({ revision: 'r1' }, -1, 10)).toEqual([]);
+    for (const table of ['payloads', 'leaf_meta', 'leaf_revisions', 'withheld_ids']) {
+      expect([table, await engine.sql(loc, `SELECT idx FROM ${table} WHERE idx = 0`)]).toEqual([table, []]);
+    }
+  });
+
+  test('identity: key rotation replaces the keys; checkpoint signatures added; writes probed', async () => {
+    const s = await open(await engine.location());
+    await s.setIdentity('o.example/log', ['k1'], []);
+    expect(await s.identity()).toEqual({ origin: 'o.example/log', vkeys: ['k1'], retiredVkeys: [] });
+    await s.setIdentity('o.example/log', ['k1', 'k2'], []);
+    await s.setIdentity('o.example/log', ['k2'], ['k1']);
+    expect(await s.identity()).toEqual({ origin: 'o.example/log', vkeys: ['k2'], retiredVkeys: ['k1'] });
+    await append(s, [item('a', '1', 1)]);
+    await integrate(s);
+    const cp = { size: 1, root: s.committedTree().root, note: 'one signature', signedAt: 7 };
+    await s.insertCheckpoint(cp);
+    await s.addCheckpointSignatures(1, cp.root, 'two signatures');
+    expect(await s.checkpointAt(1)).toEqual({ ...cp, note: 'two signatures' });
+    const wrongRoot = new Uint8Array(32);
+    await expect(
+      Promise.resolve().then(() => s.addCheckpointSignatures(1, wrongRoot, 'x')),
+    ).rejects.toThrow();
+    await expect(Promise.resolve().then(() => s.addCheckpointSignatures(2, cp.root, 'x'))).rejects.toThrow();
+    expect((await s.latestCheckpoint())?.note).toBe('two signatures');
+    await s.probeWritable();
   });
 });
