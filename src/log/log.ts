@@ -170,6 +170,7 @@ async function openConfiguredStorage(cfg: LogConfig, sha: Sha256): Promise<LogSt
       cacheMiB: cfg.cacheMiB ?? 256,
       writerThread: cfg.writerThread ?? false,
       sha,
+      ...(cfg.logger ? { logger: cfg.logger } : {}),
     });
   } catch (err) {
     if (err instanceof DamagedTilesError) throw new StartupError(`stored tiles are damaged: ${err.message}`);

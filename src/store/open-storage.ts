@@ -4,6 +4,7 @@
  * `postgresql://` URL. The log never imports an engine's module.
  */
 import type { Sha256 } from '../core/hash.js';
+import type { Logger } from '../core/logger.js';
 import type { SyncMode } from './db.js';
 import type { LogStorage } from './log-storage.js';
 import { openPostgresStorage } from './postgres-storage.js';
@@ -23,6 +24,8 @@ export interface StorageOptions {
   /** Commit in a worker thread (SQLite only; needs the compiled build, dist/). */
   readonly writerThread?: boolean;
   readonly sha: Sha256;
+  /** PostgreSQL only: where connection errors are reported. */
+  readonly logger?: Logger;
 }
 
 /** True when `location` names a PostgreSQL database rather than a SQLite file. */
@@ -36,7 +39,12 @@ export function isPostgresUrl(location: string): boolean {
  * the engine's own error when the storage cannot be opened at all.
  */
 export async function openLogStorage(opts: StorageOptions): Promise<LogStorage> {
-  if (isPostgresUrl(opts.dbPath)) return openPostgresStorage({ url: opts.dbPath, sha: opts.sha });
+  if (isPostgresUrl(opts.dbPath))
+    return openPostgresStorage({
+      url: opts.dbPath,
+      sha: opts.sha,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
   return openSqliteStorage(opts);
 }
 

@@ -4,6 +4,7 @@
  * engine's modules share, so each takes a pool or a single connection alike.
  */
 import pg from 'pg';
+import { errorFields, type Logger, silentLogger } from '../core/logger.js';
 
 /** Anything that runs a parameterized query: a pool or one connection. */
 export interface Queryable {
@@ -25,10 +26,13 @@ export function connectionConfig(url: string): pg.ClientConfig {
   return { connectionString: url, types, application_name: 'opa-tlog' };
 }
 
-/** A pool of at most `max` connections to `url`. Idle connection errors are reported, not thrown. */
-export function openPool(url: string, max: number): pg.Pool {
+/**
+ * A pool of at most `max` connections to `url`. Idle connection errors (the database
+ * restarted, a failover) are reported to `logger`, not thrown: the next query reconnects.
+ */
+export function openPool(url: string, max: number, logger: Logger = silentLogger): pg.Pool {
   const pool = new pg.Pool({ ...connectionConfig(url), max });
-  pool.on('error', (err) => console.error(`opa-tlog: postgres: idle connection failed: ${err.message}`));
+  pool.on('error', (err) => logger.warn(errorFields(err), 'postgres: idle connection failed'));
   return pool;
 }
 

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Sha256 } from '../core/hash.js';
+import type { Logger } from '../core/logger.js';
 import { TileBuilder, type TileWrite } from '../core/tiles.js';
 import { edgeFromTiles, edgeTiles } from './edge.js';
 import {
@@ -105,9 +106,9 @@ export class PgSequencer implements SharedLogStorage {
   }
 
   /** Connects its own connections (work, lease) and loads the integrated tree. */
-  static async open(url: string, sha: Sha256): Promise<PgSequencer> {
-    const q = openPool(url, 1);
-    const leaseQ = openPool(url, 1);
+  static async open(url: string, sha: Sha256, logger?: Logger): Promise<PgSequencer> {
+    const q = openPool(url, 1, logger);
+    const leaseQ = openPool(url, 1, logger);
     try {
       return new PgSequencer(q, leaseQ, sha, await loadIntegrated(q, sha));
     } catch (err) {

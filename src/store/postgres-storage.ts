@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import type { Sha256 } from '../core/hash.js';
+import type { Logger } from '../core/logger.js';
 import type { StoredTile } from '../core/tiles.js';
 import type {
   AppendCommit,
@@ -32,6 +33,8 @@ export interface PostgresStorageOptions {
   /** Connections for reads and appends (default 10). */
   readonly poolSize?: number;
   readonly sha: Sha256;
+  /** Where connection errors are reported (default: dropped). */
+  readonly logger?: Logger;
 }
 
 /** The meta keys that record the identity (log-store.ts identityMetaRows). */
@@ -52,7 +55,7 @@ const toCheckpoint = (r: CheckpointRow | undefined): StoredCheckpoint | undefine
  * DamagedTilesError when the tiles cannot give the integrated tree's right edge.
  */
 export async function openPostgresStorage(opts: PostgresStorageOptions): Promise<PostgresLogStorage> {
-  const pool = openPool(opts.url, opts.poolSize ?? 10);
+  const pool = openPool(opts.url, opts.poolSize ?? 10, opts.logger);
   try {
     const c = await pool.connect();
     try {
@@ -60,7 +63,7 @@ export async function openPostgresStorage(opts: PostgresStorageOptions): Promise
     } finally {
       c.release();
     }
-    return new PostgresLogStorage(pool, await PgSequencer.open(opts.url, opts.sha), opts.sha);
+    return new PostgresLogStorage(pool, await PgSequencer.open(opts.url, opts.sha, opts.logger), opts.sha);
   } catch (err) {
     await pool.end();
     throw err;

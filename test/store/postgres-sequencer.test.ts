@@ -92,4 +92,17 @@ describe.skipIf(!postgresAvailable())('PostgreSQL: many servers, one sequencer',
     await expect(a.insertCheckpoint(checkpoint(a))).rejects.toThrow(/newest checkpoint is 4, not 3/);
     expect(await a.checkpointAt(6)).toBeUndefined();
   });
+  test('two servers recording an identity on a fresh database: the second with other keys is refused', async () => {
+    const url = await (await postgresCluster()).createDatabase();
+    const [a, b, c] = [await open(url), await open(url), await open(url)];
+    // All three read the fresh (empty) identity, as three fork guards starting at once do.
+    for (const s of [a, b, c]) expect(await s.identity()).toEqual({});
+    await a.setIdentity('o.example/log', ['k1'], []);
+    await expect(b.setIdentity('o.example/log', ['k2'], [])).rejects.toThrow(/another server recorded/);
+    await c.setIdentity('o.example/log', ['k1'], []);
+    expect(await b.identity()).toEqual({ origin: 'o.example/log', vkeys: ['k1'], retiredVkeys: [] });
+    // Having read it, a server records a rotation.
+    await b.setIdentity('o.example/log', ['k1', 'k2'], []);
+    expect((await a.identity()).vkeys).toEqual(['k1', 'k2']);
+  });
 });
