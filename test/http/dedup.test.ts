@@ -2,8 +2,8 @@
  * Dedup that cannot be abused (issue 15 part 3): a resend is a duplicate only when it is the
  * same event; the same ids with other content are both logged, the later one flagged as
  * conflicting, and a lookup of the id returns both; an Idempotency-Key reused with another
- * body is refused whole (422). In process (inline commits) and against the real server
- * (dist/, whose commits run in the writer thread).
+ * body is refused whole (422). In process (inline commits) on SQLite and PostgreSQL, and against
+ * the real server (dist/, whose commits run in the writer thread).
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -13,6 +13,7 @@ import { decodeEntry } from '../../src/core/entry.js';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import { TokenStore } from '../../src/http/auth.js';
 import type { TransparencyLog } from '../../src/log/log.js';
+import { engines } from '../helpers/engines.js';
 import { openTestLog, TEST_SIGNER, tempDir } from '../helpers/log.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
 
@@ -28,13 +29,18 @@ afterEach(async () => {
 /** Sends requests to an in-process app (inline commits) or to the real server (writer thread). */
 type Send = (path: string, init?: RequestInit) => Promise<Response>;
 
-async function setup(writerThread: boolean): Promise<Send> {
-  if (writerThread) {
+/** How a test runs: in process on SQLite or PostgreSQL (inline commits), or the real server. */
+type Mode = 'sqlite' | 'postgres' | 'writer thread';
+const modes: Mode[] = [...engines.map((e) => e.name), 'writer thread'];
+const location = (mode: Mode) => engines.find((e) => e.name === mode)!.location();
+
+async function setup(mode: Mode): Promise<Send> {
+  if (mode === 'writer thread') {
     server = await startServer(join(tempDir(), 'data'), ['--sign-interval-ms', '20']);
     const url = server.url;
     return (path, init) => fetch(`${url}${path}`, init);
   }
-  log = await openTestLog(join(tempDir(), 'log.db'), { signIntervalMs: 20 });
+  log = await openTestLog(await location(mode), { signIntervalMs: 20 });
   const app = createApp(log, {
     ...DEFAULT_APP_OPTIONS,
     tokens: new TokenStore('', []),
@@ -59,9 +65,9 @@ const decision = (result: unknown) => ({
   result,
 });
 
-describe.each([false, true])('dedup on content (writer thread: %s)', (writerThread) => {
+describe.each(modes)('dedup on content (%s)', (mode) => {
   test('same ids, other content: both logged, the later conflicting; a lookup shows both', async () => {
-    const app = await setup(writerThread);
+    const app = await setup(mode);
     const real = decision(true);
     const forged = decision(false);
     expect(await json(await post(app, '/logs', [forged]))).toMatchObject({
@@ -97,7 +103,7 @@ describe.each([false, true])('dedup on content (writer thread: %s)', (writerThre
   });
 
   test('no conflict keeps the single-entry answer', async () => {
-    const app = await setup(writerThread);
+    const app = await setup(mode);
     await post(app, '/logs', [decision(true)]);
     await post(app, '/logs', [decision(true)]);
     const body = await json(await app('/v1/decisions/d-42'));
@@ -106,7 +112,7 @@ describe.each([false, true])('dedup on content (writer thread: %s)', (writerThre
   });
 
   test('an Idempotency-Key reused with another body is refused whole (422), nothing applied', async () => {
-    const app = await setup(writerThread);
+    const app = await setup(mode);
     const key = { 'idempotency-key': 'k1' };
     expect((await post(app, '/v1/entries', [{ a: 1 }, { a: 2 }], key)).status).toBe(200);
     for (const body of [
@@ -126,9 +132,9 @@ describe.each([false, true])('dedup on content (writer thread: %s)', (writerThre
   });
 });
 
-describe('the client surfaces conflicts and withheld ids', () => {
+describe.each(engines)('$name: the client surfaces conflicts and withheld ids', (engine) => {
   test('verifyDecision returns the conflicting entries, each verified; a withheld id verifies', async () => {
-    log = await openTestLog(join(tempDir(), 'log.db'), { signIntervalMs: 20 });
+    log = await openTestLog(await engine.location(), { signIntervalMs: 20 });
     const app = createApp(log, DEFAULT_APP_OPTIONS);
     const fetchApp: LogClientOptions['fetch'] = async (input, init) => app.fetch(new Request(input, init));
     await post(async (p, i) => app.request(p, i), '/logs', [

@@ -6,8 +6,6 @@
  * keys. Clients pinned to the old key, the new key and both verify decisions written before,
  * during and after the overlap, with their trusted state carried across.
  */
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { LogClient } from '../../src/client/client.js';
 import { VerifyError } from '../../src/client/errors.js';
@@ -22,7 +20,8 @@ import {
 } from '../../src/core/note.js';
 import { type LogConfig, TransparencyLog } from '../../src/log/log.js';
 import { BASE, grow, logFetch } from '../client/fixture.js';
-import { openTestLog, TEST_ORIGIN, TEST_SIGNER, tempDir, testConfig } from '../helpers/log.js';
+import { type Engine, engines } from '../helpers/engines.js';
+import { openTestLog, TEST_ORIGIN, TEST_SIGNER, testConfig } from '../helpers/log.js';
 
 const OLD = TEST_SIGNER;
 const NEW = ed25519SignerFromSeed(TEST_ORIGIN, new Uint8Array(32).fill(42));
@@ -70,14 +69,9 @@ async function refusal(dbPath: string, signer: Ed25519NoteSigner[], over: Partia
   }
 }
 
-function identity(dbPath: string): Record<string, string> {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    const rows = db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[];
-    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
-  } finally {
-    db.close();
-  }
+async function identity(engine: Engine, dbPath: string): Promise<Record<string, string>> {
+  const rows = (await engine.sql(dbPath, 'SELECT key, value FROM meta')) as { key: string; value: string }[];
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
 }
 
 test('signCheckpoint with two signers: one line each, the note opens with either key alone', () => {
@@ -89,9 +83,9 @@ test('signCheckpoint with two signers: one line each, the note opens with either
   ).toThrow(/does not equal origin/);
 });
 
-describe('a log rotated {old} -> {old,new} -> {new} across restarts', () => {
+describe.each(engines)('$name: a log rotated {old} -> {old,new} -> {new} across restarts', (engine) => {
   test('checkpoints carry each current key; identity, stored checkpoints and clients follow', async () => {
-    const dbPath = join(tempDir('opa-tlog-rotation-'), 'log.db');
+    const dbPath = await engine.location();
     let current = await start(dbPath, [OLD]);
     const fetch: FetchLike = (input, init) => logFetch(current)(input, init);
     const stores = { old: new MemoryStateStore(), new: new MemoryStateStore(), both: new MemoryStateStore() };
@@ -128,7 +122,10 @@ describe('a log rotated {old} -> {old,new} -> {new} across restarts', () => {
       expect(await verifies(c, 'd15')).toBe(true);
       expect(await verifies(c, 'd3')).toBe(true);
     }
-    expect(identity(dbPath)).toMatchObject({ vkeys: `${OLD.vkey}\n${NEW.vkey}`, retired_vkeys: '' });
+    expect(await identity(engine, dbPath)).toMatchObject({
+      vkeys: `${OLD.vkey}\n${NEW.vkey}`,
+      retired_vkeys: '',
+    });
     await stop(current);
 
     // {new}: the old key retires; checkpoints signed before stay as stored.
@@ -141,7 +138,11 @@ describe('a log rotated {old} -> {old,new} -> {new} across restarts', () => {
       for (const id of ['d3', 'd15', 'd25']) expect(await verifies(c, id)).toBe(true);
     }
     expect(await verifies(clients.old, 'd25')).toBe(false);
-    expect(identity(dbPath)).toMatchObject({ vkeys: NEW.vkey, retired_vkeys: OLD.vkey, vkey: NEW.vkey });
+    expect(await identity(engine, dbPath)).toMatchObject({
+      vkeys: NEW.vkey,
+      retired_vkeys: OLD.vkey,
+      vkey: NEW.vkey,
+    });
     // The old-pinned client's state (size 20, signed by both) verifies once it trusts the new key.
     const moved = new LogClient({ url: BASE, vkey: [NEW.vkey], fetch, store: stores.old });
     expect((await moved.trusted())?.checkpoint.size).toBe(20);
@@ -154,64 +155,67 @@ describe('a log rotated {old} -> {old,new} -> {new} across restarts', () => {
   });
 
   test('skipping the overlap is refused as another log key, unless forced; retired keys are recorded', async () => {
-    const dbPath = join(tempDir('opa-tlog-rotation-'), 'log.db');
+    const dbPath = await engine.location();
     const log = await start(dbPath, [OLD]);
     await grow(log, 0, 5);
     await stop(log);
     const msg = await refusal(dbPath, [NEW]);
     expect(msg).toMatch(/was signed by key/);
     expect(msg).toMatch(/force-key-change/);
-    expect(identity(dbPath)).toMatchObject({ vkeys: OLD.vkey });
+    expect(await identity(engine, dbPath)).toMatchObject({ vkeys: OLD.vkey });
     // Forced: the newest checkpoint (signed by the old key only) is checked with the old key,
     // and gains the new key's line so that new-key clients verify it.
     const forced = await start(dbPath, [NEW], { forceKeyChange: true });
     expect(signedBy(forced.latest().note)).toEqual([OLD.keyId, NEW.keyId]);
     await stop(forced);
-    expect(identity(dbPath)).toMatchObject({ vkeys: NEW.vkey, retired_vkeys: OLD.vkey });
+    expect(await identity(engine, dbPath)).toMatchObject({ vkeys: NEW.vkey, retired_vkeys: OLD.vkey });
     await stop(await start(dbPath, [NEW, THIRD]));
-    expect(identity(dbPath)).toMatchObject({ vkeys: `${NEW.vkey}\n${THIRD.vkey}`, retired_vkeys: OLD.vkey });
+    expect(await identity(engine, dbPath)).toMatchObject({
+      vkeys: `${NEW.vkey}\n${THIRD.vkey}`,
+      retired_vkeys: OLD.vkey,
+    });
     // A refused start records nothing.
     expect(await refusal(dbPath, [ed25519SignerFromSeed(TEST_ORIGIN, new Uint8Array(32).fill(44))])).toMatch(
       /was signed by key/,
     );
-    expect(identity(dbPath)).toMatchObject({ vkeys: `${NEW.vkey}\n${THIRD.vkey}` });
+    expect(await identity(engine, dbPath)).toMatchObject({ vkeys: `${NEW.vkey}\n${THIRD.vkey}` });
   });
 
   test("the fork guard still checks a retired key's line on the newest checkpoint", async () => {
-    const dbPath = join(tempDir('opa-tlog-rotation-'), 'log.db');
+    const dbPath = await engine.location();
     await stop(await start(dbPath, [OLD]));
     const overlap = await start(dbPath, [OLD, NEW]);
     await grow(overlap, 0, 7);
     await stop(overlap);
     await stop(await start(dbPath, [NEW])); // OLD retired; the newest checkpoint has both lines
-    const db = new Database(dbPath);
-    const note = db.prepare('SELECT note FROM checkpoints WHERE size = 7').pluck().get() as string;
+    const [row] = await engine.sql(dbPath, 'SELECT note FROM checkpoints WHERE size = 7');
+    const note = row!.note as string;
     const line = parseNote(note).signatures.find((s) => s.keyId === OLD.keyId)!.line;
     const bad = `${line.slice(0, -10)}${line.at(-10) === 'A' ? 'B' : 'A'}${line.slice(-9)}`;
     // Well-formed, and fine for a verifier that knows only the new key: only the retired key catches it.
     expect(opensWith(note.replace(line, bad), NEW)).toBe(true);
     expect(opensWith(note.replace(line, bad), OLD)).toBe(false);
-    db.prepare('UPDATE checkpoints SET note = ? WHERE size = 7').run(note.replace(line, bad));
-    db.close();
+    await engine.sql(dbPath, 'UPDATE checkpoints SET note = ? WHERE size = 7', [note.replace(line, bad)]);
     expect(await refusal(dbPath, [NEW])).toMatch(/does not verify/);
   });
 
   test('a database from before rotation (one recorded vkey) opens and records its key set', async () => {
-    const dbPath = join(tempDir('opa-tlog-rotation-'), 'log.db');
+    const dbPath = await engine.location();
     const log = await start(dbPath, [OLD]);
     await grow(log, 0, 3);
     await stop(log);
-    const db = new Database(dbPath);
-    db.prepare("DELETE FROM meta WHERE key IN ('vkeys', 'retired_vkeys')").run();
-    db.close();
-    expect(identity(dbPath)).toEqual({ origin: TEST_ORIGIN, vkey: OLD.vkey });
+    await engine.sql(dbPath, "DELETE FROM meta WHERE key IN ('vkeys', 'retired_vkeys')");
+    expect(await identity(engine, dbPath)).toEqual({ origin: TEST_ORIGIN, vkey: OLD.vkey });
     expect(await refusal(dbPath, [NEW])).toMatch(/was signed by key/);
     await stop(await start(dbPath, [OLD, NEW]));
-    expect(identity(dbPath)).toMatchObject({ vkeys: `${OLD.vkey}\n${NEW.vkey}`, retired_vkeys: '' });
+    expect(await identity(engine, dbPath)).toMatchObject({
+      vkeys: `${OLD.vkey}\n${NEW.vkey}`,
+      retired_vkeys: '',
+    });
   });
 
   test('a key given twice, or named after another origin, is refused', async () => {
-    const dbPath = join(tempDir('opa-tlog-rotation-'), 'log.db');
+    const dbPath = await engine.location();
     expect(await refusal(dbPath, [OLD, OLD])).toMatch(/configured twice/);
     const other = ed25519SignerFromSeed('other.example/log', new Uint8Array(32).fill(9));
     expect(await refusal(dbPath, [OLD, other])).toMatch(/must equal the origin/);
