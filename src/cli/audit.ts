@@ -14,6 +14,7 @@ import { toBase64 } from '../core/bytes.js';
 import {
   type CliIo,
   clientOptions,
+  LOG_FLAGS,
   parseCommandArgs,
   processIo,
   readKeyArgs,
@@ -133,12 +134,9 @@ function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' },
-      vkey: { type: 'string', multiple: true },
+      ...LOG_FLAGS,
       state: { type: 'string' },
-      policy: { type: 'string' },
       concurrency: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
 }

@@ -35,6 +35,7 @@ import { entryBundlePath, hashesAtLevel, hashTilePath, TILE_WIDTH } from '../cor
 import {
   type CliIo,
   clientOptions,
+  LOG_FLAGS,
   parseCommandArgs,
   processIo,
   readKeyArgs,
@@ -272,13 +273,10 @@ function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' },
-      vkey: { type: 'string', multiple: true },
+      ...LOG_FLAGS,
       to: { type: 'string' },
       once: { type: 'boolean' },
       'interval-ms': { type: 'string' },
-      policy: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
 }

@@ -118,6 +118,14 @@ export function reportError(err: unknown, io: CliIo): number {
   return 2;
 }
 
+/** The flags every verifying command (verify, audit, mirror) takes, for its parseArgs options. */
+export const LOG_FLAGS = {
+  url: { type: 'string' },
+  vkey: { type: 'string', multiple: true },
+  policy: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /**
  * The common prologue of the verifying commands (verify, audit, mirror): runs `parse`,
  * turning a parseArgs failure into a `usage` VerifyError carrying `usage`, and prints
@@ -292,10 +300,8 @@ function parse(argv: string[]) {
     args: argv,
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
-      vkey: { type: 'string', multiple: true },
+      ...LOG_FLAGS,
       token: { type: 'string' },
-      policy: { type: 'string' },
       source: { type: 'string' },
       state: { type: 'string' },
       'entry-file': { type: 'string' },
@@ -303,7 +309,6 @@ function parse(argv: string[]) {
       tiles: { type: 'boolean' },
       api: { type: 'boolean' },
       'allow-withheld': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
 }
