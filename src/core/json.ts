@@ -10,7 +10,7 @@
  * Limits (JsonLimits, DEFAULT_JSON_LIMITS) are enforced while reading, by one linear pass
  * (core/json-reader.ts) that stops at the first character past a limit. Only after that pass
  * accepted the whole text is it turned into values: groups of batch elements (the top-level
- * array, or a top-level object's `batchKey` array) of about `sliceChars` through the native
+ * array, or a top-level object's `batchKey` array) of up to 1 Mi characters through the native
  * JSON.parse (fast) when they hold no 16+ digit integer, everything else through the exact
  * iterative reader. The work is a generator that pauses after every slice of about
  * `sliceChars` characters, so an I/O layer can yield to its event loop between slices
@@ -37,8 +37,15 @@ export const DEFAULT_JSON_LIMITS: Readonly<JsonLimits> = {
   batchKey: undefined,
 };
 
-/** Characters read between two pauses of parseJsonSteps (and the fast path's group size). */
-export const JSON_SLICE_CHARS = 1 << 20;
+/** Characters read between two pauses of parseJsonSteps. */
+export const JSON_SLICE_CHARS = 1 << 17;
+
+/**
+ * Largest text given to the native JSON.parse at once (a group of batch elements, or a whole
+ * document): native parsing is several times faster than the exact reader, so a few ms at a
+ * time is worth it; larger texts go through the exact reader, which pauses.
+ */
+const NATIVE_MAX_CHARS = 1 << 20;
 
 /**
  * Parses JSON text within `limits` (missing ones default): integers outside the safe range
@@ -79,14 +86,14 @@ export function* parseJsonSteps(
 
 /** One whole document: native JSON.parse when that is exact and small, else the exact reader. */
 function* single(text: string, lim: JsonLimits, info: Span, slice: number): Generator<void, CborValue, void> {
-  if (!info.big && text.length <= slice) {
+  if (!info.big && text.length <= NATIVE_MAX_CHARS) {
     const v = nativeParse(text);
     if (v !== undefined && countKeys(v.value) === info.keys) return v.value;
   }
   return yield* exact(text, lim, 0, text.length, 0, undefined, slice);
 }
 
-/** The batch array's elements, in groups of about `slice` characters. */
+/** The batch array's elements, in groups of up to NATIVE_MAX_CHARS characters. */
 function* batchItems(
   text: string,
   lim: JsonLimits,
@@ -111,11 +118,11 @@ function* batchItems(
   };
   for (let k = 0; k < spans.length; k++) {
     const sp = spans[k]!;
-    if (sp.big || sp.end - sp.start > slice) {
+    if (sp.big || sp.end - sp.start > NATIVE_MAX_CHARS) {
       yield* flush(k);
       items.push(yield* exact(text, lim, sp.start, sp.end, scan.batchDepth, k, slice));
       first = k + 1;
-    } else if (sp.end - spans[first]!.start > slice) yield* flush(k + 1);
+    } else if (sp.end - spans[first]!.start > NATIVE_MAX_CHARS) yield* flush(k + 1);
   }
   yield* flush(spans.length);
   return items;

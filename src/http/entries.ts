@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import { toBase64 } from '../core/bytes.js';
 import type { CborValue } from '../core/cbor.js';
 import { JsonError } from '../core/json.js';
+import { JsonByteGuard } from '../core/json-guard.js';
 import type { EventInput, StoredCheckpoint, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
 import { jsonRefusal, parseJsonYielding, readEncodedText } from './body.js';
@@ -36,10 +37,11 @@ async function readItems(req: Request, opts: EntriesOptions): Promise<CborValue[
     throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
   }
   // Content-Encoding as for /logs; the inflated body has the same cap as a plain one.
-  const text = await readEncodedText(req, opts.maxBodyBytes, opts.maxBodyBytes);
+  const limits = { maxDepth: ENTRY_JSON_DEPTH, maxItems: opts.maxItems };
   let parsed: CborValue;
   try {
-    parsed = await parseJsonYielding(text, { maxDepth: ENTRY_JSON_DEPTH, maxItems: opts.maxItems });
+    const text = await readEncodedText(req, opts.maxBodyBytes, opts.maxBodyBytes, new JsonByteGuard(limits));
+    parsed = await parseJsonYielding(text, limits);
   } catch (err) {
     throw err instanceof JsonError ? jsonRefusal(err, 'item', ENTRY_CODES) : err;
   }

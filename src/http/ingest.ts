@@ -14,6 +14,7 @@
 import { Hono } from 'hono';
 import type { CborObject, CborValue } from '../core/cbor.js';
 import { JsonError } from '../core/json.js';
+import { JsonByteGuard } from '../core/json-guard.js';
 import { deriveK8sAudit, parseRfc3339Ms } from '../core/opa.js';
 import { derivedInput, opaDecisionInput } from '../log/leaf.js';
 import type { EventInput, TransparencyLog } from '../log/log.js';
@@ -78,9 +79,15 @@ async function decodeBody(req: Request, opts: IngestOptions, batchKey?: string):
   if (ct !== null && ct !== '' && !JSON_TYPES.test(ct)) {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${ct} is not JSON`);
   }
-  const text = await readEncodedText(req, opts.maxCompressedBytes, opts.maxDecompressedBytes);
-  if (text.trim() === '') throw new HttpError(400, 'empty_body', 'the body is empty');
   const limits = { maxDepth: opts.maxDepth, maxItems: opts.maxEvents, batchKey };
+  let text: string;
+  try {
+    const guard = new JsonByteGuard(batchKey === undefined ? limits : { ...limits, maxItems: Infinity });
+    text = await readEncodedText(req, opts.maxCompressedBytes, opts.maxDecompressedBytes, guard);
+  } catch (err) {
+    throw err instanceof JsonError ? jsonRefusal(err, 'event', { too_many_items: 'too_many_events' }) : err;
+  }
+  if (text.trim() === '') throw new HttpError(400, 'empty_body', 'the body is empty');
   try {
     return await parseJsonYielding(text, limits);
   } catch (err) {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { JsonError, parseJson, parseJsonSteps, stringifyJson } from '../../src/core/json.js';
+import { JsonByteGuard } from '../../src/core/json-guard.js';
 
 describe('parseJson', () => {
   test('integers beyond 2^53 become exact bigints, wherever they are', () => {
@@ -182,6 +183,42 @@ describe('parseJson: limits applied while reading (issue 15 part 2)', () => {
     ]) {
       expect(() => parseJson(bad), bad).toThrow(JsonError);
       expect(() => JSON.parse(bad), bad).toThrow();
+    }
+  });
+});
+
+describe('JsonByteGuard: the pre-check of the bytes as they arrive', () => {
+  const guarded = (text: string, limits: Parameters<typeof parseJson>[1] = {}, chunk = 3) => {
+    const g = new JsonByteGuard(limits);
+    const bytes = new TextEncoder().encode(text);
+    for (let i = 0; i < bytes.length; i += chunk) g.push(bytes.subarray(i, i + chunk));
+  };
+  test('refuses at the first byte past a limit, across chunk boundaries', () => {
+    const at = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as JsonError).code, (e as JsonError).offset];
+      }
+      return undefined;
+    };
+    expect(at(() => guarded(`[${'9'.repeat(5000)}`, { maxNumberLength: 1000 }))).toEqual([
+      'number_too_long',
+      1001,
+    ]);
+    expect(at(() => guarded('['.repeat(1000), { maxDepth: 128 }))).toEqual(['too_deep', 128]);
+    expect(at(() => guarded('[1,2,3,4]', { maxItems: 3 }))).toEqual(['too_many_items', 6]);
+  });
+  test('never refuses what the parser accepts under the same limits', () => {
+    const docs = [
+      `[{"s":"${'x'.repeat(50)}, ][[[ \\" 99999999","n":${'1'.repeat(20)}},{"e":1e5,"t":true,"f":false}]`,
+      `{"items":[1,2,3,4,5],"a":[[["é€😀"]]]}`,
+      `[${'['.repeat(9)}${']'.repeat(9)}]`,
+    ];
+    const limits = { maxDepth: 10, maxNumberLength: 20, maxItems: 2, maxStringLength: 100 };
+    for (const d of docs) {
+      expect(() => parseJson(d, limits), d).not.toThrow();
+      for (const chunk of [1, 2, 7, 1000]) expect(() => guarded(d, limits, chunk), d).not.toThrow();
     }
   });
 });
