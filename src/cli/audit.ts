@@ -14,6 +14,8 @@ import { toBase64 } from '../core/bytes.js';
 import {
   type CliIo,
   clientOptions,
+  LOG_FLAGS,
+  parseCommandArgs,
   processIo,
   readKeyArgs,
   readPolicyArg,
@@ -86,16 +88,9 @@ function progressBar(done: number, total: number): string {
 /** Runs `opa-tlog audit ...` (argv without "audit"); returns the exit code. */
 export async function runAudit(argv: string[], io: CliIo = processIo): Promise<number> {
   try {
-    let values: ReturnType<typeof parse>['values'];
-    try {
-      values = parse(argv).values;
-    } catch (err) {
-      throw new VerifyError('usage', `${(err as Error).message}\n${USAGE}`);
-    }
-    if (values.help) {
-      io.out(USAGE);
-      return 0;
-    }
+    const parsed = parseCommandArgs(() => parse(argv), USAGE, io);
+    if (parsed === undefined) return 0;
+    const { values } = parsed;
     const vkeys = readKeyArgs(values.vkey ?? []);
     if (!values.url || vkeys.length === 0)
       throw new VerifyError('usage', `--url and --vkey are required\n${USAGE}`);
@@ -139,12 +134,9 @@ function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' },
-      vkey: { type: 'string', multiple: true },
+      ...LOG_FLAGS,
       state: { type: 'string' },
-      policy: { type: 'string' },
       concurrency: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
 }

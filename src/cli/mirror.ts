@@ -32,7 +32,16 @@ import type { FetchLike } from '../client/http.js';
 import { type MirrorStep, type MirrorTarget, mirrorStep, verifyMirrorCopy } from '../client/mirror.js';
 import { bytesEqual, toBase64 } from '../core/bytes.js';
 import { entryBundlePath, hashesAtLevel, hashTilePath, TILE_WIDTH } from '../core/tiles.js';
-import { type CliIo, clientOptions, processIo, readKeyArgs, readPolicyArg, reportError } from './verify.js';
+import {
+  type CliIo,
+  clientOptions,
+  LOG_FLAGS,
+  parseCommandArgs,
+  processIo,
+  readKeyArgs,
+  readPolicyArg,
+  reportError,
+} from './verify.js';
 
 const USAGE = `usage: opa-tlog mirror --url URL --vkey VKEY [--vkey VKEY] --to DIR [--once] [--interval-ms N] [--policy FILE]
 Copies a tlog-tiles log (checkpoint, hash tiles, entry bundles) into DIR, in the same layout,
@@ -187,17 +196,9 @@ type MirrorArgs = ReturnType<typeof parse>['values'];
 /** Runs `opa-tlog mirror ...` (argv without "mirror"); returns the exit code. */
 export async function runMirror(argv: string[], io: CliIo = processIo): Promise<number> {
   try {
-    let values: MirrorArgs;
-    try {
-      values = parse(argv).values;
-    } catch (err) {
-      throw new VerifyError('usage', `${(err as Error).message}\n${USAGE}`);
-    }
-    if (values.help) {
-      io.out(USAGE);
-      return 0;
-    }
-    return await mirrorMain(values, io);
+    const parsed = parseCommandArgs(() => parse(argv), USAGE, io);
+    if (parsed === undefined) return 0;
+    return await mirrorMain(parsed.values, io);
   } catch (err) {
     return reportError(err, io);
   }
@@ -272,13 +273,10 @@ function parse(argv: string[]) {
   return parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' },
-      vkey: { type: 'string', multiple: true },
+      ...LOG_FLAGS,
       to: { type: 'string' },
       once: { type: 'boolean' },
       'interval-ms': { type: 'string' },
-      policy: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
 }

@@ -118,6 +118,38 @@ export function reportError(err: unknown, io: CliIo): number {
   return 2;
 }
 
+/** The flags every verifying command (verify, audit, mirror) takes, for its parseArgs options. */
+export const LOG_FLAGS = {
+  url: { type: 'string' },
+  vkey: { type: 'string', multiple: true },
+  policy: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * The common prologue of the verifying commands (verify, audit, mirror): runs `parse`,
+ * turning a parseArgs failure into a `usage` VerifyError carrying `usage`, and prints
+ * `usage` for `--help`. Returns the parsed arguments, or undefined when help was printed
+ * (the caller then exits 0).
+ */
+export function parseCommandArgs<T extends { values: { help?: boolean } }>(
+  parse: () => T,
+  usage: string,
+  io: CliIo,
+): T | undefined {
+  let parsed: T;
+  try {
+    parsed = parse();
+  } catch (err) {
+    throw new VerifyError('usage', `${(err as Error).message}\n${usage}`);
+  }
+  if (parsed.values.help) {
+    io.out(usage);
+    return undefined;
+  }
+  return parsed;
+}
+
 function need(v: string | undefined, flag: string): string {
   if (v === undefined || v === '') throw new VerifyError('usage', `missing ${flag}\n${USAGE}`);
   return v;
@@ -144,18 +176,10 @@ export async function runVerify(argv: string[], io: CliIo = processIo): Promise<
 type VerifyArgs = ReturnType<typeof parse>['values'];
 
 async function verifyMain(argv: string[], io: CliIo): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    throw new VerifyError('usage', `${(err as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommandArgs(() => parse(argv), USAGE, io);
+  if (parsed === undefined) return 0;
   const { values, positionals } = parsed;
   const [what, arg, ...extra] = positionals;
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
   if (extra.length > 0) throw new VerifyError('usage', `unexpected arguments: ${extra.join(' ')}\n${USAGE}`);
   const vkey = needKeys(values.vkey);
   const policy = readPolicyArg(values.policy);
@@ -276,10 +300,8 @@ function parse(argv: string[]) {
     args: argv,
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
-      vkey: { type: 'string', multiple: true },
+      ...LOG_FLAGS,
       token: { type: 'string' },
-      policy: { type: 'string' },
       source: { type: 'string' },
       state: { type: 'string' },
       'entry-file': { type: 'string' },
@@ -287,7 +309,6 @@ function parse(argv: string[]) {
       tiles: { type: 'boolean' },
       api: { type: 'boolean' },
       'allow-withheld': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
 }

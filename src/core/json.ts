@@ -1,292 +1,171 @@
 /**
- * Lossless JSON parsing for audit data. JSON.parse rounds integers beyond 2^53 (OPA writes
- * `time.now_ns` results and arbitrary user integers exactly), and an audit log must commit to
- * what it was sent. This parser returns such integers as `bigint`; everything else is what
- * JSON.parse returns. The common case (no integer literal of 16+ digits anywhere) takes the
- * native JSON.parse fast path.
+ * Lossless, bounded JSON parsing for audit data: every route that parses JSON goes through
+ * here. JSON.parse rounds integers beyond 2^53 (OPA writes `time.now_ns` results and arbitrary
+ * user integers exactly), and an audit log must commit to what it was sent: such integers are
+ * returned as `bigint`, of any length up to the number limit, wherever they are and whatever
+ * else the document holds. Duplicate object keys are refused (`duplicate_key`): JSON.parse
+ * keeps the last one, so the same bytes could mean two things to two readers. A `__proto__`
+ * key is an ordinary own property, as with JSON.parse.
  *
- * Other guarantees: nesting is limited (default 512) with a clear error instead of a stack
- * overflow; a `__proto__` key is an ordinary own property, as with JSON.parse.
+ * Limits (JsonLimits, DEFAULT_JSON_LIMITS) are enforced while reading, by one linear pass
+ * (core/json-reader.ts) that stops at the first character past a limit. Only after that pass
+ * accepted the whole text is it turned into values: groups of batch elements (the top-level
+ * array, or a top-level object's `batchKey` array) of up to 1 Mi characters through the native
+ * JSON.parse (fast) when they hold no 16+ digit integer, everything else through the exact
+ * iterative reader. The work is a generator that pauses after every slice of about
+ * `sliceChars` characters, so an I/O layer can yield to its event loop between slices
+ * (parseJsonSteps); parseJson runs it to the end at once.
  */
 import { toBase64 } from './bytes.js';
 import type { CborValue } from './cbor.js';
+import { type JsonLimits, JsonReader, type Span } from './json-reader.js';
 
-/** Error with the character offset where parsing failed. */
-export class JsonError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
-    super(`${message} at offset ${offset}`);
-    this.name = 'JsonError';
+export { JsonError, type JsonErrorCode, type JsonLimits } from './json-reader.js';
+
+/**
+ * Default limits. Numbers: 1000 characters (2^64 has 20 digits; OPA, Go and Kubernetes never
+ * write more than ~25, and converting 1000 digits to a bigint takes microseconds, while 60
+ * million took seconds). Strings: 16 MiB (more than any Kubernetes object). Keys: 100,000 per
+ * object. Depth 512 (the CBOR encoder's own limit). Batch elements: unlimited (routes set it).
+ */
+export const DEFAULT_JSON_LIMITS: Readonly<JsonLimits> = {
+  maxDepth: 512,
+  maxNumberLength: 1000,
+  maxStringLength: 16 * 1024 * 1024,
+  maxKeys: 100_000,
+  maxItems: Number.POSITIVE_INFINITY,
+  batchKey: undefined,
+};
+
+/** Characters read between two pauses of parseJsonSteps. */
+export const JSON_SLICE_CHARS = 1 << 17;
+
+/**
+ * Largest text given to the native JSON.parse at once (a group of batch elements, or a whole
+ * document): native parsing is several times faster than the exact reader, so a few ms at a
+ * time is worth it; larger texts go through the exact reader, which pauses.
+ */
+const NATIVE_MAX_CHARS = 1 << 20;
+
+/**
+ * Parses JSON text within `limits` (missing ones default): integers outside the safe range
+ * become bigint; throws JsonError (with a stable `code`, and `item` = the batch element) on
+ * invalid JSON, a duplicate key, or a limit exceeded. Same result as parseJsonSteps.
+ */
+export function parseJson(text: string, limits: Partial<JsonLimits> = {}): CborValue {
+  const steps = parseJsonSteps(text, limits);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
   }
-}
-
-export interface JsonOptions {
-  /** Deepest array/object nesting accepted (default 512). */
-  maxDepth?: number;
 }
 
 /**
- * Parses JSON text; integers outside the safe range become bigint. Throws JsonError on
- * invalid JSON or nesting deeper than `maxDepth`.
- *
- * Fast path: native JSON.parse, then a walk that looks for integers JSON.parse may have
- * rounded. Only if there are any is text re-parsed with the lossless parser, and for a
- * top-level array only the elements concerned (OPA batches carry a big `time.now_ns` in a
- * few events, not in all).
+ * parseJson as a generator that pauses (yields) after each slice of about `sliceChars`
+ * characters of work, and returns the value: the caller decides what to do between slices
+ * (e.g. let other requests run). A body is refused at the first character past a limit.
  */
-export function parseJson(text: string, opts: JsonOptions = {}): CborValue {
-  const maxDepth = opts.maxDepth ?? 512;
-  // A large body nested past the limit goes straight to the bounded parser: JSON.parse would
-  // spend seconds on megabytes of '[' before failing. (Brackets inside strings count too,
-  // which can only send a legitimate body to the slower, exact path.)
-  if (text.length > 1 << 20 && deeperThan(text, maxDepth)) return new Parser(text, maxDepth).parseDocument();
-  let v: CborValue;
+export function* parseJsonSteps(
+  text: string,
+  limits: Partial<JsonLimits> = {},
+  sliceChars = JSON_SLICE_CHARS,
+): Generator<void, CborValue, void> {
+  const lim: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...limits };
+  const scan = new JsonReader(text, lim, false);
+  while (!scan.step(scan.pos + sliceChars)) yield;
+  scan.finish();
+  if (scan.batchStart < 0) return yield* single(text, lim, scan.outside, sliceChars);
+  const items = yield* batchItems(text, lim, scan, sliceChars);
+  if (scan.batchDepth === 1) return items;
+  // An object around the batch (an EventList): the rest of it, with its batch array emptied.
+  const rest = `${text.slice(0, scan.batchStart)}[]${text.slice(scan.batchEnd)}`;
+  const obj = (yield* single(rest, lim, scan.outside, sliceChars)) as Record<string, CborValue>;
+  obj[lim.batchKey!] = items;
+  return obj;
+}
+
+/** One whole document: native JSON.parse when that is exact and small, else the exact reader. */
+function* single(text: string, lim: JsonLimits, info: Span, slice: number): Generator<void, CborValue, void> {
+  if (!info.big && text.length <= NATIVE_MAX_CHARS) {
+    const v = nativeParse(text);
+    if (v !== undefined && countKeys(v.value) === info.keys) return v.value;
+  }
+  return yield* exact(text, lim, 0, text.length, 0, undefined, slice);
+}
+
+/** The batch array's elements, in groups of up to NATIVE_MAX_CHARS characters. */
+function* batchItems(
+  text: string,
+  lim: JsonLimits,
+  scan: JsonReader,
+  slice: number,
+): Generator<void, CborValue[], void> {
+  const items: CborValue[] = [];
+  const spans = scan.spans;
+  let first = 0;
+  const flush = function* (upTo: number): Generator<void, void, void> {
+    if (first < upTo) {
+      const group = nativeParse(`[${text.slice(spans[first]!.start, spans[upTo - 1]!.end)}]`);
+      for (let k = first; k < upTo; k++) {
+        const v = (group?.value as CborValue[] | undefined)?.[k - first];
+        const sp = spans[k]!;
+        if (v !== undefined && countKeys(v) === sp.keys) items.push(v);
+        else items.push(yield* exact(text, lim, sp.start, sp.end, scan.batchDepth, k, slice));
+      }
+      yield;
+    }
+    first = upTo;
+  };
+  for (let k = 0; k < spans.length; k++) {
+    const sp = spans[k]!;
+    if (sp.big || sp.end - sp.start > NATIVE_MAX_CHARS) {
+      yield* flush(k);
+      items.push(yield* exact(text, lim, sp.start, sp.end, scan.batchDepth, k, slice));
+      first = k + 1;
+    } else if (sp.end - spans[first]!.start > NATIVE_MAX_CHARS) yield* flush(k + 1);
+  }
+  yield* flush(spans.length);
+  return items;
+}
+
+/** The exact reader over text[start, end), pausing every `slice` characters. */
+function* exact(
+  text: string,
+  lim: JsonLimits,
+  start: number,
+  end: number,
+  depth: number,
+  item: number | undefined,
+  slice: number,
+): Generator<void, CborValue, void> {
+  const r = new JsonReader(text, lim, true, start, end, depth, item);
+  while (!r.step(r.pos + slice)) yield;
+  return r.finish();
+}
+
+/** JSON.parse, or undefined if it throws (the exact reader then reports the error precisely). */
+function nativeParse(text: string): { value: CborValue } | undefined {
   try {
-    v = JSON.parse(text) as CborValue;
+    return { value: JSON.parse(text) as CborValue };
   } catch {
-    return new Parser(text, maxDepth).parseDocument(); // a precise error (or depth, or bigints)
+    return undefined;
   }
+}
+
+/** Keys of every object in a parsed value: fewer than were written means a duplicate was dropped. */
+function countKeys(v: CborValue): number {
+  if (v === null || typeof v !== 'object') return 0;
+  let n = 0;
   if (Array.isArray(v)) {
-    const elements = v as CborValue[];
-    let flagged: number[] | undefined;
-    for (let i = 0; i < elements.length; i++) {
-      const r = inspect(elements[i], 1, maxDepth);
-      if (r === 'deep') return new Parser(text, maxDepth).parseDocument();
-      if (r === 'lossy') {
-        flagged ??= [];
-        flagged.push(i);
-      }
-    }
-    if (!flagged) return v;
-    const bounds = arrayElementBounds(text);
-    for (const i of flagged) {
-      const [a, b] = bounds[i]!;
-      elements[i] = new Parser(text.slice(a, b), maxDepth - 1).parseDocument();
-    }
-    return v;
+    for (const x of v as CborValue[]) if (x !== null && typeof x === 'object') n += countKeys(x);
+    return n;
   }
-  return inspect(v, 0, maxDepth) === 'ok' ? v : new Parser(text, maxDepth).parseDocument();
-}
-
-/** True if bracket nesting anywhere in `text` exceeds `max`. */
-function deeperThan(text: string, max: number): boolean {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
+  for (const k in v as Record<string, CborValue>) {
+    n++;
+    const x = (v as Record<string, CborValue>)[k]!;
+    if (x !== null && typeof x === 'object') n += countKeys(x);
   }
-  return false;
-}
-
-/** 'lossy' if a value holds an integer JSON.parse may have rounded; 'deep' past maxDepth. */
-function inspect(v: CborValue | undefined, depth: number, max: number): 'ok' | 'lossy' | 'deep' {
-  if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) ? 'lossy' : 'ok';
-  if (v === null || typeof v !== 'object') return 'ok';
-  if (depth + 1 > max) return 'deep';
-  let out: 'ok' | 'lossy' = 'ok';
-  const values = Array.isArray(v) ? (v as CborValue[]) : Object.values(v as Record<string, CborValue>);
-  for (const x of values) {
-    const r = inspect(x, depth + 1, max);
-    if (r === 'deep') return r;
-    if (r === 'lossy') out = r;
-  }
-  return out;
-}
-
-/** [start, end) of each element of a top-level JSON array (the text is known to be valid JSON). */
-function arrayElementBounds(text: string): [number, number][] {
-  const out: [number, number][] = [];
-  let depth = 0;
-  let inString = false;
-  let start = -1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      depth++;
-      if (depth === 1) start = i + 1;
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-      if (depth === 0 && text.slice(start, i).trim() !== '') out.push([start, i]);
-    } else if (c === 0x2c && depth === 1) {
-      out.push([start, i]);
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON forbids raw control characters in strings; this run stops at them.
-const PLAIN_STRING = /[^"\\\u0000-\u001f]*/y;
-
-class Parser {
-  #i = 0;
-  readonly #s: string;
-  readonly #max: number;
-
-  constructor(s: string, max: number) {
-    this.#s = s;
-    this.#max = max;
-  }
-
-  parseDocument(): CborValue {
-    this.#ws();
-    const v = this.#value(0);
-    this.#ws();
-    if (this.#i !== this.#s.length) throw new JsonError('unexpected data after the JSON value', this.#i);
-    return v;
-  }
-
-  #ws(): void {
-    while (this.#i < this.#s.length && WS.has(this.#s.charCodeAt(this.#i))) this.#i++;
-  }
-
-  #value(depth: number): CborValue {
-    const c = this.#s[this.#i];
-    if (c === '{') return this.#object(depth + 1);
-    if (c === '[') return this.#array(depth + 1);
-    if (c === '"') return this.#string();
-    if (c === 't') return this.#literal('true', true);
-    if (c === 'f') return this.#literal('false', false);
-    if (c === 'n') return this.#literal('null', null);
-    return this.#number();
-  }
-
-  #literal<T extends CborValue>(word: string, v: T): T {
-    if (!this.#s.startsWith(word, this.#i)) throw new JsonError('invalid literal', this.#i);
-    this.#i += word.length;
-    return v;
-  }
-
-  #number(): number | bigint {
-    NUMBER.lastIndex = this.#i;
-    const m = NUMBER.exec(this.#s);
-    if (!m || m[0].length === 0 || m[0] === '-') throw new JsonError('unexpected character', this.#i);
-    this.#i += m[0].length;
-    const t = m[0];
-    if (!/[.eE]/.test(t)) {
-      const n = Number(t);
-      if (!Number.isSafeInteger(n)) return BigInt(t);
-      return n;
-    }
-    return Number(t);
-  }
-
-  #string(): string {
-    this.#i++; // opening quote
-    let out = '';
-    for (;;) {
-      PLAIN_STRING.lastIndex = this.#i;
-      const m = PLAIN_STRING.exec(this.#s)!;
-      out += m[0];
-      this.#i += m[0].length;
-      const c = this.#s[this.#i];
-      if (c === '"') {
-        this.#i++;
-        return out;
-      }
-      if (c === undefined) throw new JsonError('unterminated string', this.#i);
-      if (c !== '\\') throw new JsonError('control character in string', this.#i);
-      const e = this.#s[this.#i + 1];
-      this.#i += 2;
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          const hex = this.#s.slice(this.#i, this.#i + 4);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw new JsonError('invalid \\u escape', this.#i);
-          out += String.fromCharCode(Number.parseInt(hex, 16));
-          this.#i += 4;
-          break;
-        }
-        default:
-          throw new JsonError('invalid escape', this.#i - 1);
-      }
-    }
-  }
-
-  #array(depth: number): CborValue[] {
-    if (depth > this.#max) throw new JsonError(`nesting deeper than ${this.#max}`, this.#i);
-    this.#i++;
-    const out: CborValue[] = [];
-    this.#ws();
-    if (this.#s[this.#i] === ']') {
-      this.#i++;
-      return out;
-    }
-    for (;;) {
-      this.#ws();
-      out.push(this.#value(depth));
-      this.#ws();
-      const c = this.#s[this.#i++];
-      if (c === ']') return out;
-      if (c !== ',') throw new JsonError("expected ',' or ']'", this.#i - 1);
-    }
-  }
-
-  #object(depth: number): { [k: string]: CborValue } {
-    if (depth > this.#max) throw new JsonError(`nesting deeper than ${this.#max}`, this.#i);
-    this.#i++;
-    const out: { [k: string]: CborValue } = {};
-    this.#ws();
-    if (this.#s[this.#i] === '}') {
-      this.#i++;
-      return out;
-    }
-    for (;;) {
-      this.#ws();
-      if (this.#s[this.#i] !== '"') throw new JsonError('expected a string key', this.#i);
-      const k = this.#string();
-      this.#ws();
-      if (this.#s[this.#i++] !== ':') throw new JsonError("expected ':'", this.#i - 1);
-      this.#ws();
-      // defineProperty: a "__proto__" key must be data, not the prototype (as JSON.parse does).
-      Object.defineProperty(out, k, {
-        value: this.#value(depth),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-      this.#ws();
-      const c = this.#s[this.#i++];
-      if (c === '}') return out;
-      if (c !== ',') throw new JsonError("expected ',' or '}'", this.#i - 1);
-    }
-  }
+  return n;
 }
 
 /**

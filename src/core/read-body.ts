@@ -31,12 +31,14 @@ export interface BodySource {
  * Reads the whole body of `source` as bytes (empty if it has none). Throws
  * {@link BodyTooLargeError} (message `<what> exceeds <maxBytes> bytes`) as soon as the declared
  * Content-Length or the bytes actually received pass `maxBytes`, cancelling the stream: at most
- * `maxBytes` plus one chunk is ever held.
+ * `maxBytes` plus one chunk is ever held. `onChunk` sees each chunk as it arrives (e.g. to
+ * pre-check it) and is awaited; what it throws stops the read and is thrown.
  */
 export async function readCappedBytes(
   source: BodySource,
   maxBytes: number,
   what = 'body',
+  onChunk?: (chunk: Uint8Array) => void | Promise<void>,
 ): Promise<Uint8Array> {
   const declared = source.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw new BodyTooLargeError(maxBytes, what);
@@ -51,6 +53,14 @@ export async function readCappedBytes(
     if (total > maxBytes) {
       await reader.cancel();
       throw new BodyTooLargeError(maxBytes, what);
+    }
+    if (onChunk) {
+      try {
+        await onChunk(value);
+      } catch (err) {
+        reader.releaseLock(); // not cancelled: the server may still drain what the peer sends
+        throw err;
+      }
     }
     chunks.push(value);
   }

@@ -20,7 +20,7 @@ import { stringifyJson } from '../core/json.js';
 import { parseRfc3339Ms } from '../core/opa.js';
 import { EraseError, type SearchFilter, type StoredCheckpoint, type TransparencyLog } from '../log/log.js';
 import { hasRole, requireRole, type TokenStore } from './auth.js';
-import { readBody } from './body.js';
+import { readJsonBody } from './body.js';
 import { HttpError } from './errors.js';
 
 export interface DecisionOptions {
@@ -191,7 +191,7 @@ async function decisionLookup(
 async function eraseReason(c: Context): Promise<string> {
   let reason: unknown;
   try {
-    reason = (JSON.parse(await readBody(c.req.raw, 64 * 1024)) as { reason?: unknown }).reason;
+    reason = ((await readJsonBody(c.req.raw, 64 * 1024)) as { reason?: unknown }).reason;
   } catch (err) {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, 'invalid_json', 'body must be JSON: {"reason": "..."}');

@@ -2,10 +2,14 @@
  * Minimal append API: POST /v1/entries with one JSON object or an array of them; each becomes
  * an `event` entry. An `Idempotency-Key` header makes a retry return the same indices instead
  * of adding leaves (item i of the request gets id "<key>/<i>"). Answers only after commit.
+ * Bodies are parsed like every JSON body (http/body.ts): exact integers, duplicate keys refused,
+ * limits applied while reading; gzip Content-Encoding is honoured as on /logs.
  */
 import { Hono } from 'hono';
 import { toBase64 } from '../core/bytes.js';
 import type { CborValue } from '../core/cbor.js';
+import { JsonError } from '../core/json.js';
+import { JsonByteGuard } from '../core/json-guard.js';
 import {
   type AppendResult,
   ConflictError,
@@ -14,8 +18,13 @@ import {
   type TransparencyLog,
 } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
-import { readBody } from './body.js';
+import { jsonRefusal, parseJsonYielding, readEncodedText } from './body.js';
 import { HttpError } from './errors.js';
+
+/** Deepest JSON nesting of a /v1/entries body: the CBOR encoder's own limit. */
+const ENTRY_JSON_DEPTH = 512;
+/** /v1/entries names these refusals as it always did (nesting too deep: invalid_entry). */
+const ENTRY_CODES = { too_many_items: 'too_many_entries', too_deep: 'invalid_entry' } as const;
 
 export interface EntriesOptions {
   /** Largest accepted request body in bytes. */
@@ -64,31 +73,39 @@ async function appendIdempotent(
   }
 }
 
+/** The request's JSON objects: one object or an array of 1..maxItems of them. */
+async function readItems(req: Request, opts: EntriesOptions): Promise<CborValue[]> {
+  const ct = req.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(ct)) {
+    throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
+  }
+  // Content-Encoding as for /logs; the inflated body has the same cap as a plain one.
+  const limits = { maxDepth: ENTRY_JSON_DEPTH, maxItems: opts.maxItems };
+  let parsed: CborValue;
+  try {
+    const text = await readEncodedText(req, opts.maxBodyBytes, opts.maxBodyBytes, new JsonByteGuard(limits));
+    parsed = await parseJsonYielding(text, limits);
+  } catch (err) {
+    throw err instanceof JsonError ? jsonRefusal(err, 'item', ENTRY_CODES) : err;
+  }
+  const items = Array.isArray(parsed) ? parsed : [parsed];
+  if (items.length === 0) throw new HttpError(400, 'empty_batch', 'no entries in the request');
+  if (items.length > opts.maxItems) {
+    throw new HttpError(413, 'too_many_entries', `at most ${opts.maxItems} entries per request`);
+  }
+  items.forEach((it, i) => {
+    if (it === null || typeof it !== 'object' || Array.isArray(it)) {
+      throw new HttpError(400, 'invalid_entry', `item ${i} is not a JSON object`);
+    }
+  });
+  return items;
+}
+
 export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
   const app = new Hono();
 
   app.post('/v1/entries', requireRole(opts.tokens, 'ingest'), async (c) => {
-    const ct = c.req.header('content-type') ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(ct)) {
-      throw new HttpError(415, 'unsupported_media_type', 'send Content-Type: application/json');
-    }
-    const text = await readBody(c.req.raw, opts.maxBodyBytes);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(400, 'invalid_json', `body is not JSON: ${(err as Error).message}`);
-    }
-    const items = Array.isArray(parsed) ? parsed : [parsed];
-    if (items.length === 0) throw new HttpError(400, 'empty_batch', 'no entries in the request');
-    if (items.length > opts.maxItems) {
-      throw new HttpError(413, 'too_many_entries', `at most ${opts.maxItems} entries per request`);
-    }
-    items.forEach((it, i) => {
-      if (it === null || typeof it !== 'object' || Array.isArray(it)) {
-        throw new HttpError(400, 'invalid_entry', `item ${i} is not a JSON object`);
-      }
-    });
+    const items = await readItems(c.req.raw, opts);
     const key = c.req.header('idempotency-key');
     if (key !== undefined && (key.length === 0 || key.length > 256)) {
       throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1..256 characters');

@@ -11,20 +11,16 @@
  * after the batch committed.
  */
 
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import { Hono } from 'hono';
 import type { CborObject, CborValue } from '../core/cbor.js';
-import { JsonError, parseJson } from '../core/json.js';
+import { JsonError } from '../core/json.js';
+import { JsonByteGuard } from '../core/json-guard.js';
 import { deriveK8sAudit, parseRfc3339Ms } from '../core/opa.js';
 import { derivedInput, opaDecisionInput } from '../log/leaf.js';
 import type { EventInput, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
-import { readBodyBytes } from './body.js';
+import { jsonRefusal, parseJsonYielding, readEncodedText } from './body.js';
 import { HttpError } from './errors.js';
-
-const gunzipAsync = promisify(gunzip);
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface IngestOptions {
   /** Largest request body as sent (compressed), bytes. */
@@ -73,63 +69,58 @@ class DecodeSlots {
 
 const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+json)|text\/plain)\s*(;|$)/i;
 
-/** Reads, gunzips and decodes a JSON body: the parsed value(s). */
-async function decodeBody(req: Request, opts: IngestOptions): Promise<CborValue> {
+/**
+ * Reads, gunzips and decodes a JSON body: the parsed value(s). `batchKey` names the batch
+ * array of an object body (Kubernetes: "items"); its elements (or those of a top-level array,
+ * or NDJSON lines) are the events, at most `maxEvents`, counted while parsing.
+ */
+async function decodeBody(req: Request, opts: IngestOptions, batchKey?: string): Promise<CborValue> {
   const ct = req.headers.get('content-type');
   if (ct !== null && ct !== '' && !JSON_TYPES.test(ct)) {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${ct} is not JSON`);
   }
-  const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
-    throw new HttpError(
-      415,
-      'unsupported_encoding',
-      `Content-Encoding ${enc} is not supported (use gzip or identity)`,
-    );
-  }
-  let body = await readBodyBytes(req, opts.maxCompressedBytes);
-  if (enc === 'gzip' || enc === 'x-gzip') {
-    try {
-      body = await gunzipAsync(body, { maxOutputLength: opts.maxDecompressedBytes });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-        throw new HttpError(
-          413,
-          'decompressed_too_large',
-          `body inflates beyond ${opts.maxDecompressedBytes} bytes`,
-        );
-      }
-      throw new HttpError(400, 'invalid_gzip', `body is not valid gzip: ${e.message}`);
-    }
-  } else if (body.length > opts.maxDecompressedBytes) {
-    throw new HttpError(413, 'body_too_large', `body exceeds ${opts.maxDecompressedBytes} bytes`);
-  }
+  const limits = { maxDepth: opts.maxDepth, maxItems: opts.maxEvents, batchKey };
   let text: string;
   try {
-    text = strictUtf8.decode(body);
-  } catch {
-    throw new HttpError(400, 'invalid_utf8', 'body is not valid UTF-8');
+    const guard = new JsonByteGuard(batchKey === undefined ? limits : { ...limits, maxItems: Infinity });
+    text = await readEncodedText(req, opts.maxCompressedBytes, opts.maxDecompressedBytes, guard);
+  } catch (err) {
+    throw err instanceof JsonError ? jsonRefusal(err, 'event', { too_many_items: 'too_many_events' }) : err;
   }
   if (text.trim() === '') throw new HttpError(400, 'empty_body', 'the body is empty');
   try {
-    return parseJson(text, { maxDepth: opts.maxDepth });
+    return await parseJsonYielding(text, limits);
   } catch (err) {
     if (!(err instanceof JsonError)) throw err;
     // NDJSON (EOPA's http sink): one JSON value per line.
-    const lines = text.split('\n').filter((l) => l.trim() !== '');
-    if (lines.length > 1 && text.trimStart().startsWith('{')) {
-      return lines.map((line, i) => {
-        try {
-          return parseJson(line, { maxDepth: opts.maxDepth });
-        } catch (e) {
-          throw new HttpError(400, 'invalid_json', `NDJSON line ${i + 1}: ${(e as Error).message}`);
-        }
-      });
+    if (err.code === 'invalid_json' && text.trimStart().startsWith('{')) {
+      const lines = text.split('\n').filter((l) => l.trim() !== '');
+      if (lines.length > 1) return ndjson(lines, opts);
     }
-    const code = /nesting deeper/.test(err.message) ? 'too_deep' : 'invalid_json';
-    throw new HttpError(400, code, `body is not JSON: ${err.message}`);
+    throw jsonRefusal(err, 'event', { too_many_items: 'too_many_events' });
   }
+}
+
+/** NDJSON lines, each parsed within the same limits; refused whole if any line is not JSON. */
+async function ndjson(lines: string[], opts: IngestOptions): Promise<CborValue[]> {
+  if (lines.length > opts.maxEvents) {
+    throw new HttpError(
+      413,
+      'too_many_events',
+      `${lines.length} events; at most ${opts.maxEvents} per request`,
+    );
+  }
+  const out: CborValue[] = [];
+  for (const [i, line] of lines.entries()) {
+    try {
+      out.push(await parseJsonYielding(line, { maxDepth: opts.maxDepth }));
+    } catch (e) {
+      if (!(e instanceof JsonError)) throw e;
+      const refusal = jsonRefusal(e, 'event');
+      throw new HttpError(refusal.status, refusal.code, `NDJSON line ${i + 1}: ${e.message}`);
+    }
+  }
+  return out;
 }
 
 const isObject = (v: CborValue): v is CborObject =>
@@ -180,7 +171,7 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   app.post('/logs/*', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
 
   const k8s = async (req: Request, source: string) => {
-    const value = await slots.run(() => decodeBody(req, opts));
+    const value = await slots.run(() => decodeBody(req, opts, 'items'));
     if (!isObject(value) || value.kind !== 'EventList' || !Array.isArray(value.items)) {
       throw new HttpError(
         400,

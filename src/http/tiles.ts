@@ -1,11 +1,13 @@
 /**
  * The C2SP tlog-tiles read API: /checkpoint, /tile/<L>/<N>[.p/<W>] and
  * /tile/entries/<N>[.p/<W>]. Everything served is bounded by the latest signed checkpoint;
- * tiles are immutable at their path, so they are cached for a year.
+ * tiles are immutable at their path, so they are cached for a year, and each has exactly one
+ * path: the raw request path is parsed strictly (no `.`/`..` segments, percent-encoding,
+ * double or trailing slashes), before any URL normalisation.
  */
 
 import { gzipSync } from 'node:zlib';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { parseTilePath } from '../core/tiles.js';
 import type { TransparencyLog } from '../log/log.js';
 import { Lru } from '../log/lru.js';
@@ -22,6 +24,22 @@ export function acceptsGzip(header: string | undefined): boolean {
     return q === undefined || Number(q.slice(2)) > 0;
   }
   return false;
+}
+
+/**
+ * The request path exactly as the client sent it, without its query: the URL parser behind
+ * `c.req.url` resolves `./`, `../`, `%2e%2e` and the like, so `/tile/entries/x/../000.p/1`
+ * would reach us as `/tile/entries/000.p/1` and be served (and cached for a year) under a
+ * second spelling. Under @hono/node-server the raw request target is `env.incoming.url`
+ * (origin-form, or absolute-form whose path is taken as is); elsewhere (in-process
+ * `app.request`) the parsed URL's path is all there is.
+ */
+export function rawPath(c: Context): string {
+  const target = (c.env as { incoming?: { url?: unknown } } | undefined)?.incoming?.url;
+  if (typeof target !== 'string') return new URL(c.req.url).pathname;
+  const path = /^https?:\/\/[^/?#]*/i.test(target) ? target.replace(/^https?:\/\/[^/?#]*/i, '') : target;
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
 }
 
 export function tileRoutes(log: TransparencyLog, published: () => string | undefined): Hono {
@@ -41,8 +59,7 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
   });
 
   app.get('/tile/*', async (c) => {
-    // The raw path, not a decoded one: a percent-encoded path is not a tile path.
-    const raw = new URL(c.req.url).pathname.slice(1);
+    const raw = rawPath(c).slice(1);
     const t = parseTilePath(raw);
     if (!t) throw new HttpError(400, 'invalid_tile_path', `not a C2SP tlog-tiles path: /${raw}`);
     const full = t.width === 256;

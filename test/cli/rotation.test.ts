@@ -15,6 +15,7 @@ import { VerifyError } from '../../src/client/errors.js';
 import { parseNote } from '../../src/core/note.js';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
 import {
+  append,
   CLI,
   type RunningServer,
   type RunningWitness,
@@ -72,15 +73,6 @@ describe('key rotation with real processes', () => {
       running.push(srv);
       return srv;
     };
-    const append = async (n: number): Promise<number> => {
-      const res = await fetch(`${srv!.url}/v1/entries`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ i }))),
-      });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { committed_size: number }).committed_size;
-    };
     /** Polls /checkpoint until it covers `size` and the witness cosigned it; returns the note. */
     const published = async (size: number): Promise<string> => {
       for (let i = 0; i < 200; i++) {
@@ -108,7 +100,7 @@ describe('key rotation with real processes', () => {
 
     // {old}
     await serve(['log.key']);
-    const s1 = await append(3);
+    const s1 = await append(srv!.url, 3);
     expect(logLines(await published(s1))).toBe(1);
     expect(await verifies(OLD, 0)).toBe(true);
     expect(await verifies([NEW], 0)).toBe(false);
@@ -118,7 +110,7 @@ describe('key rotation with real processes', () => {
     await serve(['log.key', 'log-next.key']);
     expect(srv!.output()).toContain(`verifier key ${OLD}`);
     expect(srv!.output()).toContain(`verifier key ${NEW}`);
-    const s2 = await append(3);
+    const s2 = await append(srv!.url, 3);
     expect(logLines(await published(s2))).toBe(2);
     for (const keys of [OLD, [NEW], [OLD, NEW]]) {
       for (const i of [0, s2 - 1]) expect(await verifies(keys, i)).toBe(true);
@@ -127,7 +119,7 @@ describe('key rotation with real processes', () => {
 
     // {new}: the witness keeps cosigning; old-pinned clients stop verifying new checkpoints.
     await serve(['log-next.key']);
-    const s3 = await append(3);
+    const s3 = await append(srv!.url, 3);
     const note3 = await published(s3);
     expect(logLines(note3)).toBe(1);
     for (const keys of [[NEW], [OLD, NEW]]) {

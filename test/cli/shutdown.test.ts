@@ -71,6 +71,25 @@ async function waitForOutput(srv: RunningServer, text: string): Promise<void> {
   expect(srv.output()).toContain(text);
 }
 
+/**
+ * Runs uploads against `srv` for `ms`, starts an upload whose body is still being sent, then
+ * sends SIGTERM and waits until the server logged the signal. Returns the load, the half-sent
+ * upload and the exit code to come.
+ */
+async function terminateUnderLoad(
+  srv: RunningServer,
+  tag: string,
+  ms: number,
+): Promise<{ load: Load; half: ReturnType<typeof halfUpload>; exited: Promise<number | null> }> {
+  const load = uploadLoad(srv, tag);
+  await new Promise((r) => setTimeout(r, ms));
+  const half = halfUpload(srv.url);
+  await new Promise((r) => setTimeout(r, 50));
+  const exited = srv.stop();
+  await waitForOutput(srv, SIGNAL_LINE);
+  return { load, half, exited };
+}
+
 /** Restarts the log and checks every acknowledged upload is there, with its id. */
 async function expectAckedPresent(data: string, acked: Map<string, number[]>): Promise<void> {
   const srv = await startServer(data);
@@ -144,12 +163,7 @@ describe('graceful shutdown', () => {
   test('SIGTERM under concurrent uploads: 503 after the signal, queue committed, last checkpoint signed, exit 0', async () => {
     const data = tempDir('opa-tlog-shutdown-');
     const srv = await startServer(data, ['--sign-interval-ms', '50']);
-    const load = uploadLoad(srv, 'a');
-    await new Promise((r) => setTimeout(r, 400));
-    const late = halfUpload(srv.url);
-    await new Promise((r) => setTimeout(r, 50));
-    const exited = srv.stop();
-    await waitForOutput(srv, SIGNAL_LINE);
+    const { load, half: late, exited } = await terminateUnderLoad(srv, 'a', 400);
     // An upload whose body completes after the signal is refused, not acknowledged.
     expect(await late.finish()).toEqual({ status: 503, retryAfter: '5', error: 'shutting_down' });
     expect(await exited).toBe(0);
@@ -175,12 +189,7 @@ describe('graceful shutdown', () => {
   test('a second signal exits at once, losing nothing acknowledged', async () => {
     const data = tempDir('opa-tlog-shutdown2-');
     const srv = await startServer(data);
-    const load = uploadLoad(srv, 'b');
-    await new Promise((r) => setTimeout(r, 300));
-    const half = halfUpload(srv.url);
-    await new Promise((r) => setTimeout(r, 50));
-    const exited = srv.stop();
-    await waitForOutput(srv, SIGNAL_LINE);
+    const { load, half, exited } = await terminateUnderLoad(srv, 'b', 300);
     const t0 = Date.now();
     srv.proc.kill('SIGINT');
     expect(await exited).toBe(130);

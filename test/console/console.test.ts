@@ -126,6 +126,17 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     return ctx;
   }
 
+  /** A page in a fresh {@link context} (same arguments). */
+  async function openPage(token?: string, policyFor?: string): Promise<Page> {
+    return (await context(token, policyFor)).newPage();
+  }
+
+  /** Closes the page's context; no request of the test may have left loopback. */
+  async function closePage(page: Page): Promise<void> {
+    await page.context().close();
+    expect(blocked).toEqual([]);
+  }
+
   /**
    * Full-page screenshots at desktop and phone width; the page must fit the phone's width and
    * every control must have a name a screen reader can announce.
@@ -167,8 +178,7 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
   }
 
   test('overview shows the verified tree size after pinning the key from ?vkey=', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const page = await openPage();
     const res = await page.goto(`${log.url}/?vkey=${encodeURIComponent(log.vkey)}`);
     expect(res?.headers()['cache-control']).toBe('no-store');
     await expect.poll(() => page.textContent('#tree-size'), { timeout: 15_000 }).toBe('50');
@@ -181,26 +191,22 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     await page.keyboard.press('Enter');
     expect(await page.evaluate('document.activeElement.id')).toBe('main');
     await shoot(page, 'overview');
-    await ctx.close();
-    expect(blocked).toEqual([]);
+    await closePage(page);
   });
 
   test('first visit without a key asks to pin the key the log presents', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const page = await openPage();
     await page.goto(`${log.url}/`);
     await page.waitForSelector('#pin-button');
     expect(await page.inputValue('#vkey-input')).toBe(log.vkey);
     await shoot(page, 'pin');
     await page.click('#pin-button');
     await expect.poll(() => page.textContent('#tree-size'), { timeout: 15_000 }).toBe('50');
-    await ctx.close();
-    expect(blocked).toEqual([]);
+    await closePage(page);
   });
 
   test('search finds the decision by policy path; its page shows every check passed', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const page = await openPage();
     await page.goto(`${log.url}/settings?vkey=${encodeURIComponent(log.vkey)}`);
     await page.fill('#s-policy', `log ${log.vkey}\nquorum none\n`);
     await page.click('#save-settings');
@@ -235,15 +241,13 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     await shoot(page, 'decision');
     // docs/console-decision.png is a committed copy of this one (tests never write outside test-artifacts).
     await page.screenshot({ path: join(ARTIFACTS, 'readme-decision.png') });
-    await ctx.close();
-    expect(blocked).toEqual([]);
+    await closePage(page);
   });
 
   test('a server that alters one proof hash fails the inclusion check, no green summary', async () => {
     const proxy = await serveFetch(lyingProxy(log.url));
     servers.push(proxy);
-    const ctx = await context(TOKEN);
-    const page = await ctx.newPage();
+    const page = await openPage(TOKEN);
     await page.goto(`${proxy.url}/decisions/${DECISION}?vkey=${encodeURIComponent(log.vkey)}`);
     await page.waitForSelector('#summary');
     const st = await statuses(page);
@@ -260,13 +264,11 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     expect(evidence.refused).toBe('bad_inclusion');
     expect(evidence.evidence).toHaveProperty('proof');
     await shoot(page, 'refusal');
-    await ctx.close();
-    expect(blocked).toEqual([]);
+    await closePage(page);
   });
 
   test('the static build from a second origin verifies the decision through CORS', async () => {
-    const ctx = await context();
-    const page = await ctx.newPage();
+    const page = await openPage();
     const q = `log=${encodeURIComponent(log.url)}&vkey=${encodeURIComponent(log.vkey)}`;
     await page.goto(`${site.url}/index.html?${q}`);
     await expect.poll(() => page.textContent('#tree-size'), { timeout: 15_000 }).toBe('50');
@@ -306,8 +308,7 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     expect(Object.values(await statuses(page)).every((x) => x === 'passed')).toBe(true);
     expect(await page.textContent('.summary.ok')).toContain('verified: every check passed');
     await shoot(page, 'static-decision');
-    await ctx.close();
-    expect(blocked).toEqual([]);
+    await closePage(page);
   });
 
   test('after an erasure the page shows it and the proof still verifies', async () => {
@@ -318,8 +319,7 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
       body: JSON.stringify({ reason: 'ticket GDPR-1234' }),
     });
     expect(erase.status).toBe(200);
-    const ctx = await context(TOKEN, log.url);
-    const page = await ctx.newPage();
+    const page = await openPage(TOKEN, log.url);
     await page.goto(`${log.url}/decisions/${DECISION}?vkey=${encodeURIComponent(log.vkey)}`);
     await page.waitForSelector('#summary');
     expect(await page.textContent('#erasure')).toContain('GDPR-1234');
@@ -333,7 +333,6 @@ describe.skipIf(!available)('web console in headless Chromium', () => {
     expect(await page.$('.summary.ok')).not.toBeNull();
     expect(await page.textContent('#summary')).toContain('the erasure check replaces the commitment check');
     await shoot(page, 'erased');
-    await ctx.close();
-    expect(blocked).toEqual([]);
+    await closePage(page);
   });
 });

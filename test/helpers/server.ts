@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { expect } from 'vitest';
 import { decodeEntryBundle } from '../../src/core/bundle.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -149,6 +150,20 @@ export async function serveFetch(fetchFn: (req: Request) => Response | Promise<R
 /** Splits an entry bundle into its entries (uint16 big-endian length prefixes). */
 export function parseBundle(b: Uint8Array): Uint8Array[] {
   return decodeEntryBundle(b);
+}
+
+/**
+ * Posts `n` small JSON entries (`{i}` for i in 0..n-1) to the log at `url`, expects 200 and
+ * returns the committed tree size the log reports.
+ */
+export async function append(url: string, n: number): Promise<number> {
+  const res = await fetch(`${url}/v1/entries`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ i }))),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { committed_size: number }).committed_size;
 }
 
 /** Downloads every entry of the tree of `size` through the tile API. */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseNote } from '../../src/core/note.js';
-import { CLI, type RunningServer, startServer } from '../helpers/server.js';
+import { append, CLI, type RunningServer, startServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { goAvailable, runTlogCheck } from './go-harness.js';
 
@@ -43,12 +43,7 @@ describe.skipIf(!HAVE_GO)("Go's note.Open on a checkpoint signed by two keys", (
       '--sign-interval-ms',
       '20',
     ]);
-    const res = await fetch(`${srv.url}/v1/entries`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ i }))),
-    });
-    expect(res.status).toBe(200);
+    await append(srv.url, 300);
     const note = await (await fetch(`${srv.url}/checkpoint`)).text();
     expect(note.split('\n')[1]).toBe('300');
     expect(parseNote(note).signatures.map((s) => s.name)).toEqual([ORIGIN, ORIGIN]);

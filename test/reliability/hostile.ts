@@ -760,6 +760,172 @@ export function categories(ctx: {
       };
     });
 
+  // ---- Issue 15: one bounded parser on every JSON route, one meaning per input, one tile path.
+
+  /** A body for `route` holding `inner` (raw JSON text) inside an otherwise fresh, valid event. */
+  const jsonRoutes = ['logs', 'logs-gzip', 'entries', 'entries-gzip', 'k8s', 'erase'] as const;
+  type JsonRoute = (typeof jsonRoutes)[number];
+  const routed = (route: JsonRoute, id: string, inner: string): RawRequest => {
+    const text =
+      route === 'erase'
+        ? `{"reason":"hostile","x":${inner}}`
+        : route.startsWith('k8s')
+          ? `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"${id}","stage":"ResponseComplete","x":${inner}}]}`
+          : `[${JSON.stringify(decisionEvent('hostile', id, 1)).slice(0, -1)},"x":${inner}}]`;
+    const gz = route.endsWith('-gzip');
+    const path =
+      route === 'erase'
+        ? `/v1/entries/${ctx.liveIndex}/erase`
+        : route === 'k8s'
+          ? '/k8s/audit/hostile'
+          : route.startsWith('entries')
+            ? '/v1/entries'
+            : '/logs';
+    const headers = {
+      'content-type': 'application/json',
+      ...(gz ? { 'content-encoding': 'gzip' } : {}),
+      ...(route === 'erase' ? bearer(TOKENS.admin) : ingest),
+    };
+    return { method: 'POST', path, headers, body: gz ? gzipSync(json(text)) : json(text) };
+  };
+
+  const bigNumbers = fc
+    .record({
+      route: fc.constantFrom(...jsonRoutes),
+      id: fc.uuid(),
+      len: fc.integer({ min: 1001, max: 20_000 }),
+      sign: fc.constantFrom('', '-'),
+      tail: fc.constantFrom('', '.5', 'e3', '.0e-2'),
+    })
+    .map(
+      ({ route, id, len, sign, tail }): Case => ({
+        label: `number of ${len} digits ${route}`,
+        req: routed(route, id, `${sign}${'7'.repeat(len)}${tail}`),
+        expect: { status: [413], codes: ['number_too_long'] },
+      }),
+    );
+
+  const deepEverywhere = fc
+    .record({
+      route: fc.constantFrom('k8s', 'erase', 'entries-gzip') as fc.Arbitrary<JsonRoute>,
+      id: fc.uuid(),
+      depth: fc.integer({ min: 600, max: 20_000 }),
+      shape: fc.constantFrom('array', 'object', 'mixed') as fc.Arbitrary<'array' | 'object' | 'mixed'>,
+      closed: fc.boolean(),
+    })
+    .map(
+      ({ route, id, depth, shape, closed }): Case => ({
+        label: `deep json ${depth} ${shape} closed=${closed} ${route}`,
+        // An erasure body is at most 64 KiB: deep, but within it.
+        req: routed(route, id, nest(route === 'erase' ? Math.min(depth, 10_000) : depth, shape, closed)),
+        expect: { status: [400], codes: route.startsWith('entries') ? ['invalid_entry'] : ['too_deep'] },
+      }),
+    );
+
+  const duplicateKeys = fc
+    .record({
+      route: fc.constantFrom(...jsonRoutes),
+      id: fc.uuid(),
+      key: fc.oneof(
+        fc.constantFrom('decision_id', 'labels', 'reason', 'kind', 'items', '__proto__', 'a'),
+        fc.string({ minLength: 1, maxLength: 8 }),
+      ),
+      nested: fc.boolean(),
+      v1: scalar,
+      v2: scalar,
+    })
+    .map(({ route, id, key, nested, v1, v2 }): Case => {
+      const k = JSON.stringify(key);
+      const obj = `{${k}:${v1},"other":1,${k}:${v2}}`;
+      return {
+        label: `duplicate key ${k} nested=${nested} ${route}`,
+        req: routed(route, id, nested ? `[1,{"y":${obj}}]` : obj),
+        expect: { status: [400], codes: ['duplicate_key'] },
+      };
+    });
+
+  const dupTopLevel = fc
+    .record({ id: fc.uuid(), key: fc.constantFrom('decision_id', 'labels', 'path', 'input', 'timestamp') })
+    .map(({ id, key }): Case => {
+      const text = `[{"${key}":"a","decision_id":"${id}","labels":{"id":"hostile"},"${key}":"b"}]`;
+      return {
+        label: `duplicate top-level ${key}`,
+        req: { method: 'POST', path: '/logs', headers: identityHeaders, body: json(text) },
+        expect: { status: [400], codes: ['duplicate_key'] },
+      };
+    });
+
+  /** Existing tiles (the baseline has a few leaves), each spelled another way. */
+  const tileSpellings = fc
+    .record({
+      tile: fc.constantFrom('tile/entries/000.p/1', 'tile/0/000.p/1', `tile/entries/000.p/${ctx.size}`),
+      how: fc.constantFrom(
+        'dotdot',
+        'dot',
+        'pct-dotdot',
+        'pct-dot',
+        'double-slash',
+        'trailing-slash',
+        'pct-slash',
+        'pct-digit',
+        'prefix-dotdot',
+      ),
+      at: fc.nat(),
+    })
+    .map(({ tile, how, at }): Case => {
+      const segs = tile.split('/');
+      const i = 1 + (at % (segs.length - 1));
+      const ins = (extra: string) => [...segs.slice(0, i), extra, ...segs.slice(i)].join('/');
+      const spelled: Record<typeof how, string> = {
+        dotdot: ins(`x/..`),
+        dot: ins('.'),
+        'pct-dotdot': ins(`x/%2e%2E`),
+        'pct-dot': ins('%2e'),
+        'double-slash': ins(''),
+        'trailing-slash': `${tile}/`,
+        'pct-slash': `${segs.slice(0, i).join('/')}%2f${segs.slice(i).join('/')}`,
+        'pct-digit': tile.replace(/0/, '%30'),
+        'prefix-dotdot': `v1/../${tile}`,
+      };
+      const path = `/${spelled[how]}`;
+      return {
+        label: `tile spelling ${how} ${path}`,
+        req: { method: 'GET', path },
+        // An encoded slash in the first segment is no /tile/ route at all.
+        expect: { status: [400, 404], codes: ['invalid_tile_path', 'not_found'] },
+      };
+    });
+
+  const encodingLies = fc
+    .record({
+      ids,
+      route: fc.constantFrom('/logs', '/v1/entries', '/k8s/audit'),
+      lie: fc.constantFrom(
+        'plain-as-gzip',
+        'x-gzip-plain',
+        'br',
+        'deflate',
+        'zstd',
+        'gzip, gzip',
+        'identity;q=1',
+      ),
+    })
+    .map(({ ids, route, lie }): Case => {
+      const body =
+        route === '/k8s/audit'
+          ? json(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"${ids[0]}"}]}`)
+          : json(eventsJson(ids));
+      const enc = lie === 'plain-as-gzip' ? 'gzip' : lie === 'x-gzip-plain' ? 'x-gzip' : lie;
+      const lying = lie === 'plain-as-gzip' || lie === 'x-gzip-plain';
+      return {
+        label: `content-encoding lie ${lie} ${route}`,
+        req: { method: 'POST', path: route, headers: { ...identityHeaders, 'content-encoding': enc }, body },
+        expect: lying
+          ? { status: [400], codes: ['invalid_gzip'] }
+          : { status: [415], codes: ['unsupported_encoding'] },
+      };
+    });
+
   return {
     gzipTruncated,
     gzipCorrupt,
@@ -774,6 +940,12 @@ export function categories(ctx: {
     lookups,
     eraseBodies,
     randomRequests,
+    bigNumbers,
+    deepEverywhere,
+    duplicateKeys,
+    dupTopLevel,
+    tileSpellings,
+    encodingLies,
   };
 }
 

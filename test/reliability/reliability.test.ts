@@ -153,7 +153,8 @@ describe(`reliability (${MODE})`, () => {
     let ctx: Parameters<typeof categories>[0];
     let db: Database.Database | undefined;
     let before: { size: number; root: string; digest: string; counts: Record<string, number> };
-    const runs = byMode({ short: 20, quick: 80, long: 350 });
+    // Long: 19 categories x 750 (most of them malformed) = over 10,000 hostile requests.
+    const runs = byMode({ short: 20, quick: 80, long: 750 });
     const bigRuns = byMode({ short: 4, quick: 12, long: 60 });
 
     beforeAll(async () => {
@@ -210,6 +211,12 @@ describe(`reliability (${MODE})`, () => {
       'lookups',
       'eraseBodies',
       'randomRequests',
+      'bigNumbers',
+      'deepEverywhere',
+      'duplicateKeys',
+      'dupTopLevel',
+      'tileSpellings',
+      'encodingLies',
     ] as const;
     names.forEach((name, i) => {
       test(

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { parsePolicy, verifyCheckpointWithPolicy } from '../../src/core/policy.js';
 import {
+  append,
   CLI,
   type RunningServer,
   type RunningWitness,
@@ -57,15 +58,6 @@ describe('log + three witness processes, 2-of-3 policy', () => {
       '0',
     ]);
 
-    const append = async (n: number) => {
-      const res = await fetch(`${log!.url}/v1/entries`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ i }))),
-      });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { committed_size: number }).committed_size;
-    };
     /** Polls /checkpoint until it covers `size` and meets the policy; returns the cosigner count. */
     const published = async (size: number) => {
       for (let i = 0; i < 200; i++) {
@@ -79,10 +71,10 @@ describe('log + three witness processes, 2-of-3 policy', () => {
       throw new Error(`no witnessed checkpoint of size ${size}`);
     };
 
-    const s1 = await append(10);
+    const s1 = await append(log!.url, 10);
     expect(await published(s1)).toBeGreaterThanOrEqual(2);
     witnesses[2]!.proc.kill('SIGKILL');
-    const s2 = await append(5);
+    const s2 = await append(log!.url, 5);
     expect(await published(s2)).toBe(2);
 
     const mon = spawnSync(
