@@ -94,7 +94,8 @@ describe(`reliability (${MODE})`, () => {
         uploaders: byMode({ short: 16, quick: 32, long: 64 }),
         uploadsEach: byMode({ short: 2, quick: 4, long: 8 }),
         eventsPerUpload: 400,
-        maxQueue: 2000,
+        // Below what the 4 concurrent decoders hand over at once (4 x 400), so the queue must refuse.
+        maxQueue: 800,
         maxAttempts: 500,
         seed: SEED + 1,
       });
