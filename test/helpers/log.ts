@@ -1,6 +1,12 @@
 /** Test helpers: a log in a temp directory with a fixed key. */
+
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { ed25519SignerFromSeed, newEd25519Verifier } from '../../src/core/note.js';
+import { type AppOptions, createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
+import { TokenStore } from '../../src/http/auth.js';
 import { type LogConfig, TransparencyLog } from '../../src/log/log.js';
+import { tempDir } from './tmp.js';
 
 export const TEST_ORIGIN = 'test.opa-tlog.dev/log';
 export const TEST_SIGNER = ed25519SignerFromSeed(TEST_ORIGIN, new Uint8Array(32).fill(7));
@@ -25,4 +31,15 @@ export async function openTestLog(dbPath: string, over: Partial<LogConfig> = {})
   const log = await TransparencyLog.open(testConfig(dbPath, over));
   await log.start();
   return log;
+}
+
+/**
+ * A test log (fresh temp folder, 20 ms signer) behind the HTTP app with open access and
+ * `over` on top of the default options; the log is closed when the calling test finishes.
+ */
+export async function openTestApp(over: Partial<AppOptions> = {}) {
+  const log = await openTestLog(join(tempDir(), 'log.db'), { signIntervalMs: 20 });
+  onTestFinished(() => log.close());
+  const app = createApp(log, { ...DEFAULT_APP_OPTIONS, tokens: new TokenStore('', []), ...over });
+  return { log, app };
 }

@@ -4,31 +4,18 @@
  * JSON reason and nothing applied, duplicate keys are refused, integers are committed exactly
  * whatever else the event holds, and /v1/entries honours Content-Encoding like /logs.
  */
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { decodeDeterministic } from '../../src/core/cbor.js';
-import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
-import { TokenStore } from '../../src/http/auth.js';
+import { DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import type { TransparencyLog } from '../../src/log/log.js';
-import { openTestLog, tempDir } from '../helpers/log.js';
+import { openTestApp } from '../helpers/log.js';
 
-let log: TransparencyLog | undefined;
-afterEach(() => {
-  log?.close();
-  log = undefined;
-});
-
-async function setup() {
-  log = await openTestLog(join(tempDir(), 'log.db'), { signIntervalMs: 20 });
-  const app = createApp(log, {
-    ...DEFAULT_APP_OPTIONS,
-    tokens: new TokenStore('', []),
+const setup = () =>
+  openTestApp({
     maxItems: 100,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxEvents: 100 },
   });
-  return { log, app };
-}
 type App = Awaited<ReturnType<typeof setup>>['app'];
 
 const JSON_CT: Record<string, string> = { 'content-type': 'application/json' };

@@ -3,30 +3,13 @@
  * `timestamp` never reaches the public leaf; it is withheld (flagged) and kept privately, and
  * dedup and lookups by id still work with the real values.
  */
-import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { fromBase64 } from '../../src/core/bytes.js';
 import { decodeEntry } from '../../src/core/entry.js';
-import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
-import { TokenStore } from '../../src/http/auth.js';
-import type { TransparencyLog } from '../../src/log/log.js';
-import { openTestLog, tempDir } from '../helpers/log.js';
+import type { createApp } from '../../src/http/app.js';
+import { openTestApp } from '../helpers/log.js';
 
-let log: TransparencyLog | undefined;
-afterEach(() => {
-  log?.close();
-  log = undefined;
-});
-
-async function setup() {
-  log = await openTestLog(join(tempDir(), 'log.db'), { signIntervalMs: 20 });
-  const app = createApp(log, {
-    ...DEFAULT_APP_OPTIONS,
-    tokens: new TokenStore('', []),
-    checkpointWaitMs: 2000,
-  });
-  return { log, app };
-}
+const setup = () => openTestApp({ checkpointWaitMs: 2000 });
 
 const post = (app: ReturnType<typeof createApp>, path: string, body: unknown) =>
   app.request(path, {
