@@ -317,7 +317,7 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
-    vkey: signer.vkey,
+    vkeys: signers.map((s) => s.vkey),
     corsOrigins: cfg.corsOrigins,
     ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
     logger,

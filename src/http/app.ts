@@ -38,8 +38,11 @@ export interface AppOptions {
    * newest checkpoint whose cosignatures meet the policy (undefined: none yet, 503).
    */
   publishedCheckpoint?: () => string | undefined;
-  /** The log's verifier key, shown by `/v1/stats` for the console's trust on first use. */
-  vkey?: string;
+  /**
+   * The log's verifier keys (every key it signs with, first the primary), shown by `/v1/stats`
+   * for the console's trust on first use.
+   */
+  vkeys?: readonly string[];
   /** The built web console (default: dist/console-www); see src/http/console.ts. */
   consoleDir?: string;
   /** Origins whose pages may send tokens (CORS preflight answered); see cors.ts. */
@@ -74,7 +77,7 @@ export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_O
   app.route('/', proofRoutes(log));
   const stats = new StatsRecorder(log);
   stats.start();
-  app.route('/', statsRoutes(log, opts.vkey, stats));
+  app.route('/', statsRoutes(log, opts.vkeys ?? [], stats));
   app.route('/', consoleRoutes(opts.consoleDir));
   app.notFound((c) =>
     c.json({ error: 'not_found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404),

@@ -10,10 +10,13 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 
-/** Request headers a configured origin may send: tokens and the ingestion bodies. */
-const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Content-Encoding'];
-/** Response headers such a page may read (retry hints and the auth challenge). */
-const EXPOSE_HEADERS = ['Retry-After', 'WWW-Authenticate'];
+/** Request headers a configured origin may send: tokens, the ingestion bodies, a request id. */
+const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Content-Encoding', 'X-Request-Id', 'If-None-Match'];
+/**
+ * Response headers a page may read beyond the CORS-safelisted ones: retry hints, the auth
+ * challenge, the request id to quote in a bug report, and the ETag of tiles and bundles.
+ */
+const EXPOSE_HEADERS = ['Retry-After', 'WWW-Authenticate', 'X-Request-Id', 'ETag'];
 
 /**
  * The CORS middleware for the app: `origins` are exact origins (`https://host[:port]`) allowed
@@ -28,7 +31,7 @@ export function corsMiddleware(origins: readonly string[]): MiddlewareHandler {
     exposeHeaders: EXPOSE_HEADERS,
     maxAge: 600,
   });
-  const publicReads = cors({ origin: '*' });
+  const publicReads = cors({ origin: '*', exposeHeaders: EXPOSE_HEADERS });
   return async (c, next) => {
     if (allowed.has(c.req.header('origin') ?? '')) return trusted(c, next);
     // hono's cors answers every OPTIONS (echoing the requested headers): not for strangers.

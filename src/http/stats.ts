@@ -87,18 +87,20 @@ export class StatsRecorder {
 }
 
 /**
- * The `/v1/stats` route over a started recorder. `vkey` is the log's verifier key as the
- * operator configured it: the console shows it for pinning, and verifies everything else
- * against the key the reader pinned, never against this answer.
+ * The `/v1/stats` route over a started recorder. `vkeys` are the log's verifier keys as the
+ * operator configured them (during a key rotation, more than one): the console shows them for
+ * pinning, and verifies everything else against the key the reader pinned, never against this
+ * answer. `vkey` keeps the first, for readers written before rotation.
  */
-export function statsRoutes(log: TransparencyLog, vkey: string | undefined, recorder: StatsRecorder): Hono {
+export function statsRoutes(log: TransparencyLog, vkeys: readonly string[], recorder: StatsRecorder): Hono {
   const app = new Hono();
   app.get('/v1/stats', (c) => {
     const latest = log.latest();
     c.header('Cache-Control', 'no-store');
     return c.json({
       origin: log.origin,
-      vkey: vkey ?? null,
+      vkey: vkeys[0] ?? null,
+      vkeys,
       committed_size: log.committedSize,
       tree_size: latest.size,
       checkpoint_signed_at: latest.signedAt,

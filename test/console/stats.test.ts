@@ -41,8 +41,9 @@ describe('stats and console routes', () => {
   });
   afterAll(() => log?.close());
 
-  test('GET /v1/stats reports origin, vkey, sizes and samples', async () => {
-    const app = createApp(log, { ...DEFAULT_APP_OPTIONS, vkey: TEST_SIGNER.vkey, consoleDir: dir });
+  test('GET /v1/stats reports origin, every vkey, sizes and samples', async () => {
+    const vkeys = [TEST_SIGNER.vkey, 'audit.example/next+01020304+AQ'];
+    const app = createApp(log, { ...DEFAULT_APP_OPTIONS, vkeys, consoleDir: dir });
     const res = await app.request('/v1/stats');
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -50,6 +51,7 @@ describe('stats and console routes', () => {
     expect(body).toMatchObject({
       origin: log.origin,
       vkey: TEST_SIGNER.vkey,
+      vkeys,
       tree_size: 7,
       committed_size: 7,
     });

@@ -56,6 +56,9 @@ describe('CORS', () => {
     );
     expect(get.status).toBe(200);
     expect(get.headers.get('access-control-allow-origin')).toBe(PAGE);
+    expect(get.headers.get('access-control-expose-headers')?.toLowerCase().split(',')).toEqual(
+      expect.arrayContaining(['x-request-id', 'etag', 'retry-after']),
+    );
     expect(((await get.json()) as { payload_access: string }).payload_access).toBe('granted');
   });
 
@@ -75,6 +78,10 @@ describe('CORS', () => {
         const cp = await app.fetch(new Request('http://log.test/checkpoint', { headers }));
         expect(cp.status).toBe(200);
         expect(cp.headers.get('access-control-allow-origin')).toBe('*');
+        // A page anywhere may read the request id (to quote it) and tile ETags (to revalidate).
+        expect(cp.headers.get('access-control-expose-headers')?.toLowerCase().split(',')).toEqual(
+          expect.arrayContaining(['x-request-id', 'etag']),
+        );
         const missing = await app.fetch(new Request('http://log.test/tile/0/x999/999', { headers }));
         expect(missing.status).toBe(404);
         expect(missing.headers.get('access-control-allow-origin')).toBe('*');
