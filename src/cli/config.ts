@@ -21,6 +21,7 @@ export interface ServeConfig {
   maxBatch: number;
   maxDelayMs: number;
   maxQueue: number;
+  maxQueueMiB: number;
   synchronous: 'FULL' | 'NORMAL';
   cacheMiB: number;
   maxBodyBytes: number;
@@ -123,6 +124,13 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'int',
     def: 200000,
     help: 'most leaves queued before 503',
+  },
+  maxQueueMiB: {
+    flag: 'max-queue-mib',
+    env: 'OPA_TLOG_MAX_QUEUE_MIB',
+    kind: 'int',
+    def: 64,
+    help: 'most MiB of leaves queued before 503',
   },
   synchronous: {
     flag: 'synchronous',
@@ -344,8 +352,8 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${cfg.logLevel}`);
   if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
-  if (cfg.maxBatch < 1 || cfg.maxQueue < 1)
-    throw new ConfigError('--max-batch and --max-queue must be positive');
+  if (cfg.maxBatch < 1 || cfg.maxQueue < 1 || cfg.maxQueueMiB < 1)
+    throw new ConfigError('--max-batch, --max-queue and --max-queue-mib must be positive');
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {
     throw new ConfigError('--tls-cert and --tls-key go together');
   }

@@ -286,7 +286,12 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     signer: signers,
     forceKeyChange: cfg.forceKeyChange,
     signIntervalMs: cfg.signIntervalMs,
-    sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
+    sequencer: {
+      maxBatch: cfg.maxBatch,
+      maxDelayMs: cfg.maxDelayMs,
+      maxQueue: cfg.maxQueue,
+      maxQueueBytes: cfg.maxQueueMiB * 1024 * 1024,
+    },
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
     writerThread: cfg.writerThread,

@@ -13,13 +13,30 @@ export interface SequencerOptions {
   maxDelayMs: number;
   /** Most leaves waiting; beyond it appends are refused with {@link QueueFullError}. */
   maxQueue: number;
+  /**
+   * Most bytes waiting (entry + payload bytes plus {@link ITEM_OVERHEAD_BYTES} per leaf, an
+   * estimate of what a queued leaf holds in memory); beyond it appends are refused too. The
+   * leaf count alone does not bound memory: one leaf may carry a 16 MiB payload.
+   */
+  maxQueueBytes: number;
 }
+
+/** Memory a queued leaf holds besides its entry and payload bytes: salt, hashes, metadata, objects. */
+export const ITEM_OVERHEAD_BYTES = 512;
 
 export const DEFAULT_SEQUENCER_OPTIONS: SequencerOptions = {
   maxBatch: 10_000,
   maxDelayMs: 2,
   maxQueue: 200_000,
+  maxQueueBytes: 64 * 1024 * 1024,
 };
+
+/** Estimated memory of `items` while queued (see {@link SequencerOptions.maxQueueBytes}). */
+export function queuedBytes(items: readonly AppendItem[]): number {
+  let n = 0;
+  for (const it of items) n += it.entry.length + (it.payload?.length ?? 0) + ITEM_OVERHEAD_BYTES;
+  return n;
+}
 
 /** Backpressure: the queue is full; retry later (HTTP maps it to 503 + Retry-After). */
 export class QueueFullError extends Error {
@@ -50,6 +67,8 @@ export type Committer = (items: AppendItem[]) => CommitResult | Promise<CommitRe
 
 interface Pending {
   readonly items: readonly AppendItem[];
+  /** queuedBytes(items), counted in and out of the queue's byte total. */
+  readonly bytes: number;
   resolve(r: AppendResult[]): void;
   reject(e: unknown): void;
 }
@@ -60,6 +79,7 @@ export class Sequencer {
   readonly #onCommit: (c: CommitResult) => void;
   #queue: Pending[] = [];
   #queued = 0;
+  #queuedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** An asynchronous commit is running: the next batch waits for it (one in flight). */
@@ -76,19 +96,33 @@ export class Sequencer {
     return this.#queued;
   }
 
+  /** Estimated bytes of the leaves waiting (see SequencerOptions.maxQueueBytes). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /**
    * Appends `items` atomically; resolves with one result per item once committed. Rejects
-   * with QueueFullError (nothing queued) when the queue cannot take all of them.
+   * with QueueFullError (nothing queued) when the queue cannot take all of them: more leaves
+   * than maxQueue or more bytes than maxQueueBytes would wait. An empty queue takes any one
+   * request, so a request larger than the bounds is still committed (alone) rather than
+   * refused forever.
    */
   append(items: readonly AppendItem[]): Promise<AppendResult[]> {
     if (this.#closed) return Promise.reject(new SequencerClosedError());
     if (items.length === 0) return Promise.resolve([]);
-    if (this.#queued > 0 && this.#queued + items.length > this.#opts.maxQueue) {
+    const bytes = queuedBytes(items);
+    if (
+      this.#queued > 0 &&
+      (this.#queued + items.length > this.#opts.maxQueue ||
+        this.#queuedBytes + bytes > this.#opts.maxQueueBytes)
+    ) {
       return Promise.reject(new QueueFullError(this.#queued));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ items, resolve, reject });
+      this.#queue.push({ items, bytes, resolve, reject });
       this.#queued += items.length;
+      this.#queuedBytes += bytes;
       this.#schedule();
     });
   }
@@ -114,12 +148,15 @@ export class Sequencer {
       // shifting one by one would be quadratic in a long queue.
       let k = 0;
       let n = 0;
+      let bytes = 0;
       while (k < this.#queue.length && (k === 0 || n + this.#queue[k]!.items.length <= this.#opts.maxBatch)) {
         n += this.#queue[k]!.items.length;
+        bytes += this.#queue[k]!.bytes;
         k++;
       }
       const batch = this.#queue.splice(0, k);
       this.#queued -= n;
+      this.#queuedBytes -= bytes;
       const done = this.#commit(batch);
       if (done) {
         this.#inFlight = done.finally(() => {

@@ -4,7 +4,13 @@
  * failing request is retried alone so it cannot fail the others that shared its batch.
  */
 import { describe, expect, test } from 'vitest';
-import { type CommitResult, QueueFullError, Sequencer } from '../../src/log/sequencer.js';
+import {
+  type CommitResult,
+  DEFAULT_SEQUENCER_OPTIONS,
+  ITEM_OVERHEAD_BYTES,
+  QueueFullError,
+  Sequencer,
+} from '../../src/log/sequencer.js';
 import type { AppendItem } from '../../src/store/log-store.js';
 
 const item = (tag: number): AppendItem => ({ entry: new Uint8Array([tag]) });
@@ -31,7 +37,11 @@ function fakeCommitter(failOn?: number) {
 describe('Sequencer with an asynchronous committer', () => {
   test('one commit in flight; later requests batch together; requests stay whole', async () => {
     const c = fakeCommitter();
-    const seq = new Sequencer(c.commit, { maxBatch: 4, maxDelayMs: 0, maxQueue: 100 }, () => {});
+    const seq = new Sequencer(
+      c.commit,
+      { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 4, maxDelayMs: 0, maxQueue: 100 },
+      () => {},
+    );
     const reqs = [[1], [2, 3], [4, 5, 6], [7], [8, 9]].map((tags) => seq.append(tags.map(item)));
     const results = await Promise.all(reqs);
     expect(results.map((r) => r.map((x) => x.index))).toEqual([[0], [1, 2], [3, 4, 5], [6], [7, 8]]);
@@ -46,7 +56,11 @@ describe('Sequencer with an asynchronous committer', () => {
 
   test('a failing request fails alone; its batch-mates commit', async () => {
     const c = fakeCommitter(66);
-    const seq = new Sequencer(c.commit, { maxBatch: 10, maxDelayMs: 1, maxQueue: 100 }, () => {});
+    const seq = new Sequencer(
+      c.commit,
+      { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 10, maxDelayMs: 1, maxQueue: 100 },
+      () => {},
+    );
     const a = seq.append([item(1)]);
     const bad = seq.append([item(66), item(2)]);
     const b = seq.append([item(3)]);
@@ -57,11 +71,41 @@ describe('Sequencer with an asynchronous committer', () => {
 
   test('the queue bound holds while a commit is in flight, and drain waits for everything', async () => {
     const c = fakeCommitter();
-    const seq = new Sequencer(c.commit, { maxBatch: 2, maxDelayMs: 0, maxQueue: 3 }, () => {});
+    const seq = new Sequencer(
+      c.commit,
+      { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 2, maxDelayMs: 0, maxQueue: 3 },
+      () => {},
+    );
     const first = seq.append([item(1), item(2), item(3)]);
     await expect(seq.append([item(4)])).rejects.toBeInstanceOf(QueueFullError);
     await seq.drain();
     expect((await first).length).toBe(3);
     expect(seq.queued).toBe(0);
+  });
+
+  test('the byte bound refuses what would exceed it, and an empty queue takes one oversized request', async () => {
+    const c = fakeCommitter();
+    const big = (tag: number): AppendItem => ({
+      entry: new Uint8Array([tag]),
+      payload: new Uint8Array(1000),
+    });
+    const perItem = 1 + 1000 + ITEM_OVERHEAD_BYTES;
+    const seq = new Sequencer(
+      c.commit,
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxQueueBytes: 3 * perItem },
+      () => {},
+    );
+    // Four items are more than the bound, but the queue is empty: taken (committed alone).
+    const first = seq.append([big(1), big(2), big(3), big(4)]);
+    expect(seq.queuedBytes).toBe(4 * perItem);
+    // Anything more while those wait is refused, although only 4 of 1000 leaves are queued.
+    await expect(seq.append([big(5)])).rejects.toBeInstanceOf(QueueFullError);
+    await seq.drain();
+    expect(seq.queuedBytes).toBe(0);
+    expect((await first).length).toBe(4);
+    // Once drained, requests within the bound queue together again.
+    const [a, b] = [seq.append([big(6)]), seq.append([big(7), big(8)])];
+    await expect(seq.append([big(9)])).rejects.toBeInstanceOf(QueueFullError);
+    expect([...(await a), ...(await b)].map((r) => r.index)).toEqual([4, 5, 6]);
   });
 });
