@@ -5,7 +5,8 @@
  *   - log-linear: y = a + b·log10(n)   (least squares on y; a B-tree's depth grows like log n)
  *   - power law:  y = a·n^b            (least squares on ln y against ln n)
  * n is the mean tree size during the measurement (the "0" point has the leaves its own ingest
- * added, so it is never 0). With three points each fit has one degree of freedom: the
+ * added, so it is never 0). A log-linear curve that falls to 0 or below before the largest
+ * projected size is not used. With three points each fit has one degree of freedom: the
  * residual says how well the chosen shape explains the middle point, not more. Projections at
  * 100M and 1B leaves extrapolate 10-100x beyond the largest point; read them as the trend of
  * the measured points, not as measurements.
@@ -59,9 +60,11 @@ function make(model: Model, a: number, b: number, points: readonly Point[]): Fit
 
 /**
  * Fits `points` (at least two, every n and y positive) with both curves and returns the one
- * whose relative residual is smaller (log-linear on a tie); throws on unusable input.
+ * whose relative residual is smaller (log-linear on a tie), among the curves that stay
+ * positive at every size in `projectTo` (a falling log-linear line reaches 0 and below, which
+ * no rate, size or latency can; the power law never does); throws on unusable input.
  */
-export function fitGrowth(points: readonly Point[]): Fit {
+export function fitGrowth(points: readonly Point[], projectTo: readonly number[] = []): Fit {
   const ok = points.filter((p) => p.n > 0 && p.y > 0 && Number.isFinite(p.y));
   if (ok.length < 2) throw new Error(`fitGrowth: need two positive points, got ${JSON.stringify(points)}`);
   const lin = line(
@@ -74,5 +77,7 @@ export function fitGrowth(points: readonly Point[]): Fit {
   );
   const f1 = make('log-linear', lin.a, lin.b, ok);
   const f2 = make('power', Math.exp(pow.a), pow.b, ok);
+  const positive = (f: Fit) => projectTo.every((n) => f.at(n) > 0);
+  if (!positive(f1)) return f2;
   return f2.rmsRelResidual < f1.rmsRelResidual ? f2 : f1;
 }

@@ -265,7 +265,7 @@ export async function run(ingest: IngestSummary): Promise<Result[]> {
     concurrency: ingest.best.concurrency,
     fit: {
       method:
-        'least squares of log-linear (y = a + b*log10 n) and power law (y = a*n^b, fitted on logs); the smaller rms relative residual wins; n = mean leaves during the measurement',
+        'least squares of log-linear (y = a + b*log10 n) and power law (y = a*n^b, fitted on logs); the smaller rms relative residual wins among the curves positive at 100M and 1B; n = mean leaves during the measurement',
       ...Object.fromEntries(
         Object.entries(fits).map(([k, f]) => [
           k,
@@ -293,9 +293,18 @@ type FitKey = 'ingest' | 'disk' | 'proofP99';
 function growthFits(runs: readonly SizeRun[]): Record<FitKey, Fit> {
   const pts = (f: (r: SizeRun) => number) => runs.map((r) => ({ n: meanLeaves(r), y: f(r) }));
   return {
-    ingest: fitGrowth(pts((r) => r.decisionsPerS)),
-    disk: fitGrowth(pts((r) => r.diskBytesPerLeaf)),
-    proofP99: fitGrowth(pts((r) => r.proofP99Ms)),
+    ingest: fitGrowth(
+      pts((r) => r.decisionsPerS),
+      PROJECT_TO,
+    ),
+    disk: fitGrowth(
+      pts((r) => r.diskBytesPerLeaf),
+      PROJECT_TO,
+    ),
+    proofP99: fitGrowth(
+      pts((r) => r.proofP99Ms),
+      PROJECT_TO,
+    ),
   };
 }
 

@@ -31,7 +31,7 @@ import type { LoadReport } from './loadgen.js';
 import { bodiesFile, OPA_HEADERS } from './opa.js';
 import { missing, type PgCluster, pgBin, startPgCluster } from './services.js';
 
-const DURATION_MS = QUICK ? 3000 : 12_000;
+const DURATION_MS = QUICK ? 2000 : 12_000;
 const WARMUP_MS = QUICK ? 500 : 2000;
 
 /** What one PostgreSQL run (N servers on one database) measured. */
