@@ -31,8 +31,8 @@ import type { LoadReport } from './loadgen.js';
 import { bodiesFile, OPA_HEADERS } from './opa.js';
 import { missing, type PgCluster, pgBin, startPgCluster } from './services.js';
 
-const DURATION_MS = QUICK ? 2000 : 12_000;
-const WARMUP_MS = QUICK ? 500 : 2000;
+const DURATION_MS = QUICK ? 4000 : 12_000;
+const WARMUP_MS = QUICK ? 1000 : 2000;
 
 /** What one PostgreSQL run (N servers on one database) measured. */
 export interface PgRun {
