@@ -1,9 +1,12 @@
 /**
  * Growth and reads. For each size (0 = a fresh directory, then the cached 1M and 10M logs;
  * quick: 0, 10k, 100k): copy the cached data directory (copy fsynced, not timed), start the
- * server on it, run the same upload load as the best ingest setting, then measure inclusion
- * proof latency (GET /v1/proof/inclusion, random indices, 1 request in flight). Reports the
- * rate at each size, `ingest_10m_vs_0`, disk bytes per decision and the server's peak RSS.
+ * server on it (timed: spawn to the listening line, and to the first `/readyz` 200), run the
+ * same upload load as the best ingest setting, then measure inclusion proof latency (GET
+ * /v1/proof/inclusion, random indices, 1 request in flight). Reports the rate at each size,
+ * `ingest_10m_vs_0`, start-up time, disk bytes per decision (next to the CBOR payload and the
+ * gzip upload per decision) and the server's peak RSS, then fits ingest rate, disk per
+ * decision and proof p99 against the log size (fit.ts) and projects them to 100M and 1B.
  * At the largest size, on the same server: inclusion proofs/s, full tiles/s and full entry
  * bundles/s (random, from a separate load process), next to a no-op hono GET in the same run,
  * and the client verification benchmark (verify.ts).
@@ -12,22 +15,25 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTileIndex } from '../src/core/tiles.js';
+import { type Fit, fitGrowth } from './fit.js';
 import type { IngestSummary } from './ingest.js';
 import { BODY_COUNT } from './ingest.js';
 import {
+  bestGet,
   type Proc,
   peakRssMb,
   QUICK,
   type Result,
   result,
   runLoad,
+  sleep,
   startLogServer,
   startNoopServer,
   TOKEN,
   writeResults,
 } from './lib.js';
 import type { LoadReport } from './loadgen.js';
-import { copyDataDir, dbBytes, ensureLogs } from './logcache.js';
+import { type CachedLog, copyDataDir, dbBytes, ensureLogs } from './logcache.js';
 import { bodiesFile, loadBodies, OPA_HEADERS } from './opa.js';
 import { run as verify } from './verify.js';
 
@@ -37,12 +43,18 @@ const SIZES = QUICK ? [10_000, 100_000] : [1_000_000, BIG];
 const INGEST_MS = QUICK ? 2500 : 10_000;
 const READ_MS = QUICK ? 1500 : 5000;
 const READ_CONCURRENCY = QUICK ? [8] : [4, 16];
+/** Where the growth fit projects to. */
+const PROJECT_TO = [100_000_000, 1_000_000_000];
 
-const label = (n: number) => (n >= 1e6 ? `${n / 1e6}m` : n >= 1e3 ? `${n / 1e3}k` : String(n));
+export const label = (n: number) =>
+  n >= 1e9 ? `${n / 1e9}b` : n >= 1e6 ? `${n / 1e6}m` : n >= 1e3 ? `${n / 1e3}k` : String(n);
 
 interface SizeRun {
   size: number;
   leavesAfter: number;
+  /** Spawn of `serve` to its listening line, and to the first 200 from /readyz. */
+  listeningMs: number;
+  readyMs: number;
   decisionsPerS: number;
   uploadP99Ms: number;
   ackP99Ms: number;
@@ -61,148 +73,249 @@ function randomPaths(n: number, f: () => string): string[] {
   return Array.from({ length: n }, f);
 }
 
-async function bestGet(url: string, paths: string[]): Promise<LoadReport & { concurrency: number }> {
-  let best: (LoadReport & { concurrency: number }) | undefined;
-  for (const c of READ_CONCURRENCY) {
-    const r = await runLoad({
-      url,
-      method: 'GET',
-      paths,
-      headers: {},
-      concurrency: c,
-      durationMs: READ_MS,
-      warmupMs: 500,
-    });
-    const bad = Object.keys(r.statuses).filter((s) => !s.startsWith('2'));
-    if (bad.length) console.log(`  warning: GET ${paths[0]}: statuses ${JSON.stringify(r.statuses)}`);
-    if (!best || r.reqPerS > best.reqPerS) best = { ...r, concurrency: c };
+/** Starts the server on `dir`, timing spawn -> listening line and spawn -> /readyz 200. */
+async function timedStart(
+  dir: string,
+  tunables: boolean,
+): Promise<{ server: Proc; listeningMs: number; readyMs: number }> {
+  const t0 = performance.now();
+  const server = await startLogServer(dir, { tunables });
+  const listeningMs = performance.now() - t0;
+  for (;;) {
+    const r = await fetch(`${server.url}/readyz`).catch(() => undefined);
+    await r?.arrayBuffer();
+    if (r?.status === 200) break;
+    if (performance.now() - t0 > 30_000) {
+      await server.stop();
+      throw new Error(`the server on ${dir} was not ready within 30 s (last status ${r?.status})`);
+    }
+    await sleep(5);
   }
-  return best!;
+  return { server, listeningMs, readyMs: performance.now() - t0 };
+}
+
+/** The best ingest load on a started server, then proof latency with one request in flight. */
+async function loadAndProofs(
+  server: Proc,
+  c: number,
+  eventsPerBody: number,
+): Promise<{ rep: LoadReport; proof: LoadReport; leaves: number; proofPaths: string[] }> {
+  const rep = await runLoad({
+    url: server.url,
+    method: 'POST',
+    bodiesFile: bodiesFile(BODY_COUNT),
+    paths: ['/logs'],
+    headers: { ...OPA_HEADERS, Authorization: `Bearer ${TOKEN}` },
+    concurrency: c,
+    durationMs: INGEST_MS,
+    warmupMs: QUICK ? 500 : 2000,
+    pollCheckpoint: true,
+  });
+  const leaves = await checkpointSize(server.url);
+  const proofPaths = randomPaths(
+    5000,
+    () => `/v1/proof/inclusion?index=${Math.floor(Math.random() * leaves)}`,
+  );
+  const proof = await runLoad({
+    url: server.url,
+    method: 'GET',
+    paths: proofPaths,
+    headers: {},
+    concurrency: 1,
+    durationMs: READ_MS,
+    warmupMs: 300,
+  });
+  if (rep.exhausted) console.log(`  note: every cached body was used before the end (${eventsPerBody}/body)`);
+  return { rep, proof, leaves, proofPaths };
+}
+
+/** Reads at the largest size (proofs, tiles, bundles vs a no-op GET) and client verification. */
+async function readsAtLargest(
+  server: Proc,
+  dir: string,
+  leaves: number,
+  proofPaths: string[],
+  tunables: boolean,
+): Promise<Result[]> {
+  const fullTiles = Math.floor(leaves / 256);
+  const tile = () => encodeTileIndex(Math.floor(Math.random() * fullTiles));
+  const proofs = await bestGet(server.url, proofPaths, READ_CONCURRENCY, READ_MS);
+  const tiles = await bestGet(
+    server.url,
+    randomPaths(5000, () => `/tile/0/${tile()}`),
+    READ_CONCURRENCY,
+    READ_MS,
+  );
+  const bundles = await bestGet(
+    server.url,
+    randomPaths(5000, () => `/tile/entries/${tile()}`),
+    READ_CONCURRENCY,
+    READ_MS,
+  );
+  const noop = await startNoopServer(tunables);
+  let noopGet: LoadReport & { concurrency: number };
+  try {
+    noopGet = await bestGet(noop.url, ['/checkpoint', '/tile/0/x001/234'], READ_CONCURRENCY, READ_MS);
+  } finally {
+    await noop.stop();
+  }
+  console.log(
+    `reads at ${leaves} leaves: proofs ${Math.round(proofs.reqPerS)}/s (c=${proofs.concurrency}), tiles ${Math.round(tiles.reqPerS)}/s, ` +
+      `entry bundles ${Math.round(bundles.reqPerS)}/s, no-op GET ${Math.round(noopGet.reqPerS)}/s`,
+  );
+  const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
+  const ver = await verify(server.url, vkey, TOKEN, leaves);
+  const n = `${leaves} leaves`;
+  return [
+    result(
+      'inclusion_proofs_per_s',
+      proofs.reqPerS,
+      'proofs/s',
+      'noop_hono_get_per_s',
+      noopGet.reqPerS,
+      `${n}, c=${proofs.concurrency}, p99 ${proofs.p99Ms.toFixed(1)} ms`,
+    ),
+    result(
+      'tile_gets_per_s',
+      tiles.reqPerS,
+      'tiles/s',
+      'noop_hono_get_per_s',
+      noopGet.reqPerS,
+      `${n}, random full level-0 tiles, c=${tiles.concurrency}`,
+    ),
+    result(
+      'entry_bundle_gets_per_s',
+      bundles.reqPerS,
+      'bundles/s',
+      'noop_hono_get_per_s',
+      noopGet.reqPerS,
+      `${n}, random full bundles, c=${bundles.concurrency}`,
+    ),
+    ...ver,
+  ];
+}
+
+/** One size: copy, timed start, load, proofs (and the reads at the largest), stop, disk. */
+async function measureSize(
+  size: number,
+  log: CachedLog | undefined,
+  largest: boolean,
+  ingest: IngestSummary,
+  out: Result[],
+): Promise<SizeRun> {
+  const dir = mkdtempSync(join(tmpdir(), `opa-tlog-growth-${label(size)}-`));
+  let server: Proc | undefined;
+  try {
+    if (log) console.log(`copied the ${label(size)} log in ${copyDataDir(log.dir, dir).toFixed(1)} s`);
+    const started = await timedStart(dir, ingest.best.tunables);
+    server = started.server;
+    const c = ingest.best.concurrency;
+    const { rep, proof, leaves, proofPaths } = await loadAndProofs(server, c, ingest.eventsPerBody);
+    const run: SizeRun = {
+      size,
+      leavesAfter: leaves,
+      listeningMs: started.listeningMs,
+      readyMs: started.readyMs,
+      decisionsPerS: rep.reqPerS * ingest.eventsPerBody,
+      uploadP99Ms: rep.p99Ms,
+      ackP99Ms: rep.ackToCheckpoint?.p99Ms ?? Number.NaN,
+      proofP50Ms: proof.p50Ms,
+      proofP99Ms: proof.p99Ms,
+      rssPeakMb: peakRssMb(server.proc.pid!),
+      diskBytesPerLeaf: 0,
+    };
+    console.log(
+      `growth ${label(size)}: start ${run.listeningMs.toFixed(0)} ms to listening, ${run.readyMs.toFixed(0)} ms to ready; ` +
+        `${Math.round(run.decisionsPerS)} decisions/s (c=${c}), upload p99 ${run.uploadP99Ms.toFixed(0)} ms, ` +
+        `ack->checkpoint p99 ${run.ackP99Ms.toFixed(0)} ms, proof p50 ${run.proofP50Ms.toFixed(2)} ms p99 ${run.proofP99Ms.toFixed(2)} ms, RSS peak ${run.rssPeakMb.toFixed(0)} MiB`,
+    );
+    if (largest) {
+      out.push(...(await readsAtLargest(server, dir, leaves, proofPaths, ingest.best.tunables)));
+      run.rssPeakMb = peakRssMb(server.proc.pid!);
+    }
+    await server.stop();
+    server = undefined;
+    run.diskBytesPerLeaf = dbBytes(dir) / leaves;
+    return run;
+  } finally {
+    if (server) await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function run(ingest: IngestSummary): Promise<Result[]> {
-  const { eventsPerBody } = loadBodies(BODY_COUNT);
+  loadBodies(BODY_COUNT);
   const logs = await ensureLogs(SIZES);
-  const c = ingest.best.concurrency;
   const runs: SizeRun[] = [];
-  const results: Result[] = [];
+  const reads: Result[] = [];
   const largest = logs.at(-1)!;
   for (const size of [0, ...logs.map((l) => l.size)]) {
-    const dir = mkdtempSync(join(tmpdir(), `opa-tlog-growth-${label(size)}-`));
-    let server: Proc | undefined;
-    try {
-      if (size > 0) {
-        const s = copyDataDir(logs.find((l) => l.size === size)!.dir, dir);
-        console.log(`copied the ${label(size)} log in ${s.toFixed(1)} s`);
-      }
-      server = await startLogServer(dir, { tunables: ingest.best.tunables });
-      const rep = await runLoad({
-        url: server.url,
-        method: 'POST',
-        bodiesFile: bodiesFile(BODY_COUNT),
-        paths: ['/logs'],
-        headers: { ...OPA_HEADERS, Authorization: `Bearer ${TOKEN}` },
-        concurrency: c,
-        durationMs: INGEST_MS,
-        warmupMs: QUICK ? 500 : 2000,
-        pollCheckpoint: true,
-      });
-      const leaves = await checkpointSize(server.url);
-      const proofPaths = randomPaths(
-        5000,
-        () => `/v1/proof/inclusion?index=${Math.floor(Math.random() * leaves)}`,
-      );
-      const proof = await runLoad({
-        url: server.url,
-        method: 'GET',
-        paths: proofPaths,
-        headers: {},
-        concurrency: 1,
-        durationMs: READ_MS,
-        warmupMs: 300,
-      });
-      const run: SizeRun = {
-        size,
-        leavesAfter: leaves,
-        decisionsPerS: rep.reqPerS * eventsPerBody,
-        uploadP99Ms: rep.p99Ms,
-        ackP99Ms: rep.ackToCheckpoint?.p99Ms ?? Number.NaN,
-        proofP50Ms: proof.p50Ms,
-        proofP99Ms: proof.p99Ms,
-        rssPeakMb: peakRssMb(server.proc.pid!),
-        diskBytesPerLeaf: 0,
-      };
-      console.log(
-        `growth ${label(size)}: ${Math.round(run.decisionsPerS)} decisions/s (c=${c}), upload p99 ${run.uploadP99Ms.toFixed(0)} ms, ` +
-          `ack->checkpoint p99 ${run.ackP99Ms.toFixed(0)} ms, proof p50 ${run.proofP50Ms.toFixed(2)} ms p99 ${run.proofP99Ms.toFixed(2)} ms, RSS peak ${run.rssPeakMb.toFixed(0)} MiB`,
-      );
-      if (size === largest.size) {
-        // Reads at the largest size, then client verification, on the same server.
-        const fullTiles = Math.floor(leaves / 256);
-        const proofs = await bestGet(server.url, proofPaths);
-        const tiles = await bestGet(
-          server.url,
-          randomPaths(5000, () => `/tile/0/${encodeTileIndex(Math.floor(Math.random() * fullTiles))}`),
-        );
-        const bundles = await bestGet(
-          server.url,
-          randomPaths(5000, () => `/tile/entries/${encodeTileIndex(Math.floor(Math.random() * fullTiles))}`),
-        );
-        run.rssPeakMb = peakRssMb(server.proc.pid!);
-        const noop = await startNoopServer(ingest.best.tunables);
-        let noopGet: LoadReport & { concurrency: number };
-        try {
-          noopGet = await bestGet(noop.url, ['/checkpoint', '/tile/0/x001/234']);
-        } finally {
-          await noop.stop();
-        }
-        console.log(
-          `reads at ${leaves} leaves: proofs ${Math.round(proofs.reqPerS)}/s (c=${proofs.concurrency}), tiles ${Math.round(tiles.reqPerS)}/s, ` +
-            `entry bundles ${Math.round(bundles.reqPerS)}/s, no-op GET ${Math.round(noopGet.reqPerS)}/s`,
-        );
-        const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
-        const ver = await verify(server.url, vkey, TOKEN, leaves);
-        const n = `${leaves} leaves`;
-        results.push(
-          result(
-            'inclusion_proofs_per_s',
-            proofs.reqPerS,
-            'proofs/s',
-            'noop_hono_get_per_s',
-            noopGet.reqPerS,
-            `${n}, c=${proofs.concurrency}, p99 ${proofs.p99Ms.toFixed(1)} ms`,
-          ),
-          result(
-            'tile_gets_per_s',
-            tiles.reqPerS,
-            'tiles/s',
-            'noop_hono_get_per_s',
-            noopGet.reqPerS,
-            `${n}, random full level-0 tiles, c=${tiles.concurrency}`,
-          ),
-          result(
-            'entry_bundle_gets_per_s',
-            bundles.reqPerS,
-            'bundles/s',
-            'noop_hono_get_per_s',
-            noopGet.reqPerS,
-            `${n}, random full bundles, c=${bundles.concurrency}`,
-          ),
-          ...ver,
-        );
-      }
-      await server.stop();
-      server = undefined;
-      run.diskBytesPerLeaf = dbBytes(dir) / leaves;
-      runs.push(run);
-    } finally {
-      if (server) await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const log = logs.find((l) => l.size === size);
+    runs.push(await measureSize(size, log, size === largest.size, ingest, reads));
   }
+  const fits = growthFits(runs);
+  const results = [
+    ...sizeRows(runs, ingest),
+    ...projectionRows(fits, runs, ingest),
+    ...generationRows(logs, ingest),
+    ...reads,
+  ];
+  writeResults('growth', results, {
+    sizes: runs,
+    concurrency: ingest.best.concurrency,
+    fit: {
+      method:
+        'least squares of log-linear (y = a + b*log10 n) and power law (y = a*n^b, fitted on logs); the smaller rms relative residual wins among the curves positive at 100M and 1B; n = mean leaves during the measurement',
+      ...Object.fromEntries(
+        Object.entries(fits).map(([k, f]) => [
+          k,
+          {
+            model: f.model,
+            a: f.a,
+            b: f.b,
+            rms_rel_residual: f.rmsRelResidual,
+            projected: Object.fromEntries(PROJECT_TO.map((n) => [label(n), f.at(n)])),
+          },
+        ]),
+      ),
+    },
+    generation: logs.map((l) => ({ size: l.size, ...(l.generation ?? {}) })),
+  });
+  return results;
+}
+
+/** The leaves a size run's figures stand for: the mean of the tree before and after its ingest. */
+const meanLeaves = (r: SizeRun) => (r.size + r.leavesAfter) / 2;
+
+type FitKey = 'ingest' | 'disk' | 'proofP99';
+
+/** Fits of ingest rate, disk per decision and proof p99 against the log size. */
+function growthFits(runs: readonly SizeRun[]): Record<FitKey, Fit> {
+  const pts = (f: (r: SizeRun) => number) => runs.map((r) => ({ n: meanLeaves(r), y: f(r) }));
+  return {
+    ingest: fitGrowth(
+      pts((r) => r.decisionsPerS),
+      PROJECT_TO,
+    ),
+    disk: fitGrowth(
+      pts((r) => r.diskBytesPerLeaf),
+      PROJECT_TO,
+    ),
+    proofP99: fitGrowth(
+      pts((r) => r.proofP99Ms),
+      PROJECT_TO,
+    ),
+  };
+}
+
+/** Rows measured per size: growth ratios, start-up, disk next to payload and upload, RSS. */
+function sizeRows(runs: readonly SizeRun[], ingest: IngestSummary): Result[] {
   const r0 = runs[0]!;
   const big = runs.at(-1)!;
-  results.unshift(
+  const c = ingest.best.concurrency;
+  const cborPlus = ingest.cborBytesPerEvent + 200;
+  const sizes = `${big.leavesAfter} leaves`;
+  return [
     result(
       'ingest_10m_vs_0',
       big.decisionsPerS,
@@ -232,12 +345,56 @@ export async function run(ingest: IngestSummary): Promise<Result[]> {
       `${big.leavesAfter} vs ${r0.leavesAfter} leaves, 1 in flight, after ingest`,
     ),
     result(
+      'startup_ms_10m',
+      big.readyMs,
+      'ms',
+      'startup_ms_0',
+      r0.readyMs,
+      `spawn of serve to /readyz 200 at ${big.size} leaves (to the listening line: ${big.listeningMs.toFixed(0)} ms; at 0: ${r0.listeningMs.toFixed(0)} ms); files fsynced and hot in the page cache`,
+    ),
+    ...runs
+      .slice(1, -1)
+      .map((r) =>
+        result(
+          `startup_ms_${label(r.size)}`,
+          r.readyMs,
+          'ms',
+          'startup_ms_0',
+          r0.readyMs,
+          `spawn to /readyz 200 at ${r.size} leaves (listening: ${r.listeningMs.toFixed(0)} ms)`,
+        ),
+      ),
+    result(
       'disk_bytes_per_decision',
       big.diskBytesPerLeaf,
       'bytes',
+      'cbor_payload_bytes_per_decision_plus_200',
+      cborPlus,
+      `${sizes}; CBOR payload ${Math.round(ingest.cborBytesPerEvent)} B, gzip upload ${Math.round(ingest.gzBytesPerEvent)} B, JSON ${Math.round(ingest.rawBytesPerEvent)} B per decision`,
+    ),
+    result(
+      'disk_bytes_per_decision_vs_gzip_upload',
+      big.diskBytesPerLeaf,
+      'bytes',
+      'gzip_upload_bytes_per_decision',
+      ingest.gzBytesPerEvent,
+      `${sizes}; the compressed upload body / its decisions`,
+    ),
+    result(
+      'disk_bytes_per_decision_at_0',
+      r0.diskBytesPerLeaf,
+      'bytes',
+      'cbor_payload_bytes_per_decision_plus_200',
+      cborPlus,
+      `a fresh log after its ingest: ${r0.leavesAfter} leaves`,
+    ),
+    result(
+      'cbor_payload_bytes_per_decision',
+      ingest.cborBytesPerEvent,
+      'bytes',
       'json_bytes_per_decision',
       ingest.rawBytesPerEvent,
-      `${big.leavesAfter} leaves; at 0+ingest: ${Math.round(r0.diskBytesPerLeaf)} B`,
+      'deterministic CBOR of the event as the log commits to it (src/core cbor + opa)',
     ),
     result(
       'rss_peak_mb',
@@ -247,7 +404,60 @@ export async function run(ingest: IngestSummary): Promise<Result[]> {
       ingest.noopRssPeakMb,
       `server VmHWM at ${big.size} leaves (ingest + reads)`,
     ),
-  );
-  writeResults('growth', results, { sizes: runs, concurrency: c });
-  return results;
+  ];
+}
+
+/** The fitted curves at 100M and 1B leaves, each next to the figure measured at 0. */
+function projectionRows(
+  fits: Record<FitKey, Fit>,
+  runs: readonly SizeRun[],
+  ingest: IngestSummary,
+): Result[] {
+  const r0 = runs[0]!;
+  const rows: Result[] = [];
+  const what: [FitKey, string, string, string, number][] = [
+    ['ingest', 'ingest_decisions_per_s', 'decisions/s', 'opa_ingest_decisions_per_s_at_0', r0.decisionsPerS],
+    [
+      'disk',
+      'disk_bytes_per_decision',
+      'bytes',
+      'cbor_payload_bytes_per_decision_plus_200',
+      ingest.cborBytesPerEvent + 200,
+    ],
+    ['proofP99', 'inclusion_proof_p99_ms', 'ms', 'inclusion_proof_p99_ms_at_0', r0.proofP99Ms],
+  ];
+  for (const [k, metric, unit, base, baseValue] of what) {
+    const f = fits[k];
+    console.log(`growth fit ${metric}: ${f.describe()}`);
+    for (const n of PROJECT_TO) {
+      rows.push(
+        result(
+          `${metric}_projected_${label(n)}`,
+          f.at(n),
+          unit,
+          base,
+          baseValue,
+          `projection, not measured: ${f.describe()}`,
+        ),
+      );
+    }
+  }
+  return rows;
+}
+
+/** How fast the cached logs were generated (through TransparencyLog.appendItems), when known. */
+function generationRows(logs: readonly CachedLog[], ingest: IngestSummary): Result[] {
+  return logs
+    .filter((l) => l.generation !== undefined && l.generation.seconds > 0)
+    .map((l) => {
+      const g = l.generation!;
+      return result(
+        `log_generation_leaves_per_s_${label(l.size)}`,
+        (l.size - g.from) / g.seconds,
+        'leaves/s',
+        'opa_ingest_decisions_per_s',
+        ingest.best.decisionsPerS,
+        `${label(g.from)} -> ${label(l.size)} in ${g.seconds.toFixed(0)} s at ${g.at.slice(0, 16)} (in-process appendItems, NORMAL)`,
+      );
+    });
 }

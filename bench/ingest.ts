@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { floor } from './floor.js';
 import {
   peakRssMb,
   QUICK,
@@ -21,7 +22,7 @@ import {
   writeResults,
 } from './lib.js';
 import type { LoadReport } from './loadgen.js';
-import { bodiesFile, loadBodies, OPA_HEADERS } from './opa.js';
+import { bodiesFile, cborBytesPerDecision, loadBodies, OPA_HEADERS } from './opa.js';
 import { pipeline } from './pipeline.js';
 
 export const BODY_COUNT = QUICK ? 150 : 1500;
@@ -43,6 +44,10 @@ export interface IngestSummary {
   readonly noopRssPeakMb: number;
   readonly eventsPerBody: number;
   readonly rawBytesPerEvent: number;
+  /** Deterministic CBOR payload bytes per decision (what the log commits to). */
+  readonly cborBytesPerEvent: number;
+  /** Compressed upload bytes per decision (gzip body / its decisions). */
+  readonly gzBytesPerEvent: number;
 }
 
 const headers = { ...OPA_HEADERS, Authorization: `Bearer ${TOKEN}` };
@@ -154,6 +159,13 @@ export async function run(): Promise<{ results: Result[]; summary: IngestSummary
     )} %`,
   );
 
+  const fl = await floor(set.bodies.slice(0, QUICK ? 40 : 300));
+  console.log(
+    `ingest floor: ${Math.round(fl.decisionsPerS)} decisions/s through both threads ` +
+      `(gunzip+JSON.parse ${Math.round(fl.parseDecisionsPerS)}/s, inserts ${Math.round(fl.insertDecisionsPerS)}/s)`,
+  );
+  const cbor = cborBytesPerDecision(set.bodies.slice(0, 20));
+
   const per = set.eventsPerBody;
   const setting = (r: IngestRun) => `c=${r.concurrency}, ${r.tunables ? 'GLIBC_TUNABLES' : 'default malloc'}`;
   const ack = best.report.ackToCheckpoint!;
@@ -173,6 +185,31 @@ export async function run(): Promise<{ results: Result[]; summary: IngestSummary
       'inprocess_pipeline_decisions_per_s',
       pipe.decisionsPerS,
       `pipeline: 1 thread, ${pipe.decisions} decisions`,
+    ),
+    result(
+      'opa_ingest_vs_floor',
+      best.decisionsPerS,
+      'decisions/s',
+      'ingest_floor_decisions_per_s',
+      fl.decisionsPerS,
+      setting(best),
+    ),
+    result(
+      'ingest_floor_decisions_per_s',
+      fl.decisionsPerS,
+      'decisions/s',
+      'inprocess_pipeline_decisions_per_s',
+      pipe.decisionsPerS,
+      `${fl.decisions} decisions: gunzip+JSON.parse thread ${Math.round(fl.parseDecisionsPerS)}/s, ` +
+        `insert thread (index-free table, 10k-row FULL transactions) ${Math.round(fl.insertDecisionsPerS)}/s, run together`,
+    ),
+    result(
+      'rss_peak_mb_ingest_0',
+      best.rssPeakMb,
+      'MiB',
+      'noop_hono_post_rss_peak_mb',
+      noopRss,
+      `server VmHWM at full ingest on a fresh log, ${setting(best)}`,
     ),
     result(
       'opa_ingest_upload_p50_ms',
@@ -240,6 +277,8 @@ export async function run(): Promise<{ results: Result[]; summary: IngestSummary
       'opa-tlog serve defaults: synchronous FULL, max-batch 10000, max-delay-ms 2, sign-interval-ms 1000, cache-mib 64',
     glibc_tunables: `GLIBC_TUNABLES=${'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=4194304'} for server and noop (except opa_ingest_without_tunables)`,
     pipeline_shares: pipe.shares,
+    floor: fl,
+    cbor_bytes_per_decision: Math.round(cbor),
     runs: runs.map((r) => ({
       concurrency: r.concurrency,
       decisions_per_s: Math.round(r.decisionsPerS),
@@ -250,6 +289,13 @@ export async function run(): Promise<{ results: Result[]; summary: IngestSummary
   });
   return {
     results,
-    summary: { best, noopRssPeakMb: noopRss, eventsPerBody: per, rawBytesPerEvent: set.rawBytesPerEvent },
+    summary: {
+      best,
+      noopRssPeakMb: noopRss,
+      eventsPerBody: per,
+      rawBytesPerEvent: set.rawBytesPerEvent,
+      cborBytesPerEvent: cbor,
+      gzBytesPerEvent: set.gzBytesPerBody / per,
+    },
   };
 }

@@ -15,6 +15,8 @@ export interface Result {
   ratio: number;
   /** Settings or sizes behind the value (e.g. concurrency, the real leaf count). */
   note?: string;
+  /** The issue's goal for this row (bench/goals.ts), e.g. "ratio >= 0.5". */
+  goal?: string;
 }
 
 export const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
@@ -50,9 +52,11 @@ export function writeResults(name: string, results: Result[], meta: Record<strin
 }
 
 export function table(results: Result[]): string {
-  const rows = [['metric', 'value', 'unit', 'baseline', 'baseline value', 'ratio', 'settings']];
+  const goals = results.some((r) => r.goal !== undefined);
+  const head = ['metric', 'value', 'unit', 'baseline', 'baseline value', 'ratio', 'settings'];
+  const rows = [goals ? [...head, 'goal'] : head];
   for (const r of results) {
-    rows.push([
+    const row = [
       r.metric,
       String(r.value),
       r.unit,
@@ -60,7 +64,8 @@ export function table(results: Result[]): string {
       String(r.baseline_value),
       String(r.ratio),
       r.note ?? '',
-    ]);
+    ];
+    rows.push(goals ? [...row, r.goal ?? ''] : row);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
@@ -192,6 +197,31 @@ export function runLoad(cfg: LoadConfig): Promise<LoadReport> {
       else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as LoadReport);
     });
   });
+}
+
+/** The best of GET loads on `paths` at each of `concurrencies` (random reads: tiles, proofs). */
+export async function bestGet(
+  url: string,
+  paths: string[],
+  concurrencies: readonly number[],
+  durationMs: number,
+): Promise<LoadReport & { concurrency: number }> {
+  let best: (LoadReport & { concurrency: number }) | undefined;
+  for (const c of concurrencies) {
+    const r = await runLoad({
+      url,
+      method: 'GET',
+      paths,
+      headers: {},
+      concurrency: c,
+      durationMs,
+      warmupMs: 500,
+    });
+    const bad = Object.keys(r.statuses).filter((s) => !s.startsWith('2'));
+    if (bad.length) console.log(`  warning: GET ${paths[0]}: statuses ${JSON.stringify(r.statuses)}`);
+    if (!best || r.reqPerS > best.reqPerS) best = { ...r, concurrency: c };
+  }
+  return best!;
 }
 
 /** Peak resident set (VmHWM) of a process, MiB. */

@@ -43,6 +43,8 @@ export interface CachedLog {
   readonly size: number;
   /** Seconds the generation of this size took (from the previous size), when generated now. */
   readonly generatedSeconds?: number;
+  /** How this cached size was made (from meta.json): from which size, in how many seconds. */
+  readonly generation?: { readonly from: number; readonly seconds: number; readonly at: string };
 }
 
 interface CacheMeta {
@@ -50,6 +52,15 @@ interface CacheMeta {
   schema: string;
   generated_seconds: number;
   generated_at: string;
+  /** The cached size it was grown from (0: a new log); absent in caches made before it was recorded. */
+  generated_from?: number;
+}
+
+function generationOf(size: number): CachedLog['generation'] {
+  const m = JSON.parse(readFileSync(join(dirOf(size), 'meta.json'), 'utf8')) as CacheMeta;
+  return m.generated_from === undefined
+    ? undefined
+    : { from: m.generated_from, seconds: m.generated_seconds, at: m.generated_at };
 }
 
 /** Fingerprint of the schema the current build creates (sqlite_master + user_version). */
@@ -161,7 +172,8 @@ export async function ensureLogs(sizes: readonly number[]): Promise<CachedLog[]>
   const sorted = [...sizes].sort((a, b) => a - b);
   for (const size of sorted) {
     if (valid(size, schema)) {
-      out.push({ dir: dirOf(size), size });
+      const generation = generationOf(size);
+      out.push({ dir: dirOf(size), size, ...(generation ? { generation } : {}) });
       continue;
     }
     const dir = dirOf(size);
@@ -184,10 +196,13 @@ export async function ensureLogs(sizes: readonly number[]): Promise<CachedLog[]>
     }
     await grow(dir, from, size);
     const s = seconds(t);
-    const meta: CacheMeta = { size, schema, generated_seconds: s, generated_at: new Date().toISOString() };
+    const at = new Date().toISOString();
+    const meta: CacheMeta = { size, schema, generated_seconds: s, generated_at: at, generated_from: from };
     writeFileSync(join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    console.log(`  ${size} leaves in ${s.toFixed(0)} s (${dbBytes(dir)} bytes)`);
-    out.push({ dir, size, generatedSeconds: s });
+    console.log(
+      `  ${size} leaves in ${s.toFixed(0)} s (${Math.round((size - from) / s)} leaves/s from ${from}; ${dbBytes(dir)} bytes)`,
+    );
+    out.push({ dir, size, generatedSeconds: s, generation: { from, seconds: s, at } });
   }
   return out;
 }

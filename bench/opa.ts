@@ -13,7 +13,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { type CborObject, encodeDeterministic } from '../src/core/cbor.js';
+import { parseJson } from '../src/core/json.js';
+import { deriveOpaDecision } from '../src/core/opa.js';
 import { ROOT } from './lib.js';
 
 export const CACHE_DIR = join(ROOT, 'bench', '.cache');
@@ -152,4 +155,22 @@ export function loadBodies(count: number): BodySet {
 /** Path of the cached body file of `count` bodies (after {@link loadBodies}). */
 export function bodiesFile(count: number): string {
   return join(CACHE_DIR, `bodies-${count}.bin`);
+}
+
+/**
+ * Mean bytes per decision of the deterministic CBOR payload the log commits to (and stores):
+ * each body parsed losslessly (src/core/json.ts), each event derived as an OPA decision and
+ * encoded (src/core/opa.ts, src/core/cbor.ts), as the ingestion route does.
+ */
+export function cborBytesPerDecision(bodies: readonly Buffer[]): number {
+  let bytes = 0;
+  let n = 0;
+  for (const b of bodies) {
+    const events = parseJson(gunzipSync(b).toString('utf8'), { maxDepth: 128 }) as CborObject[];
+    for (const e of events) {
+      bytes += encodeDeterministic(deriveOpaDecision(e).event).length;
+      n++;
+    }
+  }
+  return bytes / n;
 }
