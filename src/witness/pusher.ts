@@ -286,7 +286,7 @@ export class WitnessPusher {
     } else if (this.#following) {
       this.#following = false;
       this.#loaded = false;
-      this.#ready = this.#restore(this.#state!);
+      this.#ready = this.#restore(this.#state!, true);
     }
   }
 
@@ -573,7 +573,7 @@ export class WitnessPusher {
    * The stored sizes win over what this process knew: on a shared database another server
    * may have pushed since (a witness's size only grows, and the store keeps the largest).
    */
-  async #restore(state: WitnessPushState): Promise<void> {
+  async #restore(state: WitnessPushState, takeover = false): Promise<void> {
     try {
       const known = await state.loadWitnessSizes();
       for (const w of this.#workers) w.knownSize = known.get(w.name) ?? w.knownSize;
@@ -581,9 +581,22 @@ export class WitnessPusher {
     } catch (err) {
       this.#logger.error(errorFields(err), 'cannot restore the stored witness state');
     }
+    if (takeover) this.#skipCosigned();
     this.#loaded = true;
     this.#advance();
     this.#checkIdle();
+  }
+
+  /**
+   * On becoming the sequencer: a witness whose stored size covers the newest checkpoint, which
+   * is already published with the quorum, has nothing to cosign until the next one.
+   */
+  #skipCosigned(): void {
+    const latest = this.#latest;
+    if (latest === undefined || (this.#published?.size ?? -1) < latest.size) return;
+    for (const w of this.#workers) {
+      if ((w.knownSize ?? -1) >= latest.size) w.doneSize = Math.max(w.doneSize, latest.size);
+    }
   }
 
   /** Publishes the newest stored checkpoint whose stored cosignatures still satisfy the quorum. */
