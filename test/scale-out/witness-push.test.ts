@@ -15,7 +15,8 @@ import { type RunningWitness, type Served, serveFetch, startWitnessServer } from
 import { tempDir } from '../helpers/tmp.js';
 import { Fleet, generated, post, queryDb, sharedKeyDirs, sleep } from './fleet.js';
 
-const SIGN_MS = 300;
+/** Also the lease time to live: long enough that a loaded machine does not move the lease unasked. */
+const SIGN_MS = 1000;
 
 /** One add-checkpoint request as the proxy saw it. */
 interface Push {
