@@ -301,7 +301,9 @@ export class WitnessPusher {
       do {
         this.#refreshAgain = false;
         try {
-          this.#restorePublished(await this.#state!.loadCosignedCheckpoints(RESTORE_SIZES));
+          const stored = await this.#state!.loadCosignedCheckpoints(RESTORE_SIZES);
+          // Never ahead of the checkpoint this server adopted: its reads are bounded by that one.
+          this.#restorePublished(stored.filter((c) => c.size <= (this.#latest?.size ?? -1)));
         } catch (err) {
           this.#logger.warn(errorFields(err), 'cannot read the published checkpoint from the shared state');
         }
