@@ -202,8 +202,9 @@ function loadWitnessPolicy(file: string): Policy {
 
 /**
  * Starts pushing every new checkpoint to the policy's witnesses and publishes the newest
- * cosigned one. The pusher keeps its rows in the log database through its own connection,
- * returned to be closed once the log has stopped.
+ * cosigned one. The pusher keeps its rows in the log database: the storage engine's own
+ * state when it has one (PostgreSQL, where only the elected sequencer pushes), else through
+ * its own connection to the SQLite file, returned to be closed once the log has stopped.
  */
 async function startWitnessPusher(
   cfg: ServeConfig,
@@ -211,15 +212,18 @@ async function startWitnessPusher(
   log: TransparencyLog,
   dbPath: string,
   logger: Logger,
-): Promise<{ pusher: WitnessPusher; db: Db }> {
-  const db = openDatabase(dbPath, { synchronous: cfg.synchronous, cacheMiB: 8 });
+): Promise<{ pusher: WitnessPusher; db: Db | undefined }> {
+  const shared = log.storage.shared;
+  const engineState = log.storage.witnessPushState;
+  const db = engineState ? undefined : openDatabase(dbPath, { synchronous: cfg.synchronous, cacheMiB: 8 });
   const p = new WitnessPusher({
     origin: log.origin,
     policy,
     consistencyProof: (m, n) => log.consistencyProof(m, n),
-    state: new SqliteWitnessPushState(db),
+    state: engineState ?? new SqliteWitnessPushState(db!),
     minIntervalMs: cfg.witnessMinIntervalMs,
     logger,
+    ...(shared ? { isSequencer: () => shared.leading } : {}),
   });
   log.onCheckpoint((cp) => p.onCheckpoint(cp));
   p.onCheckpoint(log.latest());
@@ -315,7 +319,7 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
   retention?.start();
   const witnessState = pusher ? () => pusher.status() : undefined;
   metrics.bind(log, {
-    storageBytes: () => storageBytes(dbPath),
+    storageBytes: () => log.storage.storageBytes?.() ?? storageBytes(dbPath),
     ...(witnessState ? { witnesses: witnessState } : {}),
   });
   const app = createApp(log, {
@@ -340,7 +344,7 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     logger,
     timeoutMs: cfg.shutdownTimeoutMs,
     stopFirst: [() => retention?.stop(), () => pusher?.close()],
-    closeAfter: [() => witness?.db.close()],
+    closeAfter: [() => witness?.db?.close()],
   });
 }
 

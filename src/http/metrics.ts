@@ -28,8 +28,17 @@ export interface WitnessMetricsRow {
 export interface MetricsSources {
   /** Witness pusher state (set when a witness policy is). */
   witnesses?: () => { quorumMet: boolean; witnesses: readonly WitnessMetricsRow[] };
-  /** Bytes of the database file and of its write-ahead log. */
-  storageBytes?: () => { db: number; wal: number };
+  /**
+   * Bytes of the database and of its write-ahead log (`wal` absent: not measurable, the gauge
+   * is left out rather than reading 0). May be asynchronous (a network database).
+   */
+  storageBytes?: () => StorageBytesReading | Promise<StorageBytesReading>;
+}
+
+/** What {@link MetricsSources.storageBytes} reads. */
+export interface StorageBytesReading {
+  readonly db: number;
+  readonly wal?: number;
 }
 
 /** Routes that receive uploads (their declared body sizes are counted as upload bytes). */
@@ -166,9 +175,38 @@ export class Metrics {
       const w = src().witnesses?.();
       return w === undefined ? undefined : w.quorumMet ? 1 : 0;
     });
-    gauge('database_bytes', 'Size of the database file.', () => src().storageBytes?.().db);
-    gauge('database_wal_bytes', 'Size of the database write-ahead log.', () => src().storageBytes?.().wal);
+    this.#storageGauges(r);
     this.#witnessMetrics(r);
+  }
+
+  /**
+   * Database and WAL bytes. Left out (not 0) when they cannot be measured: PostgreSQL's WAL
+   * without `pg_monitor`, or a database that does not answer now.
+   */
+  #storageGauges(r: Registry[]): void {
+    const bytes = async () => {
+      try {
+        return await this.#sources.storageBytes?.();
+      } catch {
+        return undefined;
+      }
+    };
+    new OptionalGauge(
+      {
+        name: `${P}database_bytes`,
+        help: 'Size of the database (file, or PostgreSQL database).',
+        registers: r,
+      },
+      async () => (await bytes())?.db,
+    );
+    new OptionalGauge(
+      {
+        name: `${P}database_wal_bytes`,
+        help: 'Size of the write-ahead log (SQLite: its -wal file; PostgreSQL: the cluster WAL, absent without pg_monitor).',
+        registers: r,
+      },
+      async () => (await bytes())?.wal,
+    );
   }
 
   /** Per-witness cosignature counts and last success, from the pusher's status. */
@@ -220,6 +258,30 @@ export class Metrics {
     if (!UPLOAD_ROUTES.has(r.route)) return;
     if (r.bodyBytes !== undefined) this.#uploadBytes.inc(r.bodyBytes);
     if (r.status >= 400 && r.errorCode !== undefined) this.#refused.inc({ reason: r.errorCode });
+  }
+}
+
+/**
+ * A gauge read at scrape time whose sample is left out while `read` gives undefined
+ * (prom-client resets an unlabelled gauge to 0, which would read as a measured 0).
+ */
+class OptionalGauge extends Gauge {
+  readonly #read: () => Promise<number | undefined>;
+  constructor(
+    cfg: { name: string; help: string; registers: Registry[] },
+    read: () => Promise<number | undefined>,
+  ) {
+    super(cfg);
+    this.#read = read;
+  }
+  override async get(): ReturnType<Gauge['get']> {
+    const v = await this.#read();
+    if (v !== undefined) {
+      this.set(v);
+      return super.get();
+    }
+    this.reset();
+    return { ...(await super.get()), values: [] };
   }
 }
 

@@ -8,6 +8,7 @@
  * open-storage.ts; its schema lives in its own migrations, beside the engine.
  */
 import type { StoredTile } from '../core/tiles.js';
+import type { WitnessPushState } from './witness-push-state.js';
 
 /** One leaf to append. */
 export interface AppendItem {
@@ -181,6 +182,14 @@ export interface SharedLogStorage {
   integrate(): Promise<CommittedTree>;
   /** Gives the lease up at once (shutdown), so another server takes over without waiting. */
   resign(): Promise<void>;
+  /** True while this server holds the lease (as of its last lease call or fenced write). */
+  readonly leading: boolean;
+}
+
+/** Bytes a storage engine occupies, for metrics; `wal` is absent when it cannot be read. */
+export interface StorageBytes {
+  readonly db: number;
+  readonly wal?: number;
 }
 
 /**
@@ -259,4 +268,11 @@ export interface LogStorage {
    * compare-and-swap on the newest stored checkpoint.
    */
   readonly shared?: SharedLogStorage;
+  /**
+   * Present on engines that keep the witness pusher's state themselves (PostgreSQL: in the
+   * database every server shares); otherwise the caller keeps it (SQLite: the log's file).
+   */
+  readonly witnessPushState?: WitnessPushState;
+  /** Present on engines that measure their own size (PostgreSQL; SQLite's is its files'). */
+  storageBytes?(): Promise<StorageBytes>;
 }

@@ -102,6 +102,24 @@ const MIGRATIONS: readonly string[] = [
     id  text NOT NULL
   );
   `,
+  `
+  -- As SQLite's cosignatures (migration 1) and witness_state (migration 4): the witness
+  -- pusher's state, shared so that whichever server is the sequencer pushes from what the
+  -- previous one recorded (spec/scale-out.md), and followers publish what met the quorum.
+  CREATE TABLE cosignatures (
+    size      bigint NOT NULL,
+    witness   text NOT NULL,
+    line      text NOT NULL,
+    timestamp bigint NOT NULL,
+    PRIMARY KEY (size, witness, line)
+  );
+  CREATE TABLE witness_state (
+    witness    text PRIMARY KEY,
+    url        text NOT NULL,
+    size       bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  `,
 ];
 
 /** Number of migrations this build knows. */

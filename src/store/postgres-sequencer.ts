@@ -180,6 +180,10 @@ export class PgSequencer implements SharedLogStorage {
     return this.#inLeaseTurn(() => this.#resign());
   }
 
+  get leading(): boolean {
+    return this.#epoch !== undefined;
+  }
+
   async #resign(): Promise<void> {
     const epoch = this.#epoch;
     this.#epoch = undefined;

@@ -17,6 +17,7 @@ import type {
   LogIdentity,
   LogStorage,
   SearchFilter,
+  StorageBytes,
   StoredCheckpoint,
   StoredPayload,
 } from './log-storage.js';
@@ -26,6 +27,9 @@ import { entriesByIdKeys, idKey } from './postgres-ids.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { openPool } from './postgres-query.js';
 import { PgSequencer } from './postgres-sequencer.js';
+import { PgStorageSize } from './postgres-size.js';
+import { PgWitnessPushState } from './postgres-witness-state.js';
+import type { WitnessPushState } from './witness-push-state.js';
 
 export interface PostgresStorageOptions {
   /** postgres://user:password@host:port/database */
@@ -82,15 +86,25 @@ export class PostgresLogStorage implements LogStorage {
   #head: number | undefined;
   /** The identity rows as this server's last identity() read them: setIdentity's expectation. */
   #identityRows: string | undefined;
+  readonly #size: PgStorageSize;
+  /** The witness pusher's state, in the database every server shares. */
+  readonly witnessPushState: WitnessPushState;
 
   constructor(pool: pg.Pool, seq: PgSequencer, sha: Sha256) {
     this.#pool = pool;
     this.#seq = seq;
     this.#sha = sha;
+    this.#size = new PgStorageSize(pool);
+    this.witnessPushState = new PgWitnessPushState(pool);
   }
 
   get shared(): PgSequencer {
     return this.#seq;
+  }
+
+  /** The database's size and the cluster's WAL (if readable), re-read at most every 5 s. */
+  storageBytes(): Promise<StorageBytes> {
+    return this.#size.read();
   }
 
   async append(items: AppendItem[]): Promise<AppendCommit> {

@@ -16,6 +16,12 @@
  * a {@link WitnessPushState} (src/store/witness-push-state.ts; on SQLite, the log's
  * `cosignatures` and `witness_state` tables). Restoring it on start is asynchronous: see
  * {@link WitnessPusher.ready}.
+ *
+ * Several servers on one database (spec/scale-out.md): only the elected sequencer pushes
+ * (`isSequencer`). The others follow: they publish the newest checkpoint whose cosignatures in
+ * the shared state meet the quorum. A server that becomes the sequencer re-reads each
+ * witness's size from the shared state before its first push, so it continues from what the
+ * previous sequencer's witnesses cosigned.
  */
 import { utf8 } from '../core/bytes.js';
 import type { CosignatureV1Verifier } from '../core/cosignature.js';
@@ -66,6 +72,13 @@ export interface WitnessPusherOptions {
   now?: () => number;
   /** Where noteworthy events go (failed pushes, quorum met or missed); default silent. */
   logger?: Logger;
+  /**
+   * On a storage several servers share: true while this server is the elected sequencer
+   * (the only one that pushes). Default: always (one server).
+   */
+  isSequencer?: () => boolean;
+  /** How often a follower re-reads the published checkpoint from `state`, in ms (default 1000). */
+  followRefreshMs?: number;
 }
 
 /** Per-witness status, for reporting. */
@@ -159,7 +172,14 @@ export class WitnessPusher {
   readonly #policy: Policy;
   readonly #proof: (from: number, to: number) => Uint8Array[] | Promise<Uint8Array[]>;
   readonly #state: WitnessPushState | undefined;
-  readonly #ready: Promise<void>;
+  #ready: Promise<void>;
+  readonly #isSequencer: () => boolean;
+  /** Another server is the sequencer: do not push, publish what the shared state shows. */
+  #following = false;
+  /** A follower's re-read of the state is running (one at a time; `#refreshAgain` queues one more). */
+  #refreshing = false;
+  #refreshAgain = false;
+  readonly #followTimer: ReturnType<typeof setInterval> | undefined;
   /** The stored state is restored (or there is none): pushes may begin. */
   #loaded: boolean;
   readonly #fetch: typeof fetch;
@@ -189,6 +209,7 @@ export class WitnessPusher {
     this.#maxRetries = opts.maxConflictRetries ?? 3;
     this.#now = opts.now ?? Date.now;
     this.#logger = (opts.logger ?? silentLogger).child({ component: 'witness-pusher' });
+    this.#isSequencer = opts.isSequencer ?? (() => true);
     for (const w of opts.policy.witnesses.values()) {
       if (w.url === undefined) continue;
       this.#workers.push({
@@ -211,6 +232,17 @@ export class WitnessPusher {
     }
     this.#loaded = this.#state === undefined;
     this.#ready = this.#state === undefined ? Promise.resolve() : this.#restore(this.#state);
+    if (opts.isSequencer && this.#state) {
+      this.#followTimer = setInterval(() => {
+        // Re-reads the published checkpoint, or takes over pushing if elected meanwhile
+        // (an election without a new checkpoint still pushes the newest one).
+        if (this.#following && !this.#closed) {
+          this.#setRole();
+          this.#advance();
+        }
+      }, opts.followRefreshMs ?? 1000);
+      this.#followTimer.unref?.();
+    }
   }
 
   /**
@@ -237,8 +269,47 @@ export class WitnessPusher {
     if (this.#latest !== undefined && cp.size <= this.#latest.size) return;
     this.#latest = { size: cp.size, root: cp.root, note: cp.note };
     if (this.#policy.quorum === 'none') this.#publish(cp.size, cp.note);
+    this.#setRole();
     this.#advance();
     this.#checkIdle();
+  }
+
+  /**
+   * Follows the election (see the module comment): as a follower, re-reads what the shared
+   * state publishes; on becoming the sequencer, re-reads each witness's size before pushing.
+   */
+  #setRole(): void {
+    const following = this.#state !== undefined && !this.#isSequencer();
+    if (following) {
+      this.#following = true;
+      this.#refresh();
+    } else if (this.#following) {
+      this.#following = false;
+      this.#loaded = false;
+      this.#ready = this.#restore(this.#state!, true);
+    }
+  }
+
+  /** A follower's re-read of the published checkpoint from the shared state (never rejects). */
+  #refresh(): void {
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return;
+    }
+    this.#refreshing = true;
+    void (async () => {
+      do {
+        this.#refreshAgain = false;
+        try {
+          const stored = await this.#state!.loadCosignedCheckpoints(RESTORE_SIZES);
+          // Never ahead of the checkpoint this server adopted: its reads are bounded by that one.
+          this.#restorePublished(stored.filter((c) => c.size <= (this.#latest?.size ?? -1)));
+        } catch (err) {
+          this.#logger.warn(errorFields(err), 'cannot read the published checkpoint from the shared state');
+        }
+      } while (this.#refreshAgain && !this.#closed);
+      this.#refreshing = false;
+    })();
   }
 
   /**
@@ -297,6 +368,7 @@ export class WitnessPusher {
   /** Stops: cancels timers and in-flight requests; later checkpoints are ignored. */
   close(): void {
     this.#closed = true;
+    if (this.#followTimer) clearInterval(this.#followTimer);
     for (const w of this.#workers) {
       if (w.timer) clearTimeout(w.timer);
       w.timer = undefined;
@@ -308,7 +380,7 @@ export class WitnessPusher {
   }
 
   #isIdle(): boolean {
-    if (this.#closed || this.#latest === undefined) return true;
+    if (this.#closed || this.#latest === undefined || this.#following) return true;
     if (!this.#loaded) return false;
     const t = this.#target;
     if (t === undefined || t.size !== this.#latest.size) return false;
@@ -331,7 +403,7 @@ export class WitnessPusher {
 
   /** Chooses a new target if the current one is resolved, and schedules every witness. */
   #advance(): void {
-    if (this.#closed || !this.#loaded || this.#latest === undefined) return;
+    if (this.#closed || !this.#loaded || this.#following || this.#latest === undefined) return;
     const t = this.#target;
     if (t === undefined || (this.#latest.size > t.size && (!this.#started || this.#targetResolved()))) {
       if (t !== undefined && this.#started && t.size !== this.#published?.size) this.#reportShortfall();
@@ -348,7 +420,8 @@ export class WitnessPusher {
 
   #schedule(w: Worker): void {
     const t = this.#target;
-    if (this.#closed || t === undefined || w.busy || w.timer !== undefined || w.doneSize >= t.size) return;
+    if (this.#closed || this.#following || t === undefined || w.busy || w.timer !== undefined) return;
+    if (w.doneSize >= t.size) return;
     const wait = w.lastAttemptAt === undefined ? 0 : w.lastAttemptAt + w.minIntervalMs - this.#now();
     if (wait > 0) {
       w.timer = setTimeout(() => {
@@ -497,18 +570,35 @@ export class WitnessPusher {
     }
   }
 
-  /** Loads the stored state (see {@link ready}), then starts pushing what arrived meanwhile. */
-  async #restore(state: WitnessPushState): Promise<void> {
+  /**
+   * Loads the stored state (see {@link ready}), then starts pushing what arrived meanwhile.
+   * The stored sizes win over what this process knew: on a shared database another server
+   * may have pushed since (a witness's size only grows, and the store keeps the largest).
+   */
+  async #restore(state: WitnessPushState, takeover = false): Promise<void> {
     try {
       const known = await state.loadWitnessSizes();
-      for (const w of this.#workers) w.knownSize ??= known.get(w.name);
+      for (const w of this.#workers) w.knownSize = known.get(w.name) ?? w.knownSize;
       this.#restorePublished(await state.loadCosignedCheckpoints(RESTORE_SIZES));
     } catch (err) {
       this.#logger.error(errorFields(err), 'cannot restore the stored witness state');
     }
+    if (takeover) this.#skipCosigned();
     this.#loaded = true;
     this.#advance();
     this.#checkIdle();
+  }
+
+  /**
+   * On becoming the sequencer: a witness whose stored size covers the newest checkpoint, which
+   * is already published with the quorum, has nothing to cosign until the next one.
+   */
+  #skipCosigned(): void {
+    const latest = this.#latest;
+    if (latest === undefined || (this.#published?.size ?? -1) < latest.size) return;
+    for (const w of this.#workers) {
+      if ((w.knownSize ?? -1) >= latest.size) w.doneSize = Math.max(w.doneSize, latest.size);
+    }
   }
 
   /** Publishes the newest stored checkpoint whose stored cosignatures still satisfy the quorum. */
@@ -528,7 +618,8 @@ export class WitnessPusher {
       this.#pending.set(size, { cp, cosigs });
       this.#evaluate(size);
       this.#pending.delete(size);
-      if (this.#published !== undefined) return;
+      // Older sizes than the published one can no longer be published.
+      if (this.#published !== undefined && this.#published.size >= size) return;
     }
   }
 }

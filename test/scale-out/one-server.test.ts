@@ -1,9 +1,11 @@
 /**
  * `opa-tlog serve --store postgres://…`: the shared OPA samples in, lookups and proofs out,
- * a restart keeps the tree, and another key or origin on the same database is refused.
+ * a restart keeps the tree, and another key or origin on the same database is refused. And
+ * /metrics reports the database's size (and the WAL's when the role may read it).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
 import { fromBase64 } from '../../src/core/bytes.js';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
@@ -77,5 +79,38 @@ describe.skipIf(!postgresAvailable())('serve --store postgres://', () => {
     await expect(startServer(tempDir(), ['--store', url, '--origin', 'other.example/log'])).rejects.toThrow(
       /belongs to origin/,
     );
+  });
+
+  test('/metrics: database bytes from PostgreSQL; the WAL gauge absent without pg_monitor', async () => {
+    const cluster = await postgresCluster();
+    const gauges = async (s: RunningServer) => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const read = (name: string) => {
+        const m = new RegExp(`^opa_tlog_${name} (\\S+)$`, 'm').exec(text);
+        return m ? Number(m[1]) : undefined;
+      };
+      return { db: read('database_bytes'), wal: read('database_wal_bytes') };
+    };
+    // The superuser reads both.
+    const su = await startServer(tempDir(), ['--store', await cluster.createDatabase()]);
+    running.push(su);
+    const a = await gauges(su);
+    expect(a.db).toBeGreaterThan(1_000_000);
+    expect(a.wal).toBeGreaterThan(0);
+    // A plain role owning its database: the size, and no WAL gauge rather than a false 0.
+    const admin = new pg.Client({ connectionString: cluster.url('postgres') });
+    await admin.connect();
+    try {
+      await admin.query('CREATE ROLE tlog_app LOGIN');
+      await admin.query('CREATE DATABASE tlog_app_db OWNER tlog_app');
+    } finally {
+      await admin.end();
+    }
+    const url = cluster.url('tlog_app_db').replace('//postgres@', '//tlog_app@');
+    const plain = await startServer(tempDir(), ['--store', url]);
+    running.push(plain);
+    const b = await gauges(plain);
+    expect(b.db).toBeGreaterThan(1_000_000);
+    expect(b.wal).toBeUndefined();
   });
 });

@@ -4,117 +4,42 @@
  * sequencer is SIGKILLed several times (and restarted). Then: every acknowledged decision is
  * in the log exactly once at its acknowledged index, no two checkpoints of one size differ
  * (every stored checkpoint's root is the root of the log's leaves at its size), checkpoints
- * kept coming after each kill, and lookups, proofs and search answer the same from every
- * server. A second test pauses the sequencer (SIGSTOP) until another takes over, wakes it
+ * kept coming after each kill, lookups, proofs (by index and by ?leaf_hash=) and search answer
+ * the same from every server, and Go's reference sumdb/tlog + note (test/interop/go) and
+ * `opa-tlog audit` verify the log at each server and at nginx serving an `opa-tlog mirror
+ * --once` copy (Go and nginx required under OPA_TLOG_REQUIRE_GO / _NGINX). A second test pauses the sequencer (SIGSTOP) until another takes over, wakes it
  * (SIGCONT) and checks that it steps down without forking the log.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, describe, expect, test } from 'vitest';
-import { toBase64 } from '../../src/core/bytes.js';
+import { describe, expect, test } from 'vitest';
+import { toBase64, toHex } from '../../src/core/bytes.js';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
 import { decodeEntry } from '../../src/core/entry.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { type NoteVerifier, newEd25519Verifier } from '../../src/core/note.js';
 import { TileBuilder } from '../../src/core/tiles.js';
+import { NGINX_REQUIRED, nginxAvailable, startNginx } from '../helpers/nginx.js';
 import { postgresAvailable, postgresCluster } from '../helpers/postgres.js';
-import { CLI, fetchAllEntries, type RunningServer, startServer } from '../helpers/server.js';
+import { CLI, fetchAllEntries } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { goAvailable, runTlogCheck } from '../interop/go-harness.js';
+import { Fleet, generated, post, SAMPLE, sharedKeyDirs, sleep } from './fleet.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'opa');
-const SAMPLE = readFileSync(join(FIXTURES, 'upload-batch.json'));
-const TEMPLATE = (JSON.parse(SAMPLE.toString()) as Record<string, unknown>[])[0]!;
 const SIGN_MS = 500;
 const execFileAsync = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const procs: RunningServer[] = [];
-afterAll(async () => {
-  for (const s of procs.splice(0)) {
-    s.proc.kill('SIGCONT');
-    await s.kill();
-  }
-});
-
-/** N data directories holding the same signer key (servers on one database share it). */
-function sharedKeyDirs(n: number): string[] {
-  const dirs = Array.from({ length: n }, () => tempDir());
-  execFileSync(process.execPath, [CLI, 'keygen', '--origin', 'scale.example/log', '--out', dirs[0]!]);
-  for (const d of dirs.slice(1)) {
-    for (const f of ['log.key', 'log.vkey']) copyFileSync(join(dirs[0]!, f), join(d, f));
-  }
-  return dirs;
+const HAVE_GO = goAvailable();
+const HAVE_NGINX = nginxAvailable('three servers: the mirror behind nginx');
+if (!HAVE_GO && process.env.OPA_TLOG_REQUIRE_GO === '1') {
+  describe('three servers: Go interop (required)', () => {
+    test('needs go and golang-golang-x-mod-dev', () => expect.fail('Go is required (OPA_TLOG_REQUIRE_GO=1)'));
+  });
 }
-
-/** A cluster of servers on one database, each restartable on its own data directory. */
-class Fleet {
-  readonly servers: (RunningServer | undefined)[];
-  constructor(
-    readonly url: string,
-    readonly dirs: string[],
-  ) {
-    this.servers = dirs.map(() => undefined);
-  }
-  args(): string[] {
-    return ['--store', this.url, '--sign-interval-ms', String(SIGN_MS), '--max-queue', '1000000'];
-  }
-  async start(i: number): Promise<RunningServer> {
-    const s = await startServer(this.dirs[i]!, this.args());
-    procs.push(s);
-    this.servers[i] = s;
-    return s;
-  }
-  live(): RunningServer[] {
-    return this.servers.filter((s): s is RunningServer => s !== undefined);
-  }
-  /** The largest checkpoint size stored so far. */
-  async storedSize(): Promise<number> {
-    const c = new pg.Client({ connectionString: this.url });
-    await c.connect();
-    try {
-      return Number((await c.query('SELECT max(size) AS m FROM checkpoints')).rows[0].m);
-    } finally {
-      await c.end();
-    }
-  }
-  /** Index of the server holding the sequencer lease (its holder names its pid). */
-  async sequencer(): Promise<number | undefined> {
-    const c = new pg.Client({ connectionString: this.url });
-    await c.connect();
-    try {
-      const r = await c.query('SELECT holder FROM lease WHERE id = 1 AND expires_at > now()');
-      const pid = Number(String(r.rows[0]?.holder ?? '').split('/')[1]);
-      const i = this.servers.findIndex((s) => s?.proc.pid === pid);
-      return i < 0 ? undefined : i;
-    } finally {
-      await c.end();
-    }
-  }
-}
-
-/** A generated OPA upload of `n` decisions with fresh ids. */
-function generated(tag: string, n: number): { body: string; ids: string[] } {
-  const ids = Array.from({ length: n }, (_, i) => `${tag}-${i}`);
-  const events = ids.map((id, i) => ({ ...TEMPLATE, decision_id: id, req_id: i }));
-  return { body: JSON.stringify(events), ids };
-}
-
-async function post(url: string, body: string | Uint8Array): Promise<number[] | undefined> {
-  try {
-    const res = await fetch(`${url}/logs`, {
-      method: 'POST',
-      body: body as string,
-      headers: { 'content-type': 'application/json' },
-      signal: AbortSignal.timeout(20_000),
-    });
-    if (res.status !== 200) return undefined;
-    return ((await res.json()) as { indices: number[] }).indices;
-  } catch {
-    return undefined; // the server died mid-request: not acknowledged
-  }
+if (!HAVE_NGINX && NGINX_REQUIRED) {
+  describe('three servers: mirror (nginx required)', () => {
+    test('needs nginx', () => expect.fail('nginx is required (OPA_TLOG_REQUIRE_NGINX=1)'));
+  });
 }
 
 /** Sends uploads round-robin to the live servers until stopped; records every acknowledgement. */
@@ -231,10 +156,122 @@ async function checkStoredCheckpoints(url: string, leaves: Uint8Array[]): Promis
   return rows.length;
 }
 
+/**
+ * Lookups (with their proofs), inclusion proofs by index and by ?leaf_hash=, consistency
+ * proofs and searches answer byte for byte the same from every server.
+ */
+async function sameAnswers(fleet: Fleet, acked: Map<string, number>, leaves: Uint8Array[], size: number) {
+  const ids = [...acked.keys()].filter((_, i) => i % Math.ceil(acked.size / 10) === 0);
+  const picks = [0, 1, Math.floor(size / 2), size - 1];
+  const paths = [
+    ...ids.map((id) => `/v1/decisions/${id}`),
+    `/v1/proof/consistency?from=${Math.floor(size / 3)}&to=${size}`,
+    `/v1/proof/inclusion?index=${size - 1}&tree_size=${size}`,
+    ...picks.map((i) => `/v1/proof/inclusion?leaf_hash=${toHex(leaves[i]!)}&tree_size=${size}`),
+    ...picks.map((i) => `/v1/proof/inclusion?leaf_hash=${toHex(leaves[i]!)}`),
+    '/v1/decisions?limit=40&cursor=100',
+    '/v1/decisions?path=http/authz/decision&limit=20',
+    '/v1/decisions?bundle_revision=git-9d41e07&result=false&limit=20',
+    '/checkpoint',
+  ];
+  for (const p of paths) {
+    const res = await Promise.all(fleet.live().map((s) => fetch(`${s.url}${p}`)));
+    const bodies = await Promise.all(res.map((r) => r.text()));
+    for (const [k, b] of bodies.entries()) {
+      expect(res[k]!.status, p).toBe(200);
+      expect(b, p).toBe(bodies[0]);
+    }
+    if (p.startsWith('/v1/decisions?'))
+      expect((JSON.parse(bodies[0]!) as { decisions: unknown[] }).decisions.length, p).toBeGreaterThan(0);
+  }
+}
+
+/** Go's sumdb/note + sumdb/tlog at `base`: checkpoint, tiles, the root, proofs it builds itself. */
+async function goVerifies(base: string, vkey: string, size: number, olds: number[]): Promise<void> {
+  if (!HAVE_GO) return;
+  const indices = [0, 255, 256, Math.floor(size / 2), size - 1].filter((i) => i < size).join(',');
+  const r = await runTlogCheck(['-url', base, '-vkey', vkey, '-index', indices, '-old', olds.join(',')]);
+  expect(r.stderr, base).toBe('');
+  expect(r.code, base).toBe(0);
+  expect((JSON.parse(r.stdout) as { size: number }).size, base).toBe(size);
+}
+
+/** Go checks the inclusion (found by ?leaf_hash=) and consistency proofs a server's JSON API serves. */
+async function goChecksProofs(
+  base: string,
+  vkey: string,
+  leaves: Uint8Array[],
+  size: number,
+  olds: number[],
+): Promise<void> {
+  if (!HAVE_GO) return;
+  const get = async <T>(p: string) => (await (await fetch(`${base}${p}`)).json()) as T;
+  const proofs: unknown[] = [];
+  for (const i of [0, Math.floor(size / 2), size - 1]) {
+    const p = await get<{
+      index: number;
+      tree_size: number;
+      leaf_hash: string;
+      root_hash: string;
+      proof: string[];
+    }>(`/v1/proof/inclusion?leaf_hash=${toHex(leaves[i]!)}`);
+    expect(p.index).toBe(i);
+    proofs.push({
+      index: p.index,
+      tree_size: p.tree_size,
+      leaf_hash: p.leaf_hash,
+      proof: p.proof,
+      root: p.root_hash,
+    });
+  }
+  for (const from of olds) {
+    const c = await get<{ from: number; to: number; from_root: string; to_root: string; proof: string[] }>(
+      `/v1/proof/consistency?from=${from}`,
+    );
+    proofs.push({ from: c.from, to: c.to, from_root: c.from_root, to_root: c.to_root, proof: c.proof });
+  }
+  const r = await runTlogCheck(['-mode', 'proofs', '-url', base, '-vkey', vkey], JSON.stringify(proofs));
+  expect(r.stderr, base).toBe('');
+  expect(r.code, base).toBe(0);
+}
+
+/** `opa-tlog audit` downloads and recomputes the whole log at `base`. */
+async function audits(base: string, vkey: string, size: number): Promise<void> {
+  const out = await execFileAsync(process.execPath, [CLI, 'audit', '--url', base, '--vkey', vkey]);
+  expect(out.stdout, base).toMatch(new RegExp(`\\b${size}\\b`));
+}
+
+/**
+ * `opa-tlog mirror --once` copies the log at `from` into a directory, nginx serves it, and
+ * `check` runs against nginx (which must publish the checkpoint `note`).
+ */
+async function viaMirror(from: string, vkey: string, note: string, check: (base: string) => Promise<void>) {
+  if (!HAVE_NGINX) return;
+  const dir = tempDir('opa-tlog-mirror-');
+  await execFileAsync(process.execPath, [
+    CLI,
+    'mirror',
+    '--url',
+    from,
+    '--vkey',
+    vkey,
+    '--to',
+    dir,
+    '--once',
+  ]);
+  const nginx = await startNginx(dir);
+  try {
+    expect(await (await fetch(`${nginx.url}/checkpoint`)).text()).toBe(note);
+    await check(nginx.url);
+  } finally {
+    await nginx.stop();
+  }
+}
+
 describe.skipIf(!postgresAvailable())('three servers on one PostgreSQL, one elected sequencer', () => {
   test('uploads to all three while the sequencer is SIGKILLed: nothing acknowledged lost, no fork', async () => {
     const url = await (await postgresCluster()).createDatabase();
-    const fleet = new Fleet(url, sharedKeyDirs(3));
+    const fleet = new Fleet(url, sharedKeyDirs(3), SIGN_MS);
     for (let i = 0; i < 3; i++) await fleet.start(i);
     const verifier = newEd25519Verifier(fleet.live()[0]!.vkey);
     const acked = new Map<string, number>();
@@ -281,36 +318,27 @@ describe.skipIf(!postgresAvailable())('three servers on one PostgreSQL, one elec
       seen.set(d.id, [...(seen.get(d.id) ?? []), i]);
     });
     for (const [id, index] of acked) expect(seen.get(id), id).toEqual([index]);
-    expect(
-      await checkStoredCheckpoints(
-        url,
-        entries.map((e) => leafHash(e)),
-      ),
-    ).toBeGreaterThan(3);
-
-    // Lookups (with their proofs), proofs and search answer the same from every server.
-    const ids = [...acked.keys()].filter((_, i) => i % Math.ceil(acked.size / 10) === 0);
-    const paths = [
-      ...ids.map((id) => `/v1/decisions/${id}`),
-      `/v1/proof/consistency?from=${Math.floor(size / 3)}&to=${size}`,
-      `/v1/proof/inclusion?index=${size - 1}&tree_size=${size}`,
-      '/v1/decisions?limit=40&cursor=100',
-      '/checkpoint',
-    ];
-    for (const p of paths) {
-      const bodies = await Promise.all(fleet.live().map(async (s) => (await fetch(`${s.url}${p}`)).text()));
-      for (const b of bodies) expect(b, p).toBe(bodies[0]);
-    }
-    // And `opa-tlog audit` recomputes the whole log from each server's tiles.
+    const leaves = entries.map((e) => leafHash(e));
+    expect(await checkStoredCheckpoints(url, leaves)).toBeGreaterThan(3);
+    await sameAnswers(fleet, acked, leaves, size);
+    // Go's reference sumdb/tlog + note and `opa-tlog audit` against every server, and against
+    // nginx serving an `opa-tlog mirror --once` copy of the log.
+    const vkey = fleet.live()[0]!.vkey;
+    const olds = [1, Math.floor(size / 3), size - 1];
     for (const s of fleet.live()) {
-      const out = await execFileAsync(process.execPath, [CLI, 'audit', '--url', s.url, '--vkey', s.vkey]);
-      expect(out.stdout).toMatch(new RegExp(`\\b${size}\\b`));
+      await goVerifies(s.url, vkey, size, olds);
+      await goChecksProofs(s.url, vkey, leaves, size, olds);
+      await audits(s.url, vkey, size);
     }
+    await viaMirror(fleet.live()[1]!.url, vkey, note, async (base) => {
+      await goVerifies(base, vkey, size, olds);
+      await audits(base, vkey, size);
+    });
   }, 180_000);
 
   test('a sequencer paused past its lease steps down on waking; the log does not fork', async () => {
     const url = await (await postgresCluster()).createDatabase();
-    const fleet = new Fleet(url, sharedKeyDirs(2));
+    const fleet = new Fleet(url, sharedKeyDirs(2), SIGN_MS);
     for (let i = 0; i < 2; i++) await fleet.start(i);
     const verifier = newEd25519Verifier(fleet.live()[0]!.vkey);
     const seq = (await fleet.sequencer())!;
