@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { bytesEqual, fromBase64, toBase64 } from '../../src/core/bytes.js';
 import { decodeDeterministic } from '../../src/core/cbor.js';
 import { openCheckpoint } from '../../src/core/checkpoint.js';
@@ -209,6 +209,9 @@ describe.each(engines)('$name', (engine) => {
     test('undecodable or oversized bodies are refused whole and change nothing', async () => {
       const { app, log } = await setup({ maxDecompressed: 1024 * 1024 });
       await upload(app, gzipSync(JSON.stringify([{ labels: { id: 'a' }, decision_id: 'seed' }])));
+      // A shared engine builds tiles after the commit (its sequencer integrates, then signs):
+      // wait until the seed is signed, so the "before" snapshot already holds its tile.
+      await vi.waitUntil(() => log.latest().size >= 1, { timeout: 5000, interval: 10 });
       const before = await snapshot(log);
       const valid = gzipSync(JSON.stringify([{ decision_id: 'ok-1' }, { decision_id: 'ok-2' }]));
       const deep = `${'['.repeat(100)}${']'.repeat(100)}`;
