@@ -289,6 +289,8 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     sequencer: { maxBatch: cfg.maxBatch, maxDelayMs: cfg.maxDelayMs, maxQueue: cfg.maxQueue },
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
+    dedupWindowMs: cfg.dedupWindowMs,
+    dedupWindowEntries: cfg.dedupWindowEntries,
     writerThread: cfg.writerThread,
     logger,
     metrics: metrics.log,
