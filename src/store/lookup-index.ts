@@ -103,10 +103,11 @@ export class LookupIndex {
         'SELECT key, idx FROM lookup_keys WHERE run = ? AND (key, idx) > (?, ?) ORDER BY key, idx LIMIT ?',
       ),
       deleteRunChunk: db.prepare(
-        'DELETE FROM lookup_keys WHERE run = ?1 AND key <= coalesce((SELECT key FROM lookup_keys WHERE run = ?1 ORDER BY key LIMIT 1 OFFSET ?2), 9e18)',
+        'DELETE FROM lookup_keys WHERE run = @run AND key <= coalesce((SELECT key FROM lookup_keys WHERE run = @run ORDER BY key LIMIT 1 OFFSET @rows), 9e18)',
       ),
       oldMatches: db.prepare(
-        'SELECT n.idx AS later, o.idx AS first FROM lookup_keys n JOIN lookup_keys o ON o.key = n.key AND o.run IN (SELECT run FROM lookup_runs) WHERE n.run = ? AND n.key >= 0',
+        // CROSS JOIN: scan the new run (id keys), then an equality seek per listed run.
+        'SELECT n.idx AS later, o.idx AS first FROM lookup_keys n CROSS JOIN lookup_keys o ON o.run IN (SELECT run FROM lookup_runs) AND o.key = n.key WHERE n.run = ? AND n.key >= 0',
       ),
       insertLate: db.prepare('INSERT OR IGNORE INTO late_duplicates (idx, first_idx) VALUES (?, ?)'),
       lateIn: db.prepare('SELECT idx FROM late_duplicates WHERE idx = ?').pluck(),
@@ -270,7 +271,7 @@ export class LookupIndex {
     }
     const g = this.#garbage[0];
     if (g === undefined) return false;
-    if (this.#q.deleteRunChunk.run(g, CHUNK_ROWS).changes === 0) this.#garbage.shift();
+    if (this.#q.deleteRunChunk.run({ run: g, rows: CHUNK_ROWS }).changes === 0) this.#garbage.shift();
     return true;
   }
 
