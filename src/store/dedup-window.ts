@@ -49,6 +49,20 @@ export class DedupWindow {
     this.#mask = MIN_TABLE - 1;
   }
 
+  /**
+   * Sizes the table for `n` keyed leaves at once (at most maxEntries), so a rebuild does not
+   * rehash its way up from the smallest table.
+   */
+  reserve(n: number): void {
+    let size = this.#table.length;
+    while (Math.min(n, this.#cap) * 2 > size) size *= 2;
+    if (size === this.#table.length) return;
+    const old = this.#table;
+    this.#table = new Uint32Array(size);
+    this.#mask = size - 1;
+    for (const v of old) if (v !== 0) this.#insert(v - 1);
+  }
+
   /** Leaves held (with or without a key). */
   get size(): number {
     return this.#hi - this.#lo;
@@ -64,8 +78,9 @@ export class DedupWindow {
     return this.#hi;
   }
 
+  /** Home slot: the key's top 31 bits (a cheap division, where a float modulo is not), masked. */
   #home(key: number): number {
-    return key % (this.#mask + 1);
+    return ((key / 2 ** 21) | 0) & this.#mask;
   }
 
   #indexOf(pos: number): number {
@@ -86,7 +101,7 @@ export class DedupWindow {
     this.#secs[pos] = Math.max(0, Math.floor(recvMs / 1000));
     this.#hi = index + 1;
     if (key === NO_KEY) return;
-    if ((this.#count + 1) * 2 > this.#table.length) this.#grow();
+    if ((this.#count + 1) * 2 > this.#table.length) this.reserve(this.#table.length);
     this.#insert(pos);
     this.#count++;
   }
@@ -114,13 +129,6 @@ export class DedupWindow {
     let i = this.#home(this.#keys[pos]!);
     while (this.#table[i] !== 0) i = (i + 1) & this.#mask;
     this.#table[i] = pos + 1;
-  }
-
-  #grow(): void {
-    const old = this.#table;
-    this.#table = new Uint32Array(old.length * 2);
-    this.#mask = this.#table.length - 1;
-    for (const v of old) if (v !== 0) this.#insert(v - 1);
   }
 
   #evictOldest(): void {

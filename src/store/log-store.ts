@@ -367,6 +367,7 @@ export class LogStore {
       return count < opts.maxEntries;
     });
     const legacy = this.#index.legacySize;
+    this.#window.reserve(count + (low === legacy ? Math.min(legacy, opts.maxEntries - count) : 0));
     if (!expired && count < opts.maxEntries && low === legacy && legacy > 0) {
       // A log from before batch_keys: its newest leaves, decoded once (bounded by maxEntries).
       for (let i = Math.max(0, legacy - (opts.maxEntries - count)); i < legacy; i++) {

@@ -38,8 +38,13 @@ export function encodeKeys(keys: Float64Array): Uint8Array {
   return out;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
+
 /** Inverse of {@link encodeKeys}. */
 export function decodeKeys(blob: Uint8Array): Float64Array {
+  // On a little-endian host the stored bytes are the array's own: one copy, no per-key work
+  // (the window's rebuild at start decodes up to maxEntries keys).
+  if (LITTLE_ENDIAN) return new Float64Array(blob.slice().buffer);
   const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const out = new Float64Array(blob.byteLength / 8);
   for (let i = 0; i < out.length; i++) out[i] = v.getFloat64(i * 8, true);

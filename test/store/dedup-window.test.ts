@@ -47,15 +47,15 @@ describe('DedupWindow', () => {
 
   test('colliding keys chain, and deleting one keeps the others findable', () => {
     const w = new DedupWindow({ maxEntries: 4, windowMs: 60_000 });
-    // 1024 is the initial table size: these share home slot 7.
+    // The home slot comes from the top bits: keys below 2^21 all share slot 0.
     w.add(0, 7, 0);
     w.add(1, 7 + 1024, 0);
     w.add(2, 7, 0);
-    w.add(3, 8, 0);
+    w.add(3, 8 * 2 ** 21 + 5, 0);
     w.add(4, 7 + 2048, 0); // evicts leaf 0
     expect(found(w, 7)).toEqual([2]);
     expect(found(w, 7 + 1024)).toEqual([1]);
-    expect(found(w, 8)).toEqual([3]);
+    expect(found(w, 8 * 2 ** 21 + 5)).toEqual([3]);
     expect(found(w, 7 + 2048)).toEqual([4]);
   });
 
@@ -90,8 +90,8 @@ describe('DedupWindow', () => {
         for (const o of ops) {
           now += o.dt;
           if (o.t === 'add') {
-            // Keys spread over few home slots (multiples of 1024 collide) to force long chains.
-            const key = o.key < 0 ? NO_KEY : (o.key % 5) + 1024 * Math.floor(o.key / 5);
+            // Keys over few home slots (the top bits pick the slot) to force long chains.
+            const key = o.key < 0 ? NO_KEY : (o.key % 5) + 2 ** 21 * Math.floor(o.key / 5);
             w.add(next, key, now);
             model.push({ index: next++, key, sec: Math.floor(now / 1000) });
             if (model.length > cap) model.shift();
@@ -100,7 +100,7 @@ describe('DedupWindow', () => {
             while (model.length > 0 && (model[0]!.sec + 1) * 1000 <= now - windowMs) model.shift();
           }
           for (let k = 0; k < 45; k++) {
-            const key = (k % 5) + 1024 * Math.floor(k / 5);
+            const key = (k % 5) + 2 ** 21 * Math.floor(k / 5);
             const want = model.filter((m) => m.key === key).map((m) => m.index);
             expect(found(w, key)).toEqual(want);
           }
