@@ -135,6 +135,20 @@ export class LogStore {
     return t && t.length >= o + HASH_SIZE ? t.subarray(o, o + HASH_SIZE) : undefined;
   }
 
+  /** Leaf hashes of leaves [lo, hi), reading each level-0 tile once (the indexer's input). */
+  #leafHashesIn(lo: number, hi: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let t = Math.floor(lo / TILE_WIDTH); t * TILE_WIDTH < hi; t++) {
+      const tile = this.tile(0, t);
+      for (let i = Math.max(lo, t * TILE_WIDTH); i < Math.min(hi, (t + 1) * TILE_WIDTH); i++) {
+        const o = (i - t * TILE_WIDTH) * HASH_SIZE;
+        if (!tile || tile.length < o + HASH_SIZE) throw new Error(`leaf ${i} is missing from its tile`);
+        out.push(tile.subarray(o, o + HASH_SIZE));
+      }
+    }
+    return out;
+  }
+
   /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
   tileWithInterior(level: number, index: number): StoredTile | undefined {
     const row = this.#q.tileWithInterior.get(tileKey(level, index)) as
@@ -488,7 +502,7 @@ export class LogStore {
   indexAll(size: number): number {
     const to = this.#index.indexTail(
       size,
-      (i) => this.leafHash(i)!,
+      (lo, hi) => this.#leafHashesIn(lo, hi),
       (a, b) => this.#sameEvent(a, b),
     );
     this.#tailSince = undefined;

@@ -29,6 +29,7 @@ export const MERGE_FANOUT = 8;
 export const CHUNK_ROWS = 4096;
 
 const KEY_SPACE = 2 ** 52;
+const ROWS_PER_INSERT = 128;
 
 /** A batch's per-leaf id keys as stored (little-endian Float64 each). */
 export function encodeKeys(keys: Float64Array): Uint8Array {
@@ -58,16 +59,28 @@ export interface BatchKeys {
   readonly keys: Float64Array;
 }
 
-/** A merge in progress: sources, the run being filled, and the last (key, idx) copied. */
+/** A source run of a merge: a buffer of its next rows, and the last (key, idx) read. */
+interface MergeSource {
+  readonly run: number;
+  rows: { key: number; idx: number }[];
+  at: number;
+  key: number;
+  idx: number;
+  /** No rows beyond the buffer. */
+  done: boolean;
+}
+
+/** A merge in progress: its sources and the (unlisted) run being filled. */
 interface Merge {
-  readonly sources: number[];
+  readonly sources: MergeSource[];
   readonly target: number;
   readonly level: number;
   readonly lo: number;
   readonly hi: number;
-  key: number;
-  idx: number;
 }
+
+const before = (a: { key: number; idx: number }, b: { key: number; idx: number }): boolean =>
+  a.key < b.key || (a.key === b.key && a.idx < b.idx);
 
 export class LookupIndex {
   readonly #db: Db;
@@ -95,6 +108,10 @@ export class LookupIndex {
         .pluck(),
       legacyAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
       insertKey: db.prepare('INSERT INTO lookup_keys (run, key, idx) VALUES (?, ?, ?)'),
+      // Many rows per statement: the per-call cost of a one-row INSERT dominated the indexer.
+      insertKeys: db.prepare(
+        `INSERT INTO lookup_keys (run, key, idx) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`,
+      ),
       listRun: db.prepare('INSERT INTO lookup_runs (run, level, lo, hi) VALUES (?, ?, ?, ?)'),
       unlistRun: db.prepare('DELETE FROM lookup_runs WHERE run = ?'),
       runs: db.prepare('SELECT run, level, lo, hi FROM lookup_runs ORDER BY run'),
@@ -197,12 +214,12 @@ export class LookupIndex {
   /**
    * Writes the unindexed tail [indexedTo, size) as one sorted run in ONE transaction that also
    * lists the run, flags late duplicates and advances indexed_to: a crash leaves all of it or
-   * none. `leafHash(i)` reads leaf i's hash (level-0 tiles); `sameEvent(first, later)` confirms
+   * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `sameEvent(first, later)` confirms
    * a late duplicate (same real ids, same content). Returns the new cursor.
    */
   indexTail(
     size: number,
-    leafHash: (index: number) => Uint8Array,
+    leafHashes: (lo: number, hi: number) => Uint8Array[],
     sameEvent: (first: number, later: number) => boolean,
   ): number {
     const lo = this.indexedTo();
@@ -218,20 +235,35 @@ export class LookupIndex {
         idxs.push(r.first_idx + j);
       }
     }
-    for (let i = lo; i < size; i++) {
-      keys.push(leafKeyOf(leafHash(i)));
-      idxs.push(i);
-    }
+    leafHashes(lo, size).forEach((h, i) => {
+      keys.push(leafKeyOf(h));
+      idxs.push(lo + i);
+    });
     const order = Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || idxs[a]! - idxs[b]!);
     const run = this.#nextRun++;
     this.#db.transaction(() => {
-      for (const o of order) this.#q.insertKey.run(run, keys[o]!, idxs[o]!);
+      this.#insertRows(
+        run,
+        order.map((o) => ({ key: keys[o]!, idx: idxs[o]! })),
+      );
       const ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
       this.#flagLateDuplicates(run, ids, sameEvent);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
     })();
     return size;
+  }
+
+  /** Inserts rows (in the order given: key order) into run `run`, many per statement. */
+  #insertRows(run: number, rows: readonly { key: number; idx: number }[]): void {
+    const args: number[] = [];
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+      args.length = 0;
+      for (let j = i; j < i + ROWS_PER_INSERT; j++) args.push(run, rows[j]!.key, rows[j]!.idx);
+      this.#q.insertKeys.run(args);
+    }
+    for (; i < rows.length; i++) this.#q.insertKey.run(run, rows[i]!.key, rows[i]!.idx);
   }
 
   /**
@@ -290,44 +322,69 @@ export class LookupIndex {
       if (rs.length < MERGE_FANOUT) continue;
       const src = rs.slice(0, MERGE_FANOUT);
       this.#merge = {
-        sources: src.map((r) => r.run),
+        sources: src.map((r) => ({
+          run: r.run,
+          rows: [],
+          at: 0,
+          key: Number.MIN_SAFE_INTEGER,
+          idx: -1,
+          done: false,
+        })),
         target: this.#nextRun++,
         level: level + 1,
         lo: Math.min(...src.map((r) => r.lo)),
         hi: Math.max(...src.map((r) => r.hi)),
-        key: Number.MIN_SAFE_INTEGER,
-        idx: -1,
       };
       return this.#merge;
     }
     return undefined;
   }
 
+  /** Reads the next CHUNK_ROWS rows of a merge source whose buffer is used up. */
+  #refill(src: MergeSource): void {
+    if (src.at < src.rows.length || src.done) return;
+    src.rows = this.#q.runRowsAfter.all(src.run, src.key, src.idx, CHUNK_ROWS) as MergeSource['rows'];
+    src.at = 0;
+    src.done = src.rows.length < CHUNK_ROWS;
+    const last = src.rows[src.rows.length - 1];
+    if (last) {
+      src.key = last.key;
+      src.idx = last.idx;
+    }
+  }
+
   /**
-   * Copies the next CHUNK_ROWS rows, in (key, idx) order, of the merge's sources into its
-   * (unlisted) target run; once they are exhausted, lists the target and unlists the sources
-   * in one transaction (their rows become garbage).
+   * Copies the next CHUNK_ROWS rows, in (key, idx) order, of the merge's sources (a k-way
+   * merge of their buffers: each row is read once) into its unlisted target run; once they are
+   * exhausted, lists the target and unlists the sources in one transaction (their rows become
+   * garbage). A failed step abandons the merge (its target becomes garbage; it starts over).
    */
   #mergeStep(): void {
     const m = this.#merge!;
-    const rows: { key: number; idx: number }[] = [];
-    for (const s of m.sources) {
-      rows.push(...(this.#q.runRowsAfter.all(s, m.key, m.idx, CHUNK_ROWS) as { key: number; idx: number }[]));
+    const take: { key: number; idx: number }[] = [];
+    while (take.length < CHUNK_ROWS) {
+      let best: MergeSource | undefined;
+      for (const src of m.sources) {
+        this.#refill(src);
+        if (src.at < src.rows.length && (!best || before(src.rows[src.at]!, best.rows[best.at]!))) best = src;
+      }
+      if (!best) break;
+      take.push(best.rows[best.at++]!);
     }
-    rows.sort((a, b) => a.key - b.key || a.idx - b.idx);
-    const take = rows.slice(0, CHUNK_ROWS);
-    this.#db.transaction(() => {
-      for (const r of take) this.#q.insertKey.run(m.target, r.key, r.idx);
-      if (take.length > 0) return;
-      this.#q.listRun.run(m.target, m.level, m.lo, m.hi);
-      for (const s of m.sources) this.#q.unlistRun.run(s);
-    })();
-    if (take.length === 0) {
-      this.#garbage.push(...m.sources);
+    try {
+      this.#db.transaction(() => {
+        this.#insertRows(m.target, take);
+        if (take.length > 0) return;
+        this.#q.listRun.run(m.target, m.level, m.lo, m.hi);
+        for (const src of m.sources) this.#q.unlistRun.run(src.run);
+      })();
+    } catch (err) {
+      this.#garbage.push(m.target);
       this.#merge = undefined;
-      return;
+      throw err;
     }
-    m.key = take[take.length - 1]!.key;
-    m.idx = take[take.length - 1]!.idx;
+    if (take.length > 0) return;
+    this.#garbage.push(...m.sources.map((src) => src.run));
+    this.#merge = undefined;
   }
 }
