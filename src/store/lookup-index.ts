@@ -18,7 +18,7 @@ export const key52 = (h: Uint8Array): number =>
 export const leafKeyOf = (leafHash: Uint8Array): number => -1 - key52(leafHash);
 
 /** Index the tail once it holds this many leaves... */
-export const RUN_LEAVES = 16_384;
+export const RUN_LEAVES = 8192;
 /** ...or once its oldest commit is this old. */
 export const RUN_AGE_MS = 500;
 /** How often the committing thread looks for background work (indexing, merging) when idle. */

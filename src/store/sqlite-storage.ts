@@ -134,6 +134,7 @@ export class SqliteLogStorage implements LogStorage {
   readonly #recent = new RecentIds();
   /** Inline: the idle tick that drives the indexer between commits. */
   readonly #idle: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   constructor(
     db: Db,
@@ -157,6 +158,7 @@ export class SqliteLogStorage implements LogStorage {
 
   /** Inline: the indexer's turn (after a commit, or idle); prunes what it indexed. */
   #background(idle: boolean): void {
+    if (this.#closed) return;
     try {
       this.#recent.prune(this.#store.background(this.#builder.size, idle));
     } catch {
@@ -176,7 +178,8 @@ export class SqliteLogStorage implements LogStorage {
     if (!this.#writer) {
       const results = this.#store.appendBatch(items, this.#builder, this.#now());
       this.#remember(items, results);
-      this.#background(false);
+      // After the caller's answer, as the writer thread does it.
+      setImmediate(() => this.#background(false));
       return { results, size: this.#builder.size };
     }
     return this.#writer.commit(items, this.#now()).then((c) => {
@@ -278,6 +281,7 @@ export class SqliteLogStorage implements LogStorage {
 
   async close(): Promise<void> {
     if (this.#idle) clearInterval(this.#idle);
+    this.#closed = true;
     try {
       if (this.#writer) await this.#writer.close();
     } finally {
