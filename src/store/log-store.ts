@@ -510,6 +510,20 @@ export class LogStore {
   }
 
   /**
+   * The real ids of the unindexed tail's leaves that were appended with dedup ids, in index
+   * order: what a process that cannot write the index (a read-only database) keeps in memory
+   * to answer lookups of the tail.
+   */
+  unindexedIds(size: number): { index: number; id: string }[] {
+    const out: { index: number; id: string }[] = [];
+    for (const { index, key } of this.#index.keysIn(this.#index.indexedTo(), size)) {
+      const ids = key === NO_KEY ? undefined : this.#realIds(index);
+      if (ids) out.push({ index, id: ids.id });
+    }
+    return out;
+  }
+
+  /**
    * The committing thread's background work, after a commit (`idle` false) or on an idle
    * tick: indexes the tail of a tree of `size` leaves as one run when it holds RUN_LEAVES
    * leaves or its oldest commit is RUN_AGE_MS old (or `force`), else does one bounded step

@@ -171,6 +171,16 @@ export class LookupIndex {
     }
   }
 
+  /** The id keys of leaves [lo, hi) (batch boundaries), in index order, from batch_keys. */
+  keysIn(lo: number, hi: number): { index: number; key: number }[] {
+    const out: { index: number; key: number }[] = [];
+    for (const r of this.#q.batchKeysIn.all(lo, hi) as { first_idx: number; keys: Buffer }[]) {
+      const keys = decodeKeys(r.keys);
+      for (let j = 0; j < keys.length; j++) out.push({ index: r.first_idx + j, key: keys[j]! });
+    }
+    return out;
+  }
+
   /**
    * Leaf indices stored under `key` (an id key, or a {@link leafKeyOf} key) in every listed run
    * and, for leaves below the legacy size, along the legacy `ids` probe chain of `legacyKey`

@@ -106,15 +106,23 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage 
       throw new DamagedTilesError((err as Error).message);
     }
     // The tail the last run left unindexed (its recent-ids map died with it), before any
-    // lookup is served; bounded by the indexer's lag.
-    store.indexAll(size);
+    // lookup is served; bounded by the indexer's lag. A read-only database cannot be written:
+    // its tail's ids are kept in memory instead.
+    let tail: { index: number; id: string }[] = [];
+    try {
+      store.indexAll(size);
+    } catch {
+      tail = store.unindexedIds(size);
+    }
     const dedupWindow = opts.dedupWindow ?? DEFAULT_DEDUP_WINDOW;
     const now = opts.now ?? Date.now;
     const writer = opts.writerThread
       ? new WriterThread({ dbPath: opts.dbPath, synchronous, cacheMiB, dedupWindow, nowMs: now() })
       : undefined;
     if (!writer) store.openWriter(dedupWindow, now());
-    return new SqliteLogStorage(db, store, builder, writer, now);
+    const storage = new SqliteLogStorage(db, store, builder, writer, now);
+    for (const t of tail) storage.rememberTail(t.id, t.index);
+    return storage;
   } catch (err) {
     db.close();
     throw err;
@@ -164,6 +172,11 @@ export class SqliteLogStorage implements LogStorage {
     } catch {
       // Retried at the next commit or tick; lookups read the tail meanwhile.
     }
+  }
+
+  /** At open: a leaf of the unindexed tail that could not be indexed (read-only database). */
+  rememberTail(id: string, index: number): void {
+    this.#recent.add(id, index);
   }
 
   /** Records the new leaves of a commit by id, for lookups before the indexer reaches them. */
