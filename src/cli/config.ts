@@ -24,6 +24,10 @@ export interface ServeConfig {
   maxQueueMiB: number;
   synchronous: 'FULL' | 'NORMAL';
   cacheMiB: number;
+  /** How long a resend is recognised as a duplicate by the in-memory dedup window, ms. */
+  dedupWindowMs: number;
+  /** Most leaves the dedup window holds (~20 bytes each). */
+  dedupWindowEntries: number;
   maxBodyBytes: number;
   tokens: string;
   tokenFile: string | undefined;
@@ -45,8 +49,11 @@ export interface ServeConfig {
 interface Setting {
   readonly flag: string;
   readonly env: string;
-  /** `list`: repeatable flag, comma-separated in the environment, string or array in the file. */
-  readonly kind: 'string' | 'int' | 'bool' | 'list';
+  /**
+   * `list`: repeatable flag, comma-separated in the environment, string or array in the file.
+   * `duration`: a number with a unit (ms, s, m, h, d; none: ms), as milliseconds.
+   */
+  readonly kind: 'string' | 'int' | 'bool' | 'list' | 'duration';
   /** For a list: checks one item, returning what is wrong with it, or undefined. */
   readonly item?: (v: string) => string | undefined;
   readonly def: string | number | boolean | undefined;
@@ -145,6 +152,20 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'int',
     def: 256,
     help: 'SQLite page cache, MiB per connection',
+  },
+  dedupWindowMs: {
+    flag: 'dedup-window',
+    env: 'OPA_TLOG_DEDUP_WINDOW',
+    kind: 'duration',
+    def: '24h',
+    help: 'how long a resend is recognised as a duplicate (in memory; e.g. 30m, 24h, 7d)',
+  },
+  dedupWindowEntries: {
+    flag: 'dedup-window-entries',
+    env: 'OPA_TLOG_DEDUP_WINDOW_ENTRIES',
+    kind: 'int',
+    def: 4_000_000,
+    help: 'most leaves the dedup window holds (~20 bytes each)',
   },
   maxBodyBytes: {
     flag: 'max-body-bytes',
@@ -271,6 +292,7 @@ function coerce(s: Setting, raw: RawValue | undefined): Value {
     if (/^(0|false|no|)$/i.test(String(raw))) return false;
     throw new ConfigError(`--${s.flag} must be true or false, got ${raw}`);
   }
+  if (s.kind === 'duration') return parseDuration(s, raw);
   if (s.kind === 'int') {
     const n = typeof raw === 'number' ? raw : Number(String(raw));
     if (!Number.isSafeInteger(n) || n < 0)
@@ -278,6 +300,17 @@ function coerce(s: Setting, raw: RawValue | undefined): Value {
     return n;
   }
   return String(raw);
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a duration setting: a non-negative number with a unit (ms, s, m, h, d; none: ms). */
+function parseDuration(s: Setting, raw: RawValue): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(String(raw));
+  const ms = m ? Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!) : Number.NaN;
+  if (!Number.isSafeInteger(ms))
+    throw new ConfigError(`--${s.flag} must be a duration such as 90s, 30m or 24h, got ${raw}`);
+  return ms;
 }
 
 /**
@@ -352,6 +385,7 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${cfg.logLevel}`);
   if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
+  if (cfg.dedupWindowEntries < 1) throw new ConfigError('--dedup-window-entries must be positive');
   if (cfg.maxBatch < 1 || cfg.maxQueue < 1 || cfg.maxQueueMiB < 1)
     throw new ConfigError('--max-batch, --max-queue and --max-queue-mib must be positive');
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {

@@ -298,6 +298,8 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     },
     synchronous: cfg.synchronous,
     cacheMiB: cfg.cacheMiB,
+    dedupWindowMs: cfg.dedupWindowMs,
+    dedupWindowEntries: cfg.dedupWindowEntries,
     writerThread: cfg.writerThread,
     logger,
     metrics: metrics.log,

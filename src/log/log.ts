@@ -32,7 +32,13 @@ import {
   type StoredPayload,
 } from '../store/log-storage.js';
 import { nodeSha256 } from '../store/node-hash.js';
-import { DamagedTilesError, openLogStorage, redactUrl, type SyncMode } from '../store/open-storage.js';
+import {
+  DamagedTilesError,
+  DEFAULT_DEDUP_WINDOW,
+  openLogStorage,
+  redactUrl,
+  type SyncMode,
+} from '../store/open-storage.js';
 import { checkStorage, StartupError } from './fork-guard.js';
 import { Leadership } from './leader.js';
 import { type EventInput, eventLeaf } from './leaf.js';
@@ -90,7 +96,14 @@ export interface LogConfig {
   sequencer?: Partial<SequencerOptions>;
   synchronous?: SyncMode;
   cacheMiB?: number;
+  /**
+   * SQLite: how long a retry is recognised as a duplicate by the in-memory dedup window (ms,
+   * default 24 h), and the most leaves it holds (default 4,000,000; ~20 bytes each).
+   */
+  dedupWindowMs?: number;
+  dedupWindowEntries?: number;
   sha?: Sha256;
+  /** The clock of receive times, signing and the dedup window (default Date.now). */
   now?: () => number;
   /**
    * Run the write path (SQLite transactions, the tree's right edge) in a worker thread, so it
@@ -169,6 +182,11 @@ async function openConfiguredStorage(cfg: LogConfig, sha: Sha256): Promise<LogSt
       synchronous: cfg.synchronous ?? 'FULL',
       cacheMiB: cfg.cacheMiB ?? 256,
       writerThread: cfg.writerThread ?? false,
+      dedupWindow: {
+        maxEntries: cfg.dedupWindowEntries ?? DEFAULT_DEDUP_WINDOW.maxEntries,
+        windowMs: cfg.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW.windowMs,
+      },
+      ...(cfg.now ? { now: cfg.now } : {}),
       sha,
       ...(cfg.logger ? { logger: cfg.logger } : {}),
     });

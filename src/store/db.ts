@@ -19,6 +19,8 @@ export interface OpenOptions {
   cacheMiB?: number;
   /** Open read-only (tools that inspect a database). */
   readonly?: boolean;
+  /** Tests only: apply just the first N migrations (a database as an older build left it). */
+  schemaVersion?: number;
 }
 
 /**
@@ -130,6 +132,51 @@ const MIGRATIONS: readonly string[] = [
     id  TEXT NOT NULL
   );
   `,
+  `
+  -- Issue 11: nothing random-keyed in the commit. (IF NOT EXISTS / OR IGNORE: a database
+  -- whose user_version was set back re-runs this harmlessly, as migration 5 does.) One row per committed batch, in index
+  -- order: per leaf, the 52-bit key of its id (little-endian Float64, -1 for a leaf without
+  -- dedup ids), and when the batch was received. The dedup window is rebuilt from the newest
+  -- rows, and the lookup indexer reads its keys from here (no entry decoding).
+  CREATE TABLE IF NOT EXISTS batch_keys (
+    first_idx INTEGER PRIMARY KEY,
+    recv_ms   INTEGER NOT NULL,
+    keys      BLOB NOT NULL
+  );
+  -- The follower's lookup index, as sorted runs (LSM): a listed run covers leaves [lo, hi).
+  -- Only listed runs are read; rows of an unlisted run are garbage (a merge cut short).
+  CREATE TABLE IF NOT EXISTS lookup_runs (
+    run   INTEGER PRIMARY KEY,
+    level INTEGER NOT NULL,
+    lo    INTEGER NOT NULL,
+    hi    INTEGER NOT NULL
+  );
+  -- key >= 0: the 52-bit key of an id; key < 0: -1 - the 52-bit key of a leaf hash. A run is
+  -- written in (key, idx) order under a run id larger than any before: appends only.
+  CREATE TABLE IF NOT EXISTS lookup_keys (
+    run INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    PRIMARY KEY (run, key, idx)
+  ) WITHOUT ROWID;
+  -- A resend that slipped past the dedup window (a new leaf), flagged by the indexer as a
+  -- duplicate of the first leaf of that event.
+  CREATE TABLE IF NOT EXISTS late_duplicates (
+    idx       INTEGER PRIMARY KEY,
+    first_idx INTEGER NOT NULL
+  );
+  -- The indexer's durable cursor (one row): leaves [0, indexed_to) are indexed. Leaves below
+  -- legacy_size were keyed in ids (schema 5), which stays as a read-only legacy run; the
+  -- indexer starts after them. New commits never write ids. (A table of its own rather than
+  -- meta rows: meta holds the log's identity, which tools read whole.)
+  CREATE TABLE IF NOT EXISTS lookup_cursor (
+    one         INTEGER PRIMARY KEY CHECK (one = 0),
+    indexed_to  INTEGER NOT NULL,
+    legacy_size INTEGER NOT NULL
+  );
+  INSERT OR IGNORE INTO lookup_cursor (one, indexed_to, legacy_size)
+    SELECT 0, coalesce(max(idx) + 1, 0), coalesce(max(idx) + 1, 0) FROM entries;
+  `,
 ];
 
 /** Number of migrations this build knows. */
@@ -172,7 +219,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   }
   db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 256)}`);
   db.pragma('temp_store = MEMORY');
-  if (!opts.readonly) migrate(db, MIGRATIONS);
+  if (!opts.readonly) migrate(db, MIGRATIONS.slice(0, opts.schemaVersion ?? MIGRATIONS.length));
   else requireSchemaVersion(db, MIGRATIONS);
   return db;
 }

@@ -1,9 +1,12 @@
 /**
  * The SQLite engine's tables and queries, synchronous (better-sqlite3): the one place their
- * SQL is written; sqlite-storage.ts wraps it as a LogStorage. Every write that changes the
- * tree goes through {@link LogStore.appendBatch}: one transaction that assigns indices, writes
- * entries, payloads, ids and the hash tiles together, so a crash leaves either all of a batch
- * or none.
+ * SQL is written (with lookup-index.ts, the follower-built lookup index); sqlite-storage.ts
+ * wraps it as a LogStorage. Every write that changes the tree goes through
+ * {@link LogStore.appendBatch}: one transaction that assigns indices, writes entries,
+ * payloads, the batch's id keys and the hash tiles together, so a crash leaves either all of
+ * a batch or none. Nothing in it is keyed at random (issue 11): dedup runs against the
+ * in-memory window (dedup-window.ts), and lookups are served by runs the indexer writes behind
+ * the commit.
  */
 import { bytesEqual, concatBytes, utf8 } from '../core/bytes.js';
 import { decodeEntry, type Entry } from '../core/entry.js';
@@ -11,6 +14,7 @@ import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
 import type { Db } from './db.js';
+import { DEFAULT_DEDUP_WINDOW, DedupWindow, type DedupWindowOptions, NO_KEY } from './dedup-window.js';
 import { edgeFromTiles } from './edge.js';
 import {
   type AppendItem,
@@ -22,6 +26,7 @@ import {
   type SearchFilter,
   type StoredCheckpoint,
 } from './log-storage.js';
+import { key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
 
 export type {
   AppendItem,
@@ -32,24 +37,24 @@ export type {
   StoredCheckpoint,
 } from './log-storage.js';
 export { EraseError } from './log-storage.js';
-
-const KEY_SPACE = 2 ** 52;
+export { key52 } from './lookup-index.js';
 
 const tileKey = (level: number, index: number): number => index * 64 + level;
-
-/** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
-export const key52 = (h: Uint8Array): number =>
-  (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
-  (h[4]! * 4096 + h[5]! * 16 + (h[6]! >>> 4));
 
 export class LogStore {
   readonly db: Db;
   readonly #sha: Sha256;
   readonly #q;
+  readonly #index: LookupIndex;
+  /** The dedup window; created by {@link openWriter} (or the first append) on the committing connection. */
+  #window: DedupWindow | undefined;
+  /** When (performance.now()) the oldest unindexed commit happened; undefined: none. */
+  #tailSince: number | undefined;
 
   constructor(db: Db, sha: Sha256) {
     this.db = db;
     this.#sha = sha;
+    this.#index = new LookupIndex(db);
     this.#q = {
       maxIdx: db.prepare('SELECT max(idx) AS m FROM entries').pluck(),
       entry: db.prepare('SELECT data FROM entries WHERE idx = ?').pluck(),
@@ -57,8 +62,6 @@ export class LogStore {
       insertEntry: db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)'),
       insertPayload: db.prepare('INSERT INTO payloads (idx, salt, payload) VALUES (?, ?, ?)'),
       payload: db.prepare('SELECT salt, payload FROM payloads WHERE idx = ?'),
-      idAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
-      insertId: db.prepare('INSERT INTO ids (key, idx) VALUES (?, ?)'),
       tile: db.prepare('SELECT data FROM tiles WHERE tile_key = ?').pluck(),
       tileWithInterior: db.prepare('SELECT data, interior FROM tiles WHERE tile_key = ?'),
       upsertTile: db.prepare(
@@ -132,6 +135,20 @@ export class LogStore {
     return t && t.length >= o + HASH_SIZE ? t.subarray(o, o + HASH_SIZE) : undefined;
   }
 
+  /** Leaf hashes of leaves [lo, hi), reading each level-0 tile once (the indexer's input). */
+  #leafHashesIn(lo: number, hi: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let t = Math.floor(lo / TILE_WIDTH); t * TILE_WIDTH < hi; t++) {
+      const tile = this.tile(0, t);
+      for (let i = Math.max(lo, t * TILE_WIDTH); i < Math.min(hi, (t + 1) * TILE_WIDTH); i++) {
+        const o = (i - t * TILE_WIDTH) * HASH_SIZE;
+        if (!tile || tile.length < o + HASH_SIZE) throw new Error(`leaf ${i} is missing from its tile`);
+        out.push(tile.subarray(o, o + HASH_SIZE));
+      }
+    }
+    return out;
+  }
+
   /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
   tileWithInterior(level: number, index: number): StoredTile | undefined {
     const row = this.#q.tileWithInterior.get(tileKey(level, index)) as
@@ -152,54 +169,38 @@ export class LogStore {
   /**
    * 52-bit key of an id: the first bits of SHA-256(id). One key per entry serves both dedup
    * on (source, id) and lookup by id alone: entries with the same id from several sources,
-   * and the rare 52-bit collisions, sit in consecutive slots (linear probing), and every hit
-   * is confirmed against the entry itself.
+   * and the rare 52-bit collisions, share it, and every hit is confirmed against the entry.
    */
   #idKey(id: string): number {
     return key52(this.#sha(utf8(id)));
   }
 
-  /** First free key at or after `key` (linear probing). */
-  #freeSlot(key: number): number {
-    let k = key;
-    while (this.#q.idAt.get(k) !== undefined) k = (k + 1) % KEY_SPACE;
-    return k;
-  }
-
   /**
-   * The smallest index below `size` whose leaf hash is `leaf`, or undefined. Leaves are keyed
-   * in the same table as ids (key = the leaf hash's first 52 bits), each hit confirmed against
-   * the leaf hash in the tiles.
+   * The smallest index below `size` whose leaf hash is `leaf`, or undefined. Candidates come
+   * from the lookup runs (and the legacy ids) for the indexed leaves, each confirmed against
+   * the leaf hash in the tiles, and from a scan of the level-0 tiles of the unindexed tail
+   * (bounded by the indexer's lag). The cursor is read before the runs, so a run written in
+   * between is seen by the probe: nothing falls between the two.
    */
   findLeaf(leaf: Uint8Array, size: number): number | undefined {
-    let key = key52(leaf);
+    const from = this.#index.indexedTo();
+    const k = key52(leaf);
     let best: number | undefined;
-    for (;;) {
-      const idx = this.#q.idAt.get(key) as number | undefined;
-      if (idx === undefined) return best;
-      if (idx < size && (best === undefined || idx < best)) {
-        const h = this.leafHash(idx);
-        if (h && bytesEqual(h, leaf)) best = idx;
+    for (const idx of this.#index.candidates(-1 - k, k)) {
+      if (idx >= size || (best !== undefined && idx >= best)) continue;
+      const h = this.leafHash(idx);
+      if (h && bytesEqual(h, leaf)) best = idx;
+    }
+    if (best !== undefined) return best;
+    for (let t = Math.floor(from / TILE_WIDTH); t * TILE_WIDTH < size; t++) {
+      const tile = this.tile(0, t);
+      if (!tile) continue;
+      for (let o = 0; o + HASH_SIZE <= tile.length; o += HASH_SIZE) {
+        const idx = t * TILE_WIDTH + o / HASH_SIZE;
+        if (idx >= from && idx < size && bytesEqual(tile.subarray(o, o + HASH_SIZE), leaf)) return idx;
       }
-      key = (key + 1) % KEY_SPACE;
     }
-  }
-
-  /**
-   * Walks the probe chain of `id` (from its key to the first free slot), calling `visit` with
-   * each entry index whose entry has this id; stops early when `visit` returns true. Returns
-   * the free slot that ends the chain, or undefined if stopped early. Rows written earlier in
-   * the same transaction are visible, so duplicates inside one batch are found too.
-   */
-  #walk(id: string, visit: (index: number, source: string) => boolean): number | undefined {
-    let key = this.#idKey(id);
-    for (;;) {
-      const idx = this.#q.idAt.get(key) as number | undefined;
-      if (idx === undefined) return key;
-      const e = this.#realIds(idx);
-      if (e !== undefined && e.id === id && visit(idx, e.src)) return undefined;
-      key = (key + 1) % KEY_SPACE;
-    }
+    return undefined;
   }
 
   /**
@@ -215,29 +216,32 @@ export class LogStore {
   }
 
   /**
-   * Dedup of an item with (source, id): {index} of an entry with the same (source, id) and the
-   * same content (a resend), else {slot}, the free key where the new entry goes, and
-   * `conflictsWith`, the earliest entry with the same (source, id) and other content. "Same
-   * content" is proved with the stored salt: SHA-256(salt ‖ new payload) = the entry's `c`, so
-   * no content digest is kept beside the payload (an erased entry, whose salt is gone, matches
-   * nothing). Items without a payload (erasures) match on (source, id) alone.
+   * Dedup of an item with (source, id) whose id key is `key`, against the window and the
+   * batch so far (`local`): {index} of an entry with the same (source, id) and the same
+   * content (a resend), else `conflictsWith`, the earliest entry with the same (source, id)
+   * and other content. "Same content" is proved with the stored salt: SHA-256(salt ‖ new
+   * payload) = the entry's `c`, so no content digest is kept beside the payload (an erased
+   * entry, whose salt is gone, matches nothing). Items without a payload (erasures) match on
+   * (source, id) alone. Rows written earlier in the same transaction are visible.
    */
   #probe(
     item: AppendItem & { source: string; id: string },
-  ): { index: number } | { slot: number; conflictsWith?: number } {
+    key: number,
+    local: ReadonlyMap<number, number[]>,
+  ): { index: number } | { conflictsWith?: number } {
     let found: number | undefined;
     let conflict: number | undefined;
-    const slot = this.#walk(item.id, (idx, src) => {
-      if (src !== item.source) return false;
+    const visit = (idx: number): void => {
+      const e = this.#realIds(idx);
+      if (e === undefined || e.id !== item.id || e.src !== item.source) return;
       if (item.payload === undefined || this.#sameContent(idx, item.payload)) {
-        found = idx;
-        return true;
-      }
-      if (conflict === undefined || idx < conflict) conflict = idx;
-      return false;
-    });
+        if (found === undefined || idx < found) found = idx;
+      } else if (conflict === undefined || idx < conflict) conflict = idx;
+    };
+    this.#window!.candidates(key, visit);
+    for (const idx of local.get(key) ?? []) visit(idx);
     if (found !== undefined) return { index: found };
-    return { slot: slot!, ...(conflict !== undefined ? { conflictsWith: conflict } : {}) };
+    return conflict !== undefined ? { conflictsWith: conflict } : {};
   }
 
   /** True if entry `index` commits to `payload`: its stored salt hashes with it to its `c`. */
@@ -247,29 +251,53 @@ export class LogStore {
     return stored !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(stored.salt, payload)), e.c);
   }
 
-  /** Index of the (earliest) entry with (source, id), or undefined. */
-  findById(source: string, id: string): number | undefined {
-    return this.findAllById(source, id)[0];
+  /**
+   * True if leaf `later` is the same event as leaf `first`: same real (source, id) and
+   * `later`'s payload commits under `first`'s salt to `first`'s `c` (the indexer's check for
+   * a resend that slipped past the window).
+   */
+  #sameEvent(first: number, later: number): boolean {
+    const a = this.#realIds(first);
+    const b = this.#realIds(later);
+    const p = this.payload(later);
+    return a !== undefined && b !== undefined && a.id === b.id && a.src === b.src && p !== undefined
+      ? this.#sameContent(first, p.payload)
+      : false;
   }
 
-  /** Indices of every entry with (source, id), in index order. */
-  findAllById(source: string, id: string): number[] {
-    const out: number[] = [];
-    this.#walk(id, (idx, src) => {
-      if (src === source) out.push(idx);
-      return false;
-    });
-    return out.sort((a, b) => a - b);
-  }
-
-  /** Indices of every entry with this id, from any source, in index order. */
-  findByIdAnySource(id: string): number[] {
+  /**
+   * Indices of every entry with this id (any source), confirmed against the entry, in index
+   * order, without late duplicates. `recent` adds candidates of the unindexed tail (the
+   * caller's map of recent commits).
+   */
+  #byId(id: string, recent: readonly number[], source: string | undefined): number[] {
+    const key = this.#idKey(id);
     const out = new Set<number>();
-    this.#walk(id, (idx) => {
-      out.add(idx);
-      return false;
-    });
+    for (const idx of [...this.#index.candidates(key, key), ...recent]) {
+      if (out.has(idx)) continue;
+      const e = this.#realIds(idx);
+      if (e === undefined || e.id !== id || (source !== undefined && e.src !== source)) continue;
+      if (!this.#index.isLateDuplicate(idx)) out.add(idx);
+    }
     return [...out].sort((a, b) => a - b);
+  }
+
+  /** Index of the (earliest) entry with (source, id), or undefined. */
+  findById(source: string, id: string, recent: readonly number[] = []): number | undefined {
+    return this.findAllById(source, id, recent)[0];
+  }
+
+  /**
+   * Indices of every entry with (source, id), in index order: the first, and later ones with
+   * other content (conflicts); a late duplicate (a resend the window missed) is not listed.
+   */
+  findAllById(source: string, id: string, recent: readonly number[] = []): number[] {
+    return this.#byId(id, recent, source);
+  }
+
+  /** Indices of every entry with this id, from any source, in index order (no late duplicates). */
+  findByIdAnySource(id: string, recent: readonly number[] = []): number[] {
+    return this.#byId(id, recent, undefined);
   }
 
   /**
@@ -332,40 +360,94 @@ export class LogStore {
   }
 
   /**
-   * Appends a batch in ONE transaction: dedup, index assignment, entries, payloads, ids and
-   * tiles. `builder` holds the tree's right edge and is advanced; if the transaction fails it
-   * is restored, so memory never runs ahead of the database. Returns one result per item.
+   * Makes this connection the committing one: creates the dedup window and rebuilds it from
+   * the log's tail (newest batch_keys rows back to `opts.maxEntries` leaves or `opts.windowMs`
+   * before `nowMs`; never a full scan), and finds the lookup runs a crash left unlisted.
    */
-  appendBatch(items: readonly AppendItem[], builder: TileBuilder): AppendResult[] {
+  openWriter(opts: DedupWindowOptions = DEFAULT_DEDUP_WINDOW, nowMs = Date.now()): void {
+    this.#window = new DedupWindow(opts);
+    this.#index.start();
+    const size = this.treeSize();
+    const batches: { firstIdx: number; recvMs: number; keys: Float64Array }[] = [];
+    let count = 0;
+    let low = size;
+    let expired = false;
+    this.#index.tailBatches(size, (b) => {
+      expired = b.recvMs < nowMs - opts.windowMs - 1000;
+      if (expired) return false;
+      batches.push(b);
+      count += b.keys.length;
+      low = b.firstIdx;
+      return count < opts.maxEntries;
+    });
+    const legacy = this.#index.legacySize;
+    this.#window.reserve(count + (low === legacy ? Math.min(legacy, opts.maxEntries - count) : 0));
+    if (!expired && count < opts.maxEntries && low === legacy && legacy > 0) {
+      // A log from before batch_keys: its newest leaves, decoded once (bounded by maxEntries).
+      for (let i = Math.max(0, legacy - (opts.maxEntries - count)); i < legacy; i++) {
+        const e = decodeEntry(this.entry(i)!);
+        const ids = this.#realIds(i);
+        this.#window.add(i, ids ? this.#idKey(ids.id) : NO_KEY, e.recv);
+      }
+    }
+    for (const b of batches.reverse()) {
+      for (let j = 0; j < b.keys.length; j++) this.#window.add(b.firstIdx + j, b.keys[j]!, b.recvMs);
+    }
+    this.#window.evictExpired(nowMs);
+  }
+
+  /**
+   * Appends a batch in ONE transaction: dedup (against the in-memory window), index
+   * assignment, entries, payloads, metadata, the batch's id keys and tiles. `builder` holds the
+   * tree's right edge and is advanced; if the transaction fails it is restored, and the window
+   * is left as it was (it takes the batch's keys only after the commit), so memory never runs
+   * ahead of the database. `nowMs` is the receive time the window keeps. One result per item.
+   */
+  appendBatch(items: readonly AppendItem[], builder: TileBuilder, nowMs = Date.now()): AppendResult[] {
+    if (!this.#window) this.openWriter(DEFAULT_DEDUP_WINDOW, nowMs);
+    // Expired leaves leave before the probe: a resend beyond the window is a new leaf.
+    this.#window!.evictExpired(nowMs);
     const before = builder.edge();
     const sizeBefore = builder.size;
-    let results: AppendResult[];
+    let out: { results: AppendResult[]; keys: number[] };
     try {
       // IMMEDIATE: take the write lock before the first read. A deferred transaction that
       // reads (the dedup probe) and then writes fails at once with SQLITE_BUSY, without
       // waiting, if another connection (the signer's checkpoint insert) wrote in between.
-      results = this.db.transaction(() => this.#appendItems(items, builder)).immediate();
+      out = this.db.transaction(() => this.#appendItems(items, builder, nowMs)).immediate();
     } catch (err) {
       builder.reset(sizeBefore, before);
       throw err;
     }
+    const window = this.#window!;
+    for (let i = 0; i < out.keys.length; i++) window.add(sizeBefore + i, out.keys[i]!, nowMs);
+    window.evictExpired(nowMs);
+    if (out.keys.length > 0) this.#tailSince ??= performance.now();
     // After the commit, outside the transaction: an erasure is complete only once the WAL
     // holds no old copy of the erased rows. A scrub that cannot finish does not undo the
     // (durable) commit; the next one finishes it.
     if (items.some((it) => it.erase)) this.scrubWal();
-    return results;
+    return out.results;
   }
 
-  /** The body of {@link appendBatch}'s transaction. */
-  #appendItems(items: readonly AppendItem[], builder: TileBuilder): AppendResult[] {
+  /** The body of {@link appendBatch}'s transaction; also returns each new leaf's id key. */
+  #appendItems(
+    items: readonly AppendItem[],
+    builder: TileBuilder,
+    nowMs: number,
+  ): { results: AppendResult[]; keys: number[] } {
     let next = builder.size;
     const results: AppendResult[] = [];
     const leaves: Uint8Array[] = [];
+    const keys: number[] = [];
+    const local = new Map<number, number[]>();
     for (const item of items) {
       if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
       let conflictsWith: number | undefined;
+      let key = NO_KEY;
       if (item.source !== undefined && item.id !== undefined) {
-        const found = this.#probe(item as AppendItem & { source: string; id: string });
+        key = this.#idKey(item.id);
+        const found = this.#probe(item as AppendItem & { source: string; id: string }, key, local);
         if ('index' in found) {
           results.push({ index: found.index, duplicate: true });
           continue;
@@ -374,20 +456,13 @@ export class LogStore {
         if (conflictsWith !== undefined && item.refuseConflict) {
           throw new ConflictError(`id ${item.id} was logged with other content (entry ${conflictsWith})`);
         }
-        this.#q.insertId.run(found.slot, next);
+        local.set(key, [...(local.get(key) ?? []), next]);
       }
       if (item.erase) this.#applyErasure(item.erase, next);
       const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
-      this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
-      this.#q.insertEntry.run(next, item.entry);
-      if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
-      if (item.meta) {
-        const m = item.meta;
-        this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
-        if (m.privateId !== undefined) this.#q.insertWithheldId.run(next, m.privateId);
-        for (const r of m.revisions) this.#q.insertRevision.run(r, next);
-      }
+      this.#insertLeaf(next, item);
       leaves.push(lh);
+      keys.push(key);
       results.push({
         index: next,
         duplicate: false,
@@ -398,7 +473,74 @@ export class LogStore {
     for (const t of builder.append(leaves)) {
       this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
     }
-    return results;
+    if (keys.length > 0) this.#index.insertBatchKeys(next - keys.length, nowMs, Float64Array.from(keys));
+    return { results, keys };
+  }
+
+  /** Inserts leaf `index`'s entry, payload and private metadata rows. */
+  #insertLeaf(index: number, item: AppendItem): void {
+    this.#q.insertEntry.run(index, item.entry);
+    if (item.salt && item.payload) this.#q.insertPayload.run(index, item.salt, item.payload);
+    if (item.meta) {
+      const m = item.meta;
+      this.#q.insertLeafMeta.run(index, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+      if (m.privateId !== undefined) this.#q.insertWithheldId.run(index, m.privateId);
+      for (const r of m.revisions) this.#q.insertRevision.run(r, index);
+    }
+  }
+
+  /** Leaves [0, indexedTo) are in the lookup runs (or the legacy ids); the rest is the tail. */
+  indexedTo(): number {
+    return this.#index.indexedTo();
+  }
+
+  /**
+   * Indexes the whole unindexed tail of a tree of `size` leaves now (at open, before lookups
+   * are served: the map of recent ids that covers the tail is lost with the process). The
+   * tail is bounded by the indexer's lag, so this is short. Returns the cursor.
+   */
+  indexAll(size: number): number {
+    const to = this.#index.indexTail(
+      size,
+      (lo, hi) => this.#leafHashesIn(lo, hi),
+      (a, b) => this.#sameEvent(a, b),
+    );
+    this.#tailSince = undefined;
+    return to;
+  }
+
+  /**
+   * The real ids of the unindexed tail's leaves that were appended with dedup ids, in index
+   * order: what a process that cannot write the index (a read-only database) keeps in memory
+   * to answer lookups of the tail.
+   */
+  unindexedIds(size: number): { index: number; id: string }[] {
+    const out: { index: number; id: string }[] = [];
+    for (const { index, key } of this.#index.keysIn(this.#index.indexedTo(), size)) {
+      const ids = key === NO_KEY ? undefined : this.#realIds(index);
+      if (ids) out.push({ index, id: ids.id });
+    }
+    return out;
+  }
+
+  /**
+   * The committing thread's background work, after a commit (`idle` false) or on an idle
+   * tick: indexes the tail of a tree of `size` leaves as one run when it holds RUN_LEAVES
+   * leaves or its oldest commit is RUN_AGE_MS old (or `force`), else does one bounded step
+   * of merging or garbage deletion (on an idle tick, steps for up to ~20 ms). Returns the
+   * cursor (leaves [0, cursor) are indexed).
+   */
+  background(size: number, idle: boolean, force = false): number {
+    const t0 = performance.now();
+    let to = this.#index.indexedTo();
+    const due =
+      size - to >= RUN_LEAVES || (this.#tailSince !== undefined && t0 - this.#tailSince >= RUN_AGE_MS);
+    if (size > to && (due || force)) {
+      to = this.indexAll(size);
+      if (!idle) return to;
+    }
+    while (this.#index.maintain() && idle && performance.now() - t0 < 20) {}
+    return to;
   }
 
   #applyErasure(erase: { index: number; reason: string }, erasureIndex: number): void {

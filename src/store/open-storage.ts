@@ -6,6 +6,7 @@
 import type { Sha256 } from '../core/hash.js';
 import type { Logger } from '../core/logger.js';
 import type { SyncMode } from './db.js';
+import type { DedupWindowOptions } from './dedup-window.js';
 import type { LogStorage } from './log-storage.js';
 import { openPostgresStorage } from './postgres-storage.js';
 import { openSqliteStorage } from './sqlite-storage.js';
@@ -23,6 +24,10 @@ export interface StorageOptions {
   readonly cacheMiB?: number;
   /** Commit in a worker thread (SQLite only; needs the compiled build, dist/). */
   readonly writerThread?: boolean;
+  /** SQLite only: bounds of the in-memory dedup window (spec/storage.md). */
+  readonly dedupWindow?: DedupWindowOptions;
+  /** SQLite only: the clock of the dedup window's receive times (default Date.now). */
+  readonly now?: () => number;
   readonly sha: Sha256;
   /** PostgreSQL only: where connection errors are reported. */
   readonly logger?: Logger;
@@ -49,3 +54,4 @@ export async function openLogStorage(opts: StorageOptions): Promise<LogStorage> 
 }
 
 export type { SyncMode } from './db.js';
+export { DEFAULT_DEDUP_WINDOW } from './dedup-window.js';

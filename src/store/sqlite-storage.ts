@@ -3,14 +3,17 @@
  * settled promises, and appends either inline (the tree's right edge held here) or in the
  * writer thread (which holds its own edge and reports the committed tree back). The main
  * thread keeps one connection for reads and the rare checkpoint rows; WAL lets it read while
- * the writer thread writes.
+ * the writer thread writes. Lookups by id of leaves the follower indexer has not reached yet
+ * are answered from a small map of recent commits kept here (issue 11).
  */
 import type { Sha256 } from '../core/hash.js';
 import { type StoredTile, TileBuilder } from '../core/tiles.js';
 import { type Db, openDatabase, type SyncMode } from './db.js';
+import { DEFAULT_DEDUP_WINDOW, type DedupWindowOptions } from './dedup-window.js';
 import type {
   AppendCommit,
   AppendItem,
+  AppendResult,
   CommittedTree,
   ErasureRecord,
   LogIdentity,
@@ -20,6 +23,7 @@ import type {
   StoredPayload,
 } from './log-storage.js';
 import { LogStore } from './log-store.js';
+import { IDLE_TICK_MS } from './lookup-index.js';
 import { WriterThread } from './sqlite-writer.js';
 
 export interface SqliteStorageOptions {
@@ -32,6 +36,47 @@ export interface SqliteStorageOptions {
   /** Commit in a worker thread (needs the compiled build, dist/). */
   readonly writerThread?: boolean;
   readonly sha: Sha256;
+  /** Bounds of the in-memory dedup window (default 4,000,000 leaves, 24 h). */
+  readonly dedupWindow?: DedupWindowOptions;
+  /** The clock of receive times the dedup window keeps (default Date.now; tests inject one). */
+  readonly now?: () => number;
+}
+
+/**
+ * Ids of the leaves committed beyond the indexer's cursor, with their indices: the unindexed
+ * tail's answer to a lookup by id (the writer thread's dedup window is not visible here). Fed
+ * from each commit's results, pruned as the cursor advances, so it holds about one indexer
+ * lag of leaves.
+ */
+class RecentIds {
+  readonly #byId = new Map<string, number[]>();
+  #queue: { index: number; id: string }[] = [];
+  #head = 0;
+
+  add(id: string, index: number): void {
+    const l = this.#byId.get(id);
+    if (l) l.push(index);
+    else this.#byId.set(id, [index]);
+    this.#queue.push({ index, id });
+  }
+
+  get(id: string): readonly number[] {
+    return this.#byId.get(id) ?? [];
+  }
+
+  /** Forgets the leaves below `indexedTo` (they are in the lookup runs now). */
+  prune(indexedTo: number): void {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.index < indexedTo) {
+      const { id, index } = this.#queue[this.#head++]!;
+      const l = this.#byId.get(id)!.filter((i) => i !== index);
+      if (l.length === 0) this.#byId.delete(id);
+      else this.#byId.set(id, l);
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
 }
 
 /** Why the stored tiles cannot give the tree's right edge (a damaged database). */
@@ -60,10 +105,24 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage 
     } catch (err) {
       throw new DamagedTilesError((err as Error).message);
     }
+    // The tail the last run left unindexed (its recent-ids map died with it), before any
+    // lookup is served; bounded by the indexer's lag. A read-only database cannot be written:
+    // its tail's ids are kept in memory instead.
+    let tail: { index: number; id: string }[] = [];
+    try {
+      store.indexAll(size);
+    } catch {
+      tail = store.unindexedIds(size);
+    }
+    const dedupWindow = opts.dedupWindow ?? DEFAULT_DEDUP_WINDOW;
+    const now = opts.now ?? Date.now;
     const writer = opts.writerThread
-      ? new WriterThread({ dbPath: opts.dbPath, synchronous, cacheMiB })
+      ? new WriterThread({ dbPath: opts.dbPath, synchronous, cacheMiB, dedupWindow, nowMs: now() })
       : undefined;
-    return new SqliteLogStorage(db, store, builder, writer);
+    if (!writer) store.openWriter(dedupWindow, now());
+    const storage = new SqliteLogStorage(db, store, builder, writer, now);
+    for (const t of tail) storage.rememberTail(t.id, t.index);
+    return storage;
   } catch (err) {
     db.close();
     throw err;
@@ -79,20 +138,66 @@ export class SqliteLogStorage implements LogStorage {
   readonly #writer: WriterThread | undefined;
   /** With a writer thread: the tree it last reported. */
   #tree: CommittedTree | undefined;
+  readonly #now: () => number;
+  readonly #recent = new RecentIds();
+  /** Inline: the idle tick that drives the indexer between commits. */
+  readonly #idle: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
-  constructor(db: Db, store: LogStore, builder: TileBuilder, writer: WriterThread | undefined) {
+  constructor(
+    db: Db,
+    store: LogStore,
+    builder: TileBuilder,
+    writer: WriterThread | undefined,
+    now: () => number = Date.now,
+  ) {
     this.db = db;
     this.#store = store;
     this.#builder = builder;
     this.#writer = writer;
+    this.#now = now;
     this.#tree = writer ? { size: builder.size, root: builder.root() } : undefined;
+    writer?.onIndexed((to) => this.#recent.prune(to));
+    if (!writer) {
+      this.#idle = setInterval(() => this.#background(true), IDLE_TICK_MS);
+      this.#idle.unref();
+    }
+  }
+
+  /** Inline: the indexer's turn (after a commit, or idle); prunes what it indexed. */
+  #background(idle: boolean): void {
+    if (this.#closed) return;
+    try {
+      this.#recent.prune(this.#store.background(this.#builder.size, idle));
+    } catch {
+      // Retried at the next commit or tick; lookups read the tail meanwhile.
+    }
+  }
+
+  /** At open: a leaf of the unindexed tail that could not be indexed (read-only database). */
+  rememberTail(id: string, index: number): void {
+    this.#recent.add(id, index);
+  }
+
+  /** Records the new leaves of a commit by id, for lookups before the indexer reaches them. */
+  #remember(items: readonly AppendItem[], results: readonly AppendResult[]): void {
+    items.forEach((it, i) => {
+      const r = results[i]!;
+      if (it.source !== undefined && it.id !== undefined && !r.duplicate) this.#recent.add(it.id, r.index);
+    });
   }
 
   append(items: AppendItem[]): AppendCommit | Promise<AppendCommit> {
-    if (!this.#writer)
-      return { results: this.#store.appendBatch(items, this.#builder), size: this.#builder.size };
-    return this.#writer.commit(items).then((c) => {
+    if (!this.#writer) {
+      const results = this.#store.appendBatch(items, this.#builder, this.#now());
+      this.#remember(items, results);
+      // After the caller's answer, as the writer thread does it.
+      setImmediate(() => this.#background(false));
+      return { results, size: this.#builder.size };
+    }
+    return this.#writer.commit(items, this.#now()).then((c) => {
       this.#tree = { size: c.size, root: c.root };
+      this.#remember(items, c.results);
       return c;
     });
   }
@@ -118,13 +223,13 @@ export class SqliteLogStorage implements LogStorage {
     return Promise.resolve(this.#store.tileWithInterior(level, index));
   }
   findById(source: string, id: string): Promise<number | undefined> {
-    return Promise.resolve(this.#store.findById(source, id));
+    return Promise.resolve(this.#store.findById(source, id, this.#recent.get(id)));
   }
   findAllById(source: string, id: string): Promise<number[]> {
-    return Promise.resolve(this.#store.findAllById(source, id));
+    return Promise.resolve(this.#store.findAllById(source, id, this.#recent.get(id)));
   }
   findByIdAnySource(id: string): Promise<number[]> {
-    return Promise.resolve(this.#store.findByIdAnySource(id));
+    return Promise.resolve(this.#store.findByIdAnySource(id, this.#recent.get(id)));
   }
   findLeaf(leaf: Uint8Array, size: number): Promise<number | undefined> {
     return Promise.resolve(this.#store.findLeaf(leaf, size));
@@ -188,6 +293,8 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   async close(): Promise<void> {
+    if (this.#idle) clearInterval(this.#idle);
+    this.#closed = true;
     try {
       if (this.#writer) await this.#writer.close();
     } finally {

@@ -2,12 +2,15 @@
  * The writer thread: owns the database's write path (group-commit transactions and the
  * tree's right edge) so that SQLite's work runs on the second core while the main thread
  * parses, encodes and hashes the next requests. Messages: {id, items} -> {id, results, size,
- * root} or {id, error}; {close: true} closes the database and ends the thread.
+ * root, indexedTo} or {id, error}; {indexedTo} when the follower indexer (run here, between
+ * commits and on an idle tick) advanced; {close: true} closes the database and ends the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TileBuilder } from '../core/tiles.js';
 import { openDatabase, type SyncMode } from './db.js';
+import type { DedupWindowOptions } from './dedup-window.js';
 import { LogStore } from './log-store.js';
+import { IDLE_TICK_MS } from './lookup-index.js';
 import { nodeSha256 } from './node-hash.js';
 import { type PackedBatch, unpackBatch } from './writer-pack.js';
 
@@ -15,6 +18,9 @@ export interface WriterData {
   readonly dbPath: string;
   readonly synchronous: SyncMode;
   readonly cacheMiB: number;
+  readonly dedupWindow: DedupWindowOptions;
+  /** The main thread's clock at open (the window's rebuild cut-off). */
+  readonly nowMs: number;
 }
 
 const port = parentPort;
@@ -24,15 +30,30 @@ const db = openDatabase(data.dbPath, { synchronous: data.synchronous, cacheMiB: 
 const store = new LogStore(db, nodeSha256);
 const size = store.treeSize();
 const builder = new TileBuilder(size, store.loadEdge(size), nodeSha256);
+store.openWriter(data.dedupWindow, data.nowMs);
+let reported = store.indexedTo();
 
-port.on('message', (m: { id: number; batch: PackedBatch } | { close: true }) => {
+/** The indexer's turn; tells the main thread when its cursor moved (it prunes its recent ids). */
+function background(idle: boolean): void {
+  try {
+    const to = store.background(builder.size, idle);
+    if (to !== reported) port!.postMessage({ indexedTo: to });
+    reported = to;
+  } catch {
+    // Retried at the next commit or tick; lookups read the tail meanwhile.
+  }
+}
+const idle = setInterval(() => background(true), IDLE_TICK_MS);
+
+port.on('message', (m: { id: number; batch: PackedBatch; now: number } | { close: true }) => {
   if ('close' in m) {
+    clearInterval(idle);
     db.close();
     port.close();
     return;
   }
   try {
-    const results = store.appendBatch(unpackBatch(m.batch), builder);
+    const results = store.appendBatch(unpackBatch(m.batch), builder, m.now);
     // Results as two typed arrays, moved rather than cloned object by object.
     const indices = Float64Array.from(results, (r) => r.index);
     const duplicates = Uint8Array.from(results, (r) => (r.duplicate ? 1 : 0));
@@ -45,6 +66,8 @@ port.on('message', (m: { id: number; batch: PackedBatch } | { close: true }) => 
   } catch (err) {
     const e = err as Error & { code?: string };
     port.postMessage({ id: m.id, error: { name: e.name, message: e.message, code: e.code } });
+    return;
   }
+  background(false);
 });
 port.postMessage({ ready: true, size: builder.size });

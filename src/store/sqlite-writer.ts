@@ -26,6 +26,8 @@ interface Reply {
   conflicts?: Float64Array;
   size?: number;
   root?: Uint8Array;
+  /** The indexer's cursor, as of the reply (or on its own when it advanced). */
+  indexedTo?: number;
   error?: { name: string; message: string; code?: string };
 }
 
@@ -44,11 +46,13 @@ export class WriterThread {
   readonly #pending = new Map<number, { resolve(r: WriterCommit): void; reject(e: unknown): void }>();
   #next = 0;
   #dead: Error | undefined;
+  #indexed: ((indexedTo: number) => void) | undefined;
   readonly #exited: Promise<void>;
 
   constructor(data: WriterData) {
     this.#worker = new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData: data });
     this.#worker.on('message', (m: Reply) => {
+      if (m.indexedTo !== undefined) this.#indexed?.(m.indexedTo);
       if (m.id === undefined) return;
       const p = this.#pending.get(m.id);
       if (!p) return;
@@ -80,14 +84,19 @@ export class WriterThread {
     this.#pending.clear();
   }
 
-  /** Commits a batch in the writer thread; resolves once it is durable. */
-  readonly commit = (items: readonly AppendItem[]): Promise<WriterCommit> => {
+  /** Calls `f` with the indexer's cursor whenever the writer reports it (after the commit replies it covers). */
+  onIndexed(f: (indexedTo: number) => void): void {
+    this.#indexed = f;
+  }
+
+  /** Commits a batch in the writer thread, received at `nowMs`; resolves once it is durable. */
+  readonly commit = (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise<WriterCommit>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       const { batch, transfer } = packBatch(items);
-      this.#worker.postMessage({ id, batch }, transfer);
+      this.#worker.postMessage({ id, batch, now: nowMs }, transfer);
     });
   };
 

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { parseCanonicalDecimal } from '../../src/core/bytes.js';
 import { parseTilePath } from '../../src/core/tiles.js';
@@ -1047,6 +1047,12 @@ export async function hostileServer(): Promise<{
   );
   const size = (er.erasure_index as number) + 1;
   for (let i = 0; i < 200 && (await fetchCheckpoint(srv.url, srv.vkey)).size < size; i++) await sleep(20);
+  // The lookup index is written behind the commits (spec/storage.md): let it catch up, so that
+  // the digest taken next is of the database at rest.
+  const db = new Database(join(data, 'log.db'), { readonly: true });
+  const indexed = db.prepare('SELECT indexed_to FROM lookup_cursor').pluck();
+  for (let i = 0; i < 250 && (indexed.get() as number) < size; i++) await sleep(20);
+  db.close();
   return { srv, ctx: { size, erasedIndex, erasureEntryIndex: size - 1, liveIndex: 3 } };
 }
 

@@ -1,0 +1,400 @@
+/**
+ * The follower-built lookup index of the SQLite engine (issue 11): the SQL of `batch_keys`,
+ * `lookup_runs`, `lookup_keys` and `late_duplicates`, the indexer that turns the unindexed
+ * tail into one sorted run, and the LSM merging of runs. Nothing here runs inside the commit
+ * transaction except {@link LookupIndex.insertBatchKeys} (one index-ordered row per batch):
+ * runs are written behind the commit by the committing thread, each in its own short
+ * transaction, and every row lands at the right end of the B-tree (a run id larger than any
+ * before, rows in key order), so no insert dirties a random page.
+ */
+import type { Db } from './db.js';
+
+/** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
+export const key52 = (h: Uint8Array): number =>
+  (((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 256 + h[3]!) * 2 ** 20 +
+  (h[4]! * 4096 + h[5]! * 16 + (h[6]! >>> 4));
+
+/** A leaf-hash key as stored in lookup_keys: negative, so it never meets an id key (>= 0). */
+export const leafKeyOf = (leafHash: Uint8Array): number => -1 - key52(leafHash);
+
+/** Index the tail once it holds this many leaves... */
+export const RUN_LEAVES = 8192;
+/** ...or once its oldest commit is this old. */
+export const RUN_AGE_MS = 500;
+/** How often the committing thread looks for background work (indexing, merging) when idle. */
+export const IDLE_TICK_MS = 200;
+/** Runs of one level merged into one of the next level. */
+export const MERGE_FANOUT = 8;
+/** Rows copied (or garbage rows deleted) per maintenance transaction. */
+export const CHUNK_ROWS = 4096;
+
+const KEY_SPACE = 2 ** 52;
+const ROWS_PER_INSERT = 128;
+
+/** A batch's per-leaf id keys as stored (little-endian Float64 each). */
+export function encodeKeys(keys: Float64Array): Uint8Array {
+  const out = new Uint8Array(keys.length * 8);
+  const v = new DataView(out.buffer);
+  for (let i = 0; i < keys.length; i++) v.setFloat64(i * 8, keys[i]!, true);
+  return out;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
+
+/** Inverse of {@link encodeKeys}. */
+export function decodeKeys(blob: Uint8Array): Float64Array {
+  // On a little-endian host the stored bytes are the array's own: one copy, no per-key work
+  // (the window's rebuild at start decodes up to maxEntries keys).
+  if (LITTLE_ENDIAN) return new Float64Array(blob.slice().buffer);
+  const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const out = new Float64Array(blob.byteLength / 8);
+  for (let i = 0; i < out.length; i++) out[i] = v.getFloat64(i * 8, true);
+  return out;
+}
+
+/** One batch_keys row. */
+export interface BatchKeys {
+  readonly firstIdx: number;
+  readonly recvMs: number;
+  readonly keys: Float64Array;
+}
+
+/** A source run of a merge: a buffer of its next rows, and the last (key, idx) read. */
+interface MergeSource {
+  readonly run: number;
+  rows: { key: number; idx: number }[];
+  at: number;
+  key: number;
+  idx: number;
+  /** No rows beyond the buffer. */
+  done: boolean;
+}
+
+/** A merge in progress: its sources and the (unlisted) run being filled. */
+interface Merge {
+  readonly sources: MergeSource[];
+  readonly target: number;
+  readonly level: number;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+const before = (a: { key: number; idx: number }, b: { key: number; idx: number }): boolean =>
+  a.key < b.key || (a.key === b.key && a.idx < b.idx);
+
+export class LookupIndex {
+  readonly #db: Db;
+  readonly #q;
+  readonly #legacySize: number;
+  #nextRun = -1;
+  #merge: Merge | undefined;
+  readonly #garbage: number[] = [];
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#legacySize = db.prepare('SELECT legacy_size FROM lookup_cursor').pluck().get() as number;
+    this.#q = {
+      insertBatchKeys: db.prepare('INSERT INTO batch_keys (first_idx, recv_ms, keys) VALUES (?, ?, ?)'),
+      batchKeysIn: db.prepare(
+        'SELECT first_idx, recv_ms, keys FROM batch_keys WHERE first_idx >= ? AND first_idx < ? ORDER BY first_idx',
+      ),
+      batchKeysBefore: db.prepare(
+        'SELECT first_idx, recv_ms, keys FROM batch_keys WHERE first_idx < ? ORDER BY first_idx DESC LIMIT 64',
+      ),
+      indexedTo: db.prepare('SELECT indexed_to FROM lookup_cursor').pluck(),
+      setIndexedTo: db.prepare('UPDATE lookup_cursor SET indexed_to = ?'),
+      probe: db
+        .prepare('SELECT idx FROM lookup_keys WHERE run IN (SELECT run FROM lookup_runs) AND key = ?')
+        .pluck(),
+      legacyAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
+      insertKey: db.prepare('INSERT INTO lookup_keys (run, key, idx) VALUES (?, ?, ?)'),
+      // Many rows per statement: the per-call cost of a one-row INSERT dominated the indexer.
+      insertKeys: db.prepare(
+        `INSERT INTO lookup_keys (run, key, idx) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`,
+      ),
+      listRun: db.prepare('INSERT INTO lookup_runs (run, level, lo, hi) VALUES (?, ?, ?, ?)'),
+      unlistRun: db.prepare('DELETE FROM lookup_runs WHERE run = ?'),
+      runs: db.prepare('SELECT run, level, lo, hi FROM lookup_runs ORDER BY run'),
+      maxRun: db
+        .prepare(
+          'SELECT max(coalesce((SELECT max(run) FROM lookup_keys), -1), coalesce((SELECT max(run) FROM lookup_runs), -1))',
+        )
+        .pluck(),
+      nextRunAfter: db.prepare('SELECT run FROM lookup_keys WHERE run > ? ORDER BY run LIMIT 1').pluck(),
+      runRowsAfter: db.prepare(
+        'SELECT key, idx FROM lookup_keys WHERE run = ? AND (key, idx) > (?, ?) ORDER BY key, idx LIMIT ?',
+      ),
+      deleteRunChunk: db.prepare(
+        'DELETE FROM lookup_keys WHERE run = @run AND key <= coalesce((SELECT key FROM lookup_keys WHERE run = @run ORDER BY key LIMIT 1 OFFSET @rows), 9e18)',
+      ),
+      oldMatches: db.prepare(
+        // CROSS JOIN: scan the new run (id keys), then an equality seek per listed run.
+        'SELECT n.idx AS later, o.idx AS first FROM lookup_keys n CROSS JOIN lookup_keys o ON o.run IN (SELECT run FROM lookup_runs) AND o.key = n.key WHERE n.run = ? AND n.key >= 0',
+      ),
+      insertLate: db.prepare('INSERT OR IGNORE INTO late_duplicates (idx, first_idx) VALUES (?, ?)'),
+      lateIn: db.prepare('SELECT idx FROM late_duplicates WHERE idx = ?').pluck(),
+    };
+  }
+
+  /** Leaves below this were keyed in the legacy `ids` table (schema 5); 0 for a newer log. */
+  get legacySize(): number {
+    return this.#legacySize;
+  }
+
+  /** The durable cursor: leaves [0, indexedTo) are in listed runs (or the legacy ids). */
+  indexedTo(): number {
+    return this.#q.indexedTo.get() as number;
+  }
+
+  /** Records a committed batch's id keys (inside the commit transaction). */
+  insertBatchKeys(firstIdx: number, recvMs: number, keys: Float64Array): void {
+    this.#q.insertBatchKeys.run(firstIdx, recvMs, encodeKeys(keys));
+  }
+
+  /**
+   * Visits batch_keys rows newest first, starting below `before`, until `visit` returns false
+   * or none is left: the dedup window's rebuild reads only the tail it keeps.
+   */
+  tailBatches(before: number, visit: (b: BatchKeys) => boolean): void {
+    let from = before;
+    for (;;) {
+      const rows = this.#q.batchKeysBefore.all(from) as {
+        first_idx: number;
+        recv_ms: number;
+        keys: Buffer;
+      }[];
+      for (const r of rows) {
+        if (!visit({ firstIdx: r.first_idx, recvMs: r.recv_ms, keys: decodeKeys(r.keys) })) return;
+      }
+      if (rows.length < 64) return;
+      from = rows[rows.length - 1]!.first_idx;
+    }
+  }
+
+  /** The id keys of leaves [lo, hi) (batch boundaries), in index order, from batch_keys. */
+  keysIn(lo: number, hi: number): { index: number; key: number }[] {
+    const out: { index: number; key: number }[] = [];
+    for (const r of this.#q.batchKeysIn.all(lo, hi) as { first_idx: number; keys: Buffer }[]) {
+      const keys = decodeKeys(r.keys);
+      for (let j = 0; j < keys.length; j++) out.push({ index: r.first_idx + j, key: keys[j]! });
+    }
+    return out;
+  }
+
+  /**
+   * Leaf indices stored under `key` (an id key, or a {@link leafKeyOf} key) in every listed run
+   * and, for leaves below the legacy size, along the legacy `ids` probe chain of `legacyKey`
+   * (that table mixed both kinds, so every index on the chain is a candidate). Candidates
+   * only: the caller confirms each against the entry.
+   */
+  candidates(key: number, legacyKey: number): number[] {
+    return [...(this.#q.probe.all(key) as number[]), ...this.legacyCandidates(legacyKey)];
+  }
+
+  /** The indices on the legacy `ids` probe chain of `key` (none on a log without legacy leaves). */
+  legacyCandidates(key: number): number[] {
+    const out: number[] = [];
+    if (this.#legacySize === 0) return out;
+    for (let k = key; ; k = (k + 1) % KEY_SPACE) {
+      const idx = this.#q.legacyAt.get(k) as number | undefined;
+      if (idx === undefined) return out;
+      out.push(idx);
+    }
+  }
+
+  /** True if leaf `index` was flagged as a late duplicate of an earlier leaf. */
+  isLateDuplicate(index: number): boolean {
+    return this.#q.lateIn.get(index) !== undefined;
+  }
+
+  /**
+   * Finds the unlisted runs left by a crash (deleted in chunks by {@link maintain}) and the
+   * next run id; once per connection that writes runs.
+   */
+  start(): void {
+    if (this.#nextRun >= 0) return;
+    const listed = new Set((this.#q.runs.all() as { run: number }[]).map((r) => r.run));
+    for (let r = this.#q.nextRunAfter.get(-1) as number | undefined; r !== undefined; ) {
+      if (!listed.has(r)) this.#garbage.push(r);
+      r = this.#q.nextRunAfter.get(r) as number | undefined;
+    }
+    this.#nextRun = (this.#q.maxRun.get() as number) + 1;
+  }
+
+  /**
+   * Writes the unindexed tail [indexedTo, size) as one sorted run in ONE transaction that also
+   * lists the run, flags late duplicates and advances indexed_to: a crash leaves all of it or
+   * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `sameEvent(first, later)` confirms
+   * a late duplicate (same real ids, same content). Returns the new cursor.
+   */
+  indexTail(
+    size: number,
+    leafHashes: (lo: number, hi: number) => Uint8Array[],
+    sameEvent: (first: number, later: number) => boolean,
+  ): number {
+    const lo = this.indexedTo();
+    if (size <= lo) return lo;
+    this.start();
+    const keys: number[] = [];
+    const idxs: number[] = [];
+    for (const r of this.#q.batchKeysIn.all(lo, size) as { first_idx: number; keys: Buffer }[]) {
+      const k = decodeKeys(r.keys);
+      for (let j = 0; j < k.length; j++) {
+        if (k[j]! < 0) continue;
+        keys.push(k[j]!);
+        idxs.push(r.first_idx + j);
+      }
+    }
+    leafHashes(lo, size).forEach((h, i) => {
+      keys.push(leafKeyOf(h));
+      idxs.push(lo + i);
+    });
+    const order = Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || idxs[a]! - idxs[b]!);
+    const run = this.#nextRun++;
+    this.#db.transaction(() => {
+      this.#insertRows(
+        run,
+        order.map((o) => ({ key: keys[o]!, idx: idxs[o]! })),
+      );
+      const ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
+      this.#flagLateDuplicates(run, ids, sameEvent);
+      this.#q.listRun.run(run, 0, lo, size);
+      this.#q.setIndexedTo.run(size);
+    })();
+    return size;
+  }
+
+  /** Inserts rows (in the order given: key order) into run `run`, many per statement. */
+  #insertRows(run: number, rows: readonly { key: number; idx: number }[]): void {
+    const args: number[] = [];
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+      args.length = 0;
+      for (let j = i; j < i + ROWS_PER_INSERT; j++) args.push(run, rows[j]!.key, rows[j]!.idx);
+      this.#q.insertKeys.run(args);
+    }
+    for (; i < rows.length; i++) this.#q.insertKey.run(run, rows[i]!.key, rows[i]!.idx);
+  }
+
+  /**
+   * Flags each leaf of the new (not yet listed) run `run` whose id key also appears earlier
+   * (in a listed run, the legacy ids, or this run: `ids`, its id rows in key order) and that
+   * `sameEvent` confirms. The join returns key matches only, so the JS side sees real resends
+   * (and the same id from other sources, and rare 52-bit collisions), which it confirms.
+   */
+  #flagLateDuplicates(
+    run: number,
+    ids: readonly { key: number; idx: number }[],
+    sameEvent: (first: number, later: number) => boolean,
+  ): void {
+    const pairs = this.#q.oldMatches.all(run) as { later: number; first: number }[];
+    for (let i = 1; i < ids.length; i++) {
+      for (let j = i - 1; j >= 0 && ids[j]!.key === ids[i]!.key; j--) {
+        pairs.push({ later: ids[i]!.idx, first: ids[j]!.idx });
+      }
+    }
+    if (this.#legacySize > 0) {
+      for (const r of ids)
+        for (const first of this.legacyCandidates(r.key)) pairs.push({ later: r.idx, first });
+    }
+    const firstOf = new Map<number, number>();
+    for (const p of pairs) {
+      if (p.first >= p.later || !sameEvent(p.first, p.later)) continue;
+      const f = firstOf.get(p.later);
+      if (f === undefined || p.first < f) firstOf.set(p.later, p.first);
+    }
+    for (const [later, first] of firstOf) this.#q.insertLate.run(later, first);
+  }
+
+  /**
+   * One bounded step of background work, in its own short transaction: copy a chunk of a merge
+   * (starting one when MERGE_FANOUT runs of a level exist), or delete a chunk of a garbage run.
+   * Returns false when there was nothing to do.
+   */
+  maintain(): boolean {
+    if (this.#merge ?? this.#startMerge()) {
+      this.#mergeStep();
+      return true;
+    }
+    const g = this.#garbage[0];
+    if (g === undefined) return false;
+    if (this.#q.deleteRunChunk.run({ run: g, rows: CHUNK_ROWS }).changes === 0) this.#garbage.shift();
+    return true;
+  }
+
+  /** Picks the oldest MERGE_FANOUT runs of the lowest level that has that many. */
+  #startMerge(): Merge | undefined {
+    const runs = this.#q.runs.all() as { run: number; level: number; lo: number; hi: number }[];
+    const byLevel = new Map<number, typeof runs>();
+    for (const r of runs) byLevel.set(r.level, [...(byLevel.get(r.level) ?? []), r]);
+    for (const level of [...byLevel.keys()].sort((a, b) => a - b)) {
+      const rs = byLevel.get(level)!;
+      if (rs.length < MERGE_FANOUT) continue;
+      const src = rs.slice(0, MERGE_FANOUT);
+      this.#merge = {
+        sources: src.map((r) => ({
+          run: r.run,
+          rows: [],
+          at: 0,
+          key: Number.MIN_SAFE_INTEGER,
+          idx: -1,
+          done: false,
+        })),
+        target: this.#nextRun++,
+        level: level + 1,
+        lo: Math.min(...src.map((r) => r.lo)),
+        hi: Math.max(...src.map((r) => r.hi)),
+      };
+      return this.#merge;
+    }
+    return undefined;
+  }
+
+  /** Reads the next CHUNK_ROWS rows of a merge source whose buffer is used up. */
+  #refill(src: MergeSource): void {
+    if (src.at < src.rows.length || src.done) return;
+    src.rows = this.#q.runRowsAfter.all(src.run, src.key, src.idx, CHUNK_ROWS) as MergeSource['rows'];
+    src.at = 0;
+    src.done = src.rows.length < CHUNK_ROWS;
+    const last = src.rows[src.rows.length - 1];
+    if (last) {
+      src.key = last.key;
+      src.idx = last.idx;
+    }
+  }
+
+  /**
+   * Copies the next CHUNK_ROWS rows, in (key, idx) order, of the merge's sources (a k-way
+   * merge of their buffers: each row is read once) into its unlisted target run; once they are
+   * exhausted, lists the target and unlists the sources in one transaction (their rows become
+   * garbage). A failed step abandons the merge (its target becomes garbage; it starts over).
+   */
+  #mergeStep(): void {
+    const m = this.#merge!;
+    const take: { key: number; idx: number }[] = [];
+    while (take.length < CHUNK_ROWS) {
+      let best: MergeSource | undefined;
+      for (const src of m.sources) {
+        this.#refill(src);
+        if (src.at < src.rows.length && (!best || before(src.rows[src.at]!, best.rows[best.at]!))) best = src;
+      }
+      if (!best) break;
+      take.push(best.rows[best.at++]!);
+    }
+    try {
+      this.#db.transaction(() => {
+        this.#insertRows(m.target, take);
+        if (take.length > 0) return;
+        this.#q.listRun.run(m.target, m.level, m.lo, m.hi);
+        for (const src of m.sources) this.#q.unlistRun.run(src.run);
+      })();
+    } catch (err) {
+      this.#garbage.push(m.target);
+      this.#merge = undefined;
+      throw err;
+    }
+    if (take.length > 0) return;
+    this.#garbage.push(...m.sources.map((src) => src.run));
+    this.#merge = undefined;
+  }
+}
