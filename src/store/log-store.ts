@@ -22,6 +22,7 @@ import {
   type SearchFilter,
   type StoredCheckpoint,
 } from './log-storage.js';
+import { decodeStoredPayload, encodeStoredPayload } from './payload-codec.js';
 
 export type {
   AppendItem,
@@ -117,7 +118,7 @@ export class LogStore {
   /** Salt and payload of `index`, or undefined (none, or erased). */
   payload(index: number): { salt: Uint8Array; payload: Uint8Array } | undefined {
     const row = this.#q.payload.get(index) as { salt: Buffer; payload: Buffer } | undefined;
-    return row ? { salt: row.salt, payload: row.payload } : undefined;
+    return row ? { salt: row.salt, payload: decodeStoredPayload(row.payload) } : undefined;
   }
 
   /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
@@ -380,7 +381,8 @@ export class LogStore {
       const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
       this.#q.insertId.run(this.#freeSlot(key52(lh)), next);
       this.#q.insertEntry.run(next, item.entry);
-      if (item.salt && item.payload) this.#q.insertPayload.run(next, item.salt, item.payload);
+      if (item.salt && item.payload)
+        this.#q.insertPayload.run(next, item.salt, encodeStoredPayload(item.payload));
       if (item.meta) {
         const m = item.meta;
         this.#q.insertLeafMeta.run(next, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
