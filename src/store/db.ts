@@ -7,6 +7,7 @@
  */
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { BUNDLE_BLOBS_MIGRATION } from './bundle-blobs.js';
 import { migrate, requireSchemaVersion } from './migrate.js';
 
 export type Db = Database.Database;
@@ -130,6 +131,7 @@ const MIGRATIONS: readonly string[] = [
     id  TEXT NOT NULL
   );
   `,
+  BUNDLE_BLOBS_MIGRATION, // entry_bundles (src/store/bundle-blobs.ts): the lead places it last at merge
 ];
 
 /** Number of migrations this build knows. */

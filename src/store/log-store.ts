@@ -10,6 +10,7 @@ import { decodeEntry, type Entry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
+import { BundleBlobs } from './bundle-blobs.js';
 import type { Db } from './db.js';
 import { edgeFromTiles } from './edge.js';
 import {
@@ -47,6 +48,7 @@ export class LogStore {
   readonly db: Db;
   readonly #sha: Sha256;
   readonly #q;
+  readonly #bundles: BundleBlobs;
 
   constructor(db: Db, sha: Sha256) {
     this.db = db;
@@ -97,6 +99,7 @@ export class LogStore {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
     };
+    this.#bundles = new BundleBlobs(db, (lo, hi) => this.entries(lo, hi));
   }
 
   /** Number of leaves stored (one more than the highest index). */
@@ -113,6 +116,11 @@ export class LogStore {
   /** Entries [lo, hi) in index order. */
   entries(lo: number, hi: number): Uint8Array[] {
     return this.#q.entryRange.all(lo, hi) as Buffer[];
+  }
+
+  /** The stored blob of full entry bundle `index`, or undefined (bundle-blobs.ts). */
+  fullBundle(index: number): Uint8Array | undefined {
+    return this.#bundles.get(index);
   }
 
   /** Salt and payload of `index`, or undefined (none, or erased). */
@@ -397,6 +405,7 @@ export class LogStore {
       });
       next++;
     }
+    this.#bundles.completed(builder.size, next);
     for (const t of builder.append(leaves)) {
       this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
     }
