@@ -7,7 +7,9 @@
  * identity bytes.
  */
 import http from 'node:http';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { etagOf } from '../../src/http/tiles.js';
 import { tempDir } from '../helpers/log.js';
@@ -127,8 +129,14 @@ describe('tile and bundle caching', () => {
     expect(missing.headers['cache-control'] ?? '').not.toMatch(/max-age/);
 
     const before = await etags(srv.url);
+    const bundle0 = (await get(srv.url, '/tile/entries/000')).body;
     expect(await srv.stop()).toBe(0);
     servers.length = 0;
+    // The server (writer thread) stored the full bundle as one blob: what was served.
+    const db = new Database(join(data, 'log.db'), { readonly: true });
+    const blob = db.prepare('SELECT data FROM entry_bundles WHERE idx = 0').pluck().get() as Buffer;
+    db.close();
+    expect(blob.equals(bundle0)).toBe(true);
     srv = await serve(data);
     expect(await etags(srv.url)).toEqual(before);
   });
