@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type CborValue, encodeDeterministic } from '../../src/core/cbor.js';
 import { parseJson } from '../../src/core/json.js';
@@ -15,9 +16,12 @@ import type { LogStorage } from '../../src/store/log-storage.js';
 import {
   decodeStoredPayload,
   encodeStoredPayload,
+  PAYLOAD_DEFLATE_LEVEL,
   PAYLOAD_DEFLATE_V1,
+  PAYLOAD_FAST_DEFLATE,
   PayloadCodecError,
 } from '../../src/store/payload-codec.js';
+import { PAYLOAD_DICTIONARY_V1 } from '../../src/store/payload-dictionary.js';
 import { engines, openStorage } from '../helpers/engines.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'opa', 'upload-batch.json');
@@ -61,6 +65,28 @@ describe('payload codec', () => {
       new Uint8Array(Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7919) % 251))),
     );
     expect(hex(decodeStoredPayload(encodeStoredPayload(random)))).toBe(hex(random));
+  });
+
+  test('the reused deflate context is in use and writes what deflateRawSync writes, byte for byte', () => {
+    expect(PAYLOAD_FAST_DEFLATE).toBe(true);
+    const reference = (cbor: Uint8Array) => {
+      const z = deflateRawSync(cbor, { level: PAYLOAD_DEFLATE_LEVEL, dictionary: PAYLOAD_DICTIONARY_V1 });
+      return z.length + 1 < cbor.length
+        ? Buffer.concat([Buffer.of(PAYLOAD_DEFLATE_V1), z])
+        : Buffer.from(cbor);
+    };
+    const inputs = [
+      ...decisions.map((d) => d.cbor),
+      ...[0, 1, 2, 3, 4, 5, 16, 100, 5000, 70_000].map((n) =>
+        encodeDeterministic('x'.repeat(n)).subarray(0, Math.max(1, n)),
+      ),
+      encodeDeterministic(new Uint8Array(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251))),
+    ];
+    for (const cbor of inputs) {
+      // Twice: the context is reset between payloads, so order does not matter.
+      expect(hex(encodeStoredPayload(cbor))).toBe(hex(reference(cbor)));
+      expect(hex(encodeStoredPayload(cbor))).toBe(hex(reference(cbor)));
+    }
   });
 
   test('legacy rows (raw CBOR, first byte a CBOR head) are read as they are', () => {
