@@ -1,19 +1,19 @@
 /**
  * The C2SP tlog-tiles read API: /checkpoint, /tile/<L>/<N>[.p/<W>] and
  * /tile/entries/<N>[.p/<W>]. Everything served is bounded by the latest signed checkpoint;
- * tiles are immutable at their path, so they are cached for a year, and each has exactly one
+ * the bytes at a path never change: full tiles and bundles are cached for a year, partial ones
+ * for a minute, each with a strong ETag (If-None-Match answers 304). Each tile has exactly one
  * path: the raw request path is parsed strictly (no `.`/`..` segments, percent-encoding,
  * double or trailing slashes), before any URL normalisation.
  */
 
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { type Context, Hono } from 'hono';
-import { parseTilePath } from '../core/tiles.js';
+import { parseTilePath, TILE_WIDTH, type TilePath } from '../core/tiles.js';
 import type { TransparencyLog } from '../log/log.js';
 import { Lru } from '../log/lru.js';
 import { HttpError } from './errors.js';
-
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /** True if an Accept-Encoding header allows gzip (present, and not with q=0). */
 export function acceptsGzip(header: string | undefined): boolean {
@@ -42,10 +42,70 @@ export function rawPath(c: Context): string {
   return q < 0 ? path : path.slice(0, q);
 }
 
+/**
+ * Strong ETag of a representation: the first 16 bytes of SHA-256 of exactly the bytes sent
+ * (after any Content-Encoding), base64url, quoted. A function of the bytes only, so it is the
+ * same across restarts and servers, and the gzip and identity forms of one tile differ.
+ */
+export function etagOf(body: Uint8Array): string {
+  return `"${createHash('sha256').update(body).digest().subarray(0, 16).toString('base64url')}"`;
+}
+
+/**
+ * True if an If-None-Match header matches `etag`: `*`, or any listed entity tag equal to it
+ * under the weak comparison RFC 9110 §13.1.2 prescribes for If-None-Match (a `W/` prefix is
+ * ignored on either side).
+ */
+export function noneMatchHits(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const want = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === want;
+  });
+}
+
+/** Full tiles and bundles never change: cached for a year by anyone (tlog-tiles: long-lived). */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/**
+ * Partial tiles and bundles: their bytes never change here either (an older width is served
+ * as a prefix for ever), but tlog-tiles lets a log delete them once the tile is full, a client
+ * needs one only near the right edge, and a wider one supersedes it within a signer interval:
+ * a minute keeps caches from holding them for a year; revalidation costs a 304.
+ */
+const PARTIAL = 'public, max-age=60';
+
+/** The bytes of tile `t` to send, gzipped when `gzip` (bundles only), or undefined (404). */
+type TileBody = (t: TilePath, gzip: boolean) => Promise<Uint8Array | undefined>;
+
+/**
+ * The representation of a tile or bundle: hash tiles as stored; entry bundles from the log,
+ * gzipped at level 1 when asked (as small as level 6 on bundles, at ~60 % of its CPU), with the
+ * full ones (raw and gzipped) kept in a small LRU: they never change.
+ */
+function tileBodies(log: TransparencyLog): TileBody {
+  const bundles = new Lru<number, { raw: Uint8Array; gz?: Uint8Array }>(256);
+  return async (t, gzip) => {
+    if (t.kind === 'hash') return log.hashTile(t.level, t.index, t.width);
+    const full = t.width === TILE_WIDTH;
+    let e = full ? bundles.get(t.index) : undefined;
+    if (!e) {
+      const raw = await log.entryBundle(t.index, t.width);
+      if (raw === undefined) return undefined;
+      e = { raw };
+      if (full) bundles.set(t.index, e);
+    }
+    if (!gzip) return e.raw;
+    e.gz ??= gzipSync(e.raw, { level: 1 });
+    return e.gz;
+  };
+}
+
 export function tileRoutes(log: TransparencyLog, published: () => string | undefined): Hono {
   const app = new Hono();
-  /** Full entry bundles (raw and gzipped): they never change once full. */
-  const bundles = new Lru<number, { raw: Uint8Array; gz?: Uint8Array }>(256);
+  const body = tileBodies(log);
+  /** ETags of full tiles and bundles served (by path and encoding): a match needs no read. */
+  const etags = new Lru<string, string>(8192);
 
   app.get('/checkpoint', (c) => {
     c.header('Cache-Control', 'no-store');
@@ -62,29 +122,25 @@ export function tileRoutes(log: TransparencyLog, published: () => string | undef
     const raw = rawPath(c).slice(1);
     const t = parseTilePath(raw);
     if (!t) throw new HttpError(400, 'invalid_tile_path', `not a C2SP tlog-tiles path: /${raw}`);
-    const full = t.width === 256;
-    const cached = t.kind === 'entries' && full ? bundles.get(t.index) : undefined;
-    const data =
-      cached?.raw ??
-      (await (t.kind === 'hash'
-        ? log.hashTile(t.level, t.index, t.width)
-        : log.entryBundle(t.index, t.width)));
+    const full = t.width === TILE_WIDTH;
+    // Entry bundles compress well (tlog-tiles: SHOULD be HTTP-compressed); hash tiles do not.
+    const gzip = t.kind === 'entries' && acceptsGzip(c.req.header('accept-encoding'));
+    const headers: Record<string, string> = { 'Cache-Control': full ? IMMUTABLE : PARTIAL };
+    if (t.kind === 'entries') headers.Vary = 'Accept-Encoding';
+    const key = gzip ? `${raw} gzip` : raw;
+    const inm = c.req.header('if-none-match');
+    // A full path served once stays servable (checkpoints only grow) with the same bytes.
+    const known = full ? etags.get(key) : undefined;
+    if (known !== undefined && noneMatchHits(inm, known))
+      return c.body(null, 304, { ...headers, ETag: known });
+    const data = await body(t, gzip);
     if (!data)
       throw new HttpError(404, 'tile_not_found', `/${raw} does not exist at tree size ${log.latest().size}`);
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/octet-stream',
-      'Cache-Control': IMMUTABLE,
-    };
-    if (t.kind === 'hash') return c.body(data as Uint8Array<ArrayBuffer>, 200, headers);
-    // Entry bundles compress well (tlog-tiles: SHOULD be HTTP-compressed); hash tiles do not.
-    headers.Vary = 'Accept-Encoding';
-    const entry = cached ?? { raw: data };
-    if (full && !cached) bundles.set(t.index, entry);
-    if (acceptsGzip(c.req.header('accept-encoding'))) {
-      entry.gz ??= gzipSync(data);
-      headers['Content-Encoding'] = 'gzip';
-      return c.body(entry.gz as Uint8Array<ArrayBuffer>, 200, headers);
-    }
+    headers.ETag = known ?? etagOf(data);
+    if (full) etags.set(key, headers.ETag);
+    if (noneMatchHits(inm, headers.ETag)) return c.body(null, 304, headers);
+    headers['Content-Type'] = 'application/octet-stream';
+    if (gzip) headers['Content-Encoding'] = 'gzip';
     return c.body(data as Uint8Array<ArrayBuffer>, 200, headers);
   });
 

@@ -542,9 +542,14 @@ export class TransparencyLog {
     return data.subarray(0, width * 32);
   }
 
-  /** Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. */
+  /**
+   * Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. A
+   * full bundle the storage keeps as one blob is that blob; others are assembled from entries.
+   */
   async entryBundle(index: number, width: number): Promise<Uint8Array | undefined> {
     if (!this.#tileServable(0, index, width)) return undefined;
+    const blob = width === TILE_WIDTH ? await this.storage.fullBundle?.(index) : undefined;
+    if (blob) return blob;
     const entries = await this.storage.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
     if (entries.length !== width) {
       throw new StorageError('entry_missing', `entries of bundle ${index} are missing below width ${width}`);

@@ -7,6 +7,7 @@
  */
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { BUNDLE_BLOBS_MIGRATION } from './bundle-blobs.js';
 import { migrate, requireSchemaVersion } from './migrate.js';
 
 export type Db = Database.Database;
@@ -177,6 +178,7 @@ const MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO lookup_cursor (one, indexed_to, legacy_size)
     SELECT 0, coalesce(max(idx) + 1, 0), coalesce(max(idx) + 1, 0) FROM entries;
   `,
+  BUNDLE_BLOBS_MIGRATION, // entry_bundles (src/store/bundle-blobs.ts)
 ];
 
 /** Number of migrations this build knows. */

@@ -212,6 +212,11 @@ export interface LogStorage {
   entry(index: number): Promise<Uint8Array | undefined>;
   /** Entries [lo, hi) in index order (fewer if some are missing). */
   entries(lo: number, hi: number): Promise<Uint8Array[]>;
+  /**
+   * The stored bytes of full entry bundle `index` (exactly the tlog-tiles bundle), or undefined
+   * when the engine keeps none for it: the log then assembles it from entries(). Optional.
+   */
+  fullBundle?(index: number): Promise<Uint8Array | undefined>;
   /** Salt and payload of `index`, or undefined (none, or erased). */
   payload(index: number): Promise<StoredPayload | undefined>;
   /** The erasure record of `index`, or undefined if its payload was not erased. */

@@ -13,6 +13,7 @@ import { decodeEntry, type Entry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
+import { BundleBlobs } from './bundle-blobs.js';
 import type { Db } from './db.js';
 import { DEFAULT_DEDUP_WINDOW, DedupWindow, type DedupWindowOptions, NO_KEY } from './dedup-window.js';
 import { edgeFromTiles } from './edge.js';
@@ -27,6 +28,7 @@ import {
   type StoredCheckpoint,
 } from './log-storage.js';
 import { key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
+import { decodeStoredPayload, encodeStoredPayload } from './payload-codec.js';
 
 export type {
   AppendItem,
@@ -50,6 +52,7 @@ export class LogStore {
   #window: DedupWindow | undefined;
   /** When (performance.now()) the oldest unindexed commit happened; undefined: none. */
   #tailSince: number | undefined;
+  readonly #bundles: BundleBlobs;
 
   constructor(db: Db, sha: Sha256) {
     this.db = db;
@@ -62,6 +65,7 @@ export class LogStore {
       insertEntry: db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)'),
       insertPayload: db.prepare('INSERT INTO payloads (idx, salt, payload) VALUES (?, ?, ?)'),
       payload: db.prepare('SELECT salt, payload FROM payloads WHERE idx = ?'),
+      salt: db.prepare('SELECT salt FROM payloads WHERE idx = ?').pluck(),
       tile: db.prepare('SELECT data FROM tiles WHERE tile_key = ?').pluck(),
       tileWithInterior: db.prepare('SELECT data, interior FROM tiles WHERE tile_key = ?'),
       upsertTile: db.prepare(
@@ -99,6 +103,7 @@ export class LogStore {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
     };
+    this.#bundles = new BundleBlobs(db, (lo, hi) => this.entries(lo, hi));
   }
 
   /** Number of leaves stored (one more than the highest index). */
@@ -117,10 +122,15 @@ export class LogStore {
     return this.#q.entryRange.all(lo, hi) as Buffer[];
   }
 
+  /** The stored blob of full entry bundle `index`, or undefined (bundle-blobs.ts). */
+  fullBundle(index: number): Uint8Array | undefined {
+    return this.#bundles.get(index);
+  }
+
   /** Salt and payload of `index`, or undefined (none, or erased). */
   payload(index: number): { salt: Uint8Array; payload: Uint8Array } | undefined {
     const row = this.#q.payload.get(index) as { salt: Buffer; payload: Buffer } | undefined;
-    return row ? { salt: row.salt, payload: row.payload } : undefined;
+    return row ? { salt: row.salt, payload: decodeStoredPayload(row.payload) } : undefined;
   }
 
   /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
@@ -246,9 +256,10 @@ export class LogStore {
 
   /** True if entry `index` commits to `payload`: its stored salt hashes with it to its `c`. */
   #sameContent(index: number, payload: Uint8Array): boolean {
-    const stored = this.payload(index);
+    // The salt alone: the stored payload (compressed) need not be read, let alone inflated.
+    const salt = this.#q.salt.get(index) as Buffer | undefined;
     const e = decodeEntry(this.entry(index)!);
-    return stored !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(stored.salt, payload)), e.c);
+    return salt !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(salt, payload)), e.c);
   }
 
   /**
@@ -470,6 +481,7 @@ export class LogStore {
       });
       next++;
     }
+    this.#bundles.completed(builder.size, next);
     for (const t of builder.append(leaves)) {
       this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
     }
@@ -480,7 +492,8 @@ export class LogStore {
   /** Inserts leaf `index`'s entry, payload and private metadata rows. */
   #insertLeaf(index: number, item: AppendItem): void {
     this.#q.insertEntry.run(index, item.entry);
-    if (item.salt && item.payload) this.#q.insertPayload.run(index, item.salt, item.payload);
+    if (item.salt && item.payload)
+      this.#q.insertPayload.run(index, item.salt, encodeStoredPayload(item.payload));
     if (item.meta) {
       const m = item.meta;
       this.#q.insertLeafMeta.run(index, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);

@@ -16,6 +16,7 @@ import {
   EraseError,
 } from './log-storage.js';
 import { key52 } from './log-store.js';
+import { encodeStoredPayload } from './payload-codec.js';
 import { entriesByIdKeys, type IdHit, idKey } from './postgres-ids.js';
 import type { Queryable } from './postgres-query.js';
 
@@ -136,7 +137,11 @@ async function insertRows(q: Queryable, leaves: readonly NewLeaf[]): Promise<voi
   if (paid.length > 0) {
     await q.query(
       'INSERT INTO payloads (idx, salt, payload) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])',
-      [paid.map((l) => l.index), paid.map((l) => l.item.salt), paid.map((l) => l.item.payload)],
+      [
+        paid.map((l) => l.index),
+        paid.map((l) => l.item.salt),
+        paid.map((l) => encodeStoredPayload(l.item.payload!)),
+      ],
     );
   }
   await insertMeta(q, leaves);

@@ -22,6 +22,7 @@ import type {
   StoredPayload,
 } from './log-storage.js';
 import { identityFromMeta, identityMetaRows, key52 } from './log-store.js';
+import { decodeStoredPayload } from './payload-codec.js';
 import { appendPostgres } from './postgres-append.js';
 import { entriesByIdKeys, idKey } from './postgres-ids.js';
 import { migratePostgres } from './postgres-migrations.js';
@@ -139,7 +140,8 @@ export class PostgresLogStorage implements LogStorage {
     return (r.rows as { data: Buffer }[]).map((x) => x.data);
   }
   async payload(index: number): Promise<StoredPayload | undefined> {
-    return this.#one<StoredPayload>('SELECT salt, payload FROM payloads WHERE idx = $1', [index]);
+    const r = await this.#one<StoredPayload>('SELECT salt, payload FROM payloads WHERE idx = $1', [index]);
+    return r ? { salt: r.salt, payload: decodeStoredPayload(r.payload) } : undefined;
   }
   async erasure(index: number): Promise<ErasureRecord | undefined> {
     const r = await this.#one<{ erasure_idx: number; reason: string; erased_at: number }>(

@@ -213,6 +213,9 @@ export class SqliteLogStorage implements LogStorage {
   entries(lo: number, hi: number): Promise<Uint8Array[]> {
     return Promise.resolve(this.#store.entries(lo, hi));
   }
+  fullBundle(index: number): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.#store.fullBundle(index));
+  }
   payload(index: number): Promise<StoredPayload | undefined> {
     return Promise.resolve(this.#store.payload(index));
   }
