@@ -13,7 +13,7 @@ import { decodeEntry, type Entry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
-import { BundleBlobs } from './bundle-blobs.js';
+import { EntryBundles } from './bundle-blobs.js';
 import type { Db } from './db.js';
 import { DEFAULT_DEDUP_WINDOW, DedupWindow, type DedupWindowOptions, NO_KEY } from './dedup-window.js';
 import { edgeFromTiles } from './edge.js';
@@ -52,17 +52,19 @@ export class LogStore {
   #window: DedupWindow | undefined;
   /** When (performance.now()) the oldest unindexed commit happened; undefined: none. */
   #tailSince: number | undefined;
-  readonly #bundles: BundleBlobs;
+  readonly #bundles: EntryBundles;
+  /**
+   * During an append transaction: the batch's entries, from index `from`, not yet written
+   * (EntryBundles.write stores them at the end, as blobs of the bundles they fill and rows of
+   * the rest); reads of them inside the transaction (dedup of later items) come from here.
+   */
+  #pending: { readonly from: number; readonly entries: Uint8Array[] } | undefined;
 
   constructor(db: Db, sha: Sha256) {
     this.db = db;
     this.#sha = sha;
     this.#index = new LookupIndex(db);
     this.#q = {
-      maxIdx: db.prepare('SELECT max(idx) AS m FROM entries').pluck(),
-      entry: db.prepare('SELECT data FROM entries WHERE idx = ?').pluck(),
-      entryRange: db.prepare('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-      insertEntry: db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)'),
       insertPayload: db.prepare('INSERT INTO payloads (idx, salt, payload) VALUES (?, ?, ?)'),
       payload: db.prepare('SELECT salt, payload FROM payloads WHERE idx = ?'),
       salt: db.prepare('SELECT salt FROM payloads WHERE idx = ?').pluck(),
@@ -103,23 +105,24 @@ export class LogStore {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
     };
-    this.#bundles = new BundleBlobs(db, (lo, hi) => this.entries(lo, hi));
+    this.#bundles = new EntryBundles(db);
   }
 
   /** Number of leaves stored (one more than the highest index). */
   treeSize(): number {
-    const m = this.#q.maxIdx.get() as number | null;
-    return m === null ? 0 : m + 1;
+    return this.#bundles.size();
   }
 
   /** The entry bytes at `index`, or undefined. */
   entry(index: number): Uint8Array | undefined {
-    return (this.#q.entry.get(index) as Buffer | undefined) ?? undefined;
+    const p = this.#pending;
+    if (p && index >= p.from && index < p.from + p.entries.length) return p.entries[index - p.from];
+    return this.#bundles.entry(index);
   }
 
   /** Entries [lo, hi) in index order. */
   entries(lo: number, hi: number): Uint8Array[] {
-    return this.#q.entryRange.all(lo, hi) as Buffer[];
+    return this.#bundles.range(lo, hi);
   }
 
   /** The stored blob of full entry bundle `index`, or undefined (bundle-blobs.ts). */
@@ -429,6 +432,8 @@ export class LogStore {
     } catch (err) {
       builder.reset(sizeBefore, before);
       throw err;
+    } finally {
+      this.#pending = undefined;
     }
     const window = this.#window!;
     for (let i = 0; i < out.keys.length; i++) window.add(sizeBefore + i, out.keys[i]!, nowMs);
@@ -451,6 +456,8 @@ export class LogStore {
     const results: AppendResult[] = [];
     const leaves: Uint8Array[] = [];
     const keys: number[] = [];
+    const pending = { from: next, entries: [] as Uint8Array[] };
+    this.#pending = pending;
     const local = new Map<number, number[]>();
     for (const item of items) {
       if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
@@ -481,7 +488,7 @@ export class LogStore {
       });
       next++;
     }
-    this.#bundles.completed(builder.size, next);
+    this.#bundles.write(pending.from, pending.entries);
     for (const t of builder.append(leaves)) {
       this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
     }
@@ -491,7 +498,7 @@ export class LogStore {
 
   /** Inserts leaf `index`'s entry, payload and private metadata rows. */
   #insertLeaf(index: number, item: AppendItem): void {
-    this.#q.insertEntry.run(index, item.entry);
+    this.#pending!.entries.push(item.entry);
     if (item.salt && item.payload)
       this.#q.insertPayload.run(index, item.salt, encodeStoredPayload(item.payload));
     if (item.meta) {

@@ -14,6 +14,7 @@ import { decodeEntry } from '../../src/core/entry.js';
 import { newEd25519Verifier } from '../../src/core/note.js';
 import { tempDir } from '../helpers/log.js';
 import { fetchAllEntries, type RunningServer, startServer } from '../helpers/server.js';
+import { STORED_ENTRIES_SQL } from '../helpers/sqlite.js';
 
 const SIGNAL_LINE = 'refusing new uploads';
 
@@ -175,7 +176,7 @@ describe('graceful shutdown', () => {
     // The last checkpoint was signed before exit and covers every committed leaf.
     const db = new Database(join(data, 'log.db'), { readonly: true });
     try {
-      const leaves = db.prepare('SELECT count(*) FROM entries').pluck().get() as number;
+      const leaves = db.prepare(STORED_ENTRIES_SQL).pluck().get() as number;
       const signed = db.prepare('SELECT max(size) FROM checkpoints').pluck().get() as number;
       expect(signed).toBe(leaves);
       const max = Math.max(...[...load.acked.values()].flat());

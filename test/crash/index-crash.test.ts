@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, test, vi } from 'vitest';
 import { tempDir } from '../helpers/log.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
+import { STORED_ENTRIES_SQL } from '../helpers/sqlite.js';
 
 const ROUNDS = 3;
 const WRITERS = 4;
@@ -71,7 +72,7 @@ describe('SIGKILL while the lookup index is being built', () => {
         () =>
           readDb(dbPath, (db) =>
             expect(db.prepare('SELECT indexed_to FROM lookup_cursor').pluck().get()).toBe(
-              db.prepare('SELECT coalesce(max(idx) + 1, 0) FROM entries').pluck().get(),
+              db.prepare(STORED_ENTRIES_SQL).pluck().get(),
             ),
           ),
         { timeout: 5000, interval: 100 },

@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { fromBase64 } from '../../src/core/bytes.js';
+import { STORED_ENTRIES_SQL } from '../helpers/sqlite.js';
 import {
   internalErrors,
   launch,
@@ -381,7 +382,7 @@ export async function crashLoop(p: CrashParams): Promise<CrashResult> {
   const db = new Database(`${data}/log.db`, { readonly: true });
   let rowsAfter: number;
   try {
-    rowsAfter = (db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+    rowsAfter = db.prepare(STORED_ENTRIES_SQL).pluck().get() as number;
   } finally {
     db.close();
   }

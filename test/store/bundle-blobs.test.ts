@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
-import { encodeEntryBundle } from '../../src/core/bundle.js';
+import { decodeEntryBundle, encodeEntryBundle } from '../../src/core/bundle.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { SCHEMA_VERSION } from '../../src/store/db.js';
 import { openTestLog, tempDir } from '../helpers/log.js';
@@ -72,9 +72,13 @@ describe('entry bundle blobs', () => {
     const served = [hex(await log.entryBundle(0, 256)), hex(await log.entryBundle(1, 256))];
     await log.close();
     logs.length = 0;
-    // The database as the schema before this table left it (migration not applied, no
-    // blobs), then migrated by the next open: bundles 0 and 1 have no blob.
+    // The database as the schema before this table left it (every entry a row of entries,
+    // no blobs), then migrated by the next open: bundles 0 and 1 have no blob.
     const db = new Database(path);
+    const insert = db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)');
+    for (const [b, data] of blobs(path)) {
+      decodeEntryBundle(data).forEach((e, i) => insert.run(b * 256 + i, e));
+    }
     db.exec('DROP TABLE entry_bundles');
     db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
     db.close();
@@ -90,9 +94,12 @@ describe('entry bundle blobs', () => {
     db2.close();
     log = await open(path);
     expect(Buffer.from((await log.entryBundle(1, 256))!).toString()).toBe('blob');
-    // Appending goes on as before: the next bundle gets its blob.
+    // Appending goes on as before: the next bundle gets its blob and keeps no rows.
     await log.appendEvents(events(512, 256));
     expect([...blobs(path).keys()]).toEqual([1, 2]);
+    const rows = new Database(path, { readonly: true });
+    expect(rows.prepare('SELECT count(*) FROM entries WHERE idx >= 512').pluck().get()).toBe(0);
+    rows.close();
     expect(served[1]).not.toBe(served[0]);
   });
 });
