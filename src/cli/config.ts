@@ -150,7 +150,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'cache-mib',
     env: 'OPA_TLOG_CACHE_MIB',
     kind: 'int',
-    def: 256,
+    def: 32,
     help: 'SQLite page cache, MiB per connection',
   },
   dedupWindowMs: {

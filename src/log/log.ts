@@ -180,7 +180,7 @@ async function openConfiguredStorage(cfg: LogConfig, sha: Sha256): Promise<LogSt
     return await openLogStorage({
       dbPath: cfg.dbPath,
       synchronous: cfg.synchronous ?? 'FULL',
-      cacheMiB: cfg.cacheMiB ?? 256,
+      ...(cfg.cacheMiB !== undefined ? { cacheMiB: cfg.cacheMiB } : {}),
       writerThread: cfg.writerThread ?? false,
       dedupWindow: {
         maxEntries: cfg.dedupWindowEntries ?? DEFAULT_DEDUP_WINDOW.maxEntries,

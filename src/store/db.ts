@@ -13,10 +13,19 @@ import { migrate, requireSchemaVersion } from './migrate.js';
 export type Db = Database.Database;
 export type SyncMode = 'FULL' | 'NORMAL';
 
+/**
+ * Default page cache per connection, MiB. Since nothing random-keyed is written (issue 11) the
+ * commit touches only the right edge of each B-tree, and reads of old tiles and bundles are
+ * served well enough by the OS page cache: a large SQLite cache per connection (two: the
+ * writer's and the readers') was most of the server's resident memory (725 MiB at 10M leaves
+ * with 256 MiB each).
+ */
+export const DEFAULT_CACHE_MIB = 32;
+
 export interface OpenOptions {
   /** fsync policy; FULL by default. */
   synchronous?: SyncMode;
-  /** Page cache in MiB (default 256); keeps the dedup index's hot pages in memory. */
+  /** Page cache in MiB (default {@link DEFAULT_CACHE_MIB}). */
   cacheMiB?: number;
   /** Open read-only (tools that inspect a database). */
   readonly?: boolean;
@@ -219,7 +228,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     restrictFileModes(path);
   }
-  db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? 256)}`);
+  db.pragma(`cache_size = ${-1024 * (opts.cacheMiB ?? DEFAULT_CACHE_MIB)}`);
   db.pragma('temp_store = MEMORY');
   if (!opts.readonly) migrate(db, MIGRATIONS.slice(0, opts.schemaVersion ?? MIGRATIONS.length));
   else requireSchemaVersion(db, MIGRATIONS);

@@ -8,7 +8,7 @@
  */
 import type { Sha256 } from '../core/hash.js';
 import { type StoredTile, TileBuilder } from '../core/tiles.js';
-import { type Db, openDatabase, type SyncMode } from './db.js';
+import { type Db, DEFAULT_CACHE_MIB, openDatabase, type SyncMode } from './db.js';
 import { DEFAULT_DEDUP_WINDOW, type DedupWindowOptions } from './dedup-window.js';
 import type {
   AppendCommit,
@@ -31,7 +31,7 @@ export interface SqliteStorageOptions {
   readonly dbPath: string;
   /** fsync policy; FULL by default. */
   readonly synchronous?: SyncMode;
-  /** Page cache in MiB (default 256). */
+  /** Page cache in MiB (default DEFAULT_CACHE_MIB). */
   readonly cacheMiB?: number;
   /** Commit in a worker thread (needs the compiled build, dist/). */
   readonly writerThread?: boolean;
@@ -94,7 +94,7 @@ export class DamagedTilesError extends Error {
  */
 export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage {
   const synchronous = opts.synchronous ?? 'FULL';
-  const cacheMiB = opts.cacheMiB ?? 256;
+  const cacheMiB = opts.cacheMiB ?? DEFAULT_CACHE_MIB;
   const db = openDatabase(opts.dbPath, { synchronous, cacheMiB });
   try {
     const store = new LogStore(db, opts.sha);
