@@ -4,20 +4,19 @@
  * (src/core/json.ts), derive source/id/flags and search fields (src/core/opa.ts),
  * deterministic CBOR + salted commitment + entry + leaf hash (the log's own leaf builder,
  * src/log/leaf.ts, node:crypto), then raw better-sqlite3 inserts into the server's own schema
- * (src/store/db.ts: entries, payloads, two ids rows per leaf keyed like the store: by the id
- * and by the leaf hash, leaf_meta, leaf_revisions), synchronous=FULL, ~10,000 rows per transaction (the
- * server's default max batch). Reports decisions/s and the time share of each stage.
+ * (src/store/db.ts: entries, payloads, leaf_meta, leaf_revisions: the per-leaf rows of the commit;
+ * no dedup window, no lookup index, no tiles, no bundle blobs, no payload compression),
+ * synchronous=FULL, ~10,000 rows per transaction (the server's default max batch). Reports
+ * decisions/s and the time share of each stage.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { utf8 } from '../src/core/bytes.js';
 import type { CborObject, CborValue } from '../src/core/cbor.js';
 import { parseJson } from '../src/core/json.js';
 import { eventLeaf, opaDecisionInput } from '../src/log/leaf.js';
 import { openDatabase } from '../src/store/db.js';
-import { key52 } from '../src/store/log-store.js';
 import { nodeSha256 } from '../src/store/node-hash.js';
 
 export interface PipelineReport {
@@ -31,8 +30,6 @@ interface Row {
   entry: Uint8Array;
   salt: Uint8Array;
   payload: Uint8Array;
-  k1: number;
-  k2: number;
   source: string;
   tsMs: number | null;
   path: string | null;
@@ -46,7 +43,6 @@ export function pipeline(bodies: readonly Buffer[]): PipelineReport {
   const q = {
     entry: db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)'),
     payload: db.prepare('INSERT INTO payloads (idx, salt, payload) VALUES (?, ?, ?)'),
-    id: db.prepare('INSERT OR IGNORE INTO ids (key, idx) VALUES (?, ?)'),
     meta: db.prepare(
       'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -56,8 +52,6 @@ export function pipeline(bodies: readonly Buffer[]): PipelineReport {
   const recv = Date.now();
   const insert = db.transaction((rows: Row[]) => {
     for (const r of rows) {
-      q.id.run(r.k1, next);
-      q.id.run(r.k2, next);
       q.entry.run(next, r.entry);
       q.payload.run(next, r.salt, r.payload);
       q.meta.run(next, 'opa.decision', r.source, recv, r.tsMs, r.path, r.result);
@@ -88,9 +82,6 @@ export function pipeline(bodies: readonly Buffer[]): PipelineReport {
         entry: it.entry,
         salt: it.salt!,
         payload: it.payload!,
-        // The store's two keys per leaf: 52 bits of SHA-256(id), and of the leaf hash.
-        k1: key52(nodeSha256(utf8(it.id!))),
-        k2: key52(it.leafHash!),
         source: m.source,
         tsMs: m.tsMs,
         path: m.path,
