@@ -1,50 +1,21 @@
 /**
- * Throwaway services for the scale-out benchmarks, started the way the tests start them
- * (test/helpers/postgres.ts and nginx.ts, whose vitest hooks the bench cannot load): a
- * PostgreSQL cluster (`initdb` in a temp directory as the `postgres` user when we are root,
- * `pg_ctl start` on a free loopback port with its socket in that directory, fsync on) and a
- * foreground nginx serving one directory. Each is stopped and its directory removed by stop()
- * and, as a last resort, when the bench process exits.
+ * Throwaway services for the scale-out benchmarks: the tests' own launchers
+ * (test/helpers/services.ts, which has no vitest hooks), so the bench starts PostgreSQL and nginx
+ * exactly as the tests do; each is stopped by stop() and, as a last resort, when the process exits.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
+import { startPgCluster as startCluster } from '../test/helpers/services.js';
 
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export {
+  freePort,
+  NGINX,
+  type PgCluster,
+  pgBin,
+  type RunningNginx,
+  startNginx,
+} from '../test/helpers/services.js';
 
-/** The newest `/usr/lib/postgresql/<version>/bin` with an initdb, or undefined. */
-export function pgBin(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? join(root, versions[0], 'bin') : undefined;
-}
-
-export const NGINX = '/usr/sbin/nginx';
+/** Starts a throwaway cluster for the bench (databases named bench<pid>_<n>). */
+export const startPgCluster = () => startCluster('bench');
 
 /**
  * Why a part cannot run here (its program is not installed), or undefined. Throws instead when
@@ -55,136 +26,4 @@ export function missing(what: string, present: boolean, requireEnv: string): str
   const msg = `${what} is not installed (Debian package ${what === 'nginx' ? 'nginx' : 'postgresql'}): skipping this part`;
   if (process.env[requireEnv] === '1') throw new Error(`${msg}, but ${requireEnv}=1`);
   return msg;
-}
-
-const isRoot = process.getuid?.() === 0;
-
-function runPg(bin: string, prog: string, args: string[]): void {
-  const cmd = join(bin, prog);
-  if (isRoot) execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' });
-  else execFileSync(cmd, args, { stdio: 'pipe' });
-}
-
-/** A running throwaway cluster. */
-export interface PgCluster {
-  /** Creates a fresh empty database and returns its URL. */
-  createDatabase(): Promise<string>;
-  stop(): void;
-}
-
-/** Starts a throwaway cluster (fsync and synchronous_commit on, PostgreSQL's defaults otherwise). */
-export async function startPgCluster(): Promise<PgCluster> {
-  const bin = pgBin();
-  if (!bin) throw new Error('PostgreSQL is not installed');
-  const dir = mkdtempSync(join(tmpdir(), 'opa-tlog-bench-pg-'));
-  chmodSync(dir, 0o777); // the postgres user writes here
-  const data = join(dir, 'data');
-  const port = await freePort();
-  runPg(bin, 'initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=on -c max_connections=200`;
-  runPg(bin, 'pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
-  let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      runPg(bin, 'pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-    } catch {
-      // Already gone.
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', stop);
-  const url = (name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`;
-  let n = 0;
-  return {
-    stop,
-    async createDatabase() {
-      const name = `bench${process.pid}_${n++}`;
-      const c = new pg.Client({ connectionString: url('postgres') });
-      await c.connect();
-      try {
-        await c.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await c.end();
-      }
-      return url(name);
-    },
-  };
-}
-
-/** A running nginx. */
-export interface RunningNginx {
-  /** http://127.0.0.1:PORT, no trailing slash. */
-  readonly url: string;
-  readonly proc: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** One static server, `root` as document root, everything else inside `prefix` (as the tests). */
-function nginxConfig(prefix: string, root: string, port: number): string {
-  const temp = (name: string) => `${name}_temp_path ${join(prefix, 'temp', name)};`;
-  return `# generated by bench/services.ts
-${isRoot ? 'user root;' : ''}
-worker_processes 1;
-pid ${join(prefix, 'nginx.pid')};
-error_log ${join(prefix, 'error.log')} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-    location /.mirror-staging/ { return 404; }
-    location = /checkpoint { default_type text/plain; add_header Cache-Control no-cache; }
-  }
-}
-`;
-}
-
-/** Starts nginx (one worker process) serving `root` and waits until it answers. */
-export async function startNginx(root: string): Promise<RunningNginx> {
-  const prefix = mkdtempSync(join(tmpdir(), 'opa-tlog-bench-nginx-'));
-  mkdirSync(join(prefix, 'temp'));
-  const port = await freePort();
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(prefix, root, port));
-  const args = ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log'), '-g', 'daemon off;'];
-  const proc = spawn(NGINX, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<void>((res) => proc.on('exit', () => res()));
-  const kill = () => {
-    if (proc.exitCode === null) proc.kill('SIGQUIT');
-  };
-  process.on('exit', kill);
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const log = join(prefix, 'error.log');
-    const errors = () => stderr + (existsSync(log) ? readFileSync(log, 'utf8') : '');
-    if (proc.exitCode !== null) throw new Error(`nginx exited with ${proc.exitCode}:\n${errors()}`);
-    const ok = await fetch(`${url}/`).then(
-      (r) => r.arrayBuffer().then(() => true),
-      () => false,
-    );
-    if (ok) break;
-    if (i > 200) {
-      kill();
-      throw new Error(`nginx did not answer on ${url}:\n${errors()}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return {
-    url,
-    proc,
-    stop: async () => {
-      kill();
-      await exited;
-      rmSync(prefix, { recursive: true, force: true });
-    },
-  };
 }
