@@ -31,6 +31,58 @@ export const CHUNK_ROWS = 4096;
 const KEY_SPACE = 2 ** 52;
 const ROWS_PER_INSERT = 128;
 
+/**
+ * Memory for the runs' Bloom filters (10 bits a key: 32 MiB covers ~27M leaves with ids). A
+ * run left without one (over the budget, or not built yet after a start or a merge) is probed
+ * with a seek for every new key, which is correct, only slower.
+ */
+export const MAX_BLOOM_BYTES = 32 * 1024 * 1024;
+/** Id keys read per background step while building a run's Bloom filter. */
+const BLOOM_CHUNK_KEYS = 65_536;
+
+/**
+ * A Bloom filter over the id keys of one lookup run: 10 bits a key, 7 probes, ~1 % false
+ * positives, no false negatives. The indexer's late-duplicate check asks it before seeking
+ * into the run, so a new key costs about one seek per run that really holds it (instead of one
+ * per listed run, a number that grows with the log). Keys are already uniform hash bits
+ * (key52), so the probes are double hashing on their two 26-bit halves.
+ */
+export class KeyBloom {
+  readonly #bits: Uint32Array;
+  readonly #m: number;
+
+  /** A filter sized for `n` keys. */
+  constructor(n: number) {
+    this.#m = Math.max(64, Math.ceil((n * 10) / 32) * 32);
+    this.#bits = new Uint32Array(this.#m / 32);
+  }
+
+  /** Bytes of memory the filter holds. */
+  get bytes(): number {
+    return this.#bits.byteLength;
+  }
+
+  add(key: number): void {
+    const h1 = key % 2 ** 26;
+    const h2 = Math.floor(key / 2 ** 26) | 1;
+    for (let i = 0; i < 7; i++) {
+      const b = (h1 + i * h2) % this.#m;
+      this.#bits[b >>> 5]! |= 1 << (b & 31);
+    }
+  }
+
+  /** False only if `key` was never added. */
+  has(key: number): boolean {
+    const h1 = key % 2 ** 26;
+    const h2 = Math.floor(key / 2 ** 26) | 1;
+    for (let i = 0; i < 7; i++) {
+      const b = (h1 + i * h2) % this.#m;
+      if ((this.#bits[b >>> 5]! & (1 << (b & 31))) === 0) return false;
+    }
+    return true;
+  }
+}
+
 /** A batch's per-leaf id keys as stored (little-endian Float64 each). */
 export function encodeKeys(keys: Float64Array): Uint8Array {
   const out = new Uint8Array(keys.length * 8);
@@ -74,6 +126,8 @@ interface MergeSource {
 interface Merge {
   readonly sources: MergeSource[];
   readonly target: number;
+  /** The target's id keys, as they are copied (undefined: over the Bloom budget). */
+  readonly bloom: KeyBloom | undefined;
   readonly level: number;
   readonly lo: number;
   readonly hi: number;
@@ -89,6 +143,11 @@ export class LookupIndex {
   #nextRun = -1;
   #merge: Merge | undefined;
   readonly #garbage: number[] = [];
+  /** Bloom filters of listed runs (see KeyBloom), and the bytes they hold. */
+  readonly #blooms = new Map<number, KeyBloom>();
+  #bloomBytes = 0;
+  /** A filter being built in the background for a listed run that has none. */
+  #bloomBuild: { run: number; bloom: KeyBloom; after: number } | undefined;
 
   constructor(db: Db) {
     this.#db = db;
@@ -127,10 +186,10 @@ export class LookupIndex {
       deleteRunChunk: db.prepare(
         'DELETE FROM lookup_keys WHERE run = @run AND key <= coalesce((SELECT key FROM lookup_keys WHERE run = @run ORDER BY key LIMIT 1 OFFSET @rows), 9e18)',
       ),
-      oldMatches: db.prepare(
-        // CROSS JOIN: scan the new run (id keys), then an equality seek per listed run.
-        'SELECT n.idx AS later, o.idx AS first FROM lookup_keys n CROSS JOIN lookup_keys o ON o.run IN (SELECT run FROM lookup_runs) AND o.key = n.key WHERE n.run = ? AND n.key >= 0',
-      ),
+      probeRun: db.prepare('SELECT idx FROM lookup_keys WHERE run = ? AND key = ?').pluck(),
+      idKeysAfter: db
+        .prepare('SELECT key FROM lookup_keys WHERE run = ? AND key > ? ORDER BY key LIMIT ?')
+        .pluck(),
       insertLate: db.prepare('INSERT OR IGNORE INTO late_duplicates (idx, first_idx) VALUES (?, ?)'),
       lateIn: db.prepare('SELECT idx FROM late_duplicates WHERE idx = ?').pluck(),
     };
@@ -251,16 +310,22 @@ export class LookupIndex {
     });
     const order = Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || idxs[a]! - idxs[b]!);
     const run = this.#nextRun++;
+    let ids: { key: number; idx: number }[] = [];
     this.#db.transaction(() => {
       this.#insertRows(
         run,
         order.map((o) => ({ key: keys[o]!, idx: idxs[o]! })),
       );
-      const ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
-      this.#flagLateDuplicates(run, ids, sameEvent);
+      ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
+      this.#flagLateDuplicates(ids, sameEvent);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
     })();
+    const bloom = this.#newBloom(ids.length);
+    if (bloom) {
+      for (const r of ids) bloom.add(r.key);
+      this.#setBloom(run, bloom);
+    }
     return size;
   }
 
@@ -277,17 +342,24 @@ export class LookupIndex {
   }
 
   /**
-   * Flags each leaf of the new (not yet listed) run `run` whose id key also appears earlier
-   * (in a listed run, the legacy ids, or this run: `ids`, its id rows in key order) and that
-   * `sameEvent` confirms. The join returns key matches only, so the JS side sees real resends
-   * (and the same id from other sources, and rare 52-bit collisions), which it confirms.
+   * Flags each leaf of the new (not yet listed) run whose id key also appears earlier (in a
+   * listed run, the legacy ids, or the new run itself: `ids`, its id rows in key order) and that
+   * `sameEvent` confirms. A listed run is sought only for the keys its Bloom filter may hold, so
+   * the JS side sees real resends (and the same id from other sources, rare 52-bit collisions
+   * and ~1 % false positives, which cost a seek each), which it confirms.
    */
   #flagLateDuplicates(
-    run: number,
     ids: readonly { key: number; idx: number }[],
     sameEvent: (first: number, later: number) => boolean,
   ): void {
-    const pairs = this.#q.oldMatches.all(run) as { later: number; first: number }[];
+    const pairs: { later: number; first: number }[] = [];
+    for (const { run } of this.#q.runs.all() as { run: number }[]) {
+      const bloom = this.#blooms.get(run);
+      for (const r of ids) {
+        if (bloom && !bloom.has(r.key)) continue;
+        for (const first of this.#q.probeRun.all(run, r.key) as number[]) pairs.push({ later: r.idx, first });
+      }
+    }
     for (let i = 1; i < ids.length; i++) {
       for (let j = i - 1; j >= 0 && ids[j]!.key === ids[i]!.key; j--) {
         pairs.push({ later: ids[i]!.idx, first: ids[j]!.idx });
@@ -308,7 +380,8 @@ export class LookupIndex {
 
   /**
    * One bounded step of background work, in its own short transaction: copy a chunk of a merge
-   * (starting one when MERGE_FANOUT runs of a level exist), or delete a chunk of a garbage run.
+   * (starting one when MERGE_FANOUT runs of a level exist), read a chunk of keys into the Bloom
+   * filter of a listed run that has none, or delete a chunk of a garbage run.
    * Returns false when there was nothing to do.
    */
   maintain(): boolean {
@@ -316,6 +389,7 @@ export class LookupIndex {
       this.#mergeStep();
       return true;
     }
+    if (this.#bloomStep()) return true;
     const g = this.#garbage[0];
     if (g === undefined) return false;
     if (this.#q.deleteRunChunk.run({ run: g, rows: CHUNK_ROWS }).changes === 0) this.#garbage.shift();
@@ -341,6 +415,7 @@ export class LookupIndex {
           done: false,
         })),
         target: this.#nextRun++,
+        bloom: this.#newBloom(Math.max(...src.map((r) => r.hi)) - Math.min(...src.map((r) => r.lo))),
         level: level + 1,
         lo: Math.min(...src.map((r) => r.lo)),
         hi: Math.max(...src.map((r) => r.hi)),
@@ -379,7 +454,9 @@ export class LookupIndex {
         if (src.at < src.rows.length && (!best || before(src.rows[src.at]!, best.rows[best.at]!))) best = src;
       }
       if (!best) break;
-      take.push(best.rows[best.at++]!);
+      const row = best.rows[best.at++]!;
+      if (row.key >= 0) m.bloom?.add(row.key);
+      take.push(row);
     }
     try {
       this.#db.transaction(() => {
@@ -395,6 +472,53 @@ export class LookupIndex {
     }
     if (take.length > 0) return;
     this.#garbage.push(...m.sources.map((src) => src.run));
+    for (const src of m.sources) this.#dropBloom(src.run);
+    if (m.bloom) this.#setBloom(m.target, m.bloom);
     this.#merge = undefined;
+  }
+
+  /** A filter for `n` keys if the budget has room for it, else undefined (seeks instead). */
+  #newBloom(n: number): KeyBloom | undefined {
+    const bloom = new KeyBloom(n);
+    return this.#bloomBytes + bloom.bytes <= MAX_BLOOM_BYTES ? bloom : undefined;
+  }
+
+  #setBloom(run: number, bloom: KeyBloom): void {
+    this.#dropBloom(run);
+    this.#blooms.set(run, bloom);
+    this.#bloomBytes += bloom.bytes;
+  }
+
+  #dropBloom(run: number): void {
+    const b = this.#blooms.get(run);
+    if (!b) return;
+    this.#blooms.delete(run);
+    this.#bloomBytes -= b.bytes;
+  }
+
+  /**
+   * Reads the next chunk of id keys of a listed run without a filter (runs listed before this
+   * process started, or merged over the budget) into its new filter; false when every listed run
+   * has one or none fits the budget.
+   */
+  #bloomStep(): boolean {
+    if (!this.#bloomBuild) {
+      const runs = this.#q.runs.all() as { run: number; lo: number; hi: number }[];
+      const r = runs.find((x) => !this.#blooms.has(x.run));
+      const bloom = r && this.#newBloom(r.hi - r.lo);
+      if (!r || !bloom) return false;
+      this.#bloomBuild = { run: r.run, bloom, after: -1 };
+    }
+    const b = this.#bloomBuild;
+    const keys = this.#q.idKeysAfter.all(b.run, b.after, BLOOM_CHUNK_KEYS) as number[];
+    for (const k of keys) b.bloom.add(k);
+    if (keys.length === BLOOM_CHUNK_KEYS) b.after = keys[keys.length - 1]!;
+    else {
+      this.#bloomBuild = undefined;
+      // Still listed? A merge may have unlisted it meanwhile (then its rows are garbage).
+      if ((this.#q.runs.all() as { run: number }[]).some((x) => x.run === b.run))
+        this.#setBloom(b.run, b.bloom);
+    }
+    return true;
   }
 }

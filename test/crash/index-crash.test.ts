@@ -51,8 +51,12 @@ async function ingestUntilKilled(srv: RunningServer, round: number, acked: strin
       }
     }
   };
+  const before = acked.length;
   const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-  await new Promise((r) => setTimeout(r, 600 + Math.floor(Math.random() * 900)));
+  // Kill after the first acknowledgement of this round (a loaded machine starts slowly), at a
+  // random moment while the indexer is busy behind the commits.
+  await vi.waitUntil(() => acked.length > before, { timeout: 20_000, interval: 20 });
+  await new Promise((r) => setTimeout(r, 300 + Math.floor(Math.random() * 900)));
   await srv.kill();
   await Promise.all(writers);
 }

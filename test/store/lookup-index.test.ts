@@ -9,27 +9,33 @@ import { TileBuilder } from '../../src/core/tiles.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import { type Db, openDatabase } from '../../src/store/db.js';
+import { DEFAULT_DEDUP_WINDOW } from '../../src/store/dedup-window.js';
 import { LogStore } from '../../src/store/log-store.js';
-import { MERGE_FANOUT } from '../../src/store/lookup-index.js';
+import { KeyBloom, MERGE_FANOUT } from '../../src/store/lookup-index.js';
+import { prng } from '../helpers/prng.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PER_BATCH = 20;
 
-function openStore(path: string) {
+function openStore(path: string, window = DEFAULT_DEDUP_WINDOW) {
   const db = openDatabase(path);
   const store = new LogStore(db, nodeSha256);
   const size = store.treeSize();
   const builder = new TileBuilder(size, store.loadEdge(size), nodeSha256);
-  store.openWriter();
+  store.openWriter(window);
   return { db, store, builder };
 }
 
+/** Event i of batch b: id d<b>-<i>, a fresh salt at every call. */
+const leafOf = (b: number, i: number) =>
+  eventLeaf({ kind: 'event', source: 's', id: `d${b}-${i}`, event: { b, i } }, Date.now(), nodeSha256);
+
 /** Appends batch `b` (ids d<b>-<i>) and writes it as one run at once. */
 function appendRun(s: ReturnType<typeof openStore>, b: number): void {
-  const items = Array.from({ length: PER_BATCH }, (_, i) =>
-    eventLeaf({ kind: 'event', source: 's', id: `d${b}-${i}`, event: { b, i } }, Date.now(), nodeSha256),
+  s.store.appendBatch(
+    Array.from({ length: PER_BATCH }, (_, i) => leafOf(b, i)),
+    s.builder,
   );
-  s.store.appendBatch(items, s.builder);
   s.store.background(s.builder.size, false, true);
 }
 
@@ -100,5 +106,67 @@ describe('lookup index', () => {
     } finally {
       s.db.close();
     }
+  });
+
+  test('late duplicates are found in fresh, merged and reopened runs (Bloom filters made at write, at merge, in the background)', () => {
+    const path = join(tempDir(), 'log.db');
+    // A window of one leaf: every resend below is past it, so only the indexer can catch it.
+    const tiny = { maxEntries: 1, windowMs: DEFAULT_DEDUP_WINDOW.windowMs };
+    let s = openStore(path, tiny);
+    const late = (db: Db) =>
+      db.prepare('SELECT idx, first_idx AS first FROM late_duplicates ORDER BY idx').all() as {
+        idx: number;
+        first: number;
+      }[];
+    /** Resends event (b, i) as a new leaf and indexes it; returns the new leaf's index. */
+    const resend = (b: number, i: number): number => {
+      const [r] = s.store.appendBatch([leafOf(b, i)], s.builder);
+      expect(r!.duplicate).toBe(false);
+      s.store.background(s.builder.size, false, true);
+      return r!.index;
+    };
+    try {
+      for (let b = 0; b <= MERGE_FANOUT; b++) appendRun(s, b);
+      for (let i = 0; i < 20 && runs(s.db).length > 2; i++) s.store.background(s.builder.size, true);
+      expect(runs(s.db).map((r) => r.level)).toEqual([0, 1]);
+      const a = resend(0, 3); // in the merged run
+      const b = resend(MERGE_FANOUT, 7); // in the fresh level-0 run
+      expect(late(s.db)).toEqual([
+        { idx: a, first: 3 },
+        { idx: b, first: MERGE_FANOUT * PER_BATCH + 7 },
+      ]);
+      s.db.close();
+      // A new process has no filters: the first resend is found by seeks, then the background
+      // builds the filters and the next one is found through them.
+      s = openStore(path, tiny);
+      const c = resend(2, 5);
+      for (let i = 0; i < 10; i++) s.store.background(s.builder.size, true);
+      const d = resend(MERGE_FANOUT, 1);
+      expect(late(s.db).slice(2)).toEqual([
+        { idx: c, first: 2 * PER_BATCH + 5 },
+        { idx: d, first: MERGE_FANOUT * PER_BATCH + 1 },
+      ]);
+      // An event never logged before is not flagged.
+      s.store.appendBatch([leafOf(99, 0)], s.builder);
+      s.store.background(s.builder.size, false, true);
+      expect(late(s.db)).toHaveLength(4);
+    } finally {
+      s.db.close();
+    }
+  });
+});
+
+describe('KeyBloom', () => {
+  test('never forgets a key; about 1 % false positives at 10 bits a key', () => {
+    const rand = prng(11);
+    const key = () => Math.floor(rand() * 2 ** 26) * 2 ** 26 + Math.floor(rand() * 2 ** 26);
+    const keys = Array.from({ length: 20_000 }, key);
+    const bloom = new KeyBloom(keys.length);
+    for (const k of keys) bloom.add(k);
+    for (const k of keys) expect(bloom.has(k)).toBe(true);
+    let fp = 0;
+    for (let i = 0; i < 20_000; i++) if (bloom.has(key())) fp++;
+    expect(fp / 20_000).toBeLessThan(0.03);
+    expect(bloom.bytes).toBe(25_000);
   });
 });
