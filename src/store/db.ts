@@ -188,6 +188,15 @@ const MIGRATIONS: readonly string[] = [
     SELECT 0, coalesce(max(idx) + 1, 0), coalesce(max(idx) + 1, 0) FROM entries;
   `,
   BUNDLE_BLOBS_MIGRATION, // entry_bundles (src/store/bundle-blobs.ts)
+  `
+  -- The Bloom filter of each listed lookup run's id keys (src/store/lookup-index.ts KeyBloom),
+  -- written with the run (or when a merge lists it) and deleted when it is unlisted, so a start
+  -- loads ~1.25 bytes per leaf instead of reading every key of every run.
+  CREATE TABLE IF NOT EXISTS lookup_blooms (
+    run  INTEGER PRIMARY KEY,
+    bits BLOB NOT NULL
+  );
+  `,
 ];
 
 /** Number of migrations this build knows. */

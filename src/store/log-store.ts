@@ -546,19 +546,19 @@ export class LogStore {
   /**
    * The committing thread's background work, after a commit (`idle` false) or on an idle
    * tick: indexes the tail of a tree of `size` leaves as one run when it holds RUN_LEAVES
-   * leaves or its oldest commit is RUN_AGE_MS old (or `force`), else does one bounded step
-   * of merging or garbage deletion (on an idle tick, steps for up to ~20 ms). Returns the
-   * cursor (leaves [0, cursor) are indexed).
+   * leaves or its oldest commit is RUN_AGE_MS old (or `force`: now, and nothing else), then
+   * does one bounded step of merging, filter building or garbage deletion (on an idle tick,
+   * steps for up to ~20 ms). Returns the cursor (leaves [0, cursor) are indexed).
    */
   background(size: number, idle: boolean, force = false): number {
     const t0 = performance.now();
     let to = this.#index.indexedTo();
     const due =
       size - to >= RUN_LEAVES || (this.#tailSince !== undefined && t0 - this.#tailSince >= RUN_AGE_MS);
-    if (size > to && (due || force)) {
-      to = this.indexAll(size);
-      if (!idle) return to;
-    }
+    if (size > to && (due || force)) to = this.indexAll(size);
+    if (force) return to;
+    // One bounded step of merging (or filter building) after every commit, also under
+    // sustained load (a busy writer must not starve it), and up to 20 ms of them when idle.
     while (this.#index.maintain() && idle && performance.now() - t0 < 20) {}
     return to;
   }

@@ -51,10 +51,26 @@ export class KeyBloom {
   readonly #bits: Uint32Array;
   readonly #m: number;
 
-  /** A filter sized for `n` keys. */
-  constructor(n: number) {
-    this.#m = Math.max(64, Math.ceil((n * 10) / 32) * 32);
-    this.#bits = new Uint32Array(this.#m / 32);
+  /** A filter sized for `n` keys, or over the stored bits of one ({@link KeyBloom.fromStored}). */
+  constructor(n: number, bits?: Uint32Array) {
+    this.#m = bits ? bits.length * 32 : Math.max(64, Math.ceil((n * 10) / 32) * 32);
+    this.#bits = bits ?? new Uint32Array(this.#m / 32);
+  }
+
+  /** The filter stored as `bytes` (little-endian 32-bit words, as {@link KeyBloom.stored} writes them). */
+  static fromStored(bytes: Uint8Array): KeyBloom {
+    const words = new Uint32Array(bytes.byteLength / 4);
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < words.length; i++) words[i] = v.getUint32(i * 4, true);
+    return new KeyBloom(0, words);
+  }
+
+  /** The bits as stored in lookup_blooms: little-endian 32-bit words. */
+  stored(): Uint8Array {
+    const out = new Uint8Array(this.#bits.byteLength);
+    const v = new DataView(out.buffer);
+    for (let i = 0; i < this.#bits.length; i++) v.setUint32(i * 4, this.#bits[i]!, true);
+    return out;
   }
 
   /** Bytes of memory the filter holds. */
@@ -126,8 +142,8 @@ interface MergeSource {
 interface Merge {
   readonly sources: MergeSource[];
   readonly target: number;
-  /** The target's id keys, as they are copied (undefined: over the Bloom budget). */
-  readonly bloom: KeyBloom | undefined;
+  /** The target's id keys, as they are copied (stored when the target is listed). */
+  readonly bloom: KeyBloom;
   readonly level: number;
   readonly lo: number;
   readonly hi: number;
@@ -187,6 +203,11 @@ export class LookupIndex {
         'DELETE FROM lookup_keys WHERE run = @run AND key <= coalesce((SELECT key FROM lookup_keys WHERE run = @run ORDER BY key LIMIT 1 OFFSET @rows), 9e18)',
       ),
       probeRun: db.prepare('SELECT idx FROM lookup_keys WHERE run = ? AND key = ?').pluck(),
+      storeBloom: db.prepare('INSERT OR REPLACE INTO lookup_blooms (run, bits) VALUES (?, ?)'),
+      dropBloom: db.prepare('DELETE FROM lookup_blooms WHERE run = ?'),
+      listedBlooms: db.prepare(
+        'SELECT b.run AS run, b.bits AS bits FROM lookup_blooms b JOIN lookup_runs r ON r.run = b.run ORDER BY b.run DESC',
+      ),
       idKeysAfter: db
         .prepare('SELECT key FROM lookup_keys WHERE run = ? AND key > ? ORDER BY key LIMIT ?')
         .pluck(),
@@ -278,6 +299,12 @@ export class LookupIndex {
       r = this.#q.nextRunAfter.get(r) as number | undefined;
     }
     this.#nextRun = (this.#q.maxRun.get() as number) + 1;
+    // The stored filters of listed runs, newest first, as far as the budget goes: a start
+    // reads ~1.25 bytes per leaf instead of rebuilding them from the runs' keys.
+    for (const r of this.#q.listedBlooms.iterate() as Iterable<{ run: number; bits: Buffer }>) {
+      if (this.#bloomBytes + r.bits.byteLength > MAX_BLOOM_BYTES) continue;
+      this.#setBloom(r.run, KeyBloom.fromStored(r.bits));
+    }
   }
 
   /**
@@ -311,6 +338,7 @@ export class LookupIndex {
     const order = Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || idxs[a]! - idxs[b]!);
     const run = this.#nextRun++;
     let ids: { key: number; idx: number }[] = [];
+    let bloom: KeyBloom | undefined;
     this.#db.transaction(() => {
       this.#insertRows(
         run,
@@ -320,12 +348,11 @@ export class LookupIndex {
       this.#flagLateDuplicates(ids, sameEvent);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
-    })();
-    const bloom = this.#newBloom(ids.length);
-    if (bloom) {
+      bloom = new KeyBloom(ids.length);
       for (const r of ids) bloom.add(r.key);
-      this.#setBloom(run, bloom);
-    }
+      this.#q.storeBloom.run(run, bloom.stored());
+    })();
+    if (bloom && this.#bloomBytes + bloom.bytes <= MAX_BLOOM_BYTES) this.#setBloom(run, bloom);
     return size;
   }
 
@@ -415,7 +442,7 @@ export class LookupIndex {
           done: false,
         })),
         target: this.#nextRun++,
-        bloom: this.#newBloom(Math.max(...src.map((r) => r.hi)) - Math.min(...src.map((r) => r.lo))),
+        bloom: new KeyBloom(Math.max(...src.map((r) => r.hi)) - Math.min(...src.map((r) => r.lo))),
         level: level + 1,
         lo: Math.min(...src.map((r) => r.lo)),
         hi: Math.max(...src.map((r) => r.hi)),
@@ -455,7 +482,7 @@ export class LookupIndex {
       }
       if (!best) break;
       const row = best.rows[best.at++]!;
-      if (row.key >= 0) m.bloom?.add(row.key);
+      if (row.key >= 0) m.bloom.add(row.key);
       take.push(row);
     }
     try {
@@ -463,7 +490,11 @@ export class LookupIndex {
         this.#insertRows(m.target, take);
         if (take.length > 0) return;
         this.#q.listRun.run(m.target, m.level, m.lo, m.hi);
-        for (const src of m.sources) this.#q.unlistRun.run(src.run);
+        this.#q.storeBloom.run(m.target, m.bloom.stored());
+        for (const src of m.sources) {
+          this.#q.unlistRun.run(src.run);
+          this.#q.dropBloom.run(src.run);
+        }
       })();
     } catch (err) {
       this.#garbage.push(m.target);
@@ -473,7 +504,7 @@ export class LookupIndex {
     if (take.length > 0) return;
     this.#garbage.push(...m.sources.map((src) => src.run));
     for (const src of m.sources) this.#dropBloom(src.run);
-    if (m.bloom) this.#setBloom(m.target, m.bloom);
+    if (this.#bloomBytes + m.bloom.bytes <= MAX_BLOOM_BYTES) this.#setBloom(m.target, m.bloom);
     this.#merge = undefined;
   }
 
@@ -516,8 +547,10 @@ export class LookupIndex {
     else {
       this.#bloomBuild = undefined;
       // Still listed? A merge may have unlisted it meanwhile (then its rows are garbage).
-      if ((this.#q.runs.all() as { run: number }[]).some((x) => x.run === b.run))
+      if ((this.#q.runs.all() as { run: number }[]).some((x) => x.run === b.run)) {
+        this.#q.storeBloom.run(b.run, b.bloom.stored());
         this.#setBloom(b.run, b.bloom);
+      }
     }
     return true;
   }

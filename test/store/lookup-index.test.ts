@@ -135,12 +135,17 @@ describe('lookup index', () => {
         { idx: a, first: 3 },
         { idx: b, first: MERGE_FANOUT * PER_BATCH + 7 },
       ]);
+      // Every listed run has its stored filter, and no unlisted run keeps one.
+      const stored = s.db.prepare('SELECT run FROM lookup_blooms ORDER BY run').pluck().all();
+      expect(stored).toEqual(runs(s.db).map((r) => r.run));
+      // A new process loads the stored filters; one deleted (a log from before they were
+      // stored) is sought for every key until the background rebuilds and stores it.
+      s.db.prepare('DELETE FROM lookup_blooms WHERE run = ?').run(runs(s.db)[1]!.run);
       s.db.close();
-      // A new process has no filters: the first resend is found by seeks, then the background
-      // builds the filters and the next one is found through them.
       s = openStore(path, tiny);
       const c = resend(2, 5);
       for (let i = 0; i < 10; i++) s.store.background(s.builder.size, true);
+      expect(s.db.prepare('SELECT count(*) FROM lookup_blooms').pluck().get()).toBe(runs(s.db).length);
       const d = resend(MERGE_FANOUT, 1);
       expect(late(s.db).slice(2)).toEqual([
         { idx: c, first: 2 * PER_BATCH + 5 },
