@@ -1,0 +1,76 @@
+/**
+ * JSON parse micro benchmark (issue 11): main-thread cost per decision of the lossless JSON path
+ * of an OPA upload, old (the test oracle, test/core/json-oracle/) against new (src/core) against
+ * native JSON.parse, on OPA-shaped bodies of 446 decisions built from the shared samples (some
+ * with 19-digit integers). Old and new run interleaved in one process, round after round, so
+ * their ratio is meaningful on a shared machine (absolute numbers are not).
+ *
+ *   npx tsc -p tsconfig.bench.json && node .bench-build/bench/json-parse.js [--rounds=N]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseJson } from '../src/core/json.js';
+import { JsonByteGuard } from '../src/core/json-guard.js';
+import { parseJson as oldParseJson, stringifyJson } from '../test/core/json-oracle/json.js';
+import { JsonByteGuard as OldJsonByteGuard } from '../test/core/json-oracle/json-guard.js';
+import { ROOT } from './lib.js';
+
+const DECISIONS = 446;
+const BODIES = 20;
+
+/** Upload bodies as OPA sends them: `[e,...]`, fresh decision ids, exact integers kept. */
+function bodies(): string[] {
+  const raw = readFileSync(join(ROOT, 'test', 'fixtures', 'opa', 'upload-batch.json'), 'utf8');
+  const events = oldParseJson(raw) as Record<string, unknown>[];
+  const out: string[] = [];
+  for (let b = 0; b < BODIES; b++) {
+    const items: string[] = [];
+    for (let i = 0; i < DECISIONS; i++) {
+      const e = { ...events[(b * DECISIONS + i) % events.length]!, decision_id: crypto.randomUUID() };
+      items.push(stringifyJson(e as Parameters<typeof stringifyJson>[0]));
+    }
+    out.push(`[${items.join(',')}]`);
+  }
+  return out;
+}
+
+/** Microseconds per decision of `fn` over every body. */
+function time(texts: string[], fn: (s: string, i: number) => void): number {
+  const t = process.hrtime.bigint();
+  texts.forEach(fn);
+  return Number(process.hrtime.bigint() - t) / 1e3 / (texts.length * DECISIONS);
+}
+
+function main(): void {
+  const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 30);
+  const texts = bodies();
+  const bytes = texts.map((t) => Buffer.from(t, 'utf8'));
+  const lim = { maxItems: 100_000 };
+  const cases: Record<string, (s: string, i: number) => void> = {
+    'old parse': (s) => oldParseJson(s, lim),
+    'new parse': (s) => parseJson(s, lim),
+    'native JSON.parse': (s) => JSON.parse(s),
+    'old guard': (_, i) => new OldJsonByteGuard(lim).push(bytes[i]!),
+    'new guard': (_, i) => new JsonByteGuard(lim).push(bytes[i]!),
+  };
+  const best: Record<string, number> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(cases)) {
+      const us = time(texts, fn);
+      if (r >= 3) best[name] = Math.min(best[name] ?? Number.POSITIVE_INFINITY, us);
+    }
+  }
+  const size = texts.reduce((n, t) => n + t.length, 0) / (texts.length * DECISIONS);
+  console.log(
+    `${BODIES} bodies x ${DECISIONS} decisions, ~${size.toFixed(0)} chars/decision; best of ${rounds - 3} rounds`,
+  );
+  for (const [name, us] of Object.entries(best))
+    console.log(`${name.padEnd(18)} ${us.toFixed(2)} us/decision`);
+  const old = best['old parse']! + best['old guard']!;
+  const now = best['new parse']! + best['new guard']!;
+  console.log(
+    `guard + parse: old ${old.toFixed(2)}, new ${now.toFixed(2)} us/decision (x${(old / now).toFixed(2)})`,
+  );
+}
+
+main();
