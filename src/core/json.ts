@@ -100,8 +100,12 @@ function* batchItems(
   scan: JsonReader,
   slice: number,
 ): Generator<void, CborValue[], void> {
-  const items: CborValue[] = [];
   const spans = scan.spans;
+  // A top-level array small enough: one native parse of the whole text, no group copies. If it
+  // throws, some element is invalid and the groups below find which, as before.
+  const whole = scan.batchDepth === 1 && text.length <= NATIVE_MAX_CHARS ? nativeParse(text) : undefined;
+  if (whole !== undefined) return yield* checkedItems(text, lim, scan, whole.value as CborValue[], slice);
+  const items: CborValue[] = [];
   let first = 0;
   const flush = function* (upTo: number): Generator<void, void, void> {
     if (first < upTo) {
@@ -125,6 +129,28 @@ function* batchItems(
     } else if (sp.end - spans[first]!.start > NATIVE_MAX_CHARS) yield* flush(k + 1);
   }
   yield* flush(spans.length);
+  return items;
+}
+
+/**
+ * The batch elements of a natively parsed top-level array: each as JSON.parse gave it, unless it
+ * holds a big integer or lost a duplicate key (fewer keys than written), then the exact reader's.
+ */
+function* checkedItems(
+  text: string,
+  lim: JsonLimits,
+  scan: JsonReader,
+  native: CborValue[],
+  slice: number,
+): Generator<void, CborValue[], void> {
+  const spans = scan.spans;
+  const items: CborValue[] = new Array(spans.length);
+  for (let k = 0; k < spans.length; k++) {
+    const sp = spans[k]!;
+    const v = native[k]!;
+    if (!sp.big && countKeys(v) === sp.keys) items[k] = v;
+    else items[k] = yield* exact(text, lim, sp.start, sp.end, scan.batchDepth, k, slice);
+  }
   return items;
 }
 
