@@ -18,7 +18,7 @@
  */
 import { toBase64 } from './bytes.js';
 import type { CborValue } from './cbor.js';
-import { type JsonLimits, JsonReader, type Span } from './json-reader.js';
+import { fastScan, type JsonLimits, JsonReader, type ScanResult, type Span } from './json-reader.js';
 
 export { JsonError, type JsonErrorCode, type JsonLimits } from './json-reader.js';
 
@@ -71,9 +71,7 @@ export function* parseJsonSteps(
   sliceChars = JSON_SLICE_CHARS,
 ): Generator<void, CborValue, void> {
   const lim: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...limits };
-  const scan = new JsonReader(text, lim, false);
-  while (!scan.step(scan.pos + sliceChars)) yield;
-  scan.finish();
+  const scan = (yield* fastScan(text, lim, sliceChars)) ?? (yield* slowScan(text, lim, sliceChars));
   if (scan.batchStart < 0) return yield* single(text, lim, scan.outside, sliceChars);
   const items = yield* batchItems(text, lim, scan, sliceChars);
   if (scan.batchDepth === 1) return items;
@@ -82,6 +80,17 @@ export function* parseJsonSteps(
   const obj = (yield* single(rest, lim, scan.outside, sliceChars)) as Record<string, CborValue>;
   obj[lim.batchKey!] = items;
   return obj;
+}
+
+/**
+ * The reader's scan pass, after fastScan found the text malformed or past a limit: it throws
+ * the precise error (offset, code, item), or returns what fastScan would have.
+ */
+function* slowScan(text: string, lim: JsonLimits, slice: number): Generator<void, ScanResult, void> {
+  const scan = new JsonReader(text, lim, false);
+  while (!scan.step(scan.pos + slice)) yield;
+  scan.finish();
+  return scan;
 }
 
 /** One whole document: native JSON.parse when that is exact and small, else the exact reader. */
@@ -97,7 +106,7 @@ function* single(text: string, lim: JsonLimits, info: Span, slice: number): Gene
 function* batchItems(
   text: string,
   lim: JsonLimits,
-  scan: JsonReader,
+  scan: ScanResult,
   slice: number,
 ): Generator<void, CborValue[], void> {
   const spans = scan.spans;
@@ -139,7 +148,7 @@ function* batchItems(
 function* checkedItems(
   text: string,
   lim: JsonLimits,
-  scan: JsonReader,
+  scan: ScanResult,
   native: CborValue[],
   slice: number,
 ): Generator<void, CborValue[], void> {

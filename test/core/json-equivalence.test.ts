@@ -8,11 +8,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonError, type JsonLimits, parseJsonSteps } from '../../src/core/json.js';
+import { DEFAULT_JSON_LIMITS, JsonError, type JsonLimits, parseJsonSteps } from '../../src/core/json.js';
 import { JsonByteGuard } from '../../src/core/json-guard.js';
+import { fastScan } from '../../src/core/json-reader.js';
 import { parseJsonSteps as oldParseJsonSteps } from './json-oracle/json.js';
 import { JsonByteGuard as OldJsonByteGuard } from './json-oracle/json-guard.js';
-import { JsonError as OldJsonError } from './json-oracle/json-reader.js';
+import { JsonError as OldJsonError, JsonReader as OldJsonReader } from './json-oracle/json-reader.js';
 
 const RUNS = 4000;
 
@@ -153,6 +154,27 @@ describe('JSON parser: same results and refusals as the oracle', () => {
         expect(got).toEqual(want);
       }),
       { numRuns: RUNS, seed: 0x11_0001 },
+    );
+  });
+});
+
+describe('fastScan: the reader scan pass, or undefined where it throws', () => {
+  it('finds the same batch array, element spans, key counts and big integers', () => {
+    fc.assert(
+      fc.property(text, limits, fc.constantFrom(1 << 17, 1, 5), (t, lim, slice) => {
+        const full = { ...DEFAULT_JSON_LIMITS, ...lim };
+        const got = drain(fastScan(t, full, slice));
+        const want = outcome(() => {
+          const r = new OldJsonReader(t, full, false);
+          r.step(Number.POSITIVE_INFINITY);
+          r.finish();
+          const { spans, outside, batchDepth, batchStart, batchEnd } = r;
+          return { spans, outside, batchDepth, batchStart, batchEnd };
+        });
+        if ('value' in want) expect(got).toEqual(want.value);
+        else expect(got).toBeUndefined();
+      }),
+      { numRuns: RUNS, seed: 0x11_0003 },
     );
   });
 });
