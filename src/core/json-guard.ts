@@ -65,19 +65,34 @@ export class JsonByteGuard {
       if (++this.#str > max) this.#fail('string too long', 'string_too_long', i);
       return i + 1;
     }
-    let q = chunk.indexOf(0x22, i);
-    if (q < 0) q = chunk.length;
-    if (this.#bs !== -1 && this.#bs < i) this.#bs = chunk.indexOf(0x5c, i);
-    const stop = this.#bs >= 0 && this.#bs < q ? this.#bs : q;
+    const stop = this.#special(chunk, i);
     if (this.#str + (stop - i) > max) this.#fail('string too long', 'string_too_long', i + max - this.#str);
     this.#str += stop - i;
-    if (stop === q) {
-      if (q < chunk.length) this.#inString = false;
-      return q + 1;
+    if (stop === chunk.length) return stop;
+    if (chunk[stop] === 0x22) {
+      this.#inString = false;
+      return stop + 1;
     }
     this.#escape = true;
     if (++this.#str > max) this.#fail('string too long', 'string_too_long', stop);
     return stop + 1;
+  }
+
+  /**
+   * The next quote or backslash from chunk[i] (chunk.length if none): a byte loop for the first
+   * 32 bytes (most strings are shorter, and a native call costs more), native indexOf beyond.
+   */
+  #special(chunk: Uint8Array, i: number): number {
+    const short = Math.min(chunk.length, i + 32);
+    for (let j = i; j < short; j++) {
+      const b = chunk[j]!;
+      if (b === 0x22 || b === 0x5c) return j;
+    }
+    if (short === chunk.length) return short;
+    let q = chunk.indexOf(0x22, short);
+    if (q < 0) q = chunk.length;
+    if (this.#bs !== -1 && this.#bs < short) this.#bs = chunk.indexOf(0x5c, short);
+    return this.#bs >= 0 && this.#bs < q ? this.#bs : q;
   }
 
   #structural(b: number, i: number): void {
