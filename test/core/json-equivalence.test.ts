@@ -43,6 +43,9 @@ const stringText = fc.oneof(
   fc.string({ maxLength: 12 }).map((s) => JSON.stringify(s)),
   fc.string({ unit: 'binary', maxLength: 8 }).map((s) => JSON.stringify(s)),
   bigInt.map((n) => `"${n}"`),
+  fc
+    .array(fc.constantFrom('a', 'bcd', '\\\\', '\\"', '\\n', 'é', '😀', '\\u0041', ' '), { maxLength: 40 })
+    .map((xs) => `"${xs.join('')}"`),
   fc.constantFrom(
     '"\\u00e9\\ud83d\\ude00"',
     '"a\\\\"',
@@ -51,6 +54,25 @@ const stringText = fc.oneof(
     '"\\u0000"',
   ),
 );
+
+/** Strings of 0 to ~300 characters, escapes anywhere (the guard reads short and long ones apart). */
+const longString = fc
+  .array(
+    fc.constantFrom(
+      'abcdefghijklmnopqrstuvwxyz0123456789',
+      'x',
+      'y'.repeat(31),
+      'z'.repeat(32),
+      '\\\\',
+      '\\"',
+      '\\u0041',
+      'é',
+    ),
+    {
+      maxLength: 16,
+    },
+  )
+  .map((xs) => `"${xs.join('')}"`);
 
 /** JSON-ish text: mostly valid, with duplicate keys, big integers and whitespace anywhere. */
 const { value: jsonText } = fc.letrec<{ value: string }>((tie) => ({
@@ -106,6 +128,10 @@ const text = fc.oneof(
   jsonText.map((t) => `{"kind":"EventList","items":${t}}`),
   fc.array(jsonText, { maxLength: 8 }).map((xs) => `{"apiVersion":"v1","items":[${xs.join(',')}],"x":1}`),
   fc.array(jsonText, { maxLength: 8 }).map((xs) => `[${xs.join(',')}]`),
+  fc.array(longString, { maxLength: 8 }).map((xs) => `[${xs.join(',')}]`),
+  fc
+    .array(fc.tuple(longString, longString), { maxLength: 4 })
+    .map((xs) => `{${xs.map(([k, v]) => `${k}:${v}`).join(',')}}`),
 );
 
 /** Limits: the defaults, or low ones that generated texts reach. */
@@ -116,7 +142,7 @@ const limits: fc.Arbitrary<Partial<JsonLimits>> = fc.oneof(
     {
       maxDepth: fc.integer({ min: 1, max: 8 }),
       maxNumberLength: fc.integer({ min: 1, max: 24 }),
-      maxStringLength: fc.integer({ min: 0, max: 12 }),
+      maxStringLength: fc.integer({ min: 0, max: 120 }),
       maxKeys: fc.integer({ min: 0, max: 5 }),
       maxItems: fc.integer({ min: 0, max: 6 }),
       batchKey: fc.constantFrom(undefined, 'items', 'a'),
@@ -179,25 +205,47 @@ describe('fastScan: the reader scan pass, or undefined where it throws', () => {
   });
 });
 
+/** The guards' outcomes for `t` fed in chunks cut at `cuts`. */
+function guardOutcomes(t: string, lim: Partial<JsonLimits>, cuts: number[]): [Outcome, Outcome] {
+  const bytes = Buffer.from(t, 'utf8');
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...at, bytes.length]) {
+    chunks.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  const oldGuard = new OldJsonByteGuard(lim);
+  const newGuard = new JsonByteGuard(lim);
+  return [
+    outcome(() => chunks.map((c) => newGuard.push(c)).length),
+    outcome(() => chunks.map((c) => oldGuard.push(c)).length),
+  ];
+}
+
 describe('JSON byte guard: same refusals as the oracle', () => {
   it('refuses generated bodies at the same byte, whatever the chunking', () => {
     fc.assert(
       fc.property(text, limits, fc.array(fc.nat(), { maxLength: 6 }), (t, lim, cuts) => {
-        const bytes = Buffer.from(t, 'utf8');
-        const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-        const chunks: Uint8Array[] = [];
-        let prev = 0;
-        for (const c of [...at, bytes.length]) {
-          chunks.push(bytes.subarray(prev, c));
-          prev = c;
-        }
-        const oldGuard = new OldJsonByteGuard(lim);
-        const newGuard = new JsonByteGuard(lim);
-        const want = outcome(() => chunks.map((c) => oldGuard.push(c)).length);
-        const got = outcome(() => chunks.map((c) => newGuard.push(c)).length);
+        const [got, want] = guardOutcomes(t, lim, cuts);
         expect(got).toEqual(want);
       }),
       { numRuns: RUNS, seed: 0x11_0002 },
+    );
+  });
+
+  it('finds the same string ends (then commas) in arrays of long strings with escapes', () => {
+    const lim = fc.record({
+      maxItems: fc.integer({ min: 1, max: 8 }),
+      maxStringLength: fc.integer({ min: 4, max: 120 }),
+    });
+    const body = fc.array(longString, { minLength: 1, maxLength: 10 }).map((xs) => `[${xs.join(',')}]`);
+    fc.assert(
+      fc.property(body, lim, fc.array(fc.nat(), { maxLength: 4 }), (t, l, cuts) => {
+        const [got, want] = guardOutcomes(t, l, cuts);
+        expect(got).toEqual(want);
+      }),
+      { numRuns: RUNS, seed: 0x11_0004 },
     );
   });
 });
