@@ -142,8 +142,9 @@ function* batchItems(
 }
 
 /**
- * The batch elements of a natively parsed top-level array: each as JSON.parse gave it, unless it
- * holds a big integer or lost a duplicate key (fewer keys than written), then the exact reader's.
+ * The batch elements of a natively parsed top-level array: each as JSON.parse gave it (one
+ * with a big integer parsed again, see withBigIntegers), unless it lost a duplicate key (fewer
+ * keys than written) or cannot be read that way, then the exact reader's.
  */
 function* checkedItems(
   text: string,
@@ -156,8 +157,8 @@ function* checkedItems(
   const items: CborValue[] = new Array(spans.length);
   for (let k = 0; k < spans.length; k++) {
     const sp = spans[k]!;
-    const v = native[k]!;
-    if (!sp.big && countKeys(v) === sp.keys) items[k] = v;
+    const v = sp.big ? withBigIntegers(text.slice(sp.start, sp.end)) : native[k]!;
+    if (v !== undefined && countKeys(v) === sp.keys) items[k] = v;
     else items[k] = yield* exact(text, lim, sp.start, sp.end, scan.batchDepth, k, slice);
   }
   return items;
@@ -176,6 +177,53 @@ function* exact(
   const r = new JsonReader(text, lim, true, start, end, depth, item);
   while (!r.step(r.pos + slice)) yield;
   return r.finish();
+}
+
+/** A string literal, or a number literal of valid JSON text (outside strings, only these hold `"` or digits). */
+const LITERAL = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * A valid JSON element holding integers of 16+ digits, natively parsed and exact: each such
+ * integer is replaced by a marker string ("\u0000" and its index) before JSON.parse and the
+ * marker by the integer after (number if safe, else bigint, as the exact reader gives it).
+ * Undefined (the caller uses the exact reader) if the text already holds a `\u0000` escape,
+ * which could be taken for a marker, or does not parse.
+ */
+function withBigIntegers(element: string): CborValue | undefined {
+  if (element.includes('\\u0000')) return undefined;
+  const ints: string[] = [];
+  const marked = element.replace(LITERAL, (t) => {
+    const c = t.charCodeAt(0);
+    if (c === 0x22 || t.length - (c === 0x2d ? 1 : 0) < 16 || /[.eE]/.test(t)) return t;
+    ints.push(t);
+    return `"\\u0000${ints.length - 1}"`;
+  });
+  const parsed = nativeParse(marked);
+  return parsed && unmark(parsed.value, ints);
+}
+
+/** The integer a marker string stands for, or undefined if `x` is not a marker. */
+function marker(x: CborValue, ints: string[]): number | bigint | undefined {
+  if (typeof x !== 'string' || x.charCodeAt(0) !== 0) return undefined;
+  const t = ints[Number(x.slice(1))]!;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : BigInt(t);
+}
+
+/** `v` with every marker string (withBigIntegers) replaced by its integer, in place. */
+function unmark(v: CborValue, ints: string[]): CborValue {
+  const m = marker(v, ints);
+  if (m !== undefined) return m;
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, CborValue>;
+  for (const k of Object.keys(o)) {
+    const x = o[k]!;
+    const y = x !== null && typeof x === 'object' ? unmark(x, ints) : marker(x, ints);
+    // defineProperty: a "__proto__" key is data (as JSON.parse made it), not the prototype.
+    if (y !== undefined && y !== x)
+      Object.defineProperty(o, k, { value: y, enumerable: true, writable: true, configurable: true });
+  }
+  return v;
 }
 
 /** JSON.parse, or undefined if it throws (the exact reader then reports the error precisely). */
