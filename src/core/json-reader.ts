@@ -7,7 +7,8 @@
  * body. In scan mode it builds nothing and records where each batch element lies (checking
  * structure, but leaving the inside of strings and numbers to the second pass, which reads
  * every element again); in build mode it validates everything and constructs the value exactly
- * (integers beyond 2^53 as bigint, duplicate keys refused).
+ * (integers beyond 2^53 as bigint, duplicate keys refused). fastScan is the scan mode as one
+ * tight loop, for the common case of a text the scan accepts.
  */
 import type { CborObject, CborValue } from './cbor.js';
 

@@ -8,13 +8,15 @@
  * key is an ordinary own property, as with JSON.parse.
  *
  * Limits (JsonLimits, DEFAULT_JSON_LIMITS) are enforced while reading, by one linear pass
- * (core/json-reader.ts) that stops at the first character past a limit. Only after that pass
- * accepted the whole text is it turned into values: groups of batch elements (the top-level
- * array, or a top-level object's `batchKey` array) of up to 1 Mi characters through the native
- * JSON.parse (fast) when they hold no 16+ digit integer, everything else through the exact
- * iterative reader. The work is a generator that pauses after every slice of about
- * `sliceChars` characters, so an I/O layer can yield to its event loop between slices
- * (parseJsonSteps); parseJson runs it to the end at once.
+ * (core/json-reader.ts: fastScan, or the reader's scan for the precise error) that stops at the
+ * first character past a limit. Only after that pass accepted the whole text is it turned into
+ * values: a top-level array of up to 1 Mi characters by one native JSON.parse (an element with
+ * a 16+ digit integer parsed again with the integers put back exactly), other batch elements
+ * (a top-level object's `batchKey` array) in groups of up to 1 Mi characters through JSON.parse
+ * when they hold no 16+ digit integer; everything else, and any element that lost a duplicate
+ * key, through the exact iterative reader. The work is a generator that pauses after every
+ * slice of about `sliceChars` characters, so an I/O layer can yield to its event loop between
+ * slices (parseJsonSteps); parseJson runs it to the end at once.
  */
 import { toBase64 } from './bytes.js';
 import type { CborValue } from './cbor.js';
