@@ -21,6 +21,8 @@ export class JsonByteGuard {
   #escape = false;
   #str = 0;
   #num = 0;
+  /** Next backslash in the current chunk at or after the string cursor (-1: none, -2: not looked). */
+  #bs = -2;
 
   /** A guard for one body, under the parser's `limits` (missing ones default as there). */
   constructor(limits: Partial<JsonLimits> = {}) {
@@ -29,24 +31,15 @@ export class JsonByteGuard {
 
   /** Checks the next bytes of the body; throws JsonError (offset in bytes) past a limit. */
   push(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
+    this.#bs = -2;
+    let i = 0;
+    while (i < chunk.length) {
       if (this.#inString) {
-        if (this.#escape) this.#escape = false;
-        else if (b === 0x5c) this.#escape = true;
-        else if (b === 0x22) {
-          this.#inString = false;
-          continue;
-        }
-        if (++this.#str > 3 * this.#lim.maxStringLength) this.#fail('string too long', 'string_too_long', i);
-      } else if (
-        (b >= 0x30 && b <= 0x39) ||
-        b === 0x2d ||
-        b === 0x2b ||
-        b === 0x2e ||
-        b === 0x65 ||
-        b === 0x45
-      ) {
+        i = this.#stringBytes(chunk, i);
+        continue;
+      }
+      const b = chunk[i]!;
+      if ((b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e || b === 0x65 || b === 0x45) {
         if (++this.#num > this.#lim.maxNumberLength) {
           this.#fail(`number longer than ${this.#lim.maxNumberLength} characters`, 'number_too_long', i);
         }
@@ -54,8 +47,52 @@ export class JsonByteGuard {
         this.#num = 0;
         this.#structural(b, i);
       }
+      i++;
     }
     this.#offset += chunk.length;
+  }
+
+  /**
+   * Inside a string from chunk[i]: jumps (native indexOf, not a byte loop: string contents are
+   * most of an OPA body) to the next quote or backslash, counting every byte between the quotes
+   * (escapes included) against the loose length limit, refused at the first byte past it.
+   * Returns where to go on.
+   */
+  #stringBytes(chunk: Uint8Array, i: number): number {
+    const max = 3 * this.#lim.maxStringLength;
+    if (this.#escape) {
+      this.#escape = false;
+      if (++this.#str > max) this.#fail('string too long', 'string_too_long', i);
+      return i + 1;
+    }
+    const stop = this.#special(chunk, i);
+    if (this.#str + (stop - i) > max) this.#fail('string too long', 'string_too_long', i + max - this.#str);
+    this.#str += stop - i;
+    if (stop === chunk.length) return stop;
+    if (chunk[stop] === 0x22) {
+      this.#inString = false;
+      return stop + 1;
+    }
+    this.#escape = true;
+    if (++this.#str > max) this.#fail('string too long', 'string_too_long', stop);
+    return stop + 1;
+  }
+
+  /**
+   * The next quote or backslash from chunk[i] (chunk.length if none): a byte loop for the first
+   * 32 bytes (most strings are shorter, and a native call costs more), native indexOf beyond.
+   */
+  #special(chunk: Uint8Array, i: number): number {
+    const short = Math.min(chunk.length, i + 32);
+    for (let j = i; j < short; j++) {
+      const b = chunk[j]!;
+      if (b === 0x22 || b === 0x5c) return j;
+    }
+    if (short === chunk.length) return short;
+    let q = chunk.indexOf(0x22, short);
+    if (q < 0) q = chunk.length;
+    if (this.#bs !== -1 && this.#bs < short) this.#bs = chunk.indexOf(0x5c, short);
+    return this.#bs >= 0 && this.#bs < q ? this.#bs : q;
   }
 
   #structural(b: number, i: number): void {

@@ -8,17 +8,19 @@
  * key is an ordinary own property, as with JSON.parse.
  *
  * Limits (JsonLimits, DEFAULT_JSON_LIMITS) are enforced while reading, by one linear pass
- * (core/json-reader.ts) that stops at the first character past a limit. Only after that pass
- * accepted the whole text is it turned into values: groups of batch elements (the top-level
- * array, or a top-level object's `batchKey` array) of up to 1 Mi characters through the native
- * JSON.parse (fast) when they hold no 16+ digit integer, everything else through the exact
- * iterative reader. The work is a generator that pauses after every slice of about
- * `sliceChars` characters, so an I/O layer can yield to its event loop between slices
- * (parseJsonSteps); parseJson runs it to the end at once.
+ * (core/json-reader.ts: fastScan, or the reader's scan for the precise error) that stops at the
+ * first character past a limit. Only after that pass accepted the whole text is it turned into
+ * values: a top-level array of up to 1 Mi characters by one native JSON.parse (an element with
+ * a 16+ digit integer parsed again with the integers put back exactly), other batch elements
+ * (a top-level object's `batchKey` array) in groups of up to 1 Mi characters through JSON.parse
+ * when they hold no 16+ digit integer; everything else, and any element that lost a duplicate
+ * key, through the exact iterative reader. The work is a generator that pauses after every
+ * slice of about `sliceChars` characters, so an I/O layer can yield to its event loop between
+ * slices (parseJsonSteps); parseJson runs it to the end at once.
  */
 import { toBase64 } from './bytes.js';
 import type { CborValue } from './cbor.js';
-import { type JsonLimits, JsonReader, type Span } from './json-reader.js';
+import { fastScan, type JsonLimits, JsonReader, type ScanResult, type Span } from './json-reader.js';
 
 export { JsonError, type JsonErrorCode, type JsonLimits } from './json-reader.js';
 
@@ -71,9 +73,7 @@ export function* parseJsonSteps(
   sliceChars = JSON_SLICE_CHARS,
 ): Generator<void, CborValue, void> {
   const lim: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...limits };
-  const scan = new JsonReader(text, lim, false);
-  while (!scan.step(scan.pos + sliceChars)) yield;
-  scan.finish();
+  const scan = (yield* fastScan(text, lim, sliceChars)) ?? (yield* slowScan(text, lim, sliceChars));
   if (scan.batchStart < 0) return yield* single(text, lim, scan.outside, sliceChars);
   const items = yield* batchItems(text, lim, scan, sliceChars);
   if (scan.batchDepth === 1) return items;
@@ -82,6 +82,17 @@ export function* parseJsonSteps(
   const obj = (yield* single(rest, lim, scan.outside, sliceChars)) as Record<string, CborValue>;
   obj[lim.batchKey!] = items;
   return obj;
+}
+
+/**
+ * The reader's scan pass, after fastScan found the text malformed or past a limit: it throws
+ * the precise error (offset, code, item), or returns what fastScan would have.
+ */
+function* slowScan(text: string, lim: JsonLimits, slice: number): Generator<void, ScanResult, void> {
+  const scan = new JsonReader(text, lim, false);
+  while (!scan.step(scan.pos + slice)) yield;
+  scan.finish();
+  return scan;
 }
 
 /** One whole document: native JSON.parse when that is exact and small, else the exact reader. */
@@ -97,11 +108,15 @@ function* single(text: string, lim: JsonLimits, info: Span, slice: number): Gene
 function* batchItems(
   text: string,
   lim: JsonLimits,
-  scan: JsonReader,
+  scan: ScanResult,
   slice: number,
 ): Generator<void, CborValue[], void> {
-  const items: CborValue[] = [];
   const spans = scan.spans;
+  // A top-level array small enough: one native parse of the whole text, no group copies. If it
+  // throws, some element is invalid and the groups below find which, as before.
+  const whole = scan.batchDepth === 1 && text.length <= NATIVE_MAX_CHARS ? nativeParse(text) : undefined;
+  if (whole !== undefined) return yield* checkedItems(text, lim, scan, whole.value as CborValue[], slice);
+  const items: CborValue[] = [];
   let first = 0;
   const flush = function* (upTo: number): Generator<void, void, void> {
     if (first < upTo) {
@@ -128,6 +143,29 @@ function* batchItems(
   return items;
 }
 
+/**
+ * The batch elements of a natively parsed top-level array: each as JSON.parse gave it (one
+ * with a big integer parsed again, see withBigIntegers), unless it lost a duplicate key (fewer
+ * keys than written) or cannot be read that way, then the exact reader's.
+ */
+function* checkedItems(
+  text: string,
+  lim: JsonLimits,
+  scan: ScanResult,
+  native: CborValue[],
+  slice: number,
+): Generator<void, CborValue[], void> {
+  const spans = scan.spans;
+  const items: CborValue[] = new Array(spans.length);
+  for (let k = 0; k < spans.length; k++) {
+    const sp = spans[k]!;
+    const v = sp.big ? withBigIntegers(text.slice(sp.start, sp.end)) : native[k]!;
+    if (v !== undefined && countKeys(v) === sp.keys) items[k] = v;
+    else items[k] = yield* exact(text, lim, sp.start, sp.end, scan.batchDepth, k, slice);
+  }
+  return items;
+}
+
 /** The exact reader over text[start, end), pausing every `slice` characters. */
 function* exact(
   text: string,
@@ -141,6 +179,53 @@ function* exact(
   const r = new JsonReader(text, lim, true, start, end, depth, item);
   while (!r.step(r.pos + slice)) yield;
   return r.finish();
+}
+
+/** A string literal, or a number literal of valid JSON text (outside strings, only these hold `"` or digits). */
+const LITERAL = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * A valid JSON element holding integers of 16+ digits, natively parsed and exact: each such
+ * integer is replaced by a marker string ("\u0000" and its index) before JSON.parse and the
+ * marker by the integer after (number if safe, else bigint, as the exact reader gives it).
+ * Undefined (the caller uses the exact reader) if the text already holds a `\u0000` escape,
+ * which could be taken for a marker, or does not parse.
+ */
+function withBigIntegers(element: string): CborValue | undefined {
+  if (element.includes('\\u0000')) return undefined;
+  const ints: string[] = [];
+  const marked = element.replace(LITERAL, (t) => {
+    const c = t.charCodeAt(0);
+    if (c === 0x22 || t.length - (c === 0x2d ? 1 : 0) < 16 || /[.eE]/.test(t)) return t;
+    ints.push(t);
+    return `"\\u0000${ints.length - 1}"`;
+  });
+  const parsed = nativeParse(marked);
+  return parsed && unmark(parsed.value, ints);
+}
+
+/** The integer a marker string stands for, or undefined if `x` is not a marker. */
+function marker(x: CborValue, ints: string[]): number | bigint | undefined {
+  if (typeof x !== 'string' || x.charCodeAt(0) !== 0) return undefined;
+  const t = ints[Number(x.slice(1))]!;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : BigInt(t);
+}
+
+/** `v` with every marker string (withBigIntegers) replaced by its integer, in place. */
+function unmark(v: CborValue, ints: string[]): CborValue {
+  const m = marker(v, ints);
+  if (m !== undefined) return m;
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, CborValue>;
+  for (const k of Object.keys(o)) {
+    const x = o[k]!;
+    const y = x !== null && typeof x === 'object' ? unmark(x, ints) : marker(x, ints);
+    // defineProperty: a "__proto__" key is data (as JSON.parse made it), not the prototype.
+    if (y !== undefined && y !== x)
+      Object.defineProperty(o, k, { value: y, enumerable: true, writable: true, configurable: true });
+  }
+  return v;
 }
 
 /** JSON.parse, or undefined if it throws (the exact reader then reports the error precisely). */
