@@ -77,7 +77,12 @@ async function sequenced(dir: string, events: ReturnType<typeof makeEvents>, bat
     signer,
     verifier: newEd25519Verifier(signer.vkey),
     signIntervalMs: 1000,
-    sequencer: { maxBatch: batch, maxDelayMs: 1, maxQueue: events.length + 1 },
+    sequencer: {
+      maxBatch: batch,
+      maxDelayMs: 1,
+      maxQueue: events.length + 1,
+      maxQueueBytes: Number.POSITIVE_INFINITY,
+    },
   });
   await log.start();
   // Requests of one event each, all in flight: the sequencer forms commits of `batch`.
