@@ -10,9 +10,9 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { type Context, Hono } from 'hono';
+import { Lru } from '../core/lru.js';
 import { parseTilePath, TILE_WIDTH, type TilePath } from '../core/tiles.js';
 import type { TransparencyLog } from '../log/log.js';
-import { Lru } from '../log/lru.js';
 import { HttpError } from './errors.js';
 
 /** True if an Accept-Encoding header allows gzip (present, and not with q=0). */

@@ -10,6 +10,7 @@ import { isSafeUint } from '../core/check.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { errorFields, type Logger, silentLogger } from '../core/logger.js';
+import { Lru } from '../core/lru.js';
 import {
   type AsyncSubtreeReader,
   consistencyProofRanges,
@@ -42,7 +43,6 @@ import {
 import { checkStorage, StartupError } from './fork-guard.js';
 import { Leadership } from './leader.js';
 import { type EventInput, eventLeaf } from './leaf.js';
-import { Lru } from './lru.js';
 import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';

@@ -9,6 +9,7 @@
  * fills like any other.
  */
 import { decodeEntryBundle, encodeEntryBundle } from '../core/bundle.js';
+import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
 import type { Db } from './db.js';
 
@@ -33,7 +34,7 @@ const DECODED_CACHE = 8;
 export class EntryBundles {
   readonly #q;
   /** Recently decoded full bundles: immutable, so a stale copy cannot exist. */
-  readonly #decoded = new Map<number, Uint8Array[]>();
+  readonly #decoded = new Lru<number, Uint8Array[]>(DECODED_CACHE);
 
   constructor(db: Db) {
     this.#q = {
@@ -122,7 +123,6 @@ export class EntryBundles {
     const data = this.get(b);
     if (!data) return undefined;
     const entries = decodeEntryBundle(data);
-    if (this.#decoded.size >= DECODED_CACHE) this.#decoded.delete(this.#decoded.keys().next().value!);
     this.#decoded.set(b, entries);
     return entries;
   }

@@ -1,6 +1,6 @@
 /** The subtree and bundle caches evict the least recently *used* entry, not the oldest insert. */
 import { describe, expect, test } from 'vitest';
-import { Lru } from '../../src/log/lru.js';
+import { Lru } from '../../src/core/lru.js';
 
 describe('Lru', () => {
   test('a hit protects an entry from eviction; the least recently used one goes', () => {
