@@ -53,8 +53,13 @@ export class KeyBloom {
 
   /** A filter sized for `n` keys, or over the stored bits of one ({@link KeyBloom.fromStored}). */
   constructor(n: number, bits?: Uint32Array) {
-    this.#m = bits ? bits.length * 32 : Math.max(64, Math.ceil((n * 10) / 32) * 32);
-    this.#bits = bits ?? new Uint32Array(this.#m / 32);
+    this.#bits = bits ?? new Uint32Array(KeyBloom.bytesFor(n) / 4);
+    this.#m = this.#bits.length * 32;
+  }
+
+  /** Bytes a filter for `n` keys holds (10 bits a key, whole 32-bit words, at least 64 bits). */
+  static bytesFor(n: number): number {
+    return Math.max(64, Math.ceil((n * 10) / 32) * 32) / 8;
   }
 
   /** The filter stored as `bytes` (little-endian 32-bit words, as {@link KeyBloom.stored} writes them). */
@@ -302,8 +307,7 @@ export class LookupIndex {
     // The stored filters of listed runs, newest first, as far as the budget goes: a start
     // reads ~1.25 bytes per leaf instead of rebuilding them from the runs' keys.
     for (const r of this.#q.listedBlooms.iterate() as Iterable<{ run: number; bits: Buffer }>) {
-      if (this.#bloomBytes + r.bits.byteLength > MAX_BLOOM_BYTES) continue;
-      this.#setBloom(r.run, KeyBloom.fromStored(r.bits));
+      if (this.#fits(r.bits.byteLength)) this.#keep(r.run, KeyBloom.fromStored(r.bits));
     }
   }
 
@@ -352,7 +356,7 @@ export class LookupIndex {
       for (const r of ids) bloom.add(r.key);
       this.#q.storeBloom.run(run, bloom.stored());
     })();
-    if (bloom && this.#bloomBytes + bloom.bytes <= MAX_BLOOM_BYTES) this.#setBloom(run, bloom);
+    if (bloom) this.#keep(run, bloom);
     return size;
   }
 
@@ -504,18 +508,19 @@ export class LookupIndex {
     if (take.length > 0) return;
     this.#garbage.push(...m.sources.map((src) => src.run));
     for (const src of m.sources) this.#dropBloom(src.run);
-    if (this.#bloomBytes + m.bloom.bytes <= MAX_BLOOM_BYTES) this.#setBloom(m.target, m.bloom);
+    this.#keep(m.target, m.bloom);
     this.#merge = undefined;
   }
 
-  /** A filter for `n` keys if the budget has room for it, else undefined (seeks instead). */
-  #newBloom(n: number): KeyBloom | undefined {
-    const bloom = new KeyBloom(n);
-    return this.#bloomBytes + bloom.bytes <= MAX_BLOOM_BYTES ? bloom : undefined;
+  /** True if `bytes` more of filters fit the memory budget (MAX_BLOOM_BYTES). */
+  #fits(bytes: number): boolean {
+    return this.#bloomBytes + bytes <= MAX_BLOOM_BYTES;
   }
 
-  #setBloom(run: number, bloom: KeyBloom): void {
+  /** Keeps `bloom` in memory as run `run`'s filter if it fits the budget; else the run is sought. */
+  #keep(run: number, bloom: KeyBloom): void {
     this.#dropBloom(run);
+    if (!this.#fits(bloom.bytes)) return;
     this.#blooms.set(run, bloom);
     this.#bloomBytes += bloom.bytes;
   }
@@ -536,9 +541,8 @@ export class LookupIndex {
     if (!this.#bloomBuild) {
       const runs = this.#q.runs.all() as { run: number; lo: number; hi: number }[];
       const r = runs.find((x) => !this.#blooms.has(x.run));
-      const bloom = r && this.#newBloom(r.hi - r.lo);
-      if (!r || !bloom) return false;
-      this.#bloomBuild = { run: r.run, bloom, after: -1 };
+      if (!r || !this.#fits(KeyBloom.bytesFor(r.hi - r.lo))) return false;
+      this.#bloomBuild = { run: r.run, bloom: new KeyBloom(r.hi - r.lo), after: -1 };
     }
     const b = this.#bloomBuild;
     const keys = this.#q.idKeysAfter.all(b.run, b.after, BLOOM_CHUNK_KEYS) as number[];
@@ -549,7 +553,7 @@ export class LookupIndex {
       // Still listed? A merge may have unlisted it meanwhile (then its rows are garbage).
       if ((this.#q.runs.all() as { run: number }[]).some((x) => x.run === b.run)) {
         this.#q.storeBloom.run(b.run, b.bloom.stored());
-        this.#setBloom(b.run, b.bloom);
+        this.#keep(b.run, b.bloom);
       }
     }
     return true;
