@@ -105,14 +105,20 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage 
     } catch (err) {
       throw new DamagedTilesError((err as Error).message);
     }
-    // The tail the last run left unindexed (its recent-ids map died with it), before any
-    // lookup is served; bounded by the indexer's lag. A read-only database cannot be written:
-    // its tail's ids are kept in memory instead.
+    // The tail the last run left unindexed (its recent-ids map died with it), bounded by the
+    // indexer's lag, must be findable before any lookup is served. Inline, it is indexed now.
+    // With a writer thread, the committing connection indexes it (the run, its Bloom filter
+    // and the filters of the older runs belong there, not in a second copy here) and this
+    // thread keeps the tail's ids in memory until the cursor report passes them; so does a
+    // read-only database, which cannot be written.
     let tail: { index: number; id: string }[] = [];
-    try {
-      store.indexAll(size);
-    } catch {
-      tail = store.unindexedIds(size);
+    if (opts.writerThread) tail = store.unindexedIds(size);
+    else {
+      try {
+        store.indexAll(size);
+      } catch {
+        tail = store.unindexedIds(size);
+      }
     }
     const dedupWindow = opts.dedupWindow ?? DEFAULT_DEDUP_WINDOW;
     const now = opts.now ?? Date.now;

@@ -32,6 +32,13 @@ const size = store.treeSize();
 const builder = new TileBuilder(size, store.loadEdge(size), nodeSha256);
 store.openWriter(data.dedupWindow, data.nowMs);
 let reported = store.indexedTo();
+try {
+  // The tail the last process left unindexed (the main thread remembers its ids until the
+  // cursor report below passes them).
+  store.indexAll(size);
+} catch {
+  // Retried by the background turns; lookups read the tail from the main thread's map.
+}
 
 /** The indexer's turn; tells the main thread when its cursor moved (it prunes its recent ids). */
 function background(idle: boolean): void {
@@ -44,6 +51,10 @@ function background(idle: boolean): void {
   }
 }
 const idle = setInterval(() => background(true), IDLE_TICK_MS);
+if (store.indexedTo() !== reported) {
+  reported = store.indexedTo();
+  port.postMessage({ indexedTo: reported });
+}
 
 port.on('message', (m: { id: number; batch: PackedBatch; now: number } | { close: true }) => {
   if ('close' in m) {
