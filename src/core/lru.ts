@@ -32,4 +32,9 @@ export class Lru<K, V> {
     this.#map.set(key, value);
     if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as K);
   }
+
+  /** Forgets `key` (a value that changed at its source). */
+  delete(key: K): void {
+    this.#map.delete(key);
+  }
 }

@@ -9,6 +9,7 @@ import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BUNDLE_BLOBS_MIGRATION } from './bundle-blobs.js';
 import { migrate, requireSchemaVersion } from './migrate.js';
+import { PAYLOAD_BUNDLES_MIGRATION } from './payload-bundles.js';
 
 export type Db = Database.Database;
 export type SyncMode = 'FULL' | 'NORMAL';
@@ -197,6 +198,7 @@ const MIGRATIONS: readonly string[] = [
     bits BLOB NOT NULL
   );
   `,
+  PAYLOAD_BUNDLES_MIGRATION, // payload_bundles (src/store/payload-bundles.ts)
 ];
 
 /** Number of migrations this build knows. */

@@ -28,7 +28,7 @@ import {
   type StoredCheckpoint,
 } from './log-storage.js';
 import { key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
-import { decodeStoredPayload, encodeStoredPayload } from './payload-codec.js';
+import { PayloadBundles } from './payload-bundles.js';
 
 export type {
   AppendItem,
@@ -53,6 +53,7 @@ export class LogStore {
   /** When (performance.now()) the oldest unindexed commit happened; undefined: none. */
   #tailSince: number | undefined;
   readonly #bundles: EntryBundles;
+  readonly #payloads: PayloadBundles;
   /**
    * During an append transaction: the batch's entries, from index `from`, not yet written
    * (EntryBundles.write stores them at the end, as blobs of the bundles they fill and rows of
@@ -65,9 +66,6 @@ export class LogStore {
     this.#sha = sha;
     this.#index = new LookupIndex(db);
     this.#q = {
-      insertPayload: db.prepare('INSERT INTO payloads (idx, salt, payload) VALUES (?, ?, ?)'),
-      payload: db.prepare('SELECT salt, payload FROM payloads WHERE idx = ?'),
-      salt: db.prepare('SELECT salt FROM payloads WHERE idx = ?').pluck(),
       tile: db.prepare('SELECT data FROM tiles WHERE tile_key = ?').pluck(),
       tileWithInterior: db.prepare('SELECT data, interior FROM tiles WHERE tile_key = ?'),
       upsertTile: db.prepare(
@@ -89,7 +87,6 @@ export class LogStore {
         'SELECT m.source AS source, w.id AS id FROM leaf_meta m LEFT JOIN withheld_ids w ON w.idx = m.idx WHERE m.idx = ?',
       ),
       insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
-      deletePayload: db.prepare('DELETE FROM payloads WHERE idx = ?'),
       deleteLeafMeta: db.prepare('DELETE FROM leaf_meta WHERE idx = ?'),
       deleteRevisions: db.prepare('DELETE FROM leaf_revisions WHERE idx = ?'),
       deleteWithheldId: db.prepare('DELETE FROM withheld_ids WHERE idx = ?'),
@@ -97,8 +94,10 @@ export class LogStore {
         'INSERT INTO erasures (idx, erasure_idx, reason, erased_at) VALUES (?, ?, ?, ?)',
       ),
       erasure: db.prepare('SELECT erasure_idx, reason, erased_at FROM erasures WHERE idx = ?'),
+      // Search metadata exists exactly for the leaves that hold a payload (both are written
+      // together and erased together), so it lists them without reading payload blobs.
       payloadsFrom: db.prepare(
-        'SELECT p.idx AS idx, m.recv_ms AS recv FROM payloads p JOIN leaf_meta m ON m.idx = p.idx WHERE p.idx > ? ORDER BY p.idx LIMIT ?',
+        'SELECT idx, recv_ms AS recv FROM leaf_meta WHERE idx > ? ORDER BY idx LIMIT ?',
       ),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare(
@@ -106,6 +105,7 @@ export class LogStore {
       ),
     };
     this.#bundles = new EntryBundles(db);
+    this.#payloads = new PayloadBundles(db);
   }
 
   /** Number of leaves stored (one more than the highest index). */
@@ -132,8 +132,7 @@ export class LogStore {
 
   /** Salt and payload of `index`, or undefined (none, or erased). */
   payload(index: number): { salt: Uint8Array; payload: Uint8Array } | undefined {
-    const row = this.#q.payload.get(index) as { salt: Buffer; payload: Buffer } | undefined;
-    return row ? { salt: row.salt, payload: decodeStoredPayload(row.payload) } : undefined;
+    return this.#payloads.payload(index);
   }
 
   /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
@@ -259,8 +258,7 @@ export class LogStore {
 
   /** True if entry `index` commits to `payload`: its stored salt hashes with it to its `c`. */
   #sameContent(index: number, payload: Uint8Array): boolean {
-    // The salt alone: the stored payload (compressed) need not be read, let alone inflated.
-    const salt = this.#q.salt.get(index) as Buffer | undefined;
+    const salt = this.#payloads.payload(index)?.salt;
     const e = decodeEntry(this.entry(index)!);
     return salt !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(salt, payload)), e.c);
   }
@@ -434,6 +432,7 @@ export class LogStore {
       throw err;
     } finally {
       this.#pending = undefined;
+      this.#payloads.end();
     }
     const window = this.#window!;
     for (let i = 0; i < out.keys.length; i++) window.add(sizeBefore + i, out.keys[i]!, nowMs);
@@ -458,6 +457,7 @@ export class LogStore {
     const keys: number[] = [];
     const pending = { from: next, entries: [] as Uint8Array[] };
     this.#pending = pending;
+    this.#payloads.begin();
     const local = new Map<number, number[]>();
     for (const item of items) {
       if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
@@ -489,6 +489,7 @@ export class LogStore {
       next++;
     }
     this.#bundles.write(pending.from, pending.entries);
+    this.#payloads.flush(next);
     for (const t of builder.append(leaves)) {
       this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
     }
@@ -499,8 +500,7 @@ export class LogStore {
   /** Inserts leaf `index`'s entry, payload and private metadata rows. */
   #insertLeaf(index: number, item: AppendItem): void {
     this.#pending!.entries.push(item.entry);
-    if (item.salt && item.payload)
-      this.#q.insertPayload.run(index, item.salt, encodeStoredPayload(item.payload));
+    if (item.salt && item.payload) this.#payloads.add(index, item.salt, item.payload);
     if (item.meta) {
       const m = item.meta;
       this.#q.insertLeafMeta.run(index, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
@@ -573,7 +573,7 @@ export class LogStore {
       throw new EraseError('already_erased', `entry ${erase.index} is already erased`);
     // The payload, its salt and every private field derived from it (search metadata,
     // bundle revisions); secure_delete (db.ts) zeroes the freed bytes.
-    this.#q.deletePayload.run(erase.index);
+    this.#payloads.erase(erase.index);
     this.#q.deleteLeafMeta.run(erase.index);
     this.#q.deleteRevisions.run(erase.index);
     this.#q.deleteWithheldId.run(erase.index);

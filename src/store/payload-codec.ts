@@ -72,6 +72,16 @@ export function encodeStoredPayload(cbor: Uint8Array): Uint8Array {
   return z.length + 1 < cbor.length ? tagged(z) : cbor;
 }
 
+/**
+ * The bytes to store for payload `cbor` without compressing it (a row that lives only until its
+ * bundle fills, payload-bundles.ts): `cbor` itself, unless it starts with a reserved tag (not
+ * deterministic CBOR), which {@link encodeStoredPayload} tags. {@link decodeStoredPayload}
+ * returns exactly `cbor`.
+ */
+export function rawStoredPayload(cbor: Uint8Array): Uint8Array {
+  return cbor.length > 0 && RESERVED_TAGS.has(cbor[0]!) ? encodeStoredPayload(cbor) : cbor;
+}
+
 const DEFLATE_OPTIONS = { level: PAYLOAD_DEFLATE_LEVEL, dictionary: PAYLOAD_DICTIONARY_V1 };
 
 /** `0x1c ‖ z`, a new array. */
