@@ -251,7 +251,9 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   insertCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    // Inserted now, not in a later tick: the caller's next read sees it.
+    // Through the writer thread when there is one (its fsync off the main thread); else
+    // inserted now, not in a later tick: the caller's next read sees it.
+    if (this.#writer) return this.#writer.insertCheckpoint(cp);
     try {
       this.#store.insertCheckpoint(cp);
       return Promise.resolve();

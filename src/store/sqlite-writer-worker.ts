@@ -2,13 +2,15 @@
  * The writer thread: owns the database's write path (group-commit transactions and the
  * tree's right edge) so that SQLite's work runs on the second core while the main thread
  * parses, encodes and hashes the next requests. Messages: {id, items} -> {id, results, size,
- * root, indexedTo} or {id, error}; {indexedTo} when the follower indexer (run here, between
+ * root, indexedTo} or {id, error}; {id, checkpoint} -> {id} or {id, error} (the signer's
+ * durable insert, its fsync off the main thread); {indexedTo} when the follower indexer (run here, between
  * commits and on an idle tick) advanced; {close: true} closes the database and ends the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TileBuilder } from '../core/tiles.js';
 import { openDatabase, type SyncMode } from './db.js';
 import type { DedupWindowOptions } from './dedup-window.js';
+import type { StoredCheckpoint } from './log-storage.js';
 import { LogStore } from './log-store.js';
 import { IDLE_TICK_MS } from './lookup-index.js';
 import { nodeSha256 } from './node-hash.js';
@@ -56,11 +58,31 @@ if (store.indexedTo() !== reported) {
   port.postMessage({ indexedTo: reported });
 }
 
-port.on('message', (m: { id: number; batch: PackedBatch; now: number } | { close: true }) => {
+type Request =
+  | { id: number; batch: PackedBatch; now: number }
+  | { id: number; checkpoint: StoredCheckpoint }
+  | { close: true };
+
+/** Sends the error of request `id` across the thread boundary (name, message, code kept). */
+function fail(id: number, err: unknown): void {
+  const e = err as Error & { code?: string };
+  port!.postMessage({ id, error: { name: e.name, message: e.message, code: e.code } });
+}
+
+port.on('message', (m: Request) => {
   if ('close' in m) {
     clearInterval(idle);
     db.close();
     port.close();
+    return;
+  }
+  if ('checkpoint' in m) {
+    try {
+      store.insertCheckpoint(m.checkpoint);
+      port.postMessage({ id: m.id });
+    } catch (err) {
+      fail(m.id, err);
+    }
     return;
   }
   try {
@@ -75,8 +97,7 @@ port.on('message', (m: { id: number; batch: PackedBatch; now: number } | { close
       conflicts.buffer,
     ]);
   } catch (err) {
-    const e = err as Error & { code?: string };
-    port.postMessage({ id: m.id, error: { name: e.name, message: e.message, code: e.code } });
+    fail(m.id, err);
     return;
   }
   background(false);

@@ -10,6 +10,7 @@ import {
   type CommittedTree,
   ConflictError,
   EraseError,
+  type StoredCheckpoint,
 } from './log-storage.js';
 import type { WriterData } from './sqlite-writer-worker.js';
 import { packBatch } from './writer-pack.js';
@@ -43,7 +44,7 @@ function revive(e: NonNullable<Reply['error']>): Error {
 
 export class WriterThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve(r: WriterCommit): void; reject(e: unknown): void }>();
+  readonly #pending = new Map<number, { resolve(r: Reply): void; reject(e: unknown): void }>();
   #next = 0;
   #dead: Error | undefined;
   #indexed: ((indexedTo: number) => void) | undefined;
@@ -58,16 +59,7 @@ export class WriterThread {
       if (!p) return;
       this.#pending.delete(m.id);
       if (m.error) p.reject(revive(m.error));
-      else {
-        const dup = m.duplicates!;
-        const con = m.conflicts!;
-        const results = Array.from(m.indices!, (index, i) => ({
-          index,
-          duplicate: dup[i] === 1,
-          ...(con[i]! >= 0 ? { conflictsWith: con[i]! } : {}),
-        }));
-        p.resolve({ results, size: m.size!, root: new Uint8Array(m.root!) });
-      }
+      else p.resolve(m);
     });
     this.#worker.on('error', (err) => this.#fail(err));
     this.#exited = new Promise((resolve) =>
@@ -90,15 +82,37 @@ export class WriterThread {
   }
 
   /** Commits a batch in the writer thread, received at `nowMs`; resolves once it is durable. */
-  readonly commit = (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
+  readonly commit = async (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
+    const { batch, transfer } = packBatch(items);
+    const m = await this.#call({ batch, now: nowMs }, transfer);
+    const dup = m.duplicates!;
+    const con = m.conflicts!;
+    const results = Array.from(m.indices!, (index, i) => ({
+      index,
+      duplicate: dup[i] === 1,
+      ...(con[i]! >= 0 ? { conflictsWith: con[i]! } : {}),
+    }));
+    return { results, size: m.size!, root: new Uint8Array(m.root!) };
+  };
+
+  /**
+   * Records a signed checkpoint through the writer's connection, in turn with the commits:
+   * its durable insert (an fsync) then blocks the writer thread, not the main thread that
+   * parses uploads and answers reads. Rejects as the insert does (one checkpoint per size).
+   */
+  async insertCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    await this.#call({ checkpoint: cp }, []);
+  }
+
+  /** Sends one request to the writer; resolves with its reply (rejects with its error). */
+  #call(body: object, transfer: ArrayBuffer[]): Promise<Reply> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
-    return new Promise<WriterCommit>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      const { batch, transfer } = packBatch(items);
-      this.#worker.postMessage({ id, batch, now: nowMs }, transfer);
+      this.#worker.postMessage({ id, ...body }, transfer);
     });
-  };
+  }
 
   /** Closes the writer's database and ends the thread (after pending commits). */
   async close(): Promise<void> {
