@@ -267,6 +267,44 @@ export function commitment(salt: Uint8Array, payload: Uint8Array, sha: Sha256 = 
   return sha(concatBytes(salt, payload));
 }
 
+/**
+ * Where the 32 bytes of `c` sit in an encoded commitment entry: offset 5, always. `c` is the
+ * first key in deterministic order (one-byte keys sort first, "c" < "v"), so every commitment
+ * entry starts with the map head, text "c" (61 63) and the byte-string head (58 20). Lets the
+ * committing thread write the commitment into an entry encoded with a placeholder (see
+ * {@link sealEntry}). Throws EntryError 'bad_field' if `entry` does not start that way.
+ */
+export function commitmentOffset(entry: Uint8Array): number {
+  const head = entry[0] ?? 0;
+  if (
+    head < 0xa6 ||
+    head > 0xa8 ||
+    entry[1] !== 0x61 ||
+    entry[2] !== 0x63 ||
+    entry[3] !== 0x58 ||
+    entry[4] !== 0x20
+  )
+    throw fieldError('bad_field', 'c', 'not a commitment entry');
+  return 5;
+}
+
+/**
+ * Seals an entry encoded with a placeholder commitment: writes c = SHA-256(salt || payload)
+ * into `entry` at {@link commitmentOffset} (in place) and returns it. So a thread that has
+ * validated and encoded an entry can leave the salt and the hashing to the thread that
+ * commits it; the result equals encodeEntry of the same fields with that `c`. Throws
+ * EntryError 'bad_salt' (salt not 32 bytes) or 'bad_field' (not a commitment entry).
+ */
+export function sealEntry(
+  entry: Uint8Array,
+  salt: Uint8Array,
+  payload: Uint8Array,
+  sha: Sha256 = sha256,
+): Uint8Array {
+  entry.set(commitment(salt, payload, sha), commitmentOffset(entry));
+  return entry;
+}
+
 /** A fresh commitment: the secret salt and payload (kept off-log) and the public hash. */
 export interface Commitment {
   /** 32 random bytes (or the given salt). */
@@ -300,9 +338,17 @@ export function randomSalt(): Uint8Array {
  */
 export function makeCommitment(event: CborValue, opts: { salt?: Uint8Array; sha?: Sha256 } = {}): Commitment {
   const salt = opts.salt ?? randomSalt();
-  let payload: Uint8Array;
+  const payload = encodePayload(event);
+  return { salt, payload, commitment: commitment(salt, payload, opts.sha) };
+}
+
+/**
+ * The payload of `event`: its deterministic CBOR, what an entry's `c` commits to. Throws
+ * EntryError 'bad_event' (cause: the CborError) if the event cannot be encoded.
+ */
+export function encodePayload(event: CborValue): Uint8Array {
   try {
-    payload = encodeDeterministic(event);
+    return encodeDeterministic(event);
   } catch (err) {
     if (err instanceof CborError) {
       throw new EntryError('bad_event', `event cannot be encoded (${err.code}): ${err.message}`, undefined, {
@@ -311,7 +357,6 @@ export function makeCommitment(event: CborValue, opts: { salt?: Uint8Array; sha?
     }
     throw err;
   }
-  return { salt, payload, commitment: commitment(salt, payload, opts.sha) };
 }
 
 /**

@@ -5,12 +5,11 @@
  * ingestion routes and the benchmarks all build leaves here.
  */
 import type { CborObject, CborValue } from '../core/cbor.js';
-import { encodeEntry, makeCommitment } from '../core/entry.js';
+import { encodeEntry, encodePayload } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
-import { leafHash } from '../core/merkle.js';
 import { type DerivedEvent, deriveOpaDecision, opaDecisionMeta } from '../core/opa.js';
 import { publicFields } from '../core/public-fields.js';
-import type { AppendItem } from '../store/log-storage.js';
+import { type AppendItem, sealItem } from '../store/log-storage.js';
 
 /** One event to append as a leaf with a salted commitment to its payload. */
 export interface EventInput {
@@ -73,7 +72,20 @@ export function opaDecisionInput(event: CborObject, sha: Sha256): EventInput {
  * private metadata), so dedup and lookups by id still use the real values.
  */
 export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendItem {
-  const { salt, payload, commitment } = makeCommitment(e.event, { sha });
+  return sealItem(unsealedEventLeaf(e, recvMs), sha);
+}
+
+/** A commitment placeholder: {@link unsealedEventLeaf} encodes the entry with it. */
+const PLACEHOLDER_C = new Uint8Array(32);
+
+/**
+ * The leaf for `e` as {@link eventLeaf} makes it, but unsealed (AppendItem.unsealed): the
+ * event is encoded and every field checked here, so a bad event fails its own request, while
+ * the salt, the commitment and the leaf hash are left to the thread that commits it (the
+ * writer thread, off the main thread that parses uploads).
+ */
+export function unsealedEventLeaf(e: EventInput, recvMs: number): AppendItem {
+  const payload = encodePayload(e.event);
   const pub = publicFields(e.source, e.id, e.ts);
   const flags = [...(e.flags ?? []), ...pub.withheld];
   const entry = encodeEntry({
@@ -83,13 +95,12 @@ export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendIte
     id: pub.id,
     ...(pub.ts !== undefined ? { ts: pub.ts } : {}),
     recv: recvMs,
-    c: commitment,
+    c: PLACEHOLDER_C,
     ...(flags.length > 0 ? { flags } : {}),
   });
   return {
     entry,
-    leafHash: leafHash(entry, sha),
-    salt,
+    unsealed: true,
     payload,
     meta: {
       kind: e.kind,

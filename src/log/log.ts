@@ -42,7 +42,7 @@ import {
 } from '../store/open-storage.js';
 import { checkStorage, StartupError } from './fork-guard.js';
 import { Leadership } from './leader.js';
-import { type EventInput, eventLeaf } from './leaf.js';
+import { type EventInput, unsealedEventLeaf } from './leaf.js';
 import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
@@ -396,7 +396,8 @@ export class TransparencyLog {
     const recv = this.#now();
     let items: AppendItem[];
     try {
-      items = events.map((e) => eventLeaf(e, recv, this.sha));
+      // Unsealed: the engine draws each salt and hashes in the thread that commits.
+      items = events.map((e) => unsealedEventLeaf(e, recv));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -7,6 +7,9 @@
  * implements {@link LogStorage} in its own module of `src/store/` and is chosen in
  * open-storage.ts; its schema lives in its own migrations, beside the engine.
  */
+import { randomSalt, sealEntry } from '../core/entry.js';
+import type { Sha256 } from '../core/hash.js';
+import { leafHash } from '../core/merkle.js';
 import type { StoredTile } from '../core/tiles.js';
 import type { WitnessPushState } from './witness-push-state.js';
 
@@ -31,6 +34,26 @@ export interface AppendItem {
   readonly refuseConflict?: boolean;
   /** This leaf is an erasure entry: erase the salt and payload of `index` in the same transaction. */
   readonly erase?: { readonly index: number; readonly reason: string };
+  /**
+   * The entry was encoded with a placeholder commitment and `salt`/`leafHash` are absent: the
+   * engine draws the salt and seals it ({@link sealItem}) in the thread that commits, so the
+   * hashing leaves the main thread. Set by log/leaf.ts for events; needs `payload`.
+   */
+  readonly unsealed?: boolean;
+}
+
+/**
+ * `item` ready to store: an {@link AppendItem.unsealed} item gets a fresh salt, its entry's
+ * commitment c = SHA-256(salt || payload) written in place (core/entry.ts sealEntry) and its
+ * leaf hash; any other item is returned as it is. Every engine calls this before it stores an
+ * item, and only for items it stores (a duplicate is never sealed).
+ */
+export function sealItem(item: AppendItem, sha: Sha256): AppendItem {
+  if (!item.unsealed) return item;
+  if (item.payload === undefined) throw new Error('an unsealed item needs its payload');
+  const salt = randomSalt();
+  const entry = sealEntry(item.entry, salt, item.payload, sha);
+  return { ...item, entry, salt, leafHash: leafHash(entry, sha), unsealed: false };
 }
 
 /** Private search metadata of a leaf. */

@@ -26,6 +26,7 @@ import {
   type LogIdentity,
   type SearchFilter,
   type StoredCheckpoint,
+  sealItem,
 } from './log-storage.js';
 import { key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
 import { PayloadBundles } from './payload-bundles.js';
@@ -477,8 +478,9 @@ export class LogStore {
         local.set(key, [...(local.get(key) ?? []), next]);
       }
       if (item.erase) this.#applyErasure(item.erase, next);
-      const lh = item.leafHash ?? leafHash(item.entry, this.#sha);
-      this.#insertLeaf(next, item);
+      const sealed = sealItem(item, this.#sha);
+      const lh = sealed.leafHash ?? leafHash(sealed.entry, this.#sha);
+      this.#insertLeaf(next, sealed);
       leaves.push(lh);
       keys.push(key);
       results.push({

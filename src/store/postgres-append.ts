@@ -14,6 +14,7 @@ import {
   type AppendResult,
   ConflictError,
   EraseError,
+  sealItem,
 } from './log-storage.js';
 import { key52 } from './log-store.js';
 import { encodeStoredPayload } from './payload-codec.js';
@@ -226,6 +227,9 @@ export async function appendPostgres(
   sha: Sha256,
 ): Promise<AppendCommit> {
   for (const item of items) if (item.entry.length > 0xffff) throw new Error('entry exceeds 65535 bytes');
+  // Sealed up front (the main thread; PostgreSQL has no writer thread): dedup needs the
+  // stored form of earlier items of the batch.
+  const sealed = items.map((it) => sealItem(it, sha));
   const idKeys = items.map((it) =>
     it.source !== undefined && it.id !== undefined ? idKey(it.id, sha) : undefined,
   );
@@ -236,7 +240,7 @@ export async function appendPostgres(
     };
     const keys = [...new Set(idKeys.filter((k): k is number => k !== undefined))];
     const seen = await committedCandidates(q, keys);
-    const { results, leaves } = assign(items, idKeys, seen, head.next_idx, sha);
+    const { results, leaves } = assign(sealed, idKeys, seen, head.next_idx, sha);
     const size = head.next_idx + leaves.length;
     if (leaves.length > 0) {
       await insertRows(q, leaves);

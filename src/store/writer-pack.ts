@@ -19,11 +19,13 @@ export interface PackedBatch {
     | null
   )[];
   readonly erases: ([number, string] | null)[];
-  /** Per item: 1 if `refuseConflict`. */
-  readonly refuse: Uint8Array;
+  /** Per item: bit 0 `refuseConflict`, bit 1 `unsealed`. */
+  readonly bits: Uint8Array;
 }
 
 const FIELDS = 7;
+const REFUSE = 1;
+const UNSEALED = 2;
 
 /** Packs items; the returned transfer list moves the buffers to the receiver. */
 export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; transfer: ArrayBuffer[] } {
@@ -38,7 +40,7 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
   const ids: (string | null)[] = new Array(items.length);
   const metas: PackedBatch['metas'] = new Array(items.length);
   const erases: PackedBatch['erases'] = new Array(items.length);
-  const refuse = new Uint8Array(items.length);
+  const bits = new Uint8Array(items.length);
   let o = 0;
   const put = (b: Uint8Array | undefined): number => {
     if (!b) return -1;
@@ -63,10 +65,10 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
       ? [m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result, [...m.revisions], m.privateId ?? null]
       : null;
     erases[i] = it.erase ? [it.erase.index, it.erase.reason] : null;
-    refuse[i] = it.refuseConflict ? 1 : 0;
+    bits[i] = (it.refuseConflict ? REFUSE : 0) | (it.unsealed ? UNSEALED : 0);
   });
   return {
-    batch: { bytes, offsets, sources, ids, metas, erases, refuse },
+    batch: { bytes, offsets, sources, ids, metas, erases, bits },
     transfer: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer],
   };
 }
@@ -108,7 +110,8 @@ export function unpackBatch(b: PackedBatch): AppendItem[] {
           }
         : {}),
       ...(e ? { erase: { index: e[0], reason: e[1] } } : {}),
-      ...(b.refuse[i] === 1 ? { refuseConflict: true } : {}),
+      ...((b.bits[i]! & REFUSE) !== 0 ? { refuseConflict: true } : {}),
+      ...((b.bits[i]! & UNSEALED) !== 0 ? { unsealed: true } : {}),
     };
   }
   return out;

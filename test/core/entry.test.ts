@@ -16,6 +16,7 @@ import {
   MAX_ENTRY_SIZE,
   makeCommitment,
   randomSalt,
+  sealEntry,
   verifyCommitment,
 } from '../../src/core/entry.js';
 import { sha256 } from '../../src/core/hash.js';
@@ -354,6 +355,28 @@ describe('commitments', () => {
     expect(toHex(a.payload)).toBe(PAYLOAD_HEX);
     expect(toHex(a.commitment)).not.toBe(toHex(b.commitment));
     expect(toHex(a.commitment)).toBe(toHex(commitment(a.salt, a.payload)));
+  });
+
+  it('sealEntry writes the commitment into a placeholder entry: the bytes encodeEntry makes', () => {
+    const { salt, payload, commitment: c } = makeCommitment(EVENT);
+    for (const extra of [{}, { ts: '2025-01-01T00:00:00Z' }, { ts: 't', flags: ['missing_labels'] }]) {
+      const fields = { v: 1, kind: 'opa.decision', src: 's', id: 'i', recv: 7, ...extra } as const;
+      const placeholder = encodeEntry({ ...fields, c: new Uint8Array(32) });
+      const sealed = sealEntry(placeholder, salt, payload, sha256);
+      expect(toHex(sealed)).toBe(toHex(encodeEntry({ ...fields, c })));
+      expect(verifyCommitment(decodeEntry(sealed), salt, payload)).toBe(true);
+    }
+    const erasure = encodeEntry({
+      v: 1,
+      kind: 'erasure',
+      src: 's',
+      id: 'i',
+      recv: 1,
+      erases: 0,
+      reason: 'r',
+    });
+    expect(codeOf(() => sealEntry(erasure, salt, payload))).toBe('bad_field');
+    expect(codeOf(() => sealEntry(new Uint8Array(40), salt, payload))).toBe('bad_field');
   });
 
   it('randomSalt gives distinct 32-byte salts across pool refills', () => {

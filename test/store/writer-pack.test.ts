@@ -24,6 +24,7 @@ describe('packBatch / unpackBatch', () => {
         },
       },
       { entry: new Uint8Array([4]) },
+      { entry: new Uint8Array([4, 4]), payload: new Uint8Array([1]), unsealed: true, refuseConflict: true },
       {
         entry: new Uint8Array([8, 8]),
         leafHash: new Uint8Array(32).fill(1),
