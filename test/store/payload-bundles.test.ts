@@ -13,6 +13,7 @@ import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import type { AppendItem, LogStorage } from '../../src/store/log-storage.js';
 import { decodePayloadBundle, encodePayloadBundle } from '../../src/store/payload-bundles.js';
+import { encodeStoredPayload, PAYLOAD_DEFLATE_V1 } from '../../src/store/payload-codec.js';
 import { engines, openStorage } from '../helpers/engines.js';
 
 const sqlite = engines.find((e) => e.name === 'sqlite')!;
@@ -102,6 +103,24 @@ describe('sqlite stores payloads per bundle', () => {
     // The same ids with other content: a conflict, proved against the salt in the blob.
     const other = (await s.append([leaf(4, 'other')])).results;
     expect(other).toEqual([{ index: 600, duplicate: false, conflictsWith: 4 }]);
+  });
+
+  test('rows written compressed before migration 9 join their bundle when it fills', async () => {
+    const loc = await sqlite.location();
+    const s = await open(loc);
+    const items = Array.from({ length: 300 }, (_, i) => leaf(i));
+    await s.append(items.slice(0, 100));
+    for (let i = 0; i < 100; i++) {
+      const row = await sqlite.sql(loc, 'SELECT payload FROM payloads WHERE idx = ?', [i]);
+      const stored = encodeStoredPayload(row[0]!.payload as Uint8Array);
+      expect(stored[0]).toBe(PAYLOAD_DEFLATE_V1);
+      await sqlite.sql(loc, 'UPDATE payloads SET payload = ? WHERE idx = ?', [Buffer.from(stored), i]);
+    }
+    await s.append(items.slice(100));
+    expect(await count(loc, 'payload_bundles')).toBe(1);
+    for (const i of [0, 50, 99, 100, 255, 256, 299]) {
+      expect([i, hex((await s.payload(i))?.payload)]).toEqual([i, hex(items[i]!.payload)]);
+    }
   });
 
   test('erasure in a blob, in the rows and in the filling batch; nothing erased left on disk', async () => {
