@@ -116,7 +116,8 @@ const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
 function ownedBuffer(b: Uint8Array): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
     return b.buffer;
-  return b.slice().buffer;
+  // A copy (Buffer#slice would be a view, sharing the buffer).
+  return new Uint8Array(b).buffer;
 }
 
 /** A batch's per-leaf id keys as stored (little-endian Float64 each). */
