@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_DEDUP_WINDOW } from '../store/dedup-window.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
 export interface ServeConfig {
@@ -136,8 +137,8 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'max-queue-mib',
     env: 'OPA_TLOG_MAX_QUEUE_MIB',
     kind: 'int',
-    def: 64,
-    help: 'most MiB of leaves queued before 503',
+    def: 32,
+    help: 'most MiB of leaves queued before 503 (heap: about this much again in objects; spec/storage.md "Memory")',
   },
   synchronous: {
     flag: 'synchronous',
@@ -151,7 +152,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     env: 'OPA_TLOG_CACHE_MIB',
     kind: 'int',
     def: 32,
-    help: 'SQLite page cache, MiB per connection',
+    help: "SQLite page cache, MiB per connection (two: the writer thread's and the readers')",
   },
   dedupWindowMs: {
     flag: 'dedup-window',
@@ -164,8 +165,8 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'dedup-window-entries',
     env: 'OPA_TLOG_DEDUP_WINDOW_ENTRIES',
     kind: 'int',
-    def: 4_000_000,
-    help: 'most leaves the dedup window holds (~20 bytes each)',
+    def: DEFAULT_DEDUP_WINDOW.maxEntries,
+    help: 'most leaves the dedup window holds (~20 bytes each: 40 MiB at the default 2,000,000)',
   },
   maxBodyBytes: {
     flag: 'max-body-bytes',

@@ -16,7 +16,13 @@ export interface DedupWindowOptions {
   readonly windowMs: number;
 }
 
-export const DEFAULT_DEDUP_WINDOW: DedupWindowOptions = { maxEntries: 4_000_000, windowMs: 24 * 3600_000 };
+/**
+ * Defaults: 24 hours (OPA backs off up to 10 minutes, and resends hours later after an outage),
+ * capped at 2,000,000 leaves, 40 MiB (24 hours at 23 decisions/s; 40 s at 50,000/s). The cap is
+ * the memory bound: a resend pushed out by it is appended and flagged as a late duplicate by the
+ * indexer, so a larger window buys fewer duplicate leaves, never correctness.
+ */
+export const DEFAULT_DEDUP_WINDOW: DedupWindowOptions = { maxEntries: 2_000_000, windowMs: 24 * 3600_000 };
 
 /** Key of a leaf that has no dedup ids (never a candidate). */
 export const NO_KEY = -1;
