@@ -151,7 +151,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'cache-mib',
     env: 'OPA_TLOG_CACHE_MIB',
     kind: 'int',
-    def: 32,
+    def: 16, // = DEFAULT_CACHE_MIB (src/store/db.ts; not imported: it loads the SQLite driver)
     help: "SQLite page cache, MiB per connection (two: the writer thread's and the readers')",
   },
   dedupWindowMs: {
