@@ -274,7 +274,7 @@ export async function run(): Promise<{ results: Result[]; summary: IngestSummary
     },
     best_concurrency: best.concurrency,
     server:
-      'opa-tlog serve defaults: synchronous FULL, max-batch 10000, max-delay-ms 2, sign-interval-ms 1000, cache-mib 64',
+      'opa-tlog serve defaults: synchronous FULL, max-batch 10000, max-delay-ms 2, sign-interval-ms 1000, cache-mib 16, max-queue-mib 32, dedup-window-entries 2000000',
     glibc_tunables: `GLIBC_TUNABLES=${'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=4194304'} for server and noop (except opa_ingest_without_tunables)`,
     pipeline_shares: pipe.shares,
     floor: fl,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_DEDUP_WINDOW } from '../store/dedup-window.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
 export interface ServeConfig {
@@ -26,7 +27,7 @@ export interface ServeConfig {
   cacheMiB: number;
   /** How long a resend is recognised as a duplicate by the in-memory dedup window, ms. */
   dedupWindowMs: number;
-  /** Most leaves the dedup window holds (~20 bytes each). */
+  /** Most leaves the dedup window holds (~12 bytes each). */
   dedupWindowEntries: number;
   maxBodyBytes: number;
   tokens: string;
@@ -136,8 +137,8 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'max-queue-mib',
     env: 'OPA_TLOG_MAX_QUEUE_MIB',
     kind: 'int',
-    def: 64,
-    help: 'most MiB of leaves queued before 503',
+    def: 32,
+    help: 'most MiB of leaves queued before 503 (heap: about this much again in objects; spec/storage.md "Memory")',
   },
   synchronous: {
     flag: 'synchronous',
@@ -150,8 +151,8 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'cache-mib',
     env: 'OPA_TLOG_CACHE_MIB',
     kind: 'int',
-    def: 32,
-    help: 'SQLite page cache, MiB per connection',
+    def: 16, // = DEFAULT_CACHE_MIB (src/store/db.ts; not imported: it loads the SQLite driver)
+    help: "SQLite page cache, MiB per connection (two: the writer thread's and the readers')",
   },
   dedupWindowMs: {
     flag: 'dedup-window',
@@ -164,8 +165,8 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'dedup-window-entries',
     env: 'OPA_TLOG_DEDUP_WINDOW_ENTRIES',
     kind: 'int',
-    def: 4_000_000,
-    help: 'most leaves the dedup window holds (~20 bytes each)',
+    def: DEFAULT_DEDUP_WINDOW.maxEntries,
+    help: 'most leaves the dedup window holds (~12 bytes each: 24 MiB at the default 2,000,000)',
   },
   maxBodyBytes: {
     flag: 'max-body-bytes',

@@ -1,35 +1,57 @@
 /**
- * The dedup window: the recent leaves' 52-bit id keys, kept in memory by the committing thread
+ * The dedup window: the recent leaves' id keys, kept in memory by the committing thread
  * so that a retry is recognised without touching a random-keyed index on disk (issue 11). Pure
- * data structure, typed arrays only: a ring of keys and receive times by leaf index (entries
- * leave oldest first, in index order) and an open-addressing table (linear probing) from key to
- * ring position. Bounded by `maxEntries` leaves and `windowMs` of receive time; deletion shifts
+ * data structure, typed arrays only: a ring by leaf index of each key's low 32 bits (a
+ * fingerprint: the caller confirms every candidate against the stored entry anyway, and two
+ * keys of 2M leaves share one with odds of 1 in 2,000 per probe), a bitset of which leaves have
+ * a key, receive times as runs (first leaf, second) rather than per leaf, and an open-addressing
+ * table (linear probing) from fingerprint to ring position. ~12 bytes a leaf (4 ring, 8 table at
+ * load <= 0.5). Bounded by `maxEntries` leaves and `windowMs` of receive time; deletion shifts
  * the following slots back (no tombstones), so chains never lengthen as entries come and go.
- * The window only proposes candidates: the caller confirms each against the stored entry.
  */
 
 /** Bounds of a dedup window. */
 export interface DedupWindowOptions {
-  /** Most leaves held (each ~20 bytes: ring key 8, ring time 4, table slots 8 at load <= 0.5). */
+  /** Most leaves held (each ~12 bytes: ring fingerprint 4, table slots 8 at load <= 0.5). */
   readonly maxEntries: number;
   /** Oldest receive time held, relative to the newest clock reading. */
   readonly windowMs: number;
 }
 
-export const DEFAULT_DEDUP_WINDOW: DedupWindowOptions = { maxEntries: 4_000_000, windowMs: 24 * 3600_000 };
+/**
+ * Defaults: 24 hours (OPA backs off up to 10 minutes, and resends hours later after an outage),
+ * capped at 2,000,000 leaves, 24 MiB (24 hours at 23 decisions/s; 40 s at 50,000/s). The cap is
+ * the memory bound: a resend pushed out by it is appended and flagged as a late duplicate by the
+ * indexer, so a larger window buys fewer duplicate leaves, never correctness.
+ */
+export const DEFAULT_DEDUP_WINDOW: DedupWindowOptions = { maxEntries: 2_000_000, windowMs: 24 * 3600_000 };
 
 /** Key of a leaf that has no dedup ids (never a candidate). */
 export const NO_KEY = -1;
 
 const MIN_TABLE = 1024;
+const MIN_RUNS = 64;
+
+/** The ring's fingerprint of a key: its low 32 bits (keys are uniform hash bits; ToUint32 is exact below 2^53). */
+const fingerprint = (key: number): number => key >>> 0;
 
 export class DedupWindow {
   readonly #cap: number;
   readonly #windowMs: number;
-  /** Ring by leaf index (index % cap): the leaf's key, or NO_KEY. */
-  readonly #keys: Float64Array;
-  /** Ring by leaf index: receive time in whole seconds (Unix seconds fit 32 bits until 2106). */
-  readonly #secs: Uint32Array;
+  /** Ring by leaf index (index % cap): the leaf's key fingerprint (meaningful when keyed). */
+  readonly #fps: Uint32Array;
+  /** Bitset by ring position: the leaf has a key. */
+  readonly #keyed: Uint32Array;
+  /**
+   * Receive times as runs, a ring: run r starts at leaf #runStart[r] (its leaves received in
+   * whole second #runSec[r]; Unix seconds fit 32 bits until 2106) and ends where the next
+   * starts. A new run begins only when the second changes, so a 24-hour window holds at most
+   * ~86,400 runs (1 MiB); the ring doubles when full (never beyond one run per leaf).
+   */
+  #runStart = new Float64Array(MIN_RUNS);
+  #runSec = new Uint32Array(MIN_RUNS);
+  #runLo = 0;
+  #runHi = 0;
   /** Open addressing: ring position + 1 of a keyed leaf; 0 = free. */
   #table: Uint32Array;
   #mask: number;
@@ -43,8 +65,8 @@ export class DedupWindow {
       throw new RangeError('maxEntries must be an integer in [1, 2^31)');
     this.#cap = opts.maxEntries;
     this.#windowMs = opts.windowMs;
-    this.#keys = new Float64Array(this.#cap);
-    this.#secs = new Uint32Array(this.#cap);
+    this.#fps = new Uint32Array(this.#cap);
+    this.#keyed = new Uint32Array(Math.ceil(this.#cap / 32));
     this.#table = new Uint32Array(MIN_TABLE);
     this.#mask = MIN_TABLE - 1;
   }
@@ -78,13 +100,17 @@ export class DedupWindow {
     return this.#hi;
   }
 
-  /** Home slot: the key's top 31 bits (a cheap division, where a float modulo is not), masked. */
-  #home(key: number): number {
-    return ((key / 2 ** 21) | 0) & this.#mask;
+  /** Home slot of a fingerprint. */
+  #home(fp: number): number {
+    return fp & this.#mask;
   }
 
   #indexOf(pos: number): number {
     return this.#lo + ((pos - (this.#lo % this.#cap) + this.#cap) % this.#cap);
+  }
+
+  #isKeyed(pos: number): boolean {
+    return (this.#keyed[pos >>> 5]! & (1 << (pos & 31))) !== 0;
   }
 
   /**
@@ -93,17 +119,50 @@ export class DedupWindow {
    * the window is full.
    */
   add(index: number, key: number, recvMs: number): void {
-    if (this.#hi === this.#lo) this.#lo = this.#hi = index;
-    else if (index !== this.#hi) throw new RangeError(`dedup window expects leaf ${this.#hi}, got ${index}`);
+    if (this.#hi === this.#lo) {
+      this.#lo = this.#hi = index;
+      this.#runLo = this.#runHi = 0;
+    } else if (index !== this.#hi)
+      throw new RangeError(`dedup window expects leaf ${this.#hi}, got ${index}`);
     if (this.#hi - this.#lo === this.#cap) this.#evictOldest();
+    this.#addTime(index, Math.max(0, Math.floor(recvMs / 1000)));
     const pos = index % this.#cap;
-    this.#keys[pos] = key;
-    this.#secs[pos] = Math.max(0, Math.floor(recvMs / 1000));
     this.#hi = index + 1;
-    if (key === NO_KEY) return;
+    if (key === NO_KEY) {
+      this.#keyed[pos >>> 5]! &= ~(1 << (pos & 31));
+      return;
+    }
+    this.#fps[pos] = fingerprint(key);
+    this.#keyed[pos >>> 5]! |= 1 << (pos & 31);
     if ((this.#count + 1) * 2 > this.#table.length) this.reserve(this.#table.length);
     this.#insert(pos);
     this.#count++;
+  }
+
+  /** Records that leaf `index` (about to be added) was received in second `sec`. */
+  #addTime(index: number, sec: number): void {
+    let n = this.#runSec.length;
+    if (this.#runHi > this.#runLo && this.#runSec[(this.#runHi - 1) % n] === sec) return;
+    if (this.#runHi - this.#runLo === n) this.#growRuns();
+    n = this.#runSec.length;
+    this.#runStart[this.#runHi % n] = index;
+    this.#runSec[this.#runHi % n] = sec;
+    this.#runHi++;
+  }
+
+  /** Doubles the run ring, keeping its runs in order from position 0. */
+  #growRuns(): void {
+    const n = this.#runSec.length;
+    const start = new Float64Array(n * 2);
+    const sec = new Uint32Array(n * 2);
+    for (let r = this.#runLo; r < this.#runHi; r++) {
+      start[r - this.#runLo] = this.#runStart[r % n]!;
+      sec[r - this.#runLo] = this.#runSec[r % n]!;
+    }
+    this.#runHi -= this.#runLo;
+    this.#runLo = 0;
+    this.#runStart = start;
+    this.#runSec = sec;
   }
 
   /**
@@ -113,20 +172,25 @@ export class DedupWindow {
    */
   evictExpired(nowMs: number): void {
     const limit = nowMs - this.#windowMs;
-    while (this.#hi > this.#lo && (this.#secs[this.#lo % this.#cap]! + 1) * 1000 <= limit)
-      this.#evictOldest();
+    const n = this.#runSec.length;
+    while (this.#hi > this.#lo && (this.#runSec[this.#runLo % n]! + 1) * 1000 <= limit) this.#evictOldest();
   }
 
-  /** Calls `visit` with the index of every leaf held under `key` (any order). */
+  /**
+   * Calls `visit` with the index of every leaf held under `key` (any order), and of the rare
+   * leaf whose key shares its low 32 bits: candidates, for the caller to confirm.
+   */
   candidates(key: number, visit: (index: number) => void): void {
-    for (let i = this.#home(key); this.#table[i] !== 0; i = (i + 1) & this.#mask) {
+    if (key === NO_KEY) return;
+    const fp = fingerprint(key);
+    for (let i = this.#home(fp); this.#table[i] !== 0; i = (i + 1) & this.#mask) {
       const pos = this.#table[i]! - 1;
-      if (this.#keys[pos] === key) visit(this.#indexOf(pos));
+      if (this.#fps[pos] === fp) visit(this.#indexOf(pos));
     }
   }
 
   #insert(pos: number): void {
-    let i = this.#home(this.#keys[pos]!);
+    let i = this.#home(this.#fps[pos]!);
     while (this.#table[i] !== 0) i = (i + 1) & this.#mask;
     this.#table[i] = pos + 1;
   }
@@ -134,14 +198,19 @@ export class DedupWindow {
   #evictOldest(): void {
     const pos = this.#lo % this.#cap;
     this.#lo++;
-    if (this.#keys[pos] === NO_KEY) return;
+    const n = this.#runSec.length;
+    // The oldest run ends where the next starts (or with the window).
+    if (this.#lo === this.#hi) this.#runLo = this.#runHi;
+    else if (this.#runHi - this.#runLo > 1 && this.#runStart[(this.#runLo + 1) % n]! <= this.#lo)
+      this.#runLo++;
+    if (!this.#isKeyed(pos)) return;
     this.#count--;
-    let i = this.#home(this.#keys[pos]!);
+    let i = this.#home(this.#fps[pos]!);
     while (this.#table[i] !== pos + 1) i = (i + 1) & this.#mask;
     // Backward shift: move each later slot of the cluster into the hole when its home slot
     // does not lie cyclically in (hole, slot], so every chain stays unbroken.
     for (let j = (i + 1) & this.#mask; this.#table[j] !== 0; j = (j + 1) & this.#mask) {
-      const h = this.#home(this.#keys[this.#table[j]! - 1]!);
+      const h = this.#home(this.#fps[this.#table[j]! - 1]!);
       const between = i <= j ? h > i && h <= j : h > i || h <= j;
       if (!between) {
         this.#table[i] = this.#table[j]!;

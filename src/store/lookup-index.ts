@@ -64,6 +64,7 @@ export class KeyBloom {
 
   /** The filter stored as `bytes` (little-endian 32-bit words, as {@link KeyBloom.stored} writes them). */
   static fromStored(bytes: Uint8Array): KeyBloom {
+    if (LITTLE_ENDIAN) return new KeyBloom(0, new Uint32Array(ownedBuffer(bytes)));
     const words = new Uint32Array(bytes.byteLength / 4);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < words.length; i++) words[i] = v.getUint32(i * 4, true);
@@ -104,6 +105,21 @@ export class KeyBloom {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
+
+/**
+ * The bytes of `b` as a whole ArrayBuffer of their own, for a typed array over stored
+ * little-endian words: the buffer itself when `b` spans all of it (a blob as better-sqlite3
+ * returns it: no copy, so a start that loads filters and keys does not hold each twice until
+ * the next GC), else a copy (a view into a larger or shared buffer must not keep it alive).
+ */
+function ownedBuffer(b: Uint8Array): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer)
+    return b.buffer;
+  // A copy (Buffer#slice would be a view, sharing the buffer).
+  return new Uint8Array(b).buffer;
+}
+
 /** A batch's per-leaf id keys as stored (little-endian Float64 each). */
 export function encodeKeys(keys: Float64Array): Uint8Array {
   const out = new Uint8Array(keys.length * 8);
@@ -112,13 +128,11 @@ export function encodeKeys(keys: Float64Array): Uint8Array {
   return out;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
-
 /** Inverse of {@link encodeKeys}. */
 export function decodeKeys(blob: Uint8Array): Float64Array {
-  // On a little-endian host the stored bytes are the array's own: one copy, no per-key work
-  // (the window's rebuild at start decodes up to maxEntries keys).
-  if (LITTLE_ENDIAN) return new Float64Array(blob.slice().buffer);
+  // On a little-endian host the stored bytes are the array's own: no per-key work (the
+  // window's rebuild at start decodes up to maxEntries keys).
+  if (LITTLE_ENDIAN) return new Float64Array(ownedBuffer(blob));
   const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const out = new Float64Array(blob.byteLength / 8);
   for (let i = 0; i < out.length; i++) out[i] = v.getFloat64(i * 8, true);
@@ -210,9 +224,12 @@ export class LookupIndex {
       probeRun: db.prepare('SELECT idx FROM lookup_keys WHERE run = ? AND key = ?').pluck(),
       storeBloom: db.prepare('INSERT OR REPLACE INTO lookup_blooms (run, bits) VALUES (?, ?)'),
       dropBloom: db.prepare('DELETE FROM lookup_blooms WHERE run = ?'),
-      listedBlooms: db.prepare(
-        'SELECT b.run AS run, b.bits AS bits FROM lookup_blooms b JOIN lookup_runs r ON r.run = b.run ORDER BY b.run DESC',
+      // Sizes first (length() of a blob reads its header, not its pages): a start reads the
+      // bits of only the filters it keeps.
+      listedBloomSizes: db.prepare(
+        'SELECT b.run AS run, length(b.bits) AS bytes FROM lookup_blooms b JOIN lookup_runs r ON r.run = b.run ORDER BY b.run DESC',
       ),
+      bloomBits: db.prepare('SELECT bits FROM lookup_blooms WHERE run = ?').pluck(),
       idKeysAfter: db
         .prepare('SELECT key FROM lookup_keys WHERE run = ? AND key > ? ORDER BY key LIMIT ?')
         .pluck(),
@@ -306,8 +323,9 @@ export class LookupIndex {
     this.#nextRun = (this.#q.maxRun.get() as number) + 1;
     // The stored filters of listed runs, newest first, as far as the budget goes: a start
     // reads ~1.25 bytes per leaf instead of rebuilding them from the runs' keys.
-    for (const r of this.#q.listedBlooms.iterate() as Iterable<{ run: number; bits: Buffer }>) {
-      if (this.#fits(r.bits.byteLength)) this.#keep(r.run, KeyBloom.fromStored(r.bits));
+    for (const r of this.#q.listedBloomSizes.all() as { run: number; bytes: number }[]) {
+      if (!this.#fits(r.bytes)) continue;
+      this.#keep(r.run, KeyBloom.fromStored(this.#q.bloomBits.get(r.run) as Buffer));
     }
   }
 

@@ -3,10 +3,10 @@ import { describe, expect, test } from 'vitest';
 import { ConfigError, loadServeConfig } from '../../src/cli/config.js';
 
 describe('--dedup-window, --dedup-window-entries', () => {
-  test('defaults: 24 hours and 4,000,000 leaves', () => {
+  test('defaults: 24 hours and 2,000,000 leaves', () => {
     const cfg = loadServeConfig([], {});
     expect(cfg.dedupWindowMs).toBe(24 * 3600_000);
-    expect(cfg.dedupWindowEntries).toBe(4_000_000);
+    expect(cfg.dedupWindowEntries).toBe(2_000_000);
   });
 
   test('durations take a unit; a bare number is milliseconds', () => {

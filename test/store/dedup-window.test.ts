@@ -110,4 +110,32 @@ describe('DedupWindow', () => {
       { numRuns: 150 },
     );
   });
+
+  test('keys that share their low 32 bits are both proposed (candidates, confirmed by the caller)', () => {
+    const w = new DedupWindow({ maxEntries: 10, windowMs: 60_000 });
+    w.add(0, 5, 0);
+    w.add(1, 5 + 2 ** 32, 0);
+    w.add(2, 6 + 2 ** 40, 0);
+    expect(found(w, 5)).toEqual([0, 1]);
+    expect(found(w, 5 + 2 ** 32)).toEqual([0, 1]);
+    expect(found(w, 6)).toEqual([2]);
+    expect(found(w, 7)).toEqual([]);
+  });
+
+  test('receive times over many seconds (the run ring grows) expire exactly, oldest first', () => {
+    const w = new DedupWindow({ maxEntries: 10_000, windowMs: 100_000 });
+    // 3 leaves a second for 1,000 seconds, then expiry at the end: leaves of the last 100
+    // whole seconds stay.
+    for (let i = 0; i < 3000; i++) w.add(i, 1000 + i, Math.floor(i / 3) * 1000 + 250);
+    w.evictExpired(999_250);
+    // The window reaches back to 899,250: second 898 ended before it, second 899 did not.
+    expect(w.start).toBe(899 * 3);
+    expect(found(w, 1000 + 899 * 3 - 1)).toEqual([]);
+    expect(found(w, 1000 + 899 * 3)).toEqual([899 * 3]);
+    w.evictExpired(2_000_000);
+    expect(w.size).toBe(0);
+    w.add(7000, 42, 3_000_000);
+    expect(found(w, 42)).toEqual([7000]);
+    expect([w.start, w.end]).toEqual([7000, 7001]);
+  });
 });

@@ -11,7 +11,7 @@ import { nodeSha256 } from '../../src/log/log.js';
 import { type Db, openDatabase } from '../../src/store/db.js';
 import { DEFAULT_DEDUP_WINDOW } from '../../src/store/dedup-window.js';
 import { LogStore } from '../../src/store/log-store.js';
-import { KeyBloom, MERGE_FANOUT } from '../../src/store/lookup-index.js';
+import { decodeKeys, encodeKeys, KeyBloom, MERGE_FANOUT } from '../../src/store/lookup-index.js';
 import { prng } from '../helpers/prng.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -173,5 +173,28 @@ describe('KeyBloom', () => {
     for (let i = 0; i < 20_000; i++) if (bloom.has(key())) fp++;
     expect(fp / 20_000).toBeLessThan(0.03);
     expect(bloom.bytes).toBe(25_000);
+  });
+
+  test('stored bits read back as the same filter, from a whole blob (shared) or a view into a larger buffer (copied)', () => {
+    const rand = prng(12);
+    const keys = Array.from({ length: 1000 }, () => Math.floor(rand() * 2 ** 52));
+    const bloom = new KeyBloom(keys.length);
+    for (const k of keys) bloom.add(k);
+    const stored = bloom.stored();
+    const inLarger = new Uint8Array(stored.byteLength + 8);
+    inLarger.set(stored, 4);
+    for (const bytes of [Buffer.from(stored), inLarger.subarray(4, 4 + stored.byteLength)]) {
+      const back = KeyBloom.fromStored(bytes);
+      expect(back.bytes).toBe(bloom.bytes);
+      expect(back.stored()).toEqual(stored);
+      for (const k of keys) expect(back.has(k)).toBe(true);
+    }
+  });
+
+  test('batch keys decode from a whole blob and from a small pooled Buffer alike', () => {
+    const keys = Float64Array.of(0, 1, 2 ** 52 - 1, -1, 123_456_789);
+    const enc = encodeKeys(keys);
+    expect(decodeKeys(enc)).toEqual(keys);
+    expect(decodeKeys(Buffer.from(enc))).toEqual(keys);
   });
 });
