@@ -51,6 +51,8 @@ export class LogStore {
   readonly #index: LookupIndex;
   /** The dedup window; created by {@link openWriter} (or the first append) on the committing connection. */
   #window: DedupWindow | undefined;
+  /** The tree size when the window was built: leaves from here on were committed against it. */
+  #windowFrom = Number.POSITIVE_INFINITY;
   /** When (performance.now()) the oldest unindexed commit happened; undefined: none. */
   #tailSince: number | undefined;
   readonly #bundles: EntryBundles;
@@ -381,6 +383,7 @@ export class LogStore {
     this.#window = new DedupWindow(opts);
     this.#index.start();
     const size = this.treeSize();
+    this.#windowFrom = size;
     const batches: { firstIdx: number; recvMs: number; keys: Float64Array }[] = [];
     let count = 0;
     let low = size;
@@ -522,10 +525,16 @@ export class LogStore {
    * tail is bounded by the indexer's lag, so this is short. Returns the cursor.
    */
   indexAll(size: number): number {
+    // Leaves this connection committed were deduplicated against its window, whose start only
+    // moves up; a tail left by an earlier process (whose window may have been larger) is
+    // checked against every run.
+    const w = this.#window;
+    const ours = w !== undefined && this.#index.indexedTo() >= this.#windowFrom;
     const to = this.#index.indexTail(
       size,
       (lo, hi) => this.#leafHashesIn(lo, hi),
       (a, b) => this.#sameEvent(a, b),
+      ours ? w.start : Number.POSITIVE_INFINITY,
     );
     this.#tailSince = undefined;
     return to;

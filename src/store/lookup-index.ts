@@ -333,12 +333,16 @@ export class LookupIndex {
    * Writes the unindexed tail [indexedTo, size) as one sorted run in ONE transaction that also
    * lists the run, flags late duplicates and advances indexed_to: a crash leaves all of it or
    * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `sameEvent(first, later)` confirms
-   * a late duplicate (same real ids, same content). Returns the new cursor.
+   * a late duplicate (same real ids, same content). `dedupedFrom`: every leaf of the tail was
+   * deduplicated at its commit against all leaves at or above this index (the dedup window's
+   * start), so a listed run that lies entirely at or above it cannot hold a late duplicate of
+   * them and is not sought (Infinity: seek every run). Returns the new cursor.
    */
   indexTail(
     size: number,
     leafHashes: (lo: number, hi: number) => Uint8Array[],
     sameEvent: (first: number, later: number) => boolean,
+    dedupedFrom = Number.POSITIVE_INFINITY,
   ): number {
     const lo = this.indexedTo();
     if (size <= lo) return lo;
@@ -367,7 +371,7 @@ export class LookupIndex {
         order.map((o) => ({ key: keys[o]!, idx: idxs[o]! })),
       );
       ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
-      this.#flagLateDuplicates(ids, sameEvent);
+      this.#flagLateDuplicates(ids, sameEvent, dedupedFrom);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
       bloom = new KeyBloom(ids.length);
@@ -395,14 +399,19 @@ export class LookupIndex {
    * listed run, the legacy ids, or the new run itself: `ids`, its id rows in key order) and that
    * `sameEvent` confirms. A listed run is sought only for the keys its Bloom filter may hold, so
    * the JS side sees real resends (and the same id from other sources, rare 52-bit collisions
-   * and ~1 % false positives, which cost a seek each), which it confirms.
+   * and ~1 % false positives, which cost a seek each), which it confirms. Runs within the dedup
+   * window (`lo` >= `dedupedFrom`) are skipped: the commit already compared with those leaves.
+   * That is what keeps this check flat as the log grows: the many small recent runs are all in
+   * the window, and the older leaves sit in a few large merged runs.
    */
   #flagLateDuplicates(
     ids: readonly { key: number; idx: number }[],
     sameEvent: (first: number, later: number) => boolean,
+    dedupedFrom: number,
   ): void {
     const pairs: { later: number; first: number }[] = [];
-    for (const { run } of this.#q.runs.all() as { run: number }[]) {
+    for (const { run, lo } of this.#q.runs.all() as { run: number; lo: number }[]) {
+      if (lo >= dedupedFrom) continue;
       const bloom = this.#blooms.get(run);
       for (const r of ids) {
         if (bloom && !bloom.has(r.key)) continue;
