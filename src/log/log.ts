@@ -46,7 +46,7 @@ import { type EventInput, eventLeaf } from './leaf.js';
 import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
-import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
+import { storedSubtreeReader, TileCache, type TileCacheOptions, treeHashAsync } from './subtree-reader.js';
 
 /** Storage types the layers above the log speak (they never import the storage engine). */
 export type {
@@ -96,6 +96,8 @@ export interface LogConfig {
   sequencer?: Partial<SequencerOptions>;
   synchronous?: SyncMode;
   cacheMiB?: number;
+  /** Bounds of the in-memory hash tile cache (subtree-reader.ts; default 2048 upper + 64 recent tiles). */
+  tileCache?: TileCacheOptions;
   /**
    * SQLite: how long a retry is recognised as a duplicate by the in-memory dedup window (ms,
    * default 24 h), and the most leaves it holds (default 4,000,000; ~20 bytes each).
@@ -219,6 +221,8 @@ export class TransparencyLog {
   /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
   readonly #subtreeCache = new Lru<string, Uint8Array>(65_536);
   readonly #tiles: AsyncSubtreeReader;
+  /** Hot hash tiles (upper levels, recent reads) for proofs, leaf hashes and tile GETs. */
+  readonly #tileCache: TileCache;
 
   private constructor(cfg: LogConfig, storage: LogStorage, latest: StoredCheckpoint | undefined) {
     this.origin = cfg.origin;
@@ -227,7 +231,8 @@ export class TransparencyLog {
     this.#now = cfg.now ?? Date.now;
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
     this.#committedSize = storage.committedTree().size;
-    this.#tiles = storedSubtreeReader(storage, this.sha);
+    this.#tileCache = new TileCache(storage, cfg.tileCache);
+    this.#tiles = storedSubtreeReader(this.#tileCache, this.sha);
     this.#logger = cfg.logger ?? silentLogger;
     this.#metrics = cfg.metrics ?? noLogMetrics;
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
@@ -492,8 +497,8 @@ export class TransparencyLog {
   /** Leaf hash of `index` (below the latest checkpoint size), from the level-0 tile. */
   async leafHashAt(index: number): Promise<Uint8Array> {
     this.#checkPublished(index + 1);
-    const t = await this.storage.tile(0, Math.floor(index / TILE_WIDTH));
     const o = (index % TILE_WIDTH) * 32;
+    const t = await this.#tileCache.tile(0, Math.floor(index / TILE_WIDTH), o + 32);
     if (!t || t.data.length < o + 32) {
       throw new StorageError('tile_missing', `leaf tile for index ${index} is missing or short`);
     }
@@ -535,7 +540,7 @@ export class TransparencyLog {
    */
   async hashTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
     if (!this.#tileServable(level, index, width)) return undefined;
-    const data = (await this.storage.tile(level, index))?.data;
+    const data = (await this.#tileCache.tile(level, index, width * 32))?.data;
     if (!data || data.length < width * 32) {
       throw new StorageError('tile_missing', `tile ${level}/${index} is not stored at width ${width}`);
     }
