@@ -104,7 +104,7 @@ async function fetchTiles(
  * An {@link AsyncSubtreeReader} over the hash tiles of `storage` (an engine, or a
  * {@link TileCache} in front of one). With `useInterior` false the
  * stored interior nodes are ignored and every subtree is hashed up from the tile's hashes
- * (the fork guard recomputes rather than trusts them).
+ * (the fork guard recomputes rather than trusts them). The hashes returned are copies.
  */
 export function storedSubtreeReader(
   storage: TileSource,
@@ -117,7 +117,9 @@ export function storedSubtreeReader(
       const t = tiles.get(key(level, index));
       return useInterior ? t : t?.data;
     };
-    return tileSubtreeReader(read, sha)(subtrees);
+    // Copies, not views: a caller that keeps a hash (the log's subtree LRU) must not pin the
+    // 8 KiB tile or interior buffer it was read from (65,536 cached hashes could pin ~1 GiB).
+    return tileSubtreeReader(read, sha)(subtrees).map((h) => new Uint8Array(h));
   };
 }
 
