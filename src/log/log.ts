@@ -10,7 +10,6 @@ import { isSafeUint } from '../core/check.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { errorFields, type Logger, silentLogger } from '../core/logger.js';
-import { Lru } from '../core/lru.js';
 import {
   type AsyncSubtreeReader,
   consistencyProofRanges,
@@ -46,7 +45,13 @@ import { type EventInput, eventLeaf } from './leaf.js';
 import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
-import { storedSubtreeReader, TileCache, type TileCacheOptions, treeHashAsync } from './subtree-reader.js';
+import {
+  DEFAULT_HASHED_SUBTREES,
+  storedSubtreeReader,
+  TileCache,
+  type TileCacheOptions,
+  treeHashAsync,
+} from './subtree-reader.js';
 
 /** Storage types the layers above the log speak (they never import the storage engine). */
 export type {
@@ -218,9 +223,8 @@ export class TransparencyLog {
   readonly #logger: Logger;
   readonly #metrics: LogMetrics;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
-  /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
-  readonly #subtreeCache = new Lru<string, Uint8Array>(65_536);
-  readonly #tiles: AsyncSubtreeReader;
+  /** Complete-subtree hashes from the tile cache (hashed-up right-edge ones kept: subtree-reader.ts). */
+  readonly #reader: AsyncSubtreeReader;
   /** Hot hash tiles (upper levels, recent reads) for proofs, leaf hashes and tile GETs. */
   readonly #tileCache: TileCache;
 
@@ -232,7 +236,7 @@ export class TransparencyLog {
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
     this.#committedSize = storage.committedTree().size;
     this.#tileCache = new TileCache(storage, cfg.tileCache);
-    this.#tiles = storedSubtreeReader(this.#tileCache, this.sha);
+    this.#reader = storedSubtreeReader(this.#tileCache, this.sha, true, DEFAULT_HASHED_SUBTREES);
     this.#logger = cfg.logger ?? silentLogger;
     this.#metrics = cfg.metrics ?? noLogMetrics;
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
@@ -456,31 +460,6 @@ export class TransparencyLog {
     }
     return this.#sequencer.append([item]).then((r) => r[0]!);
   }
-
-  /**
-   * Complete-subtree hashes from the stored tiles, through an LRU: a complete subtree's hash
-   * never changes, and the right-edge ones (inside partial tiles, which have no stored
-   * interior nodes) are asked for by every proof against a recent size.
-   */
-  readonly #reader: AsyncSubtreeReader = async (subtrees) => {
-    const cache = this.#subtreeCache;
-    const out: Uint8Array[] = new Array(subtrees.length);
-    const missing: number[] = [];
-    subtrees.forEach((s, i) => {
-      const h = cache.get(`${s.level}/${s.index}`);
-      if (h) out[i] = h;
-      else missing.push(i);
-    });
-    if (missing.length > 0) {
-      const got = await this.#tiles(missing.map((i) => subtrees[i]!));
-      missing.forEach((i, k) => {
-        out[i] = got[k]!;
-        const s = subtrees[i]!;
-        if (s.level >= 4) cache.set(`${s.level}/${s.index}`, got[k]!);
-      });
-    }
-    return out;
-  };
 
   /** Inclusion proof for `index` in the tree of `size` (at most the latest checkpoint size). */
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {

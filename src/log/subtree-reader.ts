@@ -100,26 +100,66 @@ async function fetchTiles(
   return tiles;
 }
 
+/** Subtree hashes a proof reader keeps when it had to hash them up (see storedSubtreeReader). */
+export const DEFAULT_HASHED_SUBTREES = 4096;
+
+/**
+ * True if core's tile reader computes `s` by hashing up several hashes of its tile (a partial
+ * tile, which has no interior nodes, or interior nodes unused or not stored) rather than
+ * looking it up.
+ */
+function hashedUp(s: Subtree, tiles: Map<string, StoredTile>, useInterior: boolean): boolean {
+  const loc = subtreeLocation(s);
+  if (loc.count === 1) return false;
+  const t = tiles.get(key(loc.level, loc.index));
+  return !useInterior || t?.interior === undefined || t.data.length < FULL_TILE_BYTES;
+}
+
 /**
  * An {@link AsyncSubtreeReader} over the hash tiles of `storage` (an engine, or a
- * {@link TileCache} in front of one). With `useInterior` false the
- * stored interior nodes are ignored and every subtree is hashed up from the tile's hashes
- * (the fork guard recomputes rather than trusts them). The hashes returned are copies.
+ * {@link TileCache} in front of one). With `useInterior` false the stored interior nodes are
+ * ignored and every subtree is hashed up from the tile's hashes (the fork guard recomputes
+ * rather than trusts them). With `keepHashed` > 0, up to that many subtree hashes that had to
+ * be hashed up (the right edge, in partial tiles: every proof against a recent size needs
+ * them) are kept in an LRU; a complete subtree's hash never changes. Everything else is a
+ * lookup in a (cached) tile, so nothing else is worth a cache entry. The hashes returned are
+ * copies: a caller that keeps one does not pin the tile buffer it was read from.
  */
 export function storedSubtreeReader(
   storage: TileSource,
   sha: Sha256,
   useInterior = true,
+  keepHashed = 0,
 ): AsyncSubtreeReader {
+  const kept = keepHashed > 0 ? new Lru<string, Uint8Array>(keepHashed) : undefined;
   return async (subtrees) => {
-    const tiles = await fetchTiles(storage, subtrees);
+    const out: Uint8Array[] = new Array(subtrees.length);
+    const todo: Subtree[] = [];
+    const at: number[] = [];
+    subtrees.forEach((s, i) => {
+      const h = kept && s.level > 0 ? kept.get(key(s.level, s.index)) : undefined;
+      if (h) out[i] = h;
+      else {
+        todo.push(s);
+        at.push(i);
+      }
+    });
+    if (todo.length === 0) return out;
+    const tiles = await fetchTiles(storage, todo);
     const read = (level: number, index: number) => {
       const t = tiles.get(key(level, index));
       return useInterior ? t : t?.data;
     };
-    // Copies, not views: a caller that keeps a hash (the log's subtree LRU) must not pin the
-    // 8 KiB tile or interior buffer it was read from (65,536 cached hashes could pin ~1 GiB).
-    return tileSubtreeReader(read, sha)(subtrees).map((h) => new Uint8Array(h));
+    tileSubtreeReader(
+      read,
+      sha,
+    )(todo).forEach((h, k) => {
+      const s = todo[k]!;
+      const copy = new Uint8Array(h);
+      out[at[k]!] = copy;
+      if (kept && hashedUp(s, tiles, useInterior)) kept.set(key(s.level, s.index), copy);
+    });
+    return out;
   };
 }
 
