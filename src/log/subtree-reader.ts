@@ -8,7 +8,7 @@ import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { Lru } from '../core/lru.js';
 import { type AsyncSubtreeReader, EMPTY_ROOT, hashRangesAsync, type Subtree } from '../core/merkle.js';
 import { type StoredTile, subtreeLocation, TILE_WIDTH, tileSubtreeReader } from '../core/tiles.js';
-import { type LogStorage, StorageError } from '../store/log-storage.js';
+import { StorageError } from '../store/log-storage.js';
 
 const key = (level: number, index: number): string => `${level}/${index}`;
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
@@ -41,11 +41,11 @@ export const DEFAULT_TILE_CACHE: Required<TileCacheOptions> = { upperTiles: 2048
  * they stay in memory and a proof at any size reads one level-0 tile from storage.
  */
 export class TileCache implements TileSource {
-  readonly #storage: LogStorage;
+  readonly #storage: TileSource;
   readonly #upper: Lru<string, StoredTile>;
   readonly #recent: Lru<string, StoredTile>;
 
-  constructor(storage: LogStorage, opts: TileCacheOptions = {}) {
+  constructor(storage: TileSource, opts: TileCacheOptions = {}) {
     this.#storage = storage;
     this.#upper = new Lru(opts.upperTiles ?? DEFAULT_TILE_CACHE.upperTiles);
     this.#recent = new Lru(opts.recentTiles ?? DEFAULT_TILE_CACHE.recentTiles);
