@@ -181,7 +181,7 @@ async function readsAtLargest(
       'tiles/s',
       'noop_hono_get_per_s',
       noopGet.reqPerS,
-      `${n}, random full level-0 tiles, c=${tiles.concurrency}`,
+      `${n}, random full level-0 tiles, c=${tiles.concurrency}, p99 ${tiles.p99Ms.toFixed(1)} ms`,
     ),
     result(
       'entry_bundle_gets_per_s',
@@ -189,7 +189,7 @@ async function readsAtLargest(
       'bundles/s',
       'noop_hono_get_per_s',
       noopGet.reqPerS,
-      `${n}, random full bundles, c=${bundles.concurrency}`,
+      `${n}, random full bundles, c=${bundles.concurrency}, p99 ${bundles.p99Ms.toFixed(1)} ms`,
     ),
     ...ver,
   ];

@@ -89,7 +89,9 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
     try {
       await next();
     } finally {
-      c.header('X-Request-Id', requestId);
+      // On the response's headers, not c.header(): after the handler that rebuilds the
+      // response around a stream and costs @hono/node-server its fast path.
+      c.res.headers.set('X-Request-Id', requestId);
       const route = routePattern(c);
       const status = c.res.status;
       const seconds = (performance.now() - t0) / 1000;

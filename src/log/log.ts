@@ -10,7 +10,6 @@ import { isSafeUint } from '../core/check.js';
 import { encodeEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { errorFields, type Logger, silentLogger } from '../core/logger.js';
-import { Lru } from '../core/lru.js';
 import {
   type AsyncSubtreeReader,
   consistencyProofRanges,
@@ -46,7 +45,13 @@ import { type EventInput, unsealedEventLeaf } from './leaf.js';
 import { type LogMetrics, noLogMetrics } from './metrics.js';
 import { DEFAULT_SEQUENCER_OPTIONS, Sequencer, type SequencerOptions } from './sequencer.js';
 import { CheckpointSigner, ForkError } from './signer.js';
-import { storedSubtreeReader, treeHashAsync } from './subtree-reader.js';
+import {
+  DEFAULT_HASHED_SUBTREES,
+  storedSubtreeReader,
+  TileCache,
+  type TileCacheOptions,
+  treeHashAsync,
+} from './subtree-reader.js';
 
 /** Storage types the layers above the log speak (they never import the storage engine). */
 export type {
@@ -96,6 +101,8 @@ export interface LogConfig {
   sequencer?: Partial<SequencerOptions>;
   synchronous?: SyncMode;
   cacheMiB?: number;
+  /** Bounds of the in-memory hash tile cache (subtree-reader.ts; default 2048 upper + 64 recent tiles). */
+  tileCache?: TileCacheOptions;
   /**
    * SQLite: how long a retry is recognised as a duplicate by the in-memory dedup window (ms,
    * default 24 h), and the most leaves it holds (default 4,000,000; ~20 bytes each).
@@ -216,9 +223,10 @@ export class TransparencyLog {
   readonly #logger: Logger;
   readonly #metrics: LogMetrics;
   #cosigned: ((cp: StoredCheckpoint) => string | undefined) | undefined;
-  /** Hashes of complete subtrees of height >= 4 (cheaper ones are not worth the memory). */
-  readonly #subtreeCache = new Lru<string, Uint8Array>(65_536);
-  readonly #tiles: AsyncSubtreeReader;
+  /** Complete-subtree hashes from the tile cache (hashed-up right-edge ones kept: subtree-reader.ts). */
+  readonly #reader: AsyncSubtreeReader;
+  /** Hot hash tiles (upper levels, recent reads) for proofs, leaf hashes and tile GETs. */
+  readonly #tileCache: TileCache;
 
   private constructor(cfg: LogConfig, storage: LogStorage, latest: StoredCheckpoint | undefined) {
     this.origin = cfg.origin;
@@ -227,7 +235,8 @@ export class TransparencyLog {
     this.#now = cfg.now ?? Date.now;
     this.#signIntervalMs = cfg.signIntervalMs ?? 1000;
     this.#committedSize = storage.committedTree().size;
-    this.#tiles = storedSubtreeReader(storage, this.sha);
+    this.#tileCache = new TileCache(storage, cfg.tileCache);
+    this.#reader = storedSubtreeReader(this.#tileCache, this.sha, true, DEFAULT_HASHED_SUBTREES);
     this.#logger = cfg.logger ?? silentLogger;
     this.#metrics = cfg.metrics ?? noLogMetrics;
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
@@ -453,31 +462,6 @@ export class TransparencyLog {
     return this.#sequencer.append([item]).then((r) => r[0]!);
   }
 
-  /**
-   * Complete-subtree hashes from the stored tiles, through an LRU: a complete subtree's hash
-   * never changes, and the right-edge ones (inside partial tiles, which have no stored
-   * interior nodes) are asked for by every proof against a recent size.
-   */
-  readonly #reader: AsyncSubtreeReader = async (subtrees) => {
-    const cache = this.#subtreeCache;
-    const out: Uint8Array[] = new Array(subtrees.length);
-    const missing: number[] = [];
-    subtrees.forEach((s, i) => {
-      const h = cache.get(`${s.level}/${s.index}`);
-      if (h) out[i] = h;
-      else missing.push(i);
-    });
-    if (missing.length > 0) {
-      const got = await this.#tiles(missing.map((i) => subtrees[i]!));
-      missing.forEach((i, k) => {
-        out[i] = got[k]!;
-        const s = subtrees[i]!;
-        if (s.level >= 4) cache.set(`${s.level}/${s.index}`, got[k]!);
-      });
-    }
-    return out;
-  };
-
   /** Inclusion proof for `index` in the tree of `size` (at most the latest checkpoint size). */
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
     this.#checkPublished(size);
@@ -493,8 +477,8 @@ export class TransparencyLog {
   /** Leaf hash of `index` (below the latest checkpoint size), from the level-0 tile. */
   async leafHashAt(index: number): Promise<Uint8Array> {
     this.#checkPublished(index + 1);
-    const t = await this.storage.tile(0, Math.floor(index / TILE_WIDTH));
     const o = (index % TILE_WIDTH) * 32;
+    const t = await this.#tileCache.tile(0, Math.floor(index / TILE_WIDTH), o + 32);
     if (!t || t.data.length < o + 32) {
       throw new StorageError('tile_missing', `leaf tile for index ${index} is missing or short`);
     }
@@ -536,7 +520,7 @@ export class TransparencyLog {
    */
   async hashTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
     if (!this.#tileServable(level, index, width)) return undefined;
-    const data = (await this.storage.tile(level, index))?.data;
+    const data = (await this.#tileCache.tile(level, index, width * 32))?.data;
     if (!data || data.length < width * 32) {
       throw new StorageError('tile_missing', `tile ${level}/${index} is not stored at width ${width}`);
     }

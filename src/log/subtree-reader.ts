@@ -2,14 +2,70 @@
  * Complete-subtree hashes read from a storage engine's hash tiles, for proofs and roots. The
  * tiles a batch of subtrees needs are fetched once each (concurrently, so a network engine
  * pays one round of latency), checked to cover what is asked, and then read by core's
- * synchronous tile reader.
+ * synchronous tile reader. {@link TileCache} keeps the hot ones in memory.
  */
-import type { Sha256 } from '../core/hash.js';
+import { HASH_SIZE, type Sha256 } from '../core/hash.js';
+import { Lru } from '../core/lru.js';
 import { type AsyncSubtreeReader, EMPTY_ROOT, hashRangesAsync, type Subtree } from '../core/merkle.js';
-import { type StoredTile, subtreeLocation, tileSubtreeReader } from '../core/tiles.js';
-import { type LogStorage, StorageError } from '../store/log-storage.js';
+import { type StoredTile, subtreeLocation, TILE_WIDTH, tileSubtreeReader } from '../core/tiles.js';
+import { StorageError } from '../store/log-storage.js';
 
 const key = (level: number, index: number): string => `${level}/${index}`;
+const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
+
+/**
+ * Where tiles come from: a storage engine, or a {@link TileCache} in front of one. `minBytes`
+ * is how much of the tile's hash data the caller needs (a cache may answer with a copy that
+ * is at least that long; storage ignores it).
+ */
+export interface TileSource {
+  tile(level: number, index: number, minBytes?: number): Promise<StoredTile | undefined>;
+}
+
+/** Bounds of a {@link TileCache}: each entry holds at most 16 KiB (8 KiB hashes + interior). */
+export interface TileCacheOptions {
+  /** Tiles of level >= 1 kept (LRU): a few hundred cover every upper tile of a 10M log. */
+  readonly upperTiles?: number;
+  /** Recently read tiles of any level (LRU): a proof's leaf tile is read again for its leaf hash. */
+  readonly recentTiles?: number;
+}
+
+export const DEFAULT_TILE_CACHE: Required<TileCacheOptions> = { upperTiles: 2048, recentTiles: 64 };
+
+/**
+ * A bounded cache of stored hash tiles in front of `storage` (at most (upperTiles +
+ * recentTiles) x 16 KiB: 33 MiB by default). Sound because a stored tile only grows: the
+ * hashes a copy holds never change, so a copy answers every request that needs no more
+ * bytes than it has, and a request for more reads the storage again (and keeps the longer
+ * copy). Every proof touches the upper levels (level 1 and up: 1/256 of the tiles below), so
+ * they stay in memory and a proof at any size reads one level-0 tile from storage.
+ */
+export class TileCache implements TileSource {
+  readonly #storage: TileSource;
+  readonly #upper: Lru<string, StoredTile>;
+  readonly #recent: Lru<string, StoredTile>;
+
+  constructor(storage: TileSource, opts: TileCacheOptions = {}) {
+    this.#storage = storage;
+    this.#upper = new Lru(opts.upperTiles ?? DEFAULT_TILE_CACHE.upperTiles);
+    this.#recent = new Lru(opts.recentTiles ?? DEFAULT_TILE_CACHE.recentTiles);
+  }
+
+  /** Tile (level, index) with at least `minBytes` of hash data if stored, from memory when held. */
+  async tile(level: number, index: number, minBytes = 0): Promise<StoredTile | undefined> {
+    const k = key(level, index);
+    const held = (level > 0 ? this.#upper.get(k) : undefined) ?? this.#recent.get(k);
+    // Without a need stated, only a full tile is known to be as wide as the stored one.
+    if (held && (held.data.length === FULL_TILE_BYTES || (minBytes > 0 && held.data.length >= minBytes)))
+      return held;
+    const t = await this.#storage.tile(level, index);
+    if (t) {
+      this.#recent.set(k, t);
+      if (level > 0) this.#upper.set(k, t);
+    }
+    return t;
+  }
+}
 
 /**
  * Fetches the tiles holding `subtrees`. Rejects with StorageError `tile_missing` when a tile
@@ -17,7 +73,7 @@ const key = (level: number, index: number): string => `${level}/${index}`;
  * never a bad request.
  */
 async function fetchTiles(
-  storage: LogStorage,
+  storage: TileSource,
   subtrees: readonly Subtree[],
 ): Promise<Map<string, StoredTile>> {
   const need = new Map<string, { level: number; index: number; bytes: number }>();
@@ -29,7 +85,7 @@ async function fetchTiles(
     if (!prev || prev.bytes < bytes) need.set(k, { level: loc.level, index: loc.index, bytes });
   }
   const wanted = [...need.entries()];
-  const got = await Promise.all(wanted.map(([, t]) => storage.tile(t.level, t.index)));
+  const got = await Promise.all(wanted.map(([, t]) => storage.tile(t.level, t.index, t.bytes)));
   const tiles = new Map<string, StoredTile>();
   wanted.forEach(([k, t], i) => {
     const tile = got[i];
@@ -44,23 +100,66 @@ async function fetchTiles(
   return tiles;
 }
 
+/** Subtree hashes a proof reader keeps when it had to hash them up (see storedSubtreeReader). */
+export const DEFAULT_HASHED_SUBTREES = 4096;
+
 /**
- * An {@link AsyncSubtreeReader} over the hash tiles of `storage`. With `useInterior` false the
- * stored interior nodes are ignored and every subtree is hashed up from the tile's hashes
- * (the fork guard recomputes rather than trusts them).
+ * True if core's tile reader computes `s` by hashing up several hashes of its tile (a partial
+ * tile, which has no interior nodes, or interior nodes unused or not stored) rather than
+ * looking it up.
+ */
+function hashedUp(s: Subtree, tiles: Map<string, StoredTile>, useInterior: boolean): boolean {
+  const loc = subtreeLocation(s);
+  if (loc.count === 1) return false;
+  const t = tiles.get(key(loc.level, loc.index));
+  return !useInterior || t?.interior === undefined || t.data.length < FULL_TILE_BYTES;
+}
+
+/**
+ * An {@link AsyncSubtreeReader} over the hash tiles of `storage` (an engine, or a
+ * {@link TileCache} in front of one). With `useInterior` false the stored interior nodes are
+ * ignored and every subtree is hashed up from the tile's hashes (the fork guard recomputes
+ * rather than trusts them). With `keepHashed` > 0, up to that many subtree hashes that had to
+ * be hashed up (the right edge, in partial tiles: every proof against a recent size needs
+ * them) are kept in an LRU; a complete subtree's hash never changes. Everything else is a
+ * lookup in a (cached) tile, so nothing else is worth a cache entry. The hashes returned are
+ * copies: a caller that keeps one does not pin the tile buffer it was read from.
  */
 export function storedSubtreeReader(
-  storage: LogStorage,
+  storage: TileSource,
   sha: Sha256,
   useInterior = true,
+  keepHashed = 0,
 ): AsyncSubtreeReader {
+  const kept = keepHashed > 0 ? new Lru<string, Uint8Array>(keepHashed) : undefined;
   return async (subtrees) => {
-    const tiles = await fetchTiles(storage, subtrees);
+    const out: Uint8Array[] = new Array(subtrees.length);
+    const todo: Subtree[] = [];
+    const at: number[] = [];
+    subtrees.forEach((s, i) => {
+      const h = kept && s.level > 0 ? kept.get(key(s.level, s.index)) : undefined;
+      if (h) out[i] = h;
+      else {
+        todo.push(s);
+        at.push(i);
+      }
+    });
+    if (todo.length === 0) return out;
+    const tiles = await fetchTiles(storage, todo);
     const read = (level: number, index: number) => {
       const t = tiles.get(key(level, index));
       return useInterior ? t : t?.data;
     };
-    return tileSubtreeReader(read, sha)(subtrees);
+    tileSubtreeReader(
+      read,
+      sha,
+    )(todo).forEach((h, k) => {
+      const s = todo[k]!;
+      const copy = new Uint8Array(h);
+      out[at[k]!] = copy;
+      if (kept && hashedUp(s, tiles, useInterior)) kept.set(key(s.level, s.index), copy);
+    });
+    return out;
   };
 }
 

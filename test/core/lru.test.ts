@@ -26,6 +26,34 @@ describe('Lru', () => {
     expect(lru.get('b')).toBeUndefined();
   });
 
+  test('evicts in least-recently-used order across many evictions and rehashes (against a model)', () => {
+    const cap = 50;
+    const lru = new Lru<number, number>(cap);
+    const model: number[] = []; // least recently used first
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const k = rnd(200);
+      if (rnd(3) === 0) {
+        const hit = lru.get(k);
+        const at = model.indexOf(k);
+        expect(hit !== undefined).toBe(at >= 0);
+        if (at >= 0) model.push(...model.splice(at, 1));
+      } else {
+        lru.set(k, i);
+        const at = model.indexOf(k);
+        if (at >= 0) model.splice(at, 1);
+        model.push(k);
+        if (model.length > cap) model.shift();
+      }
+      expect(lru.size).toBe(model.length);
+    }
+    for (const k of model) expect(lru.get(k)).toBeDefined();
+  });
+
   test('refuses a capacity below one', () => {
     expect(() => new Lru(0)).toThrow(RangeError);
   });
