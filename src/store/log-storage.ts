@@ -25,6 +25,8 @@ export interface AppendItem {
   /** (source, id) for dedup and lookup; absent = never deduplicated. */
   readonly source?: string;
   readonly id?: string;
+  /** The id's 52-bit key (lookup-index.ts idKey), if the caller computed it (off the writer thread). */
+  readonly idKey?: number;
   /** Private search metadata, stored in the same transaction. */
   readonly meta?: LeafMeta;
   /**

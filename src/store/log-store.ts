@@ -8,7 +8,7 @@
  * in-memory window (dedup-window.ts), and lookups are served by runs the indexer writes behind
  * the commit.
  */
-import { bytesEqual, concatBytes, utf8 } from '../core/bytes.js';
+import { bytesEqual, concatBytes } from '../core/bytes.js';
 import { decodeEntry, type Entry } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -28,7 +28,8 @@ import {
   type StoredCheckpoint,
   sealItem,
 } from './log-storage.js';
-import { key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
+import { idKey, key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
+import { MetaRows } from './meta-rows.js';
 import { PayloadBundles } from './payload-bundles.js';
 
 export type {
@@ -57,6 +58,7 @@ export class LogStore {
   #tailSince: number | undefined;
   readonly #bundles: EntryBundles;
   readonly #payloads: PayloadBundles;
+  readonly #metaRows: MetaRows;
   /**
    * During an append transaction: the batch's entries, from index `from`, not yet written
    * (EntryBundles.write stores them at the end, as blobs of the bundles they fill and rows of
@@ -82,14 +84,10 @@ export class LogStore {
       ),
       checkpointAt: db.prepare('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
       resignCheckpoint: db.prepare('UPDATE checkpoints SET note = ? WHERE size = ? AND root = ?'),
-      insertLeafMeta: db.prepare(
-        'INSERT INTO leaf_meta (idx, kind, source, recv_ms, ts_ms, path, result) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
       insertWithheldId: db.prepare('INSERT INTO withheld_ids (idx, id) VALUES (?, ?)'),
       privateIds: db.prepare(
         'SELECT m.source AS source, w.id AS id FROM leaf_meta m LEFT JOIN withheld_ids w ON w.idx = m.idx WHERE m.idx = ?',
       ),
-      insertRevision: db.prepare('INSERT OR IGNORE INTO leaf_revisions (revision, idx) VALUES (?, ?)'),
       deleteLeafMeta: db.prepare('DELETE FROM leaf_meta WHERE idx = ?'),
       deleteRevisions: db.prepare('DELETE FROM leaf_revisions WHERE idx = ?'),
       deleteWithheldId: db.prepare('DELETE FROM withheld_ids WHERE idx = ?'),
@@ -109,6 +107,7 @@ export class LogStore {
     };
     this.#bundles = new EntryBundles(db);
     this.#payloads = new PayloadBundles(db);
+    this.#metaRows = new MetaRows(db);
   }
 
   /** Number of leaves stored (one more than the highest index). */
@@ -181,13 +180,9 @@ export class LogStore {
     return edgeFromTiles(size, (level, index) => this.tile(level, index));
   }
 
-  /**
-   * 52-bit key of an id: the first bits of SHA-256(id). One key per entry serves both dedup
-   * on (source, id) and lookup by id alone: entries with the same id from several sources,
-   * and the rare 52-bit collisions, share it, and every hit is confirmed against the entry.
-   */
+  /** 52-bit key of an id (lookup-index.ts idKey). */
   #idKey(id: string): number {
-    return key52(this.#sha(utf8(id)));
+    return idKey(id, this.#sha);
   }
 
   /**
@@ -224,10 +219,10 @@ export class LogStore {
    * was erased (the entry can no longer be found by it).
    */
   #realIds(index: number): { src: string; id: string } | undefined {
-    return realIds(
-      decodeEntry(this.entry(index)!),
-      () => this.#q.privateIds.get(index) as { source: string; id: string | null } | undefined,
-    );
+    return realIds(decodeEntry(this.entry(index)!), () => {
+      this.#metaRows.flush(); // the batch's own rows too
+      return this.#q.privateIds.get(index) as { source: string; id: string | null } | undefined;
+    });
   }
 
   /**
@@ -437,6 +432,7 @@ export class LogStore {
     } finally {
       this.#pending = undefined;
       this.#payloads.end();
+      this.#metaRows.discard();
     }
     const window = this.#window!;
     for (let i = 0; i < out.keys.length; i++) window.add(sizeBefore + i, out.keys[i]!, nowMs);
@@ -468,7 +464,7 @@ export class LogStore {
       let conflictsWith: number | undefined;
       let key = NO_KEY;
       if (item.source !== undefined && item.id !== undefined) {
-        key = this.#idKey(item.id);
+        key = item.idKey ?? this.#idKey(item.id);
         const found = this.#probe(item as AppendItem & { source: string; id: string }, key, local);
         if ('index' in found) {
           results.push({ index: found.index, duplicate: true });
@@ -495,6 +491,7 @@ export class LogStore {
     }
     this.#bundles.write(pending.from, pending.entries);
     this.#payloads.flush(next);
+    this.#metaRows.flush();
     for (const t of builder.append(leaves)) {
       this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
     }
@@ -508,9 +505,8 @@ export class LogStore {
     if (item.salt && item.payload) this.#payloads.add(index, item.salt, item.payload);
     if (item.meta) {
       const m = item.meta;
-      this.#q.insertLeafMeta.run(index, m.kind, m.source, m.recvMs, m.tsMs, m.path, m.result);
+      this.#metaRows.add(index, m);
       if (m.privateId !== undefined) this.#q.insertWithheldId.run(index, m.privateId);
-      for (const r of m.revisions) this.#q.insertRevision.run(r, index);
     }
   }
 
@@ -582,6 +578,7 @@ export class LogStore {
     }
     if (this.erasure(erase.index))
       throw new EraseError('already_erased', `entry ${erase.index} is already erased`);
+    this.#metaRows.flush(); // so the deletes below also find rows of this batch
     // The payload, its salt and every private field derived from it (search metadata,
     // bundle revisions); secure_delete (db.ts) zeroes the freed bytes.
     this.#payloads.erase(erase.index);

@@ -7,6 +7,8 @@
  * transaction, and every row lands at the right end of the B-tree (a run id larger than any
  * before, rows in key order), so no insert dirties a random page.
  */
+import { utf8 } from '../core/bytes.js';
+import type { Sha256 } from '../core/hash.js';
 import type { Db } from './db.js';
 
 /** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
@@ -16,6 +18,15 @@ export const key52 = (h: Uint8Array): number =>
 
 /** A leaf-hash key as stored in lookup_keys: negative, so it never meets an id key (>= 0). */
 export const leafKeyOf = (leafHash: Uint8Array): number => -1 - key52(leafHash);
+
+/**
+ * 52-bit key of an id: the first bits of SHA-256(id). One key per entry serves both dedup on
+ * (source, id) and lookup by id alone: entries with the same id from several sources, and the
+ * rare 52-bit collisions, share it, and every hit is confirmed against the entry.
+ */
+export function idKey(id: string, sha: Sha256): number {
+  return key52(sha(utf8(id)));
+}
 
 /** Index the tail once it holds this many leaves... */
 export const RUN_LEAVES = 8192;

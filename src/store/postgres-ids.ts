@@ -5,10 +5,8 @@
  * values (`leaf_meta.source`, `withheld_ids.id`), as in the SQLite engine, so an erased
  * withheld id can no longer be found.
  */
-import { utf8 } from '../core/bytes.js';
 import { decodeEntry, type Entry } from '../core/entry.js';
-import type { Sha256 } from '../core/hash.js';
-import { key52, realIds } from './log-store.js';
+import { realIds } from './log-store.js';
 import type { Queryable } from './postgres-query.js';
 
 /** An entry found through its id key, with the source and id it was appended with. */
@@ -22,10 +20,7 @@ export interface IdHit {
   readonly salt: Uint8Array | undefined;
 }
 
-/** The `ids` key of an id: the first 52 bits of SHA-256(id). */
-export function idKey(id: string, sha: Sha256): number {
-  return key52(sha(utf8(id)));
-}
+export { idKey } from './lookup-index.js';
 
 interface HitRow {
   idx: number;

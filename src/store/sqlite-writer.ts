@@ -12,6 +12,7 @@ import {
   EraseError,
   type StoredCheckpoint,
 } from './log-storage.js';
+import { nodeSha256 } from './node-hash.js';
 import type { WriterData } from './sqlite-writer-worker.js';
 import { packBatch } from './writer-pack.js';
 
@@ -49,7 +50,7 @@ function revive(e: NonNullable<Reply['error']>): Error {
  * ingest load: the thread's heap peaks ~15-25 MiB lower with 8. The old generation is left to
  * V8: a limit there would trade memory for an out-of-memory exit of the committing thread.
  */
-export const WRITER_YOUNG_GENERATION_MIB = 8;
+export const WRITER_YOUNG_GENERATION_MIB = 16;
 
 export class WriterThread {
   readonly #worker: Worker;
@@ -95,7 +96,7 @@ export class WriterThread {
 
   /** Commits a batch in the writer thread, received at `nowMs`; resolves once it is durable. */
   readonly commit = async (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
-    const { batch, transfer } = packBatch(items);
+    const { batch, transfer } = packBatch(items, nodeSha256);
     const m = await this.#call({ batch, now: nowMs }, transfer);
     const dup = m.duplicates!;
     const con = m.conflicts!;

@@ -4,7 +4,11 @@
  * copied), and the strings travel as flat arrays. Cloning thousands of small objects and
  * Uint8Arrays instead cost ~10 % of the main thread under load.
  */
-import type { AppendItem } from './log-storage.js';
+import type { Sha256 } from '../core/hash.js';
+import type { AppendItem, LeafMeta } from './log-storage.js';
+import { idKey } from './lookup-index.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A batch as it crosses the thread boundary. */
 export interface PackedBatch {
@@ -21,14 +25,23 @@ export interface PackedBatch {
   readonly erases: ([number, string] | null)[];
   /** Per item: bit 0 `refuseConflict`, bit 1 `unsealed`. */
   readonly bits: Uint8Array;
+  /** Per item: the id's 52-bit key, or -1 (no id, or not computed). */
+  readonly idKeys: Float64Array;
 }
 
 const FIELDS = 7;
 const REFUSE = 1;
 const UNSEALED = 2;
 
-/** Packs items; the returned transfer list moves the buffers to the receiver. */
-export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; transfer: ArrayBuffer[] } {
+/**
+ * Packs items; the returned transfer list moves the buffers to the receiver. With `sha`, the
+ * 52-bit key of each deduplicated item's id is computed here (lookup-index.ts idKey), by the
+ * sending thread, so the writer thread does not.
+ */
+export function packBatch(
+  items: readonly AppendItem[],
+  sha?: Sha256,
+): { batch: PackedBatch; transfer: ArrayBuffer[] } {
   let total = 0;
   for (const it of items) {
     total +=
@@ -41,6 +54,7 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
   const metas: PackedBatch['metas'] = new Array(items.length);
   const erases: PackedBatch['erases'] = new Array(items.length);
   const bits = new Uint8Array(items.length);
+  const idKeys = new Float64Array(items.length);
   let o = 0;
   const put = (b: Uint8Array | undefined): number => {
     if (!b) return -1;
@@ -66,10 +80,11 @@ export function packBatch(items: readonly AppendItem[]): { batch: PackedBatch; t
       : null;
     erases[i] = it.erase ? [it.erase.index, it.erase.reason] : null;
     bits[i] = (it.refuseConflict ? REFUSE : 0) | (it.unsealed ? UNSEALED : 0);
+    idKeys[i] = it.idKey ?? (sha && it.source !== undefined && it.id !== undefined ? idKey(it.id, sha) : -1);
   });
   return {
-    batch: { bytes, offsets, sources, ids, metas, erases, bits },
-    transfer: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer],
+    batch: { bytes, offsets, sources, ids, metas, erases, bits, idKeys },
+    transfer: [bytes.buffer as ArrayBuffer, offsets.buffer as ArrayBuffer, idKeys.buffer as ArrayBuffer],
   };
 }
 
@@ -88,31 +103,32 @@ export function unpackBatch(b: PackedBatch): AppendItem[] {
     const leafHash = view(b.offsets[f + 2]!, 32);
     const salt = view(b.offsets[f + 3]!, b.offsets[f + 4]!);
     const payload = view(b.offsets[f + 5]!, b.offsets[f + 6]!);
-    out[i] = {
-      entry: view(b.offsets[f]!, b.offsets[f + 1]!)!,
-      ...(leafHash ? { leafHash } : {}),
-      ...(salt ? { salt } : {}),
-      ...(payload ? { payload } : {}),
-      ...(source !== null && source !== undefined ? { source } : {}),
-      ...(id !== null && id !== undefined ? { id } : {}),
-      ...(m
-        ? {
-            meta: {
-              kind: m[0],
-              source: m[1],
-              recvMs: m[2],
-              tsMs: m[3],
-              path: m[4],
-              result: m[5],
-              revisions: m[6],
-              ...(m[7] !== null ? { privateId: m[7] } : {}),
-            },
-          }
-        : {}),
-      ...(e ? { erase: { index: e[0], reason: e[1] } } : {}),
-      ...((b.bits[i]! & REFUSE) !== 0 ? { refuseConflict: true } : {}),
-      ...((b.bits[i]! & UNSEALED) !== 0 ? { unsealed: true } : {}),
-    };
+    // One object per item, fields assigned only when present (no spread temporaries: this
+    // runs for every leaf in the writer thread, where garbage is what the commit waits on).
+    const item: Mutable<AppendItem> = { entry: view(b.offsets[f]!, b.offsets[f + 1]!)! };
+    if (leafHash) item.leafHash = leafHash;
+    if (salt) item.salt = salt;
+    if (payload) item.payload = payload;
+    if (source !== null && source !== undefined) item.source = source;
+    if (id !== null && id !== undefined) item.id = id;
+    if (b.idKeys[i]! >= 0) item.idKey = b.idKeys[i]!;
+    if (m) {
+      const meta: Mutable<LeafMeta> = {
+        kind: m[0],
+        source: m[1],
+        recvMs: m[2],
+        tsMs: m[3],
+        path: m[4],
+        result: m[5],
+        revisions: m[6],
+      };
+      if (m[7] !== null) meta.privateId = m[7];
+      item.meta = meta;
+    }
+    if (e) item.erase = { index: e[0], reason: e[1] };
+    if ((b.bits[i]! & REFUSE) !== 0) item.refuseConflict = true;
+    if ((b.bits[i]! & UNSEALED) !== 0) item.unsealed = true;
+    out[i] = item;
   }
   return out;
 }
