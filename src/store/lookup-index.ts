@@ -454,6 +454,7 @@ export class LookupIndex {
    * Returns false when there was nothing to do.
    */
   maintain(): boolean {
+    this.start(); // the next run id and the garbage of a crash, before any merge picks a target
     if (this.#merge ?? this.#startMerge()) {
       this.#mergeStep();
       return true;
