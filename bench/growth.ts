@@ -14,6 +14,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { encodeTileIndex } from '../src/core/tiles.js';
 import { type Fit, fitGrowth } from './fit.js';
 import type { IngestSummary } from './ingest.js';
@@ -62,6 +63,8 @@ interface SizeRun {
   proofP99Ms: number;
   rssPeakMb: number;
   diskBytesPerLeaf: number;
+  /** Bytes of the database's pages in use (page_count - freelist_count) per leaf. */
+  usedBytesPerLeaf: number;
 }
 
 async function checkpointSize(url: string): Promise<number> {
@@ -223,6 +226,7 @@ async function measureSize(
       proofP99Ms: proof.p99Ms,
       rssPeakMb: peakRssMb(server.proc.pid!),
       diskBytesPerLeaf: 0,
+      usedBytesPerLeaf: 0,
     };
     console.log(
       `growth ${label(size)}: start ${run.listeningMs.toFixed(0)} ms to listening, ${run.readyMs.toFixed(0)} ms to ready; ` +
@@ -236,6 +240,7 @@ async function measureSize(
     await server.stop();
     server = undefined;
     run.diskBytesPerLeaf = dbBytes(dir) / leaves;
+    run.usedBytesPerLeaf = usedBytes(join(dir, 'log.db')) / leaves;
     return run;
   } finally {
     if (server) await server.stop();
@@ -381,6 +386,14 @@ function sizeRows(runs: readonly SizeRun[], ingest: IngestSummary): Result[] {
       `${sizes}; the compressed upload body / its decisions`,
     ),
     result(
+      'disk_bytes_per_decision_in_use',
+      big.usedBytesPerLeaf,
+      'bytes',
+      'cbor_payload_bytes_per_decision_plus_200',
+      cborPlus,
+      `${sizes}; pages in use (page_count - freelist_count): the free pages are what the lookup index's last merges released, reused as the log grows`,
+    ),
+    result(
       'disk_bytes_per_decision_at_0',
       r0.diskBytesPerLeaf,
       'bytes',
@@ -460,4 +473,16 @@ function generationRows(logs: readonly CachedLog[], ingest: IngestSummary): Resu
         `${label(g.from)} -> ${label(l.size)} in ${g.seconds.toFixed(0)} s at ${g.at.slice(0, 16)} (in-process appendItems, NORMAL)`,
       );
     });
+}
+
+/** Bytes of the pages in use in the SQLite file at `path` (its free pages left out). */
+function usedBytes(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * (db.pragma('page_size', { simple: true }) as number);
+  } finally {
+    db.close();
+  }
 }

@@ -51,6 +51,7 @@ const order = [
   'rss_peak_mb',
   'rss_peak_mb_ingest_0',
   'disk_bytes_per_decision',
+  'disk_bytes_per_decision_in_use',
   'disk_bytes_per_decision_vs_gzip_upload',
   'startup_ms_10m',
   'client_verifications_per_s',
