@@ -594,6 +594,27 @@ export class LogStore {
     return to;
   }
 
+  /** True while merging owed to keep pace with indexing is left (see {@link background}). */
+  owesMerges(): boolean {
+    return this.#mergeDebt > 0;
+  }
+
+  /**
+   * Pays owed merging in bounded steps for up to `maxMs` (at least one step). A committing
+   * thread calls it between its messages, so a merge never holds up a commit or a checkpoint
+   * insert for longer than one step.
+   */
+  payMerges(maxMs: number): void {
+    const t0 = performance.now();
+    do {
+      if (!this.#index.maintain()) {
+        this.#mergeDebt = 0;
+        return;
+      }
+      this.#mergeDebt -= CHUNK_ROWS;
+    } while (this.#mergeDebt > 0 && performance.now() - t0 < maxMs);
+  }
+
   /**
    * Runs background maintenance (merges, filter building, garbage deletion) until none is
    * left or `maxMs` passed; true if none is left. For tools that hand a log over with no merge

@@ -42,16 +42,40 @@ try {
   // Retried by the background turns; lookups read the tail from the main thread's map.
 }
 
-/** The indexer's turn; tells the main thread when its cursor moved (it prunes its recent ids). */
+/**
+ * The indexer's turn; tells the main thread when its cursor moved (it prunes its recent ids).
+ * After a commit the turn merges one step only; the merging owed to keep pace with indexing
+ * is paid in slices of ~5 ms between messages (setImmediate), so a commit or a checkpoint
+ * insert that arrives meanwhile waits for one step, not for the whole turn.
+ */
 function background(idle: boolean): void {
   try {
-    const to = store.background(builder.size, idle);
+    const to = store.background(builder.size, idle, false, 0);
     if (to !== reported) port!.postMessage({ indexedTo: to });
     reported = to;
   } catch {
     // Retried at the next commit or tick; lookups read the tail meanwhile.
   }
+  scheduleMerges();
 }
+
+/** Longest slice of owed merging between two messages, ms. */
+const MERGE_SLICE_MS = 5;
+let mergesScheduled = false;
+function scheduleMerges(): void {
+  if (mergesScheduled || !store.owesMerges()) return;
+  mergesScheduled = true;
+  setImmediate(() => {
+    mergesScheduled = false;
+    try {
+      store.payMerges(MERGE_SLICE_MS);
+    } catch {
+      return; // retried at the next commit or tick
+    }
+    scheduleMerges();
+  });
+}
+
 const idle = setInterval(() => background(true), IDLE_TICK_MS);
 if (store.indexedTo() !== reported) {
   reported = store.indexedTo();
