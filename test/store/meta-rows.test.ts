@@ -5,11 +5,11 @@
  * though they were still buffered; a withheld id in the batch deduplicates within it.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { encodeEntry } from '../../src/core/entry.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import type { AppendItem, LogStorage } from '../../src/store/log-storage.js';
 import { engines, openStorage } from '../helpers/engines.js';
+import { erasureItem } from '../helpers/items.js';
 
 const sqlite = engines.find((e) => e.name === 'sqlite')!;
 const leaf = (n: number, id = `d-${n}`): AppendItem =>
@@ -24,20 +24,7 @@ const leaf = (n: number, id = `d-${n}`): AppendItem =>
     5000 + n,
     nodeSha256,
   );
-const erasure = (target: number): AppendItem => ({
-  entry: encodeEntry({
-    v: 1,
-    kind: 'erasure',
-    src: 'opa-tlog',
-    id: `e${target}`,
-    recv: 1,
-    erases: target,
-    reason: 'r',
-  }),
-  source: 'opa-tlog',
-  id: `e${target}`,
-  erase: { index: target, reason: 'r' },
-});
+const erasure = erasureItem;
 
 const opened: LogStorage[] = [];
 afterEach(async () => {

@@ -8,13 +8,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { encodeEntry } from '../../src/core/entry.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import type { AppendItem, LogStorage } from '../../src/store/log-storage.js';
 import { decodePayloadBundle, encodePayloadBundle } from '../../src/store/payload-bundles.js';
 import { encodeStoredPayload, PAYLOAD_DEFLATE_V1 } from '../../src/store/payload-codec.js';
 import { engines, openStorage } from '../helpers/engines.js';
+import { erasureItem } from '../helpers/items.js';
 
 const sqlite = engines.find((e) => e.name === 'sqlite')!;
 const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
@@ -34,20 +34,7 @@ const leaf = (i: number, marker = `m${i}x`): AppendItem =>
     1000 + i,
     nodeSha256,
   );
-const erasure = (target: number): AppendItem => ({
-  entry: encodeEntry({
-    v: 1,
-    kind: 'erasure',
-    src: 'opa-tlog',
-    id: `e${target}`,
-    recv: 1,
-    erases: target,
-    reason: 'r',
-  }),
-  source: 'opa-tlog',
-  id: `e${target}`,
-  erase: { index: target, reason: 'r' },
-});
+const erasure = erasureItem;
 
 const opened: LogStorage[] = [];
 afterEach(async () => {
