@@ -8,8 +8,8 @@
  * in-memory window (dedup-window.ts), and lookups are served by runs the indexer writes behind
  * the commit.
  */
-import { bytesEqual, concatBytes } from '../core/bytes.js';
-import { decodeEntry, type Entry } from '../core/entry.js';
+import { bytesEqual } from '../core/bytes.js';
+import { decodeEntry, type Entry, verifyCommitment } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
@@ -266,9 +266,8 @@ export class LogStore {
 
   /** True if entry `index` commits to `payload`: its stored salt hashes with it to its `c`. */
   #sameContent(index: number, payload: Uint8Array): boolean {
-    const salt = this.#payloads.payload(index)?.salt;
-    const e = decodeEntry(this.entry(index)!);
-    return salt !== undefined && 'c' in e && bytesEqual(this.#sha(concatBytes(salt, payload)), e.c);
+    const salt = this.#payloads.salt(index);
+    return salt !== undefined && verifyCommitment(decodeEntry(this.entry(index)!), salt, payload, this.#sha);
   }
 
   /**

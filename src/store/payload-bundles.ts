@@ -15,6 +15,7 @@
  * table existed (compressed one by one, payload-codec.ts) are read as before, never rewritten.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { concatBytes } from '../core/bytes.js';
 import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
 import type { Db } from './db.js';
@@ -64,7 +65,7 @@ type Slots = (SaltedPayload | undefined)[];
  */
 export function encodePayloadBundle(slots: Slots): Uint8Array {
   const present = slots.filter((s): s is SaltedPayload => s !== undefined);
-  const z = deflateRawSync(concat(present.map((s) => s.payload)), {
+  const z = deflateRawSync(concatBytes(...present.map((s) => s.payload)), {
     level: LEVEL,
     dictionary: PAYLOAD_DICTIONARY_V1,
   });
@@ -85,23 +86,40 @@ export function encodePayloadBundle(slots: Slots): Uint8Array {
   return out;
 }
 
-/** The slots of a blob made by {@link encodePayloadBundle}; throws on a damaged blob. */
-export function decodePayloadBundle(blob: Uint8Array): Slots {
+/** A blob's header: each slot's payload length (NONE: none) and where the salts start. */
+function bundleHeader(blob: Uint8Array): { lengths: number[]; saltsAt: number; zAt: number } {
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   if (blob.length < 3 || blob[0] !== FORMAT_V1) throw new Error('payload bundle: unknown format');
   const n = view.getUint16(1);
-  const head = 3 + 4 * n;
+  const saltsAt = 3 + 4 * n;
   const lengths: number[] = [];
   for (let i = 0; i < n; i++) lengths.push(view.getUint32(3 + 4 * i));
-  const count = lengths.filter((l) => l !== NONE).length;
-  const zAt = head + SALT_SIZE * count;
+  const zAt = saltsAt + SALT_SIZE * lengths.filter((l) => l !== NONE).length;
   if (blob.length < zAt) throw new Error('payload bundle: truncated');
+  return { lengths, saltsAt, zAt };
+}
+
+/**
+ * The salt of slot `slot` of a blob, or undefined (no payload there), read from the header
+ * without inflating the payloads: dedup proves content with the salt alone.
+ */
+export function payloadBundleSalt(blob: Uint8Array, slot: number): Uint8Array | undefined {
+  const { lengths, saltsAt } = bundleHeader(blob);
+  if (slot >= lengths.length || lengths[slot] === NONE) return undefined;
+  let at = saltsAt;
+  for (let i = 0; i < slot; i++) if (lengths[i] !== NONE) at += SALT_SIZE;
+  return blob.subarray(at, at + SALT_SIZE);
+}
+
+/** The slots of a blob made by {@link encodePayloadBundle}; throws on a damaged blob. */
+export function decodePayloadBundle(blob: Uint8Array): Slots {
+  const { lengths, saltsAt, zAt } = bundleHeader(blob);
   const all = inflateRawSync(blob.subarray(zAt), {
     dictionary: PAYLOAD_DICTIONARY_V1,
     maxOutputLength: MAX_INFLATED,
   });
   const slots: Slots = [];
-  let salt = head;
+  let salt = saltsAt;
   let at = 0;
   for (const len of lengths) {
     if (len === NONE) {
@@ -114,16 +132,6 @@ export function decodePayloadBundle(blob: Uint8Array): Slots {
     at += len;
   }
   return slots;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** The payloads and payload_bundles tables: every read and write of salts and payloads. */
@@ -164,6 +172,23 @@ export class PayloadBundles {
     const hit = this.#decoded.get(b);
     if (hit) return this.#q.erased.get(index) === undefined ? hit[index % TILE_WIDTH] : undefined;
     return this.#decodedBundle(b)?.[index % TILE_WIDTH];
+  }
+
+  /**
+   * The salt of leaf `index`, or undefined (none, or erased), as {@link payload} finds it but
+   * without inflating a bundle that is not decoded already: the dedup proof needs only the salt.
+   */
+  salt(index: number): Uint8Array | undefined {
+    const pending = this.#pending?.get(index);
+    if (pending) return pending.salt;
+    const row = this.#q.row.get(index) as { salt: Buffer } | undefined;
+    if (row) return row.salt;
+    const b = Math.floor(index / TILE_WIDTH);
+    if (this.#decoded.get(b) === undefined) {
+      const blob = this.#q.blob.get(b) as Buffer | undefined;
+      return blob ? payloadBundleSalt(blob, index % TILE_WIDTH) : undefined;
+    }
+    return this.payload(index)?.salt;
   }
 
   /** Starts an append transaction's batch (see {@link add}, {@link erase}, {@link flush}). */

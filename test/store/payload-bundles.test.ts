@@ -11,7 +11,11 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import type { AppendItem, LogStorage } from '../../src/store/log-storage.js';
-import { decodePayloadBundle, encodePayloadBundle } from '../../src/store/payload-bundles.js';
+import {
+  decodePayloadBundle,
+  encodePayloadBundle,
+  payloadBundleSalt,
+} from '../../src/store/payload-bundles.js';
 import { encodeStoredPayload, PAYLOAD_DEFLATE_V1 } from '../../src/store/payload-codec.js';
 import { engines, openStorage } from '../helpers/engines.js';
 import { erasureItem } from '../helpers/items.js';
@@ -58,6 +62,10 @@ describe('payload bundle blob', () => {
       slots.map((s) => (s ? [hex(s.salt), hex(s.payload)] : null)),
     );
     const blob = encodePayloadBundle(slots);
+    // The salt-only read (no inflate) finds every slot's salt, and none where there is none.
+    expect(slots.map((_, i) => hex(payloadBundleSalt(blob, i)) ?? null)).toEqual(
+      slots.map((s) => (s ? hex(s.salt) : null)),
+    );
     expect(() => decodePayloadBundle(blob.subarray(0, 100))).toThrow();
     expect(() => decodePayloadBundle(Uint8Array.of(2, 0, 0))).toThrow(/format/);
   });
