@@ -582,14 +582,8 @@ export class LogStore {
     // full speed was left with 650 unmerged runs, and every new run's late-duplicate check
     // visited them all.
     this.#mergeDebt += (to - from) * 2 * MERGE_PACE;
-    let more = this.#index.maintain();
-    this.#mergeDebt -= CHUNK_ROWS;
-    while (more && this.#mergeDebt > 0 && performance.now() - t0 < turnMs) {
-      more = this.#index.maintain();
-      this.#mergeDebt -= CHUNK_ROWS;
-    }
+    let more = this.payMerges(turnMs);
     while (more && idle && performance.now() - t0 < 20) more = this.#index.maintain();
-    if (!more || this.#mergeDebt < 0) this.#mergeDebt = 0;
     return to;
   }
 
@@ -601,17 +595,17 @@ export class LogStore {
   /**
    * Pays owed merging in bounded steps for up to `maxMs` (at least one step). A committing
    * thread calls it between its messages, so a merge never holds up a commit or a checkpoint
-   * insert for longer than one step.
+   * insert for longer than one step. Returns false when no background work was left.
    */
-  payMerges(maxMs: number): void {
+  payMerges(maxMs: number): boolean {
     const t0 = performance.now();
+    let more: boolean;
     do {
-      if (!this.#index.maintain()) {
-        this.#mergeDebt = 0;
-        return;
-      }
+      more = this.#index.maintain();
       this.#mergeDebt -= CHUNK_ROWS;
-    } while (this.#mergeDebt > 0 && performance.now() - t0 < maxMs);
+    } while (more && this.#mergeDebt > 0 && performance.now() - t0 < maxMs);
+    if (!more || this.#mergeDebt < 0) this.#mergeDebt = 0;
+    return more;
   }
 
   /**
