@@ -45,10 +45,11 @@ function revive(e: NonNullable<Reply['error']>): Error {
 
 /**
  * Young generation of the writer thread's V8 heap, MiB. A worker has a heap of its own, whose
- * new space V8 otherwise grows to 32 MiB although the thread's garbage is small and short-lived
- * (a commit's unpacked items, the indexer's sorted rows). Measured on the 10M-leaf log under the
- * ingest load: the thread's heap peaks ~15-25 MiB lower with 8. The old generation is left to
- * V8: a limit there would trade memory for an out-of-memory exit of the committing thread.
+ * new space V8 otherwise grows to 32 MiB. Measured under the bench's ingest load: 8 MiB kept
+ * the thread's heap ~15-25 MiB lower but, once sealing (hashes, salts) moved into this thread,
+ * cost ~10 % of ingest in scavenges; 16 is the trade (spec/storage.md "Memory"). The old
+ * generation is left to V8: a limit there would trade memory for an out-of-memory exit of the
+ * committing thread.
  */
 export const WRITER_YOUNG_GENERATION_MIB = 16;
 
