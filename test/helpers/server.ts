@@ -166,6 +166,19 @@ export async function append(url: string, n: number): Promise<number> {
   return ((await res.json()) as { committed_size: number }).committed_size;
 }
 
+/**
+ * Fetches /checkpoint until it covers `size` leaves (the signer runs on its own interval, so an
+ * acknowledged append is not yet in the published checkpoint) and returns its text.
+ */
+export async function checkpointCovering(url: string, size: number, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const note = await (await fetch(`${url}/checkpoint`)).text();
+    if (Number(note.split('\n')[1]) >= size || Date.now() > deadline) return note;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Downloads every entry of the tree of `size` through the tile API. */
 export async function fetchAllEntries(url: string, size: number): Promise<Uint8Array[]> {
   const { entryBundlePath } = await import('../../src/core/tiles.js');
