@@ -116,8 +116,8 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     flag: 'max-batch',
     env: 'OPA_TLOG_MAX_BATCH',
     kind: 'int',
-    def: 10000,
-    help: 'most leaves per commit',
+    def: 1000,
+    help: 'most leaves per commit (bounds how long a checkpoint waits behind a commit)',
   },
   maxDelayMs: {
     flag: 'max-delay-ms',

@@ -25,7 +25,7 @@ export interface SequencerOptions {
 export const ITEM_OVERHEAD_BYTES = 512;
 
 export const DEFAULT_SEQUENCER_OPTIONS: SequencerOptions = {
-  maxBatch: 10_000,
+  maxBatch: 1_000,
   maxDelayMs: 2,
   maxQueue: 200_000,
   maxQueueBytes: 64 * 1024 * 1024,
