@@ -207,7 +207,8 @@ export function tileSubtreeReader(
   sha: Sha256 = sha256,
 ): SubtreeReader {
   return (subtrees) => {
-    const cache = new Map<string, { hashes: Uint8Array[]; interior: Uint8Array | undefined }>();
+    // Hashes are read at their offsets, never split out: a proof needs ~8 of a tile's 511.
+    const cache = new Map<string, { data: Uint8Array; width: number; interior: Uint8Array | undefined }>();
     return subtrees.map((s) => {
       const loc = subtreeLocation(s);
       const key = `${loc.level}/${loc.index}`;
@@ -216,28 +217,33 @@ export function tileSubtreeReader(
         const got = readTile(loc.level, loc.index);
         if (!got) throw new MerkleError('invalid_argument', `tile ${key} is not stored`);
         const stored: StoredTile = got instanceof Uint8Array ? { data: got } : got;
-        t = { hashes: tileHashes(stored.data), interior: stored.interior ?? undefined };
+        t = { data: stored.data, width: hashCount(stored.data), interior: stored.interior ?? undefined };
         cache.set(key, t);
       }
-      if (t.hashes.length < loc.offset + loc.count) {
+      if (t.width < loc.offset + loc.count) {
         throw new MerkleError(
           'invalid_argument',
           `tile ${key} is too narrow for subtree ${s.level}/${s.index}`,
         );
       }
-      if (loc.count === 1) return t.hashes[loc.offset]!;
-      if (
-        t.interior &&
-        t.hashes.length === TILE_WIDTH &&
-        t.interior.length === (TILE_WIDTH - 1) * HASH_SIZE
-      ) {
+      const from = loc.offset * HASH_SIZE;
+      if (loc.count === 1) return t.data.subarray(from, from + HASH_SIZE);
+      if (t.interior && t.width === TILE_WIDTH && t.interior.length === (TILE_WIDTH - 1) * HASH_SIZE) {
         const r = Math.log2(loc.count);
         const at = (interiorStart(r) + loc.offset / loc.count) * HASH_SIZE;
         return t.interior.subarray(at, at + HASH_SIZE);
       }
-      return perfectRootOf(t.hashes.slice(loc.offset, loc.offset + loc.count), sha);
+      return perfectRootOf(tileHashes(t.data.subarray(from, from + loc.count * HASH_SIZE)), sha);
     });
   };
+}
+
+/** Number of 32-byte hashes in tile bytes; throws if the length is not a multiple of 32. */
+function hashCount(data: Uint8Array): number {
+  if (data.length % HASH_SIZE !== 0) {
+    throw new MerkleError('invalid_hash', `tile of ${data.length} bytes is not a whole number of hashes`);
+  }
+  return data.length / HASH_SIZE;
 }
 
 /** A tile write produced by {@link TileBuilder.append}: the whole current content of the tile. */

@@ -520,7 +520,13 @@ export class TransparencyLog {
    */
   async hashTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
     if (!this.#tileServable(level, index, width)) return undefined;
-    const data = (await this.#tileCache.tile(level, index, width * 32))?.data;
+    // Upper tiles come from the cache (every proof reads them); a level-0 tile is read alone,
+    // without its interior nodes (half of its stored bytes), and not cached: at 10M leaves
+    // there are 39k of them, and a copy without interior would only slow the proofs using it.
+    const data =
+      level === 0 && this.storage.tileData
+        ? await this.storage.tileData(0, index)
+        : (await this.#tileCache.tile(level, index, width * 32))?.data;
     if (!data || data.length < width * 32) {
       throw new StorageError('tile_missing', `tile ${level}/${index} is not stored at width ${width}`);
     }

@@ -248,6 +248,12 @@ export interface LogStorage {
   erasure(index: number): Promise<ErasureRecord | undefined>;
   /** Hash tile (level, index) at its current width, with interior nodes when stored. */
   tile(level: number, index: number): Promise<StoredTile | undefined>;
+  /**
+   * Only the hashes of tile (level, index) at its current width, or undefined. Optional: for
+   * an engine that stores interior nodes in the same row (SQLite: half of its bytes), a tile
+   * GET, which needs only the hashes, reads half as much.
+   */
+  tileData?(level: number, index: number): Promise<Uint8Array | undefined>;
 
   /** Index of the entry with (source, id), or undefined. */
   findById(source: string, id: string): Promise<number | undefined>;

@@ -231,6 +231,9 @@ export class SqliteLogStorage implements LogStorage {
   tile(level: number, index: number): Promise<StoredTile | undefined> {
     return Promise.resolve(this.#store.tileWithInterior(level, index));
   }
+  tileData(level: number, index: number): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.#store.tile(level, index));
+  }
   findById(source: string, id: string): Promise<number | undefined> {
     return Promise.resolve(this.#store.findById(source, id, this.#recent.get(id)));
   }
