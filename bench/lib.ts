@@ -216,6 +216,7 @@ export async function bestGet(
   paths: string[],
   concurrencies: readonly number[],
   durationMs: number,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<LoadReport & { concurrency: number }> {
   let best: (LoadReport & { concurrency: number }) | undefined;
   for (const c of concurrencies) {
@@ -223,7 +224,7 @@ export async function bestGet(
       url,
       method: 'GET',
       paths,
-      headers: {},
+      headers,
       concurrency: c,
       durationMs,
       warmupMs: 500,

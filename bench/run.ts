@@ -48,6 +48,7 @@ const order = [
   'inclusion_proofs_per_s',
   'tile_gets_per_s',
   'entry_bundle_gets_per_s',
+  'entry_bundle_gets_per_s_identity',
   'rss_peak_mb',
   'rss_peak_mb_ingest_0',
   'disk_bytes_per_decision',
