@@ -15,17 +15,13 @@ export const HEAP_GROWING_PERCENT = 50;
 
 /**
  * Sets V8's heap growing factor to {@link HEAP_GROWING_PERCENT} unless node was given
- * `--heap-growing-percent` itself (on its command line or in NODE_OPTIONS: a deployer's choice
- * wins). Returns whether it set it. The flag is read at every collection, so setting it after
- * start takes effect for both threads' heaps.
+ * `--heap-growing-percent` itself on its command line (a deployer's choice wins; 0 is V8's
+ * own dynamic factor; node refuses the flag in NODE_OPTIONS). Returns whether it set it. The
+ * flag is read at every collection, so setting it after start takes effect for both threads'
+ * heaps.
  */
-export function applyHeapSettings(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
-): boolean {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) =>
-    /^--heap[-_]growing[-_]percent(=|$)/.test(a),
-  );
+export function applyHeapSettings(execArgv: readonly string[] = process.execArgv): boolean {
+  const given = execArgv.some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a));
   if (given) return false;
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   return true;
