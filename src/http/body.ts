@@ -53,15 +53,16 @@ export async function readBody(req: Request, maxBytes: number): Promise<string> 
  * read as plain text), then decodes strict UTF-8. 413 `body_too_large` past `maxBytes` as sent.
  * With a `guard`, every byte (inflated as it streams out of zlib) is pre-checked against the
  * JSON limits first, and the guard's JsonError is thrown as soon as one is passed. `reserve`
- * is told of every byte of text before it is kept (inflated, or as received when the body is
- * not compressed); what it throws (a memory budget's refusal) stops the read and is thrown.
+ * is told of every chunk of text as it is kept (inflated, or as received when the body is not
+ * compressed); while the promise it may return is pending, reading and inflating pause (a
+ * memory budget that has no room yet).
  */
 export async function readEncodedText(
   req: Request,
   maxBytes: number,
   maxInflatedBytes: number,
   guard?: JsonByteGuard,
-  reserve?: (bytes: number) => void,
+  reserve?: Reserve,
 ): Promise<string> {
   const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
@@ -81,39 +82,44 @@ export async function readEncodedText(
   return utf8(body, 'body');
 }
 
+/** Takes bytes from a memory budget: a promise if the caller must wait for them (decode-budget.ts). */
+type Reserve = (bytes: number) => Promise<void> | undefined;
+
 /**
  * The chunk hook of a plain (not compressed) body, whose bytes are its text: reserves each
- * chunk and feeds it to the guard, letting the event loop run after every 1 MiB: chunks already
+ * chunk (waiting for room if need be) and feeds it to the guard, letting the event loop run
+ * after every 1 MiB: chunks already
  * queued on the socket arrive back to back as promise continuations, which never let other
  * requests in (15 MB checked in one go took 150+ ms on a loaded 2-core machine). None without
  * a guard or a reservation.
  */
 function plainChunks(
   guard: JsonByteGuard | undefined,
-  reserve: ((bytes: number) => void) | undefined,
+  reserve: Reserve | undefined,
 ): ((chunk: Uint8Array) => Promise<void> | undefined) | undefined {
   if (!guard && !reserve) return undefined;
   let since = 0;
   return (chunk) => {
-    reserve?.(chunk.length);
-    if (!guard) return undefined;
-    guard.push(chunk);
+    guard?.push(chunk);
+    const room = reserve?.(chunk.length);
     since += chunk.length;
-    if (since < 1 << 20) return undefined;
+    if (since < 1 << 20 || !guard) return room;
     since = 0;
-    return new Promise<void>((resolve) => setImmediate(resolve));
+    const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+    return room ? room.then(pause) : pause();
   };
 }
 
 /**
- * Gunzips as a stream (every member of a multi-member body), reserving each inflated chunk and
- * giving it to `guard` as it comes out; stops inflating at the first refusal or past `max` bytes.
+ * Gunzips as a stream (every member of a multi-member body), giving each inflated chunk to
+ * `guard` as it comes out and reserving it (inflating pauses until a reservation is granted);
+ * stops inflating at the first refusal or past `max` bytes.
  */
 function inflate(
   body: Uint8Array,
   max: number,
   guard: JsonByteGuard | undefined,
-  reserve: ((bytes: number) => void) | undefined,
+  reserve: Reserve | undefined,
 ): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const z = createGunzip();
@@ -131,12 +137,18 @@ function inflate(
       if (total > max)
         return fail(new HttpError(413, 'decompressed_too_large', `body inflates beyond ${max} bytes`));
       try {
-        reserve?.(chunk.length);
         guard?.push(chunk);
       } catch (err) {
         return fail(err);
       }
       chunks.push(chunk);
+      const room = reserve?.(chunk.length);
+      if (room) {
+        z.pause();
+        void room.then(() => {
+          if (!settled) z.resume();
+        });
+      }
     });
     z.on('error', (e) => fail(new HttpError(400, 'invalid_gzip', `body is not valid gzip: ${e.message}`)));
     z.on('end', () => {

@@ -35,9 +35,8 @@ export interface IngestOptions {
   /** Bodies decoded (inflated and parsed) at once; others wait. Bounds memory under gzip bombs. */
   maxConcurrentDecodes: number;
   /**
-   * Text bytes (inflated, or as sent) all decodes in flight may hold together; a decode that
-   * would pass it is answered 503 `overloaded` (decode-budget.ts). At least the per-request
-   * cap in effect: a decode alone may always reach maxDecompressedBytes.
+   * Text bytes (inflated, or as sent) the decodes in flight may hold together, the oldest
+   * excepted (it may reach maxDecompressedBytes); the others wait for room (decode-budget.ts).
    */
   maxDecodeBytes: number;
 }
@@ -48,7 +47,7 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxEvents: 100_000,
   maxDepth: 128,
   maxConcurrentDecodes: 4,
-  maxDecodeBytes: 64 * 1024 * 1024,
+  maxDecodeBytes: 32 * 1024 * 1024,
 };
 
 /**
@@ -86,7 +85,7 @@ const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+
 async function decodeBody(
   req: Request,
   opts: IngestOptions,
-  reserve: (bytes: number) => void,
+  reserve: (bytes: number) => Promise<void> | undefined,
   batchKey?: string,
 ): Promise<CborValue> {
   const ct = req.headers.get('content-type');

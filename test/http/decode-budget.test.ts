@@ -1,15 +1,14 @@
 /**
  * The shared byte budget of bodies being decoded (src/http/decode-budget.ts): its rule against
- * a model, and the ingest routes under several large bodies at once: every answer is a commit
- * or a 503 `overloaded` with Retry-After that applied nothing, the bytes in flight never pass
- * the budget, and a refused upload sent again is committed.
+ * a model, and the ingest routes under several large bodies at once: every upload is answered
+ * as without the budget (committed, or 413 for bombs), and the bytes held by all decodes but
+ * the oldest never pass the budget.
  */
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createApp, DEFAULT_APP_OPTIONS } from '../../src/http/app.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { DecodeBudget } from '../../src/http/decode-budget.js';
-import { HttpError } from '../../src/http/errors.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { openTestLog, tempDir } from '../helpers/log.js';
 
@@ -23,64 +22,68 @@ afterEach(async () => {
 });
 
 describe('DecodeBudget', () => {
-  test('refuses past the budget unless alone, and gives bytes back on release', () => {
+  test('past the budget a younger decode waits, the oldest never; releases wake them in order', async () => {
     const b = new DecodeBudget(100);
     const a = b.open();
     const c = b.open();
-    a.take(60);
-    c.take(40);
-    expect(b.usedBytes).toBe(100);
-    let refused: unknown;
-    try {
-      c.take(1);
-    } catch (e) {
-      refused = e;
-    }
-    expect(refused).toBeInstanceOf(HttpError);
-    expect((refused as HttpError).status).toBe(503);
-    expect((refused as HttpError).code).toBe('overloaded');
-    expect((refused as HttpError).headers['Retry-After']).toBe('1');
-    c.release();
-    c.release(); // idempotent
-    expect(b.usedBytes).toBe(60);
-    // Alone, a decode may go past the budget (its own per-request cap bounds it).
-    a.take(500);
-    expect(b.usedBytes).toBe(560);
-    // ...and then nobody else gets a byte until it is done.
     const d = b.open();
-    expect(() => d.take(1)).toThrow(HttpError);
-    a.release();
-    expect(b.usedBytes).toBe(0);
-    d.take(100);
+    expect(a.take(60)).toBeUndefined();
+    expect(c.take(40)).toBeUndefined();
     expect(b.usedBytes).toBe(100);
+    const order: string[] = [];
+    c.take(1)?.then(() => order.push('c'));
+    d.take(50)?.then(() => order.push('d'));
+    // The oldest goes past the budget (its own per-request cap bounds it).
+    expect(a.take(500)).toBeUndefined();
+    expect(b.usedBytes).toBe(600);
+    expect(b.boundedBytes).toBe(40);
+    a.release();
+    a.release(); // idempotent
+    await Promise.resolve();
+    // c is now the oldest: granted; d fits (41 + 50 <= 100): granted after it.
+    expect(order).toEqual(['c', 'd']);
+    expect(b.usedBytes).toBe(91);
+    c.release();
+    d.release();
+    expect(b.usedBytes).toBe(0);
   });
 
-  test('matches a model over random takes and releases', () => {
+  test('matches a model over random takes and releases: the younger ones never hold more than the budget', () => {
     let seed = 7;
     const rnd = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
     const b = new DecodeBudget(1000);
-    const open: { r: ReturnType<DecodeBudget['open']>; held: number }[] = [];
+    type M = { r: ReturnType<DecodeBudget['open']>; held: number; waiting: number };
+    const open: M[] = [];
     for (let i = 0; i < 5000; i++) {
       const op = rnd(3);
-      if (op === 0 || open.length === 0) open.push({ r: b.open(), held: 0 });
+      if (op === 0 || open.length === 0) open.push({ r: b.open(), held: 0, waiting: 0 });
       else if (op === 1) {
         const [x] = open.splice(rnd(open.length), 1);
         x!.r.release();
+        // The model's wake: in order, while they fit (the oldest always fits).
+        for (const o of open) {
+          if (o.waiting === 0) continue;
+          const used = open.reduce((s, m) => s + m.held, 0);
+          if (o !== open[0] && used + o.waiting > 1000) break;
+          o.held += o.waiting;
+          o.waiting = 0;
+        }
       } else {
         const x = open[rnd(open.length)]!;
+        if (x.waiting > 0) continue;
         const n = rnd(400);
         const used = open.reduce((s, o) => s + o.held, 0);
-        const others = open.filter((o) => o !== x && o.held > 0).length;
-        const ok = used + n <= 1000 || others === 0;
-        if (ok) {
-          x.r.take(n);
-          x.held += n;
-        } else expect(() => x.r.take(n)).toThrow(HttpError);
+        const now = x === open[0] || used + n <= 1000;
+        const p = x.r.take(n);
+        expect(p === undefined).toBe(now);
+        if (now) x.held += n;
+        else x.waiting = n;
       }
       expect(b.usedBytes).toBe(open.reduce((s, o) => s + o.held, 0));
+      expect(b.boundedBytes).toBeLessThanOrEqual(1000);
     }
   });
 });
@@ -116,16 +119,22 @@ describe('ingest under the decode budget', () => {
       })),
     );
 
-  /** Records the budget's bytes in flight after every successful take. */
-  function watchBudget(): number[] {
-    const seen: number[] = [];
+  /** Records, after every take, the bytes held (all, and by all but the oldest) and whether it waited. */
+  function watchBudget() {
+    const seen = { used: [] as number[], bounded: [] as number[], waited: 0 };
     const open = DecodeBudget.prototype.open;
     vi.spyOn(DecodeBudget.prototype, 'open').mockImplementation(function (this: DecodeBudget) {
       const r = open.call(this);
+      const note = () => {
+        seen.used.push(this.usedBytes);
+        seen.bounded.push(this.boundedBytes);
+      };
       return {
         take: (n: number) => {
-          r.take(n);
-          seen.push(this.usedBytes);
+          const p = r.take(n);
+          if (!p) note();
+          else seen.waited++;
+          return p?.then(note);
         },
         release: r.release,
       };
@@ -133,43 +142,43 @@ describe('ingest under the decode budget', () => {
     return seen;
   }
 
-  test('several large gzip bodies at once: commits or 503s, never past the budget', async () => {
+  const gzipped = { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' };
+
+  test('several large gzip bodies at once: all committed, the budget kept', async () => {
     const seen = watchBudget();
     const app = await setup();
-    const bodies = ['a', 'b', 'c', 'd', 'e', 'f'].map((t) => ({ tag: t, json: events(t, 100, 30_000) }));
-    for (const b of bodies) expect(b.json.length).toBeGreaterThan(2.5 * MiB);
-    const send = (json: string) =>
-      app.request('/logs', {
-        method: 'POST',
-        body: gzipSync(json),
-        headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
-      });
-    const answers = await Promise.all(bodies.map((b) => send(b.json)));
-    let committed = 0;
+    const bodies = ['a', 'b', 'c', 'd', 'e', 'f'].map((t) => events(t, 100, 30_000));
+    for (const b of bodies) expect(b.length).toBeGreaterThan(2.5 * MiB);
+    const answers = await Promise.all(
+      bodies.map((json) => app.request('/logs', { method: 'POST', body: gzipSync(json), headers: gzipped })),
+    );
     for (const res of answers) {
-      if (res.status === 200) {
-        expect(((await res.json()) as { appended: number }).appended).toBe(100);
-        committed += 100;
-      } else {
-        expect(res.status).toBe(503);
-        expect(res.headers.get('retry-after')).toBe('1');
-        expect(((await res.json()) as { error: string }).error).toBe('overloaded');
-      }
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { appended: number }).appended).toBe(100);
     }
-    expect(seen.length).toBeGreaterThan(0);
-    for (const used of seen) expect(used).toBeLessThanOrEqual(6 * MiB);
-    // A refused upload applied nothing; sent again (alone), it is committed.
-    expect(log!.committedSize).toBe(committed);
-    for (const [i, res] of answers.entries()) {
-      if (res.status === 200) continue;
-      const again = await send(bodies[i]!.json);
-      expect(again.status).toBe(200);
-      committed += 100;
-    }
-    expect(log!.committedSize).toBe(committed);
+    expect(log!.committedSize).toBe(600);
+    expect(seen.used.length).toBeGreaterThan(0);
+    for (const b of seen.bounded) expect(b).toBeLessThanOrEqual(6 * MiB);
+    for (const u of seen.used) expect(u).toBeLessThanOrEqual(6 * MiB + 4 * MiB);
   });
 
-  test('a body that cannot get budget while another holds it is refused, then accepted', async () => {
+  test('8 concurrent gzip bombs: each refused 413 decompressed_too_large, none waits forever', async () => {
+    const seen = watchBudget();
+    const app = await setup();
+    const member = gzipSync(Buffer.alloc(MiB), { level: 9 });
+    const bomb = Buffer.concat(Array.from({ length: 20 }, () => member)); // 20 MiB of NUL
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => app.request('/logs', { method: 'POST', body: bomb, headers: gzipped })),
+    );
+    for (const res of answers) {
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: string }).error).toBe('decompressed_too_large');
+    }
+    for (const b of seen.bounded) expect(b).toBeLessThanOrEqual(6 * MiB);
+    expect(log!.committedSize).toBe(0);
+  });
+
+  test('a body that finds no room waits for the older one, then both are committed', async () => {
     const seen = watchBudget();
     const app = await setup();
     // A plain (not compressed) upload held open near its end: its 3 MiB stay reserved.
@@ -194,24 +203,20 @@ describe('ingest under the decode budget', () => {
       duplex: 'half',
     } as RequestInit);
     // Let the held upload take its bytes (the stream is read as the server wants it).
-    while ((seen.at(-1) ?? 0) < cut) await new Promise((r) => setTimeout(r, 10));
-    const second = gzipSync(events('late', 110, 30_000));
-    const refused = await app.request('/logs', {
-      method: 'POST',
-      body: second,
-      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    while ((seen.used.at(-1) ?? 0) < cut) await new Promise((r) => setTimeout(r, 10));
+    let answered = false;
+    const second = Promise.resolve(
+      app.request('/logs', { method: 'POST', body: gzipSync(events('late', 110, 30_000)), headers: gzipped }),
+    ).then((res) => {
+      answered = true;
+      return res;
     });
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get('retry-after')).toBe('1');
-    expect(((await refused.json()) as { error: string }).error).toBe('overloaded');
+    while (seen.waited === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(answered).toBe(false);
     finish();
     expect((await held).status).toBe(200);
-    const retried = await app.request('/logs', {
-      method: 'POST',
-      body: second,
-      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
-    });
-    expect(retried.status).toBe(200);
+    expect((await second).status).toBe(200);
     expect(log!.committedSize).toBe(230);
+    for (const b of seen.bounded) expect(b).toBeLessThanOrEqual(6 * MiB);
   });
 });
