@@ -30,6 +30,7 @@ import { runAudit } from './audit.js';
 import { ConfigError, loadServeConfig, type ServeConfig, serveUsage } from './config.js';
 import { runConsole } from './console.js';
 import { createLogger } from './logging.js';
+import { applyHeapSettings } from './memory.js';
 import { runMirror } from './mirror.js';
 import { runMonitor } from './monitor.js';
 import { untilStopped } from './shutdown.js';
@@ -266,6 +267,7 @@ function storageBytes(dbPath: string): { db: number; wal: number } {
  * refusal to start (the fork guard, an unreadable database) is logged and exits 1.
  */
 async function runServe(cfg: ServeConfig): Promise<number> {
+  applyHeapSettings();
   const logger = createLogger(cfg.logFormat, cfg.logLevel);
   try {
     return await serveWith(cfg, logger);

@@ -52,13 +52,17 @@ export async function readBody(req: Request, maxBytes: number): Promise<string> 
  * `decompressed_too_large`; a body labelled gzip that is not gzip is 400 `invalid_gzip`, never
  * read as plain text), then decodes strict UTF-8. 413 `body_too_large` past `maxBytes` as sent.
  * With a `guard`, every byte (inflated as it streams out of zlib) is pre-checked against the
- * JSON limits first, and the guard's JsonError is thrown as soon as one is passed.
+ * JSON limits first, and the guard's JsonError is thrown as soon as one is passed. `reserve`
+ * is told of every chunk of text as it is kept (inflated, or as received when the body is not
+ * compressed); while the promise it may return is pending, reading and inflating pause (a
+ * memory budget that has no room yet).
  */
 export async function readEncodedText(
   req: Request,
   maxBytes: number,
   maxInflatedBytes: number,
   guard?: JsonByteGuard,
+  reserve?: Reserve,
 ): Promise<string> {
   const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
@@ -70,35 +74,53 @@ export async function readEncodedText(
   }
   const gzip = enc === 'gzip' || enc === 'x-gzip';
   // A plain body is pre-checked as it arrives: a refusal needs no copy of the whole body.
-  const body = await readBodyBytes(req, maxBytes, gzip || !guard ? undefined : pacedGuard(guard));
-  if (gzip) return utf8(await inflate(body, maxInflatedBytes, guard), 'body');
+  const body = await readBodyBytes(req, maxBytes, gzip ? undefined : plainChunks(guard, reserve));
+  if (gzip) return utf8(await inflate(body, maxInflatedBytes, guard, reserve), 'body');
   if (body.length > maxInflatedBytes) {
     throw new HttpError(413, 'body_too_large', `body exceeds ${maxInflatedBytes} bytes`);
   }
   return utf8(body, 'body');
 }
 
+/** Takes bytes from a memory budget: a promise if the caller must wait for them (decode-budget.ts). */
+type Reserve = (bytes: number) => Promise<void> | undefined;
+
 /**
- * Feeds chunks to the guard, letting the event loop run after every 1 MiB: chunks already
+ * The chunk hook of a plain (not compressed) body, whose bytes are its text: reserves each
+ * chunk (waiting for room if need be) and feeds it to the guard, letting the event loop run
+ * after every 1 MiB: chunks already
  * queued on the socket arrive back to back as promise continuations, which never let other
- * requests in (15 MB checked in one go took 150+ ms on a loaded 2-core machine).
+ * requests in (15 MB checked in one go took 150+ ms on a loaded 2-core machine). None without
+ * a guard or a reservation.
  */
-function pacedGuard(guard: JsonByteGuard): (chunk: Uint8Array) => Promise<void> | undefined {
+function plainChunks(
+  guard: JsonByteGuard | undefined,
+  reserve: Reserve | undefined,
+): ((chunk: Uint8Array) => Promise<void> | undefined) | undefined {
+  if (!guard && !reserve) return undefined;
   let since = 0;
   return (chunk) => {
-    guard.push(chunk);
+    guard?.push(chunk);
+    const room = reserve?.(chunk.length);
     since += chunk.length;
-    if (since < 1 << 20) return undefined;
+    if (since < 1 << 20 || !guard) return room;
     since = 0;
-    return new Promise<void>((resolve) => setImmediate(resolve));
+    const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+    return room ? room.then(pause) : pause();
   };
 }
 
 /**
  * Gunzips as a stream (every member of a multi-member body), giving each inflated chunk to
- * `guard` as it comes out; stops inflating at the first refusal or past `max` bytes.
+ * `guard` as it comes out and reserving it (inflating pauses until a reservation is granted);
+ * stops inflating at the first refusal or past `max` bytes.
  */
-function inflate(body: Uint8Array, max: number, guard: JsonByteGuard | undefined): Promise<Uint8Array> {
+function inflate(
+  body: Uint8Array,
+  max: number,
+  guard: JsonByteGuard | undefined,
+  reserve: Reserve | undefined,
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const z = createGunzip();
     const chunks: Buffer[] = [];
@@ -120,6 +142,13 @@ function inflate(body: Uint8Array, max: number, guard: JsonByteGuard | undefined
         return fail(err);
       }
       chunks.push(chunk);
+      const room = reserve?.(chunk.length);
+      if (room) {
+        z.pause();
+        void room.then(() => {
+          if (!settled) z.resume();
+        });
+      }
     });
     z.on('error', (e) => fail(new HttpError(400, 'invalid_gzip', `body is not valid gzip: ${e.message}`)));
     z.on('end', () => {

@@ -17,9 +17,10 @@ import { JsonError } from '../core/json.js';
 import { JsonByteGuard } from '../core/json-guard.js';
 import { deriveK8sAudit, parseRfc3339Ms } from '../core/opa.js';
 import { derivedInput, opaDecisionInput } from '../log/leaf.js';
-import type { EventInput, TransparencyLog } from '../log/log.js';
+import type { AppendResult, EventInput, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
 import { jsonRefusal, parseJsonYielding, readEncodedText } from './body.js';
+import { DecodeBudget } from './decode-budget.js';
 import { HttpError } from './errors.js';
 
 export interface IngestOptions {
@@ -33,6 +34,11 @@ export interface IngestOptions {
   maxDepth: number;
   /** Bodies decoded (inflated and parsed) at once; others wait. Bounds memory under gzip bombs. */
   maxConcurrentDecodes: number;
+  /**
+   * Text bytes (inflated, or as sent) the decodes in flight may hold together, the oldest
+   * excepted (it may reach maxDecompressedBytes); the others wait for room (decode-budget.ts).
+   */
+  maxDecodeBytes: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -41,6 +47,7 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxEvents: 100_000,
   maxDepth: 128,
   maxConcurrentDecodes: 4,
+  maxDecodeBytes: 32 * 1024 * 1024,
 };
 
 /**
@@ -72,9 +79,15 @@ const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+
 /**
  * Reads, gunzips and decodes a JSON body: the parsed value(s). `batchKey` names the batch
  * array of an object body (Kubernetes: "items"); its elements (or those of a top-level array,
- * or NDJSON lines) are the events, at most `maxEvents`, counted while parsing.
+ * or NDJSON lines) are the events, at most `maxEvents`, counted while parsing. Every byte of
+ * text is taken from `reserve` first (the shared decode budget).
  */
-async function decodeBody(req: Request, opts: IngestOptions, batchKey?: string): Promise<CborValue> {
+async function decodeBody(
+  req: Request,
+  opts: IngestOptions,
+  reserve: (bytes: number) => Promise<void> | undefined,
+  batchKey?: string,
+): Promise<CborValue> {
   const ct = req.headers.get('content-type');
   if (ct !== null && ct !== '' && !JSON_TYPES.test(ct)) {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${ct} is not JSON`);
@@ -83,7 +96,7 @@ async function decodeBody(req: Request, opts: IngestOptions, batchKey?: string):
   let text: string;
   try {
     const guard = new JsonByteGuard(batchKey === undefined ? limits : { ...limits, maxItems: Infinity });
-    text = await readEncodedText(req, opts.maxCompressedBytes, opts.maxDecompressedBytes, guard);
+    text = await readEncodedText(req, opts.maxCompressedBytes, opts.maxDecompressedBytes, guard, reserve);
   } catch (err) {
     throw err instanceof JsonError ? jsonRefusal(err, 'event', { too_many_items: 'too_many_events' }) : err;
   }
@@ -139,8 +152,17 @@ function objects(items: readonly CborValue[], what: string, max: number): CborOb
   return items as CborObject[];
 }
 
-async function append(log: TransparencyLog, inputs: EventInput[]) {
-  const results = inputs.length ? await log.appendEvents(inputs) : [];
+/**
+ * Appends the events; resolves with the upload's answer once they are committed. Not async on
+ * purpose: while the commit is awaited nothing here holds `inputs` (the parsed events; the
+ * queued leaves are all the wait needs), so their heap can go at the next scavenge.
+ */
+function append(log: TransparencyLog, inputs: EventInput[]) {
+  return (inputs.length ? log.appendEvents(inputs) : Promise.resolve([])).then(answer);
+}
+
+/** The answer to an upload from its append results. */
+function answer(results: readonly AppendResult[]) {
   const duplicates = results.filter((r) => r.duplicate).length;
   // Same ids, other content: logged too (never dropped), and counted so the sender sees it.
   const conflicts = results.filter((r) => r.conflictsWith !== undefined).length;
@@ -157,9 +179,20 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   const app = new Hono();
   const ingest = requireRole(tokens, 'ingest');
   const slots = new DecodeSlots(opts.maxConcurrentDecodes);
+  const budget = new DecodeBudget(opts.maxDecodeBytes);
+  /** Decodes a body within a slot and the budget; its bytes go back as soon as it is parsed. */
+  const decode = (req: Request, batchKey?: string) =>
+    slots.run(async () => {
+      const r = budget.open();
+      try {
+        return await decodeBody(req, opts, r.take, batchKey);
+      } finally {
+        r.release();
+      }
+    });
 
   const opaUpload = async (req: Request) => {
-    const value = await slots.run(() => decodeBody(req, opts));
+    const value = await decode(req);
     const items = Array.isArray(value) ? value : [value];
     const events = objects(items, 'event', opts.maxEvents);
     return append(
@@ -171,7 +204,7 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   app.post('/logs/*', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
 
   const k8s = async (req: Request, source: string) => {
-    const value = await slots.run(() => decodeBody(req, opts, 'items'));
+    const value = await decode(req, 'items');
     if (!isObject(value) || value.kind !== 'EventList' || !Array.isArray(value.items)) {
       throw new HttpError(
         400,
