@@ -20,13 +20,13 @@ import {
 } from '../core/merkle.js';
 import type { Ed25519NoteSigner, NoteVerifier } from '../core/note.js';
 import { TILE_WIDTH, tileAtSize } from '../core/tiles.js';
-import { rawBundleBytes } from '../store/bundle-blobs.js';
 import {
   type AppendItem,
   type AppendResult,
   type CommittedTree,
   type ErasureRecord,
   type LogStorage,
+  rawBundleBytes,
   type SearchFilter,
   StorageError,
   type StoredBundle,

@@ -2,8 +2,7 @@
  * Where the SQLite engine keeps the public entries: a full entry bundle (256 entries) as ONE
  * blob, one gzip member of exactly the tlog-tiles bundle bytes (core/bundle.ts; `encoding` 1,
  * BUNDLE_ENCODING_MIGRATION), served verbatim to HTTP clients that accept gzip, and only the
- * entries of the
- * partial rightmost bundle as rows of `entries`. The commit that fills a bundle writes its blob
+ * entries of the partial rightmost bundle as rows of `entries`. The commit that fills a bundle writes its blob
  * and deletes its rows in the same transaction, so a commit of 10,000 leaves writes 39 rows
  * instead of 10,000 (issue 11: fewer, larger rows), `/tile/entries/<N>` of a full bundle is one
  * point read, and no entry is stored twice. A log written before this table existed keeps its
@@ -11,12 +10,12 @@
  * fills like any other. Blobs written before the encoding column (`encoding` 0) stay raw bundle
  * bytes and are read as before (no backfill).
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { decodeEntryBundle, encodeEntryBundle } from '../core/bundle.js';
 import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
 import type { Db } from './db.js';
-import type { StoredBundle } from './log-storage.js';
+import { rawBundleBytes, StorageError, type StoredBundle } from './log-storage.js';
 
 /**
  * The migration that adds the table (in db.ts's MIGRATIONS). One row per full bundle, keyed by
@@ -47,7 +46,7 @@ export const BUNDLE_ENCODING_MIGRATION = `
   ALTER TABLE entry_bundles ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;
   `;
 
-/** entry_bundles.encoding of a blob that is the raw bundle bytes (every blob written before BUNDLE_ENCODING_MIGRATION). */
+/** entry_bundles.encoding of a raw bundle blob (every blob written before the column existed). */
 const RAW = 0;
 /** entry_bundles.encoding of a blob that is one gzip member of the bundle bytes. */
 const GZIP = 1;
@@ -57,15 +56,7 @@ const GZIP = 1;
  * Also the level tiles.ts used for on-demand gzip, so the gzip form of a bundle is the same
  * bytes whether it was stored or compressed when asked for.
  */
-export const BUNDLE_GZIP_LEVEL = 1;
-
-/**
- * The raw tlog-tiles bytes of a stored bundle: its gzip member inflated, or the bytes as they
- * are. The log wrote them, so nothing is verified here beyond zlib's own CRC and length check.
- */
-export function rawBundleBytes(stored: StoredBundle): Uint8Array {
-  return stored.gzip ? gunzipSync(stored.bytes) : stored.bytes;
-}
+const BUNDLE_GZIP_LEVEL = 1;
 
 /**
  * Decoded bundles kept for entry reads (dedup confirmations read recent entries one by one;
@@ -141,7 +132,10 @@ export class EntryBundles {
     const row = this.#q.bundle.get(index) as { data: Buffer; encoding: number } | undefined;
     if (!row) return undefined;
     if (row.encoding !== RAW && row.encoding !== GZIP)
-      throw new Error(`entry bundle ${index} has unknown encoding ${row.encoding}`);
+      throw new StorageError(
+        'bundle_encoding_unknown',
+        `entry bundle ${index} has unknown encoding ${row.encoding}`,
+      );
     return { bytes: row.data, gzip: row.encoding === GZIP };
   }
 

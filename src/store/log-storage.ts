@@ -7,6 +7,7 @@
  * implements {@link LogStorage} in its own module of `src/store/` and is chosen in
  * open-storage.ts; its schema lives in its own migrations, beside the engine.
  */
+import { gunzipSync } from 'node:zlib';
 import { randomSalt, sealEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -170,12 +171,22 @@ export interface StoredBundle {
 }
 
 /**
+ * The raw tlog-tiles bytes of a stored bundle: its gzip member inflated, or the bytes as they
+ * are. The log wrote them, so nothing is verified here beyond zlib's own CRC and length check.
+ */
+export function rawBundleBytes(stored: StoredBundle): Uint8Array {
+  return stored.gzip ? gunzipSync(stored.bytes) : stored.bytes;
+}
+
+/**
  * Storage holds less than the log signed or committed (a tile or entry below the tree size is
- * missing or short): the server's fault, never the request's, so HTTP answers it 5xx.
+ * missing or short), or a form this build cannot read (`bundle_encoding_unknown`: an entry
+ * bundle blob whose encoding is neither raw nor gzip): the server's fault, never the
+ * request's, so HTTP answers it 5xx.
  */
 export class StorageError extends Error {
   constructor(
-    readonly code: 'tile_missing' | 'entry_missing',
+    readonly code: 'tile_missing' | 'entry_missing' | 'bundle_encoding_unknown',
     message: string,
   ) {
     super(message);
