@@ -1,21 +1,21 @@
 /**
  * Where the SQLite engine keeps the public entries: a full entry bundle (256 entries) as ONE
- * blob, one gzip member of exactly the tlog-tiles bundle bytes (core/bundle.ts; `encoding` 1,
- * BUNDLE_ENCODING_MIGRATION), served verbatim to HTTP clients that accept gzip, and only the
- * entries of the partial rightmost bundle as rows of `entries`. The commit that fills a bundle writes its blob
- * and deletes its rows in the same transaction, so a commit of 10,000 leaves writes 39 rows
- * instead of 10,000 (issue 11: fewer, larger rows), `/tile/entries/<N>` of a full bundle is one
- * point read, and no entry is stored twice. A log written before this table existed keeps its
- * old entries as rows (read as before, no backfill); its partial bundle becomes a blob when it
- * fills like any other. Blobs written before the encoding column (`encoding` 0) stay raw bundle
- * bytes and are read as before (no backfill).
+ * blob, one gzip member of exactly the tlog-tiles bundle bytes (core/bundle.ts), served
+ * verbatim to HTTP clients that accept gzip, and only the entries of the partial rightmost
+ * bundle as rows of `entries`. The commit that fills a bundle writes its blob and deletes its
+ * rows in the same transaction, so a commit of 10,000 leaves writes 39 rows instead of 10,000
+ * (issue 11: fewer, larger rows), `/tile/entries/<N>` of a full bundle is one point read, and
+ * no entry is stored twice. A log written before this table existed keeps its old entries as
+ * rows (read as before, no backfill); its partial bundle becomes a blob when it fills like any
+ * other. Blobs written before BUNDLE_ENCODING_MIGRATION (below its `gzip_from`) stay raw bundle
+ * bytes and are read as before (no backfill either).
  */
 import { gzipSync } from 'node:zlib';
 import { decodeEntryBundle, encodeEntryBundle } from '../core/bundle.js';
 import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
 import type { Db } from './db.js';
-import { rawBundleBytes, StorageError, type StoredBundle } from './log-storage.js';
+import { rawBundleBytes, type StoredBundle } from './log-storage.js';
 
 /**
  * The migration that adds the table (in db.ts's MIGRATIONS). One row per full bundle, keyed by
@@ -32,24 +32,29 @@ export const BUNDLE_BLOBS_MIGRATION = `
   `;
 
 /**
- * The migration that makes a blob's stored form explicit (appended to db.ts's MIGRATIONS).
- * ADD COLUMN with a constant default rewrites no row, so start-up stays constant time and the
- * blobs already written read as raw (0); no CHECK constraint, because SQLite (3.37+) would test
- * it against every existing row: EntryBundles refuses an unknown value on read instead.
+ * The migration that makes a blob's stored form explicit (appended to db.ts's MIGRATIONS): the
+ * index from which blobs are gzip, fixed once at the bundle after the last blob written before
+ * it. Constant time (a max() on the primary key), and harmless to re-run, which ALTER TABLE ADD
+ * COLUMN would not be (see the SQL comment).
  */
 export const BUNDLE_ENCODING_MIGRATION = `
-  -- How each entry_bundles blob is stored (src/store/bundle-blobs.ts): 0 = the raw tlog-tiles
-  -- bundle bytes (every blob written before this migration; no backfill), 1 = one gzip member
-  -- of them (every blob written since: ~70 B per leaf instead of ~192 for OPA decisions, and
-  -- the very bytes an HTTP client that accepts gzip is sent). A column, not a sniff of the
-  -- gzip magic, so the stored form is never ambiguous.
-  ALTER TABLE entry_bundles ADD COLUMN encoding INTEGER NOT NULL DEFAULT 0;
+  -- How entry_bundles blobs are stored (src/store/bundle-blobs.ts): a blob with idx >= gzip_from
+  -- is one gzip member of exactly the tlog-tiles bundle bytes (~70 B per leaf instead of ~192
+  -- for OPA decisions, and the very bytes an HTTP client that accepts gzip is sent); one below
+  -- it, written before this migration, is the raw bundle bytes (no backfill: start-up stays
+  -- constant time). One boundary rather than a column per row: blobs are written in index
+  -- order, one commit after another, and never rewritten or deleted, so every row's form
+  -- follows from its idx, never from sniffing its bytes; and unlike ALTER TABLE ADD COLUMN
+  -- this re-runs harmlessly (IF NOT EXISTS / OR IGNORE) on a database whose user_version was
+  -- set back, as the other migrations do. One row.
+  CREATE TABLE IF NOT EXISTS entry_bundle_encoding (
+    one       INTEGER PRIMARY KEY CHECK (one = 0),
+    gzip_from INTEGER NOT NULL
+  );
+  INSERT OR IGNORE INTO entry_bundle_encoding (one, gzip_from)
+    SELECT 0, coalesce(max(idx) + 1, 0) FROM entry_bundles;
   `;
 
-/** entry_bundles.encoding of a raw bundle blob (every blob written before the column existed). */
-const RAW = 0;
-/** entry_bundles.encoding of a blob that is one gzip member of the bundle bytes. */
-const GZIP = 1;
 /**
  * zlib level of stored bundles: on OPA decision bundles level 1 is within 1 % of level 6 in
  * size (70.3 vs 69.7 B per leaf) at ~70 % of its CPU, which the writer thread pays per bundle.
@@ -71,7 +76,11 @@ export class EntryBundles {
   /** Recently decoded full bundles: immutable, so a stale copy cannot exist. */
   readonly #decoded = new Lru<number, Uint8Array[]>(DECODED_CACHE);
 
+  /** Blobs of bundles from this index on are gzip, those below raw (BUNDLE_ENCODING_MIGRATION). */
+  readonly #gzipFrom: number;
+
   constructor(db: Db) {
+    this.#gzipFrom = db.prepare('SELECT gzip_from FROM entry_bundle_encoding').pluck().get() as number;
     this.#q = {
       row: db.prepare('SELECT data FROM entries WHERE idx = ?').pluck(),
       rows: db.prepare('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
@@ -79,8 +88,8 @@ export class EntryBundles {
       maxBundle: db.prepare('SELECT max(idx) FROM entry_bundles').pluck(),
       insertRow: db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)'),
       deleteRows: db.prepare('DELETE FROM entries WHERE idx >= ? AND idx < ?'),
-      insertBundle: db.prepare('INSERT INTO entry_bundles (idx, data, encoding) VALUES (?, ?, ?)'),
-      bundle: db.prepare('SELECT data, encoding FROM entry_bundles WHERE idx = ?'),
+      insertBundle: db.prepare('INSERT INTO entry_bundles (idx, data) VALUES (?, ?)'),
+      bundle: db.prepare('SELECT data FROM entry_bundles WHERE idx = ?').pluck(),
     };
   }
 
@@ -125,18 +134,11 @@ export class EntryBundles {
 
   /**
    * The blob of full bundle `index` as stored (gzip member or raw bytes, and which), or
-   * undefined (not full yet, or filled before blobs). Throws on an encoding this build does not
-   * know rather than serve bytes it cannot describe.
+   * undefined (not full yet, or filled before blobs).
    */
   stored(index: number): StoredBundle | undefined {
-    const row = this.#q.bundle.get(index) as { data: Buffer; encoding: number } | undefined;
-    if (!row) return undefined;
-    if (row.encoding !== RAW && row.encoding !== GZIP)
-      throw new StorageError(
-        'bundle_encoding_unknown',
-        `entry bundle ${index} has unknown encoding ${row.encoding}`,
-      );
-    return { bytes: row.data, gzip: row.encoding === GZIP };
+    const data = this.#q.bundle.get(index) as Buffer | undefined;
+    return data && { bytes: data, gzip: index >= this.#gzipFrom };
   }
 
   /**
@@ -157,7 +159,10 @@ export class EntryBundles {
         );
       const mine = entries.slice(next - from, start + TILE_WIDTH - from);
       const bundle = encodeEntryBundle([...earlier, ...mine]);
-      this.#q.insertBundle.run(b, gzipSync(bundle, { level: BUNDLE_GZIP_LEVEL }), GZIP);
+      // Always at or past gzip_from (blobs only ever fill the next bundles); were it not, the
+      // blob would be stored as that boundary says it is, raw.
+      const gzip = b >= this.#gzipFrom;
+      this.#q.insertBundle.run(b, gzip ? gzipSync(bundle, { level: BUNDLE_GZIP_LEVEL }) : bundle);
       if (earlier.length > 0) this.#q.deleteRows.run(start, from);
       next = start + TILE_WIDTH;
     }

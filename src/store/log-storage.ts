@@ -180,13 +180,11 @@ export function rawBundleBytes(stored: StoredBundle): Uint8Array {
 
 /**
  * Storage holds less than the log signed or committed (a tile or entry below the tree size is
- * missing or short), or a form this build cannot read (`bundle_encoding_unknown`: an entry
- * bundle blob whose encoding is neither raw nor gzip): the server's fault, never the
- * request's, so HTTP answers it 5xx.
+ * missing or short): the server's fault, never the request's, so HTTP answers it 5xx.
  */
 export class StorageError extends Error {
   constructor(
-    readonly code: 'tile_missing' | 'entry_missing' | 'bundle_encoding_unknown',
+    readonly code: 'tile_missing' | 'entry_missing',
     message: string,
   ) {
     super(message);

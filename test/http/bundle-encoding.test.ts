@@ -4,7 +4,7 @@
  * client that accepts gzip gets the stored member verbatim with Content-Encoding: gzip, one
  * that does not gets the inflated bytes; both decode to the same bundle, under ETags that
  * differ between the two forms and stay the same across requests and a restart; If-None-Match
- * answers 304. A log whose blobs are raw (written before the encoding column) serves the same
+ * answers 304. A log whose blobs are raw (written before BUNDLE_ENCODING_MIGRATION) serves the same
  * bytes and the same ETags in both forms.
  */
 import { join } from 'node:path';
@@ -104,19 +104,19 @@ describe('entry bundles over HTTP, stored gzip', () => {
     expect(await both(app, log)).toEqual(before);
   });
 
-  test('raw blobs from before the encoding column: the same bytes and ETags in both forms', async () => {
+  test('raw blobs from before the encoding migration: the same bytes and ETags in both forms', async () => {
     const path = join(tempDir(), 'log.db');
     let { log, app } = await serve(path);
     await log.appendEvents(events(600));
     await log.signNow();
     const before = await both(app, log);
     await stop();
-    // Back to the schema before BUNDLE_ENCODING_MIGRATION: raw blobs, no encoding column.
+    // Back to the schema before BUNDLE_ENCODING_MIGRATION: raw blobs, no gzip boundary.
     const db = new Database(path);
     const rows = db.prepare('SELECT idx, data FROM entry_bundles').all() as { idx: number; data: Buffer }[];
     const update = db.prepare('UPDATE entry_bundles SET data = ? WHERE idx = ?');
     for (const r of rows) update.run(gunzipSync(r.data), r.idx);
-    db.exec('ALTER TABLE entry_bundles DROP COLUMN encoding');
+    db.exec('DROP TABLE entry_bundle_encoding');
     db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
     db.close();
     ({ log, app } = await serve(path));

@@ -4,7 +4,7 @@
  * bytes, whether it fills in one batch, across batches, or several bundles at once; partial
  * bundles get none; the log serves the blob; a log whose full bundles have no blob (written
  * before the table existed) serves them assembled, byte for byte the same, and one whose blobs
- * are raw (written before the encoding column) serves them and their entries as before.
+ * are raw (written before BUNDLE_ENCODING_MIGRATION) serves them and their entries as before.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
@@ -33,27 +33,40 @@ const events = (from: number, n: number) =>
 
 interface Blob {
   data: Buffer;
-  encoding: number;
+  /** The stored form the schema gives the row: gzip from entry_bundle_encoding.gzip_from on. */
+  gzip: boolean;
 }
 
 function storedBlobs(path: string): Map<number, Blob> {
   const db = new Database(path, { readonly: true });
   try {
-    const rows = db.prepare('SELECT idx, data, encoding FROM entry_bundles ORDER BY idx').all() as ({
+    const from = db.prepare('SELECT gzip_from FROM entry_bundle_encoding').pluck().get() as number;
+    const rows = db.prepare('SELECT idx, data FROM entry_bundles ORDER BY idx').all() as {
       idx: number;
-    } & Blob)[];
-    return new Map(rows.map((r) => [r.idx, { data: r.data, encoding: r.encoding }]));
+      data: Buffer;
+    }[];
+    return new Map(rows.map((r) => [r.idx, { data: r.data, gzip: r.idx >= from }]));
   } finally {
     db.close();
   }
 }
 
-/** The raw bundle bytes of every blob (inflated when stored as gzip, encoding 1). */
+/** The raw bundle bytes of every blob (inflated when stored as gzip). */
 function blobs(path: string): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  for (const [b, { data, encoding }] of storedBlobs(path))
-    out.set(b, encoding === 1 ? gunzipSync(data) : data);
+  for (const [b, { data, gzip }] of storedBlobs(path)) out.set(b, gzip ? gunzipSync(data) : data);
   return out;
+}
+
+/** Sets the database back to the schema before BUNDLE_ENCODING_MIGRATION: every blob raw. */
+function rawBlobsBeforeEncoding(path: string): void {
+  const raw = blobs(path);
+  const db = new Database(path);
+  const update = db.prepare('UPDATE entry_bundles SET data = ? WHERE idx = ?');
+  for (const [b, data] of raw) update.run(data, b);
+  db.exec('DROP TABLE entry_bundle_encoding');
+  db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+  db.close();
 }
 
 const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
@@ -74,10 +87,10 @@ describe('entry bundle blobs', () => {
       const entries = await log.storage.entries(b * 256, b * 256 + 256);
       expect(hex(data)).toBe(hex(encodeEntryBundle(entries)));
       expect(hex(await log.entryBundle(b, 256))).toBe(hex(data));
-      // Stored as one gzip member (encoding 1) of exactly those bytes, at level 1: the bytes
-      // tiles.ts used to compress on demand, so a client's cached gzip ETag stays valid.
-      const { data: member, encoding } = stored.get(b)!;
-      expect(encoding).toBe(1);
+      // Stored as one gzip member of exactly those bytes, at level 1: the bytes tiles.ts used
+      // to compress on demand, so a client's cached gzip ETag stays valid.
+      const { data: member, gzip } = stored.get(b)!;
+      expect(gzip).toBe(true);
       expect(member.subarray(0, 3).toString('hex')).toBe('1f8b08');
       expect(hex(member)).toBe(hex(gzipSync(data, { level: 1 })));
       const served = await log.entryBundleStored(b, 256);
@@ -113,9 +126,10 @@ describe('entry bundle blobs', () => {
     expect(hex(await log.entryBundle(1, 256))).toBe(served[1]);
     await log.close();
     logs.length = 0;
-    // A stored blob is what the log serves (bundle 1's row marked to tell it from the entries).
+    // A stored blob is what the log serves (bundle 1's row marked to tell it from the entries;
+    // a blob written after BUNDLE_ENCODING_MIGRATION is a gzip member).
     const db2 = new Database(path);
-    db2.prepare('INSERT INTO entry_bundles (idx, data) VALUES (1, ?)').run(Buffer.from('blob'));
+    db2.prepare('INSERT INTO entry_bundles (idx, data) VALUES (1, ?)').run(gzipSync('blob'));
     db2.close();
     log = await open(path);
     expect(Buffer.from((await log.entryBundle(1, 256))!).toString()).toBe('blob');
@@ -128,7 +142,7 @@ describe('entry bundle blobs', () => {
     expect(served[1]).not.toBe(served[0]);
   });
 
-  test('raw blobs written before the encoding column are read as before; new bundles are gzip', async () => {
+  test('raw blobs written before the encoding migration are read as before; new bundles are gzip', async () => {
     const path = `${tempDir()}/log.db`;
     let log = await open(path);
     await log.appendEvents(events(0, 600));
@@ -141,15 +155,11 @@ describe('entry bundle blobs', () => {
     const gzipForm = hex((await log.entryBundleStored(0, 256))?.bytes);
     await log.close();
     logs.length = 0;
-    // The database as the schema before BUNDLE_ENCODING_MIGRATION left it: raw blobs, no column.
-    const db = new Database(path);
-    const update = db.prepare('UPDATE entry_bundles SET data = ? WHERE idx = ?');
-    for (const [b, data] of blobs(path)) update.run(data, b);
-    db.exec('ALTER TABLE entry_bundles DROP COLUMN encoding');
-    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
-    db.close();
+    // The database as the schema before BUNDLE_ENCODING_MIGRATION left it: raw blobs.
+    rawBlobsBeforeEncoding(path);
     log = await open(path);
-    expect([...storedBlobs(path).values()].map((r) => r.encoding)).toEqual([0, 0]);
+    expect([...storedBlobs(path).values()].map((r) => r.gzip)).toEqual([false, false]);
+    expect(storedBlobs(path).get(0)?.data.toString('hex')).toBe(want.bundles[0]);
     for (const b of [0, 1]) {
       expect(hex(await log.entryBundle(b, 256))).toBe(want.bundles[b]);
       const stored = await log.entryBundleStored(b, 256);
@@ -162,7 +172,8 @@ describe('entry bundle blobs', () => {
     expect(hex(gzipSync((await log.entryBundle(0, 256))!, { level: 1 }))).toBe(gzipForm);
     // The next bundle filled is stored gzip; the old ones stay raw (no backfill).
     await log.appendEvents(events(600, 200));
-    expect([...storedBlobs(path).values()].map((r) => r.encoding)).toEqual([0, 0, 1]);
+    expect([...storedBlobs(path).values()].map((r) => r.gzip)).toEqual([false, false, true]);
+    expect(storedBlobs(path).get(2)?.data.subarray(0, 3).toString('hex')).toBe('1f8b08');
     await log.signNow();
     expect(hex(await log.entryBundle(2, 256))).toBe(
       hex(encodeEntryBundle(await log.storage.entries(512, 768))),
