@@ -201,7 +201,7 @@ const MIGRATIONS: readonly string[] = [
   );
   `,
   PAYLOAD_BUNDLES_MIGRATION, // payload_bundles (src/store/payload-bundles.ts)
-  BUNDLE_ENCODING_MIGRATION, // entry_bundles.encoding: raw or gzip blobs (src/store/bundle-blobs.ts)
+  BUNDLE_ENCODING_MIGRATION, // entry_bundle_encoding: which entry_bundles blobs are gzip (src/store/bundle-blobs.ts)
 ];
 
 /** Number of migrations this build knows. */
