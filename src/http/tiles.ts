@@ -8,7 +8,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { type Context, Hono } from 'hono';
 import { Lru } from '../core/lru.js';
 import { parseTilePath, TILE_WIDTH, type TilePath } from '../core/tiles.js';
@@ -78,26 +78,34 @@ const PARTIAL = 'public, max-age=60';
 /** The bytes of tile `t` to send, gzipped when `gzip` (bundles only), or undefined (404). */
 type TileBody = (t: TilePath, gzip: boolean) => Promise<Uint8Array | undefined>;
 
+/** How many full-bundle bodies that cost CPU to make {@link tileBodies} keeps. */
+const MADE_BODIES = 16;
+/** The largest such body kept (an OPA decision bundle is ~49 KiB raw): 16 x 128 KiB = 2 MiB. */
+const MADE_BODY_MAX = 128 * 1024;
+
 /**
- * The representation of a tile or bundle: hash tiles as stored; entry bundles from the log,
- * gzipped at level 1 when asked (as small as level 6 on bundles, at ~60 % of its CPU), with the
- * full ones (raw and gzipped) kept in a small LRU: they never change.
+ * The representation of a tile or bundle: hash tiles as stored; entry bundles in the form the
+ * log stores them when that is the form asked for (a full bundle is stored as one gzip member,
+ * sent verbatim to clients that accept gzip: a read and no CPU). Otherwise the body is made:
+ * the stored member inflated for clients that do not accept gzip, or, for partial bundles and
+ * full ones stored raw (before the encoding column), gzipped at level 1 (as small as level 6
+ * on bundles, at ~60-70 % of its CPU; the level the store uses, so a bundle's gzip bytes are
+ * the same either way). The last few full bodies made are kept: they never change.
  */
 function tileBodies(log: TransparencyLog): TileBody {
-  const bundles = new Lru<number, { raw: Uint8Array; gz?: Uint8Array }>(256);
+  const made = new Lru<string, Uint8Array>(MADE_BODIES);
   return async (t, gzip) => {
     if (t.kind === 'hash') return log.hashTile(t.level, t.index, t.width);
     const full = t.width === TILE_WIDTH;
-    let e = full ? bundles.get(t.index) : undefined;
-    if (!e) {
-      const raw = await log.entryBundle(t.index, t.width);
-      if (raw === undefined) return undefined;
-      e = { raw };
-      if (full) bundles.set(t.index, e);
-    }
-    if (!gzip) return e.raw;
-    e.gz ??= gzipSync(e.raw, { level: 1 });
-    return e.gz;
+    const key = `${t.index} ${gzip ? 'gzip' : 'identity'}`;
+    const hit = full ? made.get(key) : undefined;
+    if (hit) return hit;
+    const stored = await log.entryBundleStored(t.index, t.width);
+    if (stored === undefined) return undefined;
+    if (stored.gzip === gzip) return stored.bytes;
+    const body = gzip ? gzipSync(stored.bytes, { level: 1 }) : gunzipSync(stored.bytes);
+    if (full && body.length <= MADE_BODY_MAX) made.set(key, body);
+    return body;
   };
 }
 

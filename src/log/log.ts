@@ -26,8 +26,10 @@ import {
   type CommittedTree,
   type ErasureRecord,
   type LogStorage,
+  rawBundleBytes,
   type SearchFilter,
   StorageError,
+  type StoredBundle,
   type StoredCheckpoint,
   type StoredPayload,
 } from '../store/log-storage.js';
@@ -534,18 +536,29 @@ export class TransparencyLog {
   }
 
   /**
-   * Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined. A
-   * full bundle the storage keeps as one blob is that blob; others are assembled from entries.
+   * Entry bundle `index` at `width` (256 = full) as of the latest checkpoint, or undefined: its
+   * tlog-tiles bytes, inflated if the storage keeps them gzipped.
    */
   async entryBundle(index: number, width: number): Promise<Uint8Array | undefined> {
+    const stored = await this.entryBundleStored(index, width);
+    return stored && rawBundleBytes(stored);
+  }
+
+  /**
+   * Entry bundle `index` at `width` as of the latest checkpoint in the form that costs no CPU
+   * to produce, or undefined: a full bundle the storage keeps as one blob is that blob as
+   * stored (a gzip member of the bundle bytes, or the bytes); others are assembled from
+   * entries (`gzip` false). For HTTP, which sends a gzip member verbatim.
+   */
+  async entryBundleStored(index: number, width: number): Promise<StoredBundle | undefined> {
     if (!this.#tileServable(0, index, width)) return undefined;
-    const blob = width === TILE_WIDTH ? await this.storage.fullBundle?.(index) : undefined;
+    const blob = width === TILE_WIDTH ? await this.storage.fullBundleStored?.(index) : undefined;
     if (blob) return blob;
     const entries = await this.storage.entries(index * TILE_WIDTH, index * TILE_WIDTH + width);
     if (entries.length !== width) {
       throw new StorageError('entry_missing', `entries of bundle ${index} are missing below width ${width}`);
     }
-    return encodeEntryBundle(entries);
+    return { bytes: encodeEntryBundle(entries), gzip: false };
   }
 
   /** The entry bytes at `index` (committed, maybe not yet signed), or undefined. */

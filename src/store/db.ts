@@ -7,7 +7,7 @@
  */
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { BUNDLE_BLOBS_MIGRATION } from './bundle-blobs.js';
+import { BUNDLE_BLOBS_MIGRATION, BUNDLE_ENCODING_MIGRATION } from './bundle-blobs.js';
 import { migrate, requireSchemaVersion } from './migrate.js';
 import { PAYLOAD_BUNDLES_MIGRATION } from './payload-bundles.js';
 
@@ -201,6 +201,7 @@ const MIGRATIONS: readonly string[] = [
   );
   `,
   PAYLOAD_BUNDLES_MIGRATION, // payload_bundles (src/store/payload-bundles.ts)
+  BUNDLE_ENCODING_MIGRATION, // entry_bundle_encoding: which entry_bundles blobs are gzip (src/store/bundle-blobs.ts)
 ];
 
 /** Number of migrations this build knows. */

@@ -7,6 +7,7 @@
  * implements {@link LogStorage} in its own module of `src/store/` and is chosen in
  * open-storage.ts; its schema lives in its own migrations, beside the engine.
  */
+import { gunzipSync } from 'node:zlib';
 import { randomSalt, sealEntry } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -161,6 +162,23 @@ export class ConflictError extends Error {
 }
 
 /**
+ * A full entry bundle as stored: `bytes` is one gzip member of the tlog-tiles bundle bytes when
+ * `gzip`, else the bundle bytes themselves.
+ */
+export interface StoredBundle {
+  bytes: Uint8Array;
+  gzip: boolean;
+}
+
+/**
+ * The raw tlog-tiles bytes of a stored bundle: its gzip member inflated, or the bytes as they
+ * are. The log wrote them, so nothing is verified here beyond zlib's own CRC and length check.
+ */
+export function rawBundleBytes(stored: StoredBundle): Uint8Array {
+  return stored.gzip ? gunzipSync(stored.bytes) : stored.bytes;
+}
+
+/**
  * Storage holds less than the log signed or committed (a tile or entry below the tree size is
  * missing or short): the server's fault, never the request's, so HTTP answers it 5xx.
  */
@@ -238,10 +256,12 @@ export interface LogStorage {
   /** Entries [lo, hi) in index order (fewer if some are missing). */
   entries(lo: number, hi: number): Promise<Uint8Array[]>;
   /**
-   * The stored bytes of full entry bundle `index` (exactly the tlog-tiles bundle), or undefined
-   * when the engine keeps none for it: the log then assembles it from entries(). Optional.
+   * Full entry bundle `index` as the engine stores it, or undefined when it keeps none: the log
+   * then assembles it from entries(). `gzip`: `bytes` is one gzip member of exactly the
+   * tlog-tiles bundle (served verbatim to clients that accept gzip); otherwise `bytes` is the
+   * bundle itself. Optional (PostgreSQL has none and assembles every bundle from its rows).
    */
-  fullBundle?(index: number): Promise<Uint8Array | undefined>;
+  fullBundleStored?(index: number): Promise<StoredBundle | undefined>;
   /** Salt and payload of `index`, or undefined (none, or erased). */
   payload(index: number): Promise<StoredPayload | undefined>;
   /** The erasure record of `index`, or undefined if its payload was not erased. */

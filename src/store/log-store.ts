@@ -25,6 +25,7 @@ import {
   type ErasureRecord,
   type LogIdentity,
   type SearchFilter,
+  type StoredBundle,
   type StoredCheckpoint,
   sealItem,
 } from './log-storage.js';
@@ -137,9 +138,9 @@ export class LogStore {
     return this.#bundles.range(lo, hi);
   }
 
-  /** The stored blob of full entry bundle `index`, or undefined (bundle-blobs.ts). */
-  fullBundle(index: number): Uint8Array | undefined {
-    return this.#bundles.get(index);
+  /** The stored blob of full entry bundle `index` and its encoding, or undefined (bundle-blobs.ts). */
+  fullBundleStored(index: number): StoredBundle | undefined {
+    return this.#bundles.stored(index);
   }
 
   /** Salt and payload of `index`, or undefined (none, or erased). */

@@ -19,6 +19,7 @@ import type {
   LogIdentity,
   LogStorage,
   SearchFilter,
+  StoredBundle,
   StoredCheckpoint,
   StoredPayload,
 } from './log-storage.js';
@@ -219,8 +220,8 @@ export class SqliteLogStorage implements LogStorage {
   entries(lo: number, hi: number): Promise<Uint8Array[]> {
     return Promise.resolve(this.#store.entries(lo, hi));
   }
-  fullBundle(index: number): Promise<Uint8Array | undefined> {
-    return Promise.resolve(this.#store.fullBundle(index));
+  fullBundleStored(index: number): Promise<StoredBundle | undefined> {
+    return Promise.resolve(this.#store.fullBundleStored(index));
   }
   payload(index: number): Promise<StoredPayload | undefined> {
     return Promise.resolve(this.#store.payload(index));

@@ -130,13 +130,16 @@ describe('tile and bundle caching', () => {
 
     const before = await etags(srv.url);
     const bundle0 = (await get(srv.url, '/tile/entries/000')).body;
+    const gzip0 = (await get(srv.url, '/tile/entries/000', { 'accept-encoding': 'gzip' })).body;
     expect(await srv.stop()).toBe(0);
     servers.length = 0;
-    // The server (writer thread) stored the full bundle as one blob: what was served.
+    // The server (writer thread) stored the full bundle as one blob, a gzip member: what was
+    // served to gzip clients, and inflated to the others.
     const db = new Database(join(data, 'log.db'), { readonly: true });
     const blob = db.prepare('SELECT data FROM entry_bundles WHERE idx = 0').pluck().get() as Buffer;
     db.close();
-    expect(blob.equals(bundle0)).toBe(true);
+    expect(blob.equals(gzip0)).toBe(true);
+    expect(gunzipSync(blob).equals(bundle0)).toBe(true);
     srv = await serve(data);
     expect(await etags(srv.url)).toEqual(before);
   });
