@@ -152,7 +152,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     env: 'OPA_TLOG_CACHE_MIB',
     kind: 'int',
     def: 16, // = DEFAULT_CACHE_MIB (src/store/db.ts; not imported: it loads the SQLite driver)
-    help: "SQLite page cache, MiB per connection (two: the writer thread's and the readers')",
+    help: "SQLite page cache of the committing connection, MiB (the readers' connection takes at most 4)",
   },
   dedupWindowMs: {
     flag: 'dedup-window',

@@ -89,6 +89,16 @@ export class DamagedTilesError extends Error {
 }
 
 /**
+ * Page cache of the readers' connection when a writer thread commits (`--cache-mib` is the
+ * writer's): random proofs, tiles and bundles at 10M leaves miss any cache this size would
+ * give (the OS page cache serves them), and what a read reuses is B-tree interior pages.
+ * After an ingest the readers' cache filled up during the reads that followed it: 16 MiB was
+ * +17 MiB of resident memory, the most of the 40 MiB the reads added at 10M (the 300 MiB
+ * budget, spec/storage.md "Memory").
+ */
+export const READER_CACHE_MIB = 4;
+
+/**
  * Opens (creating and migrating if needed) a SQLite log database and loads the tree's right
  * edge from its tiles. Throws the driver's error if the file cannot be opened, and
  * {@link DamagedTilesError} if the tiles disagree with the number of entries.
@@ -96,7 +106,9 @@ export class DamagedTilesError extends Error {
 export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage {
   const synchronous = opts.synchronous ?? 'FULL';
   const cacheMiB = opts.cacheMiB ?? DEFAULT_CACHE_MIB;
-  const db = openDatabase(opts.dbPath, { synchronous, cacheMiB });
+  // With a writer thread this connection only reads: see READER_CACHE_MIB.
+  const readerCacheMiB = opts.writerThread ? Math.min(cacheMiB, READER_CACHE_MIB) : cacheMiB;
+  const db = openDatabase(opts.dbPath, { synchronous, cacheMiB: readerCacheMiB });
   try {
     const store = new LogStore(db, opts.sha);
     const size = store.treeSize();
