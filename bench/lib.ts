@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { SERVE_NODE_FLAGS } from '../src/cli/memory.js';
 import type { LoadConfig, LoadReport } from './loadgen.js';
 
 export interface Result {
@@ -173,7 +174,7 @@ async function spawnListening(args: string[], tunables: boolean, nodeArgs: strin
   };
 }
 
-/** Starts `opa-tlog serve --data DIR --port 0 --tokens admin:TOKEN ...extra` (defaults otherwise). */
+/** Starts `node SERVE_NODE_FLAGS opa-tlog serve --data DIR --port 0 --tokens admin:TOKEN ...extra` (as npm start runs it; defaults otherwise). */
 export function startLogServer(
   data: string,
   opts: { tunables: boolean; extra?: string[]; nodeArgs?: string[] },
@@ -181,7 +182,7 @@ export function startLogServer(
   return spawnListening(
     [SERVER_CLI, 'serve', '--data', data, '--port', '0', '--tokens', `admin:${TOKEN}`, ...(opts.extra ?? [])],
     opts.tunables,
-    opts.nodeArgs,
+    [...SERVE_NODE_FLAGS, ...(opts.nodeArgs ?? [])],
   );
 }
 
