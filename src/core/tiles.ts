@@ -152,11 +152,17 @@ export function subtreeLocation(s: Subtree): { level: number; index: number; off
   return { level, index: Math.floor(start / TILE_WIDTH), offset: start % TILE_WIDTH, count };
 }
 
-/** Splits tile bytes into 32-byte hashes; throws if the length is not a multiple of 32. */
-export function tileHashes(data: Uint8Array): Uint8Array[] {
+/** Number of 32-byte hashes in tile bytes; throws if the length is not a multiple of 32. */
+function hashCount(data: Uint8Array): number {
   if (data.length % HASH_SIZE !== 0) {
     throw new MerkleError('invalid_hash', `tile of ${data.length} bytes is not a whole number of hashes`);
   }
+  return data.length / HASH_SIZE;
+}
+
+/** Splits tile bytes into 32-byte hashes; throws if the length is not a multiple of 32. */
+export function tileHashes(data: Uint8Array): Uint8Array[] {
+  hashCount(data);
   const out: Uint8Array[] = [];
   for (let o = 0; o < data.length; o += HASH_SIZE) out.push(data.subarray(o, o + HASH_SIZE));
   return out;
@@ -236,14 +242,6 @@ export function tileSubtreeReader(
       return perfectRootOf(tileHashes(t.data.subarray(from, from + loc.count * HASH_SIZE)), sha);
     });
   };
-}
-
-/** Number of 32-byte hashes in tile bytes; throws if the length is not a multiple of 32. */
-function hashCount(data: Uint8Array): number {
-  if (data.length % HASH_SIZE !== 0) {
-    throw new MerkleError('invalid_hash', `tile of ${data.length} bytes is not a whole number of hashes`);
-  }
-  return data.length / HASH_SIZE;
 }
 
 /** A tile write produced by {@link TileBuilder.append}: the whole current content of the tile. */
