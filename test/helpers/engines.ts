@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { afterEach } from 'vitest';
 import { nodeSha256 } from '../../src/log/log.js';
 import type { LogStorage } from '../../src/store/log-storage.js';
 import { openLogStorage } from '../../src/store/open-storage.js';
@@ -66,6 +67,32 @@ export const engines: Engine[] = postgresAvailable() ? [sqlite, postgres] : [sql
 /** Opens the storage at `location` for a test that uses the storage interface directly. */
 export function openStorage(location: string): Promise<LogStorage> {
   return openLogStorage({ dbPath: location, sha: nodeSha256 });
+}
+
+/**
+ * For a test file: `open` opens a storage as {@link openStorage} does and every storage it
+ * opened is closed after each test; `close` closes one before that (a test that reopens).
+ */
+export function storagesClosedAfterEach(): {
+  open(location: string): Promise<LogStorage>;
+  close(storage: LogStorage): Promise<void>;
+} {
+  const opened = new Set<LogStorage>();
+  afterEach(async () => {
+    for (const s of opened) await s.close().catch(() => undefined);
+    opened.clear();
+  });
+  return {
+    open: async (location) => {
+      const s = await openStorage(location);
+      opened.add(s);
+      return s;
+    },
+    close: async (storage) => {
+      opened.delete(storage);
+      await storage.close();
+    },
+  };
 }
 
 /**

@@ -4,11 +4,11 @@
  * field right after the commit; an erasure in the same batch removes its target's rows even
  * though they were still buffered; a withheld id in the batch deduplicates within it.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
-import type { AppendItem, LogStorage } from '../../src/store/log-storage.js';
-import { engines, openStorage } from '../helpers/engines.js';
+import type { AppendItem } from '../../src/store/log-storage.js';
+import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
 import { erasureItem } from '../helpers/items.js';
 
 const sqlite = engines.find((e) => e.name === 'sqlite')!;
@@ -26,16 +26,12 @@ const leaf = (n: number, id = `d-${n}`): AppendItem =>
   );
 const erasure = erasureItem;
 
-const opened: LogStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-});
+const { open } = storagesClosedAfterEach();
 
 describe('sqlite search metadata, many rows per statement', () => {
   test('a 301-leaf batch is searchable by every field; a same-batch erasure removes its rows', async () => {
     const loc = await sqlite.location();
-    const s = await openStorage(loc);
-    opened.push(s);
+    const s = await open(loc);
     const items = Array.from({ length: 301 }, (_, n) => leaf(n));
     await s.append([...items, erasure(7), erasure(300)]);
     const all = await s.search({ revision: 'all' }, -1, 1000);
@@ -54,8 +50,7 @@ describe('sqlite search metadata, many rows per statement', () => {
 
   test('a withheld id repeated within one batch is a duplicate of its first leaf', async () => {
     const loc = await sqlite.location();
-    const s = await openStorage(loc);
-    opened.push(s);
+    const s = await open(loc);
     const secret = 'alice@example.com';
     const batch = [...Array.from({ length: 100 }, (_, n) => leaf(n)), leaf(1000, secret), leaf(1000, secret)];
     const results = (await s.append(batch)).results;

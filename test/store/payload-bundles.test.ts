@@ -7,17 +7,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
-import type { AppendItem, LogStorage } from '../../src/store/log-storage.js';
+import type { AppendItem } from '../../src/store/log-storage.js';
 import {
   decodePayloadBundle,
   encodePayloadBundle,
   payloadBundleSalt,
 } from '../../src/store/payload-bundles.js';
 import { encodeStoredPayload, PAYLOAD_DEFLATE_V1 } from '../../src/store/payload-codec.js';
-import { engines, openStorage } from '../helpers/engines.js';
+import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
 import { erasureItem } from '../helpers/items.js';
 
 const sqlite = engines.find((e) => e.name === 'sqlite')!;
@@ -40,15 +40,7 @@ const leaf = (i: number, marker = `m${i}x`): AppendItem =>
   );
 const erasure = erasureItem;
 
-const opened: LogStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-});
-async function open(location: string): Promise<LogStorage> {
-  const s = await openStorage(location);
-  opened.push(s);
-  return s;
-}
+const { open, close } = storagesClosedAfterEach();
 const count = async (loc: string, table: string) =>
   Number((await sqlite.sql(loc, `SELECT count(*) AS n FROM ${table}`))[0]!.n);
 
@@ -131,13 +123,11 @@ describe('sqlite stores payloads per bundle', () => {
     for (const i of [0, 11, 19, 21, 255, 256, 289, 299]) {
       expect([i, hex((await s.payload(i))?.payload)]).toEqual([i, hex(items[i]!.payload)]);
     }
-    await s.close();
-    opened.pop();
+    await close(s);
     s = await open(loc);
     expect(await s.payload(20)).toBeUndefined();
     expect(hex((await s.payload(21))?.payload)).toBe(hex(items[21]!.payload));
-    await s.close();
-    opened.pop();
+    await close(s);
     // On disk: no erased salt in any file, no erased text in any blob or row once inflated.
     const files = readdirSync(dirname(loc)).map((f) => readFileSync(join(dirname(loc), f)));
     for (const i of [10, 20, 150, 290]) {

@@ -7,12 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type CborValue, encodeDeterministic } from '../../src/core/cbor.js';
 import { parseJson } from '../../src/core/json.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
-import type { LogStorage } from '../../src/store/log-storage.js';
 import {
   decodeStoredPayload,
   encodeStoredPayload,
@@ -22,7 +21,7 @@ import {
   PayloadCodecError,
 } from '../../src/store/payload-codec.js';
 import { PAYLOAD_DICTIONARY_V1 } from '../../src/store/payload-dictionary.js';
-import { engines, openStorage } from '../helpers/engines.js';
+import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'opa', 'upload-batch.json');
 /** The fixture's OPA decisions as the log stores them: lossless parse, deterministic CBOR. */
@@ -110,18 +109,14 @@ describe('payload codec', () => {
   });
 });
 
-const opened: LogStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-});
+const { open } = storagesClosedAfterEach();
 
 // SQLite stores payloads per bundle (payload-bundles.ts, test/store/payload-bundles.test.ts);
 // PostgreSQL stores each row compressed.
 describe.each(engines.filter((e) => e.name !== 'sqlite'))('$name stores payloads compressed', (engine) => {
   test('stored rows are tagged and smaller; payload() returns the CBOR; legacy rows still read', async () => {
     const location = await engine.location();
-    const s = await openStorage(location);
-    opened.push(s);
+    const s = await open(location);
     const items = decisions
       .slice(0, 10)
       .map((d, i) =>

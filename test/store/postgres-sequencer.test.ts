@@ -4,24 +4,16 @@
  * integrates and stores checkpoints; a holder paused past its lease wakes up to find every
  * write refused (LeaseLostError) while the new holder carries on, and no size gets two roots.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { toBase64 } from '../../src/core/bytes.js';
 import { leafHash, rootOfLeafHashes } from '../../src/core/merkle.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import { LeaseLostError, type LogStorage, type StoredCheckpoint } from '../../src/store/log-storage.js';
-import { engines, openStorage } from '../helpers/engines.js';
+import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
 import { postgresAvailable, postgresCluster } from '../helpers/postgres.js';
 
-const opened: LogStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-});
-async function open(url: string): Promise<LogStorage> {
-  const s = await openStorage(url);
-  opened.push(s);
-  return s;
-}
+const { open } = storagesClosedAfterEach();
 const items = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) =>
     eventLeaf({ kind: 'event', source: 's', id: `${prefix}${i}`, event: { i } }, 1, nodeSha256),

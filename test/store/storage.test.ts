@@ -3,24 +3,16 @@
  * batches with dedup and consecutive indices, the committed tree, lookups, search, erasure,
  * retention's scan, one checkpoint per size, the identity, and all of it after a reopen.
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { toBase64 } from '../../src/core/bytes.js';
 import { decodeEntry, encodeEntry } from '../../src/core/entry.js';
 import { EMPTY_ROOT, leafHash, rootOfLeafHashes } from '../../src/core/merkle.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import { type AppendItem, ConflictError, EraseError, type LogStorage } from '../../src/store/log-storage.js';
-import { engines, integrate, openStorage } from '../helpers/engines.js';
+import { engines, integrate, storagesClosedAfterEach } from '../helpers/engines.js';
 
-const opened: LogStorage[] = [];
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-});
-async function open(location: string): Promise<LogStorage> {
-  const s = await openStorage(location);
-  opened.push(s);
-  return s;
-}
+const { open, close } = storagesClosedAfterEach();
 
 const item = (source: string, id: string, n: number, search = {}): AppendItem =>
   eventLeaf(
@@ -142,8 +134,7 @@ describe.each(engines)('$name storage', (engine) => {
     await expect(Promise.resolve().then(() => s.insertCheckpoint({ ...cp, note: 'm' }))).rejects.toThrow();
     expect(await s.checkpointAt(1)).toEqual(cp);
     expect(await s.checkpointAt(2)).toBeUndefined();
-    await s.close();
-    opened.pop();
+    await close(s);
     const again = await open(loc);
     expect(await again.latestCheckpoint()).toEqual(cp);
     expect(await again.identity()).toEqual({
