@@ -92,6 +92,73 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Small byte strings copied into shared slabs: each `copy` or `alloc` returns a view into the
+ * current slab, and a fresh slab is started when it is full. Why: every `new Uint8Array` of
+ * more than 64 bytes (and every `slice`) is its own off-heap ArrayBuffer, which costs a
+ * native allocation, external-memory accounting and a sweep by the collector; on the ingest
+ * path (several per decision) those allocations cost more than the encoding they hold
+ * (bench/README.md, session 6). The price: a view keeps its whole slab alive, so keep only
+ * short-lived values in slabs (a long-lived holder should copy), and a view's `.buffer` is
+ * the shared slab (use `byteOffset`/`byteLength`, never transfer it).
+ */
+export class ByteSlab {
+  readonly #size: number;
+  #slab: Uint8Array;
+  #at = 0;
+
+  /** `size`: bytes per slab; requests over a quarter of it get their own buffer. */
+  constructor(size = 64 * 1024) {
+    if (!isSafeUint(size) || size < 64)
+      throw new RangeError(`slab size must be an integer >= 64, got ${size}`);
+    this.#size = size;
+    this.#slab = new Uint8Array(0);
+  }
+
+  /** `n` bytes (zero-filled only the first time they are handed out) as a view of a slab. */
+  alloc(n: number): Uint8Array {
+    if (n > this.#size >>> 2) return new Uint8Array(n);
+    if (this.#at + n > this.#slab.length) {
+      this.#slab = new Uint8Array(this.#size);
+      this.#at = 0;
+    }
+    const out = this.#slab.subarray(this.#at, this.#at + n);
+    this.#at = (this.#at + n + 7) & ~7; // 8-byte aligned starts
+    return out;
+  }
+
+  /** A copy of `src` in a slab (so `src` may be reused by its owner). */
+  copy(src: Uint8Array): Uint8Array {
+    const out = this.alloc(src.length);
+    out.set(src);
+    return out;
+  }
+}
+
+/**
+ * One reusable buffer for bytes that live only during a synchronous call (the input of a
+ * hash: prefix || data). `take(n)` returns a view of the first n bytes, valid until the next
+ * `take`; past `max` bytes a fresh buffer is returned instead, so one huge input is not kept.
+ */
+export class Scratch {
+  readonly #max: number;
+  #buf = new Uint8Array(1024);
+
+  constructor(max = 64 * 1024) {
+    this.#max = max;
+  }
+
+  take(n: number): Uint8Array {
+    if (n > this.#max) return new Uint8Array(n);
+    if (n > this.#buf.length) {
+      let size = this.#buf.length;
+      while (size < n) size *= 2;
+      this.#buf = new Uint8Array(size);
+    }
+    return this.#buf.subarray(0, n);
+  }
+}
+
 /** Concatenation of byte strings. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let n = 0;

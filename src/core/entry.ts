@@ -9,7 +9,7 @@
  * is the normative description, with a worked example that the tests check byte for byte.
  */
 import { MAX_BUNDLE_ENTRY_SIZE } from './bundle.js';
-import { bytesEqual, concatBytes } from './bytes.js';
+import { type ByteSlab, bytesEqual, Scratch } from './bytes.js';
 import {
   CborError,
   type CborObject,
@@ -202,10 +202,10 @@ function toMap(e: unknown): CborObject {
  * Validates `e` and encodes it as deterministic CBOR. Optional fields set to undefined are
  * absent; empty `flags` are omitted; `flags` are written sorted (bytewise) and must be unique.
  * Throws EntryError (with `code` and `field`) on any invalid field and 'too_large' beyond
- * MAX_ENTRY_SIZE bytes.
+ * MAX_ENTRY_SIZE bytes. With `slab`, the bytes are a view into it (see ByteSlab).
  */
-export function encodeEntry(e: Entry): Uint8Array {
-  const b = encodeDeterministic(toMap(e));
+export function encodeEntry(e: Entry, slab?: ByteSlab): Uint8Array {
+  const b = encodeDeterministic(toMap(e), slab ? { slab } : undefined);
   if (b.length > MAX_ENTRY_SIZE) {
     throw new EntryError('too_large', `encoded entry is ${b.length} bytes, more than ${MAX_ENTRY_SIZE}`);
   }
@@ -264,7 +264,10 @@ export function commitment(salt: Uint8Array, payload: Uint8Array, sha: Sha256 = 
     throw new EntryError('bad_salt', `salt must be ${SALT_SIZE} bytes`);
   }
   if (!(payload instanceof Uint8Array)) throw new EntryError('bad_event', 'payload must be a Uint8Array');
-  return sha(concatBytes(salt, payload));
+  const buf = scratch.take(SALT_SIZE + payload.length);
+  buf.set(salt);
+  buf.set(payload, SALT_SIZE);
+  return sha(buf);
 }
 
 /**
@@ -319,17 +322,24 @@ const SALT_POOL_SIZE = 4096; // 128 salts per getRandomValues call (a call costs
 let saltPool = new Uint8Array(0);
 let saltPoolOffset = 0;
 
-/** A fresh 32-byte salt from crypto.getRandomValues (drawn in batches; never reused). */
+/**
+ * A fresh 32-byte salt from crypto.getRandomValues, drawn 128 at a time: a view into a pool
+ * that is filled once and never refilled (the next salts come from a new pool), so no two
+ * salts share bytes. A view, not a copy: a copy was one more off-heap buffer per leaf, and
+ * the pool holds only salts handed out (alive in their holders anyway) and ones not yet drawn.
+ */
 export function randomSalt(): Uint8Array {
   if (saltPoolOffset + SALT_SIZE > saltPool.length) {
     saltPool = globalThis.crypto.getRandomValues(new Uint8Array(SALT_POOL_SIZE));
     saltPoolOffset = 0;
   }
-  const salt = saltPool.slice(saltPoolOffset, saltPoolOffset + SALT_SIZE);
-  saltPool.fill(0, saltPoolOffset, saltPoolOffset + SALT_SIZE); // do not keep used salts around
+  const salt = saltPool.subarray(saltPoolOffset, saltPoolOffset + SALT_SIZE);
   saltPoolOffset += SALT_SIZE;
   return salt;
 }
+
+/** The input of a commitment hash (salt || payload), reused: Sha256 does not keep its input. */
+const scratch = new Scratch();
 
 /**
  * Encodes `event` as deterministic CBOR and commits to it with `salt` (default: `randomSalt()`,
@@ -344,11 +354,12 @@ export function makeCommitment(event: CborValue, opts: { salt?: Uint8Array; sha?
 
 /**
  * The payload of `event`: its deterministic CBOR, what an entry's `c` commits to. Throws
- * EntryError 'bad_event' (cause: the CborError) if the event cannot be encoded.
+ * EntryError 'bad_event' (cause: the CborError) if the event cannot be encoded. With `slab`,
+ * the bytes are a view into it (see ByteSlab).
  */
-export function encodePayload(event: CborValue): Uint8Array {
+export function encodePayload(event: CborValue, slab?: ByteSlab): Uint8Array {
   try {
-    return encodeDeterministic(event);
+    return encodeDeterministic(event, slab ? { slab } : undefined);
   } catch (err) {
     if (err instanceof CborError) {
       throw new EntryError('bad_event', `event cannot be encoded (${err.code}): ${err.message}`, undefined, {

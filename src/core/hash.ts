@@ -5,7 +5,11 @@
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
-/** A SHA-256 implementation: 32-byte digest of `data`. */
+/**
+ * A SHA-256 implementation: the 32-byte digest of `data`. It must neither keep nor change
+ * `data` (callers hash views of reused scratch buffers), and may return a view that shares
+ * its buffer with other digests (never transfer or reuse the digest's `.buffer`).
+ */
 export type Sha256 = (data: Uint8Array) => Uint8Array;
 
 /** The default, browser-safe SHA-256 (@noble/hashes). */

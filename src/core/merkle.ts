@@ -11,25 +11,33 @@
  * store answers complete-subtree hashes (from tiles). Building a proof is therefore: compute
  * the ranges (pure), read the subtree hashes (I/O, sync or async), fold (pure).
  */
-import { bytesEqual, concatBytes } from './bytes.js';
+import { bytesEqual, Scratch } from './bytes.js';
 import { isHash, isSafeUint } from './check.js';
 import { HASH_SIZE, type Sha256, sha256 } from './hash.js';
 
 /** MTH of the empty tree: SHA-256 of the empty string. */
 export const EMPTY_ROOT: Uint8Array = sha256(new Uint8Array(0));
 
-const LEAF_PREFIX = new Uint8Array([0]);
+/**
+ * The input of a leaf or node hash (prefix || bytes), reused: a fresh 65-byte array per
+ * interior node was an off-heap allocation each (see ByteSlab in bytes.ts). Sha256 must not
+ * keep its input, so one buffer serves every call.
+ */
+const scratch = new Scratch();
 
 /** RFC 6962 leaf hash: SHA-256(0x00 || entry). */
 export function leafHash(entry: Uint8Array, sha: Sha256 = sha256): Uint8Array {
-  return sha(concatBytes(LEAF_PREFIX, entry));
+  const buf = scratch.take(1 + entry.length);
+  buf[0] = 0;
+  buf.set(entry, 1);
+  return sha(buf);
 }
 
 /** RFC 6962 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array, sha: Sha256 = sha256): Uint8Array {
   checkHash('left child', left);
   checkHash('right child', right);
-  const buf = new Uint8Array(1 + 2 * HASH_SIZE);
+  const buf = scratch.take(1 + 2 * HASH_SIZE);
   buf[0] = 1;
   buf.set(left, 1);
   buf.set(right, 1 + HASH_SIZE);

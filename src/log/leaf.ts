@@ -4,6 +4,7 @@
  * the (source, id) to deduplicate on. The one place this mapping is written: the log, the
  * ingestion routes and the benchmarks all build leaves here.
  */
+import { ByteSlab } from '../core/bytes.js';
 import type { CborObject, CborValue } from '../core/cbor.js';
 import { encodeEntry, encodePayload } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
@@ -79,25 +80,35 @@ export function eventLeaf(e: EventInput, recvMs: number, sha: Sha256): AppendIte
 const PLACEHOLDER_C = new Uint8Array(32);
 
 /**
+ * Where the payloads and entries of unsealed leaves are encoded: they live until their batch
+ * is packed for the writer thread (or committed), so views into shared slabs cost nothing
+ * lasting, where a buffer each was two off-heap allocations per decision (ByteSlab).
+ */
+const slab = new ByteSlab();
+
+/**
  * The leaf for `e` as {@link eventLeaf} makes it, but unsealed (AppendItem.unsealed): the
  * event is encoded and every field checked here, so a bad event fails its own request, while
  * the salt, the commitment and the leaf hash are left to the thread that commits it (the
  * writer thread, off the main thread that parses uploads).
  */
 export function unsealedEventLeaf(e: EventInput, recvMs: number): AppendItem {
-  const payload = encodePayload(e.event);
+  const payload = encodePayload(e.event, slab);
   const pub = publicFields(e.source, e.id, e.ts);
   const flags = [...(e.flags ?? []), ...pub.withheld];
-  const entry = encodeEntry({
-    v: 1,
-    kind: e.kind,
-    src: pub.src,
-    id: pub.id,
-    ...(pub.ts !== undefined ? { ts: pub.ts } : {}),
-    recv: recvMs,
-    c: PLACEHOLDER_C,
-    ...(flags.length > 0 ? { flags } : {}),
-  });
+  const entry = encodeEntry(
+    {
+      v: 1,
+      kind: e.kind,
+      src: pub.src,
+      id: pub.id,
+      ...(pub.ts !== undefined ? { ts: pub.ts } : {}),
+      recv: recvMs,
+      c: PLACEHOLDER_C,
+      ...(flags.length > 0 ? { flags } : {}),
+    },
+    slab,
+  );
   return {
     entry,
     unsealed: true,

@@ -56,7 +56,21 @@ export function sealItem(item: AppendItem, sha: Sha256): AppendItem {
   if (item.payload === undefined) throw new Error('an unsealed item needs its payload');
   const salt = randomSalt();
   const entry = sealEntry(item.entry, salt, item.payload, sha);
-  return { ...item, entry, salt, leafHash: leafHash(entry, sha), unsealed: false };
+  // Field by field, not `{ ...item }`: a spread of this many optional fields was ~5 % of the
+  // writer thread under full ingest (it runs once per leaf).
+  const out: { -readonly [K in keyof AppendItem]: AppendItem[K] } = {
+    entry,
+    salt,
+    leafHash: leafHash(entry, sha),
+    payload: item.payload,
+  };
+  if (item.source !== undefined) out.source = item.source;
+  if (item.id !== undefined) out.id = item.id;
+  if (item.idKey !== undefined) out.idKey = item.idKey;
+  if (item.meta !== undefined) out.meta = item.meta;
+  if (item.refuseConflict !== undefined) out.refuseConflict = item.refuseConflict;
+  if (item.erase !== undefined) out.erase = item.erase;
+  return out;
 }
 
 /** Private search metadata of a leaf. */

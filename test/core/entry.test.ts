@@ -379,15 +379,29 @@ describe('commitments', () => {
     expect(codeOf(() => sealEntry(new Uint8Array(40), salt, payload))).toBe('bad_field');
   });
 
-  it('randomSalt gives distinct 32-byte salts across pool refills', () => {
-    const seen = new Set<string>();
+  it('randomSalt gives distinct 32-byte salts across pool refills, none reusing bytes of another', () => {
+    const salts: Uint8Array[] = [];
     for (let i = 0; i < 1000; i++) {
       const s = randomSalt();
       expect(s.length).toBe(32);
-      expect(s.buffer.byteLength).toBe(32); // a copy, not a view into the pool
-      seen.add(toHex(s));
+      salts.push(s);
     }
-    expect(seen.size).toBe(1000);
+    const before = salts.map(toHex);
+    expect(new Set(before).size).toBe(1000);
+    // Views into pools: no two share bytes (same pool: disjoint ranges), and drawing more
+    // salts never writes into a pool that handed some out.
+    const ranges = new Map<ArrayBufferLike, number[]>();
+    for (const s of salts) {
+      const r = ranges.get(s.buffer) ?? [];
+      r.push(s.byteOffset);
+      ranges.set(s.buffer, r);
+    }
+    for (const offsets of ranges.values()) {
+      const sorted = [...offsets].sort((a, b) => a - b);
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(32);
+    }
+    for (let i = 0; i < 300; i++) randomSalt();
+    expect(salts.map(toHex)).toEqual(before);
   });
 
   it('makeCommitment rejects unencodable events and bad salts', () => {
