@@ -7,7 +7,14 @@
 import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import type { CborValue } from '../core/cbor.js';
-import { JsonError, type JsonErrorCode, type JsonLimits, parseJsonSteps } from '../core/json.js';
+import {
+  JSON_SLICE_CHARS,
+  JsonError,
+  type JsonErrorCode,
+  type JsonLimits,
+  parseJson,
+  parseJsonSteps,
+} from '../core/json.js';
 import type { JsonByteGuard } from '../core/json-guard.js';
 import { BodyTooLargeError, readCappedBytes } from '../core/read-body.js';
 import { HttpError } from './errors.js';
@@ -36,9 +43,19 @@ export async function readBodyBytes(
  * access, in one step of up to a second for 64 MiB: that stalled the event loop.)
  */
 function utf8(bytes: Uint8Array, what: string): string {
+  return utf8Text(checkedUtf8(bytes, what));
+}
+
+/** `bytes`, refused (400 invalid_utf8) unless they are valid UTF-8. */
+function checkedUtf8(bytes: Uint8Array, what: string): Uint8Array {
   if (!isUtf8(bytes)) throw new HttpError(400, 'invalid_utf8', `${what} is not valid UTF-8`);
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return bytes;
+}
+
+/** The text of valid UTF-8 bytes [start, end), without a leading BOM if it starts the body. */
+function utf8Text(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', start, end);
+  return start === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** Reads the whole body as strict UTF-8 text; 400 on invalid UTF-8, 413 past `maxBytes`. */
@@ -64,6 +81,20 @@ export async function readEncodedText(
   guard?: JsonByteGuard,
   reserve?: Reserve,
 ): Promise<string> {
+  return utf8Text(await readEncodedBytes(req, maxBytes, maxInflatedBytes, guard, reserve));
+}
+
+/**
+ * {@link readEncodedText}, but the valid UTF-8 bytes rather than their text (decode them
+ * with {@link bodyText}, or parse them with {@link parseJsonPieces}).
+ */
+export async function readEncodedBytes(
+  req: Request,
+  maxBytes: number,
+  maxInflatedBytes: number,
+  guard?: JsonByteGuard,
+  reserve?: Reserve,
+): Promise<Uint8Array> {
   const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (enc !== 'identity' && enc !== 'gzip' && enc !== 'x-gzip' && enc !== '') {
     throw new HttpError(
@@ -75,11 +106,63 @@ export async function readEncodedText(
   const gzip = enc === 'gzip' || enc === 'x-gzip';
   // A plain body is pre-checked as it arrives: a refusal needs no copy of the whole body.
   const body = await readBodyBytes(req, maxBytes, gzip ? undefined : plainChunks(guard, reserve));
-  if (gzip) return utf8(await inflate(body, maxInflatedBytes, guard, reserve), 'body');
+  if (gzip) return checkedUtf8(await inflate(body, maxInflatedBytes, guard, reserve), 'body');
   if (body.length > maxInflatedBytes) {
     throw new HttpError(413, 'body_too_large', `body exceeds ${maxInflatedBytes} bytes`);
   }
-  return utf8(body, 'body');
+  return checkedUtf8(body, 'body');
+}
+
+/** The text of a body read by {@link readEncodedBytes} (a leading BOM dropped). */
+export function bodyText(bytes: Uint8Array): string {
+  return utf8Text(bytes);
+}
+
+/**
+ * The elements of a top-level JSON array, parsed piece by piece between the guard's cuts
+ * (JsonByteGuard.cuts: commas between elements, ~32 KiB apart) instead of as one string: V8
+ * allocates a string of ~128 KiB to 1 MiB (an OPA upload of a few hundred decisions) in ~1 ms,
+ * 50x the cost of the same text in 32 KiB strings, and that was ~8 % of the main thread under
+ * full ingest (bench/README.md, session 6). Each piece is parsed as an array (core/json.ts,
+ * same limits, so the same values, exactness and duplicate-key refusals per element), pausing
+ * for the event loop every ~128 Ki characters. Undefined when there are no cuts or a piece is
+ * not an array of at least one element under the limits: then the caller parses the whole
+ * text, which gives exactly what it gave before (and the same error). If every piece is a
+ * non-empty array, the pieces joined by their commas are the whole body as a valid array, so
+ * nothing is accepted that the whole-text parser would refuse. `limits.maxItems` is the
+ * guard's to enforce (it counted the same commas).
+ */
+export async function parseJsonPieces(
+  bytes: Uint8Array,
+  cuts: readonly number[],
+  limits: Partial<JsonLimits>,
+): Promise<CborValue[] | undefined> {
+  if (cuts.length === 0) return undefined;
+  const lim = { ...limits, maxItems: Number.POSITIVE_INFINITY };
+  const out: CborValue[] = [];
+  let since = 0;
+  for (let k = 0; k <= cuts.length; k++) {
+    const start = k === 0 ? 0 : cuts[k - 1]! + 1;
+    const end = k < cuts.length ? cuts[k]! : bytes.length;
+    let text = utf8Text(bytes, start, end);
+    if (k > 0) text = `[${text}`;
+    if (k < cuts.length) text = `${text}]`;
+    let piece: CborValue;
+    try {
+      piece = parseJson(text, lim);
+    } catch (err) {
+      if (err instanceof JsonError) return undefined;
+      throw err;
+    }
+    if (!Array.isArray(piece) || piece.length === 0) return undefined;
+    for (const v of piece) out.push(v);
+    since += text.length;
+    if (since >= JSON_SLICE_CHARS) {
+      since = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  return out;
 }
 
 /** Takes bytes from a memory budget: a promise if the caller must wait for them (decode-budget.ts). */

@@ -19,7 +19,7 @@ import { deriveK8sAudit, parseRfc3339Ms } from '../core/opa.js';
 import { derivedInput, opaDecisionInput } from '../log/leaf.js';
 import type { AppendResult, EventInput, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
-import { jsonRefusal, parseJsonYielding, readEncodedText } from './body.js';
+import { bodyText, jsonRefusal, parseJsonPieces, parseJsonYielding, readEncodedBytes } from './body.js';
 import { DecodeBudget } from './decode-budget.js';
 import { HttpError } from './errors.js';
 
@@ -93,13 +93,18 @@ async function decodeBody(
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${ct} is not JSON`);
   }
   const limits = { maxDepth: opts.maxDepth, maxItems: opts.maxEvents, batchKey };
-  let text: string;
+  const guard = new JsonByteGuard(batchKey === undefined ? limits : { ...limits, maxItems: Infinity });
+  let bytes: Uint8Array;
   try {
-    const guard = new JsonByteGuard(batchKey === undefined ? limits : { ...limits, maxItems: Infinity });
-    text = await readEncodedText(req, opts.maxCompressedBytes, opts.maxDecompressedBytes, guard, reserve);
+    bytes = await readEncodedBytes(req, opts.maxCompressedBytes, opts.maxDecompressedBytes, guard, reserve);
   } catch (err) {
     throw err instanceof JsonError ? jsonRefusal(err, 'event', { too_many_items: 'too_many_events' }) : err;
   }
+  if (batchKey === undefined) {
+    const items = await parseJsonPieces(bytes, guard.cuts, limits);
+    if (items !== undefined) return items;
+  }
+  const text = bodyText(bytes);
   if (text.trim() === '') throw new HttpError(400, 'empty_body', 'the body is empty');
   try {
     return await parseJsonYielding(text, limits);
