@@ -37,5 +37,11 @@ export function applyHeapSettings(execArgv: readonly string[] = process.execArgv
  * MiB instead of 207-212, at the same rate (c=8, alternated: 15.8k, 15.1k, 14.5k decisions/s
  * against 14.5k, 16.9k, 13.9k). A server started as `node dist/cli/main.js serve` without it
  * works the same with ~16 MiB more resident.
+ *
+ * `--single-threaded-gc`: V8 collects each heap on its own thread instead of also on four
+ * helper threads. On this 2-core machine the helpers competed with the main and writer threads
+ * for the same cores (~17 us of CPU per decision under full ingest, on top of the collector's
+ * own share); alternated runs at c=8: 23.4-25.4k decisions/s at 57-63 us of CPU per decision,
+ * against 20.7-22.8k at 65-73 (bench/README.md, session 6).
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--single-threaded-gc'];
