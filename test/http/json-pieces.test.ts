@@ -10,7 +10,10 @@ import { parseJson } from '../../src/core/json.js';
 import { JSON_PIECE_BYTES, JsonByteGuard } from '../../src/core/json-guard.js';
 import { parseJsonPieces } from '../../src/http/body.js';
 
-const events = JSON.parse(readFileSync('test/fixtures/opa/upload-batch.json', 'utf8')) as Record<string, unknown>[];
+const events = JSON.parse(readFileSync('test/fixtures/opa/upload-batch.json', 'utf8')) as Record<
+  string,
+  unknown
+>[];
 const LIMITS = { maxDepth: 128, maxItems: 100_000 };
 const enc = new TextEncoder();
 
@@ -51,7 +54,9 @@ describe('piecewise parsing of large arrays', () => {
         e.input = { n: i, note: 'é✓ \u2028 "q" \\ end', list: [1, 2.5, -0, null, true] };
       }),
       `\ufeff${body(200)}`,
-      body(250).replace(/,"decision_id"/g, ' ,\n\t"decision_id"').replace(/\},\{/g, '}\n ,\n {'),
+      body(250)
+        .replace(/,"decision_id"/g, ' ,\n\t"decision_id"')
+        .replace(/\},\{/g, '}\n ,\n {'),
       // 19-digit integers, which must stay exact (bigint), in every piece.
       body(300).replace(/"decision_id"/g, '"big":1234567890123456789,"decision_id"'),
     ];
@@ -77,9 +82,11 @@ describe('piecewise parsing of large arrays', () => {
       enc.encode(`${body(200)} trailing`),
       enc.encode(`${body(200)}]`),
       enc.encode(`${body(100)},${body(100)}`), // two arrays
-      enc.encode(body(200, (e, i) => {
-        if (i === 150) (e as Record<string, unknown>).path = undefined;
-      }).replace('"id-150"', '"id-150","decision_id":"again"')), // a duplicate key in a later piece
+      enc.encode(
+        body(200, (e, i) => {
+          if (i === 150) (e as Record<string, unknown>).path = undefined;
+        }).replace('"id-150"', '"id-150","decision_id":"again"'),
+      ), // a duplicate key in a later piece
     ];
     for (const c of cuts) {
       for (const d of [-1, 0, 1]) {
