@@ -11,6 +11,7 @@
 export const MAX_PUBLIC_ID_LENGTH = 128;
 
 const PUBLIC_ID = /^[A-Za-z0-9._:/-]+$/;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
 
 /**
@@ -30,10 +31,13 @@ export function isPublicId(s: string): boolean {
 export function isStrictRfc3339(s: string): boolean {
   const m = RFC3339.exec(s);
   if (!m) return false;
-  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
-  const leap = y! % 4 === 0 && (y! % 100 !== 0 || y! % 400 === 0);
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo! - 1];
-  if (days === undefined || d! < 1 || d! > days || h! > 23 || mi! > 59 || sec! > 60) return false;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = mo === 2 ? (leap ? 29 : 28) : MONTH_DAYS[mo - 1];
+  if (days === undefined || d < 1 || d > days || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 60)
+    return false;
   return m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
 }
 
@@ -59,10 +63,11 @@ export function publicFields(src: string, id: string, ts: string | undefined): P
   if (!srcOk) withheld.push('withheld_src');
   if (!idOk) withheld.push('withheld_id');
   if (!tsOk) withheld.push('withheld_ts');
-  return {
+  const out: { src: string; id: string; ts?: string; withheld: string[] } = {
     src: srcOk ? src : '',
     id: idOk ? id : '',
-    ...(tsOk && ts !== undefined ? { ts } : {}),
     withheld,
   };
+  if (tsOk && ts !== undefined) out.ts = ts;
+  return out;
 }

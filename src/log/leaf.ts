@@ -6,11 +6,13 @@
  */
 import { ByteSlab } from '../core/bytes.js';
 import type { CborObject, CborValue } from '../core/cbor.js';
-import { encodeEntry, encodePayload } from '../core/entry.js';
+import { type CommitmentEntry, encodeEntry, encodePayload } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { type DerivedEvent, deriveOpaDecision, opaDecisionMeta } from '../core/opa.js';
 import { publicFields } from '../core/public-fields.js';
-import { type AppendItem, sealItem } from '../store/log-storage.js';
+import { type AppendItem, type LeafMeta, sealItem } from '../store/log-storage.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** One event to append as a leaf with a salted commitment to its payload. */
 export interface EventInput {
@@ -95,35 +97,34 @@ const slab = new ByteSlab();
 export function unsealedEventLeaf(e: EventInput, recvMs: number): AppendItem {
   const payload = encodePayload(e.event, slab);
   const pub = publicFields(e.source, e.id, e.ts);
-  const flags = [...(e.flags ?? []), ...pub.withheld];
-  const entry = encodeEntry(
-    {
-      v: 1,
-      kind: e.kind,
-      src: pub.src,
-      id: pub.id,
-      ...(pub.ts !== undefined ? { ts: pub.ts } : {}),
-      recv: recvMs,
-      c: PLACEHOLDER_C,
-      ...(flags.length > 0 ? { flags } : {}),
-    },
-    slab,
-  );
-  return {
-    entry,
-    unsealed: true,
-    payload,
-    meta: {
-      kind: e.kind,
-      source: e.source,
-      recvMs,
-      tsMs: e.search?.tsMs ?? null,
-      path: e.search?.path ?? null,
-      result: e.search?.result ?? null,
-      revisions: e.search?.revisions ?? [],
-      ...(pub.id !== e.id ? { privateId: e.id } : {}),
-    },
-    ...((e.dedup ?? true) ? { source: e.source, id: e.id } : {}),
-    ...(e.refuseConflict ? { refuseConflict: true } : {}),
+  // Built field by field (no spreads of temporaries): this runs for every decision on the
+  // thread that parses uploads.
+  const flags = e.flags && e.flags.length > 0 ? [...e.flags, ...pub.withheld] : pub.withheld;
+  const fields: Mutable<CommitmentEntry> = {
+    v: 1,
+    kind: e.kind,
+    src: pub.src,
+    id: pub.id,
+    recv: recvMs,
+    c: PLACEHOLDER_C,
   };
+  if (pub.ts !== undefined) fields.ts = pub.ts;
+  if (flags.length > 0) fields.flags = flags;
+  const meta: Mutable<LeafMeta> = {
+    kind: e.kind,
+    source: e.source,
+    recvMs,
+    tsMs: e.search?.tsMs ?? null,
+    path: e.search?.path ?? null,
+    result: e.search?.result ?? null,
+    revisions: e.search?.revisions ?? [],
+  };
+  if (pub.id !== e.id) meta.privateId = e.id;
+  const item: Mutable<AppendItem> = { entry: encodeEntry(fields, slab), unsealed: true, payload, meta };
+  if (e.dedup ?? true) {
+    item.source = e.source;
+    item.id = e.id;
+  }
+  if (e.refuseConflict) item.refuseConflict = true;
+  return item;
 }

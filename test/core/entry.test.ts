@@ -442,3 +442,74 @@ describe('commitments', () => {
     expect(verifyCommitment(ERASURE, salt, payload)).toBe(false);
   });
 });
+
+describe('encodeEntry: the ASCII commitment-entry fast path equals the generic encoder', () => {
+  /** The oracle: the entry's CBOR map as the spec defines it, through the generic encoder. */
+  function oracle(e: Record<string, unknown>): Uint8Array {
+    const m: CborObject = {};
+    for (const [k, v] of Object.entries(e)) {
+      if (v === undefined) continue;
+      if (k === 'flags') {
+        const list = [...(v as string[])].sort();
+        if (list.length > 0) m.flags = list;
+      } else m[k] = v as CborValue;
+    }
+    return encodeDeterministic(m);
+  }
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const ascii = (n: number) => Array.from({ length: n }, () => String.fromCharCode(0x21 + rand(94))).join('');
+
+  it('gives the same bytes for thousands of varied entries (lengths across head sizes, ts, flags)', () => {
+    for (let i = 0; i < 3000; i++) {
+      const e: Record<string, unknown> = {
+        v: 1,
+        kind: ascii(1 + rand(64)),
+        src: rand(5) === 0 ? '' : ascii(rand(3) === 0 ? 300 + rand(300) : rand(40)),
+        id: ascii([0, 23, 24, 255, 256, 36][rand(6)]!),
+        recv: [
+          0,
+          23,
+          24,
+          255,
+          256,
+          65535,
+          65536,
+          2 ** 32 - 1,
+          2 ** 32,
+          Number.MAX_SAFE_INTEGER,
+          1736937000456,
+        ][rand(11)],
+        c: Uint8Array.from({ length: 32 }, () => rand(256)),
+      };
+      if (e.kind === 'erasure') e.kind = 'event';
+      if (rand(2) === 0) e.ts = `2025-01-15T10:30:0${rand(10)}.${rand(1000)}Z`;
+      if (rand(3) === 0)
+        e.flags = Array.from(new Set(Array.from({ length: rand(25) }, () => ascii(1 + rand(10)))));
+      if (rand(10) === 0) e.ts = undefined;
+      const got = encodeEntry(e as unknown as Entry);
+      expect(toHex(got)).toBe(toHex(oracle(e)));
+      expect(decodeEntry(got)).toBeDefined();
+    }
+  });
+
+  it('leaves everything else to the generic path, with the same answers as before', () => {
+    const base = { v: 1, kind: 'opa.decision', src: 'opa-1', id: 'x', recv: 5, c: new Uint8Array(32) };
+    // Non-ASCII text is still encoded (generic path), equal to the oracle.
+    const accented = { ...base, src: 'é', ts: '2025-01-15T10:30:00Z✓' };
+    expect(toHex(encodeEntry(accented as Entry))).toBe(toHex(oracle(accented)));
+    // Refusals keep their codes.
+    expect(codeOf(() => encodeEntry({ ...base, extra: 1 } as unknown as Entry))).toBe('unknown_field');
+    expect(codeOf(() => encodeEntry({ ...base, flags: ['a', 'a'] } as Entry))).toBe('bad_field');
+    expect(codeOf(() => encodeEntry({ ...base, flags: ['with space'] } as Entry))).toBe('bad_field');
+    expect(codeOf(() => encodeEntry({ ...base, recv: -1 } as Entry))).toBe('bad_field');
+    expect(codeOf(() => encodeEntry({ ...base, c: new Uint8Array(31) } as Entry))).toBe('bad_field');
+    expect(codeOf(() => encodeEntry({ ...base, v: 2 } as unknown as Entry))).toBe('bad_version');
+    expect(codeOf(() => encodeEntry({ ...base, id: 'x'.repeat(70_000) } as Entry))).toBe('too_large');
+    // Empty flags are left out, as the generic path leaves them out.
+    expect(toHex(encodeEntry({ ...base, flags: [] } as Entry))).toBe(toHex(oracle(base)));
+  });
+});
