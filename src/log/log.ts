@@ -21,10 +21,12 @@ import {
 import type { Ed25519NoteSigner, NoteVerifier } from '../core/note.js';
 import { TILE_WIDTH, tileAtSize } from '../core/tiles.js';
 import {
+  type AppendCommit,
   type AppendItem,
   type AppendResult,
   type CommittedTree,
   type ErasureRecord,
+  type HeldItems,
   type LogStorage,
   rawBundleBytes,
   type SearchFilter,
@@ -139,32 +141,65 @@ export interface SignerHealth {
 }
 
 /** Storage appends, timed and counted into `metrics` (success or failure). */
-function timedAppend(storage: LogStorage, metrics: LogMetrics) {
-  return (items: AppendItem[]): ReturnType<LogStorage['append']> => {
-    const t0 = performance.now();
-    const done = (ok: boolean) => metrics.committed(items.length, (performance.now() - t0) / 1000, ok);
-    let r: ReturnType<LogStorage['append']>;
-    try {
-      r = storage.append(items);
-    } catch (err) {
+/**
+ * The log's append queue: the engine's held form when it has one (LogStorage.hold), else the
+ * items as they are; every commit timed into the metrics.
+ */
+function appendQueue(
+  storage: LogStorage,
+  metrics: LogMetrics,
+  opts: SequencerOptions,
+  onCommit: (c: AppendCommit) => void,
+): AppendQueue {
+  const { hold, appendHeld } = storage;
+  if (hold && appendHeld) {
+    const commit = (held: HeldItems[]) =>
+      timed(
+        metrics,
+        held.reduce((n, h) => n + h.count, 0),
+        () => appendHeld.call(storage, held),
+      );
+    return new Sequencer<HeldItems>(commit, opts, onCommit, (items) => hold.call(storage, items));
+  }
+  return Sequencer.forItems(
+    (items) => timed(metrics, items.length, () => storage.append(items)),
+    opts,
+    onCommit,
+  );
+}
+
+/** What the log uses of its Sequencer, whatever form it holds requests in. */
+type AppendQueue = Pick<Sequencer<unknown>, 'append' | 'queued' | 'close' | 'drain'>;
+
+/** `commit()`, timed into the metrics as a batch of `count` leaves. */
+function timed(
+  metrics: LogMetrics,
+  count: number,
+  commit: () => ReturnType<LogStorage['append']>,
+): ReturnType<LogStorage['append']> {
+  const t0 = performance.now();
+  const done = (ok: boolean) => metrics.committed(count, (performance.now() - t0) / 1000, ok);
+  let r: ReturnType<LogStorage['append']>;
+  try {
+    r = commit();
+  } catch (err) {
+    done(false);
+    throw err;
+  }
+  if (!(r instanceof Promise)) {
+    done(true);
+    return r;
+  }
+  return r.then(
+    (c) => {
+      done(true);
+      return c;
+    },
+    (err: unknown) => {
       done(false);
       throw err;
-    }
-    if (!(r instanceof Promise)) {
-      done(true);
-      return r;
-    }
-    return r.then(
-      (c) => {
-        done(true);
-        return c;
-      },
-      (err: unknown) => {
-        done(false);
-        throw err;
-      },
-    );
-  };
+    },
+  );
 }
 
 /** The configured signer keys, checked: at least one, each named the origin, none twice. */
@@ -210,7 +245,7 @@ export class TransparencyLog {
   /** The storage engine; for the log's own floor (retention, tests), not for the layers above. */
   readonly storage: LogStorage;
   readonly sha: Sha256;
-  readonly #sequencer: Sequencer;
+  readonly #sequencer: AppendQueue;
   readonly #signer: CheckpointSigner;
   /** On a storage several servers share: the sequencer lease (only its holder signs). */
   readonly #leader: Leadership | undefined;
@@ -242,7 +277,7 @@ export class TransparencyLog {
     this.#logger = cfg.logger ?? silentLogger;
     this.#metrics = cfg.metrics ?? noLogMetrics;
     const opts = { ...DEFAULT_SEQUENCER_OPTIONS, ...cfg.sequencer };
-    this.#sequencer = new Sequencer(timedAppend(storage, this.#metrics), opts, (c) => {
+    this.#sequencer = appendQueue(storage, this.#metrics, opts, (c) => {
       this.#committedSize = c.size;
       this.#signIfDue();
     });

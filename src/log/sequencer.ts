@@ -65,19 +65,34 @@ export type CommitResult = AppendCommit;
  */
 export type Committer = (items: AppendItem[]) => CommitResult | Promise<CommitResult>;
 
-interface Pending {
-  readonly items: readonly AppendItem[];
+/**
+ * Commits the held forms of the requests of one batch, in order, in one transaction (see
+ * {@link Sequencer}'s `hold`).
+ */
+export type HeldCommitter<P> = (held: P[]) => CommitResult | Promise<CommitResult>;
+
+interface Pending<P> {
+  /** The request's items in the form they wait in (`hold`). */
+  readonly held: P;
+  readonly count: number;
   /** queuedBytes(items), counted in and out of the queue's byte total. */
   readonly bytes: number;
   resolve(r: AppendResult[]): void;
   reject(e: unknown): void;
 }
 
-export class Sequencer {
-  readonly #commitBatch: Committer;
+/**
+ * `P` is the form a request's items wait in. By default the items themselves; an engine may
+ * hold them in a compact form made when they are queued (the SQLite writer thread: one packed
+ * buffer per request), so that the thousands of small objects of a queued upload die young
+ * instead of surviving the collections that run while they wait for the commit before theirs.
+ */
+export class Sequencer<P = readonly AppendItem[]> {
+  readonly #commitBatch: HeldCommitter<P>;
+  readonly #hold: (items: readonly AppendItem[]) => P;
   readonly #opts: SequencerOptions;
   readonly #onCommit: (c: CommitResult) => void;
-  #queue: Pending[] = [];
+  #queue: Pending<P>[] = [];
   #queued = 0;
   #queuedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -85,10 +100,39 @@ export class Sequencer {
   /** An asynchronous commit is running: the next batch waits for it (one in flight). */
   #inFlight: Promise<void> | undefined;
 
-  constructor(commit: Committer, opts: SequencerOptions, onCommit: (c: CommitResult) => void) {
+  /**
+   * `hold` turns a request's items into the form they wait in (called once, when they are
+   * queued); `commit` gets the held forms of a batch. {@link Sequencer.forItems} holds the
+   * items as they are.
+   */
+  constructor(
+    commit: HeldCommitter<P>,
+    opts: SequencerOptions,
+    onCommit: (c: CommitResult) => void,
+    hold: (items: readonly AppendItem[]) => P,
+  ) {
     this.#commitBatch = commit;
+    this.#hold = hold;
     this.#opts = opts;
     this.#onCommit = onCommit;
+  }
+
+  /** A sequencer that holds items as they are and commits a batch's items as one array. */
+  static forItems(
+    commit: Committer,
+    opts: SequencerOptions,
+    onCommit: (c: CommitResult) => void,
+  ): Sequencer<readonly AppendItem[]> {
+    return new Sequencer<readonly AppendItem[]>(
+      (held) => {
+        const items: AppendItem[] = [];
+        for (const part of held) for (const it of part) items.push(it);
+        return commit(items);
+      },
+      opts,
+      onCommit,
+      (items) => items,
+    );
   }
 
   /** Leaves waiting to be committed. */
@@ -119,8 +163,15 @@ export class Sequencer {
     ) {
       return Promise.reject(new QueueFullError(this.#queued));
     }
+    let held: P;
+    try {
+      held = this.#hold(items);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const count = items.length;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ items, bytes, resolve, reject });
+      this.#queue.push({ held, count, bytes, resolve, reject });
       this.#queued += items.length;
       this.#queuedBytes += bytes;
       this.#schedule();
@@ -149,8 +200,8 @@ export class Sequencer {
       let k = 0;
       let n = 0;
       let bytes = 0;
-      while (k < this.#queue.length && (k === 0 || n + this.#queue[k]!.items.length <= this.#opts.maxBatch)) {
-        n += this.#queue[k]!.items.length;
+      while (k < this.#queue.length && (k === 0 || n + this.#queue[k]!.count <= this.#opts.maxBatch)) {
+        n += this.#queue[k]!.count;
         bytes += this.#queue[k]!.bytes;
         k++;
       }
@@ -177,12 +228,10 @@ export class Sequencer {
   }
 
   /** Commits `batch`; returns a promise only when the committer is asynchronous. */
-  #commit(batch: Pending[]): Promise<void> | undefined {
-    const items: AppendItem[] = [];
-    for (const p of batch) for (const it of p.items) items.push(it);
+  #commit(batch: Pending<P>[]): Promise<void> | undefined {
     let r: CommitResult | Promise<CommitResult>;
     try {
-      r = this.#commitBatch(items);
+      r = this.#commitBatch(batch.map((p) => p.held));
     } catch (err) {
       return this.#failed(batch, err);
     }
@@ -196,12 +245,12 @@ export class Sequencer {
     return undefined;
   }
 
-  #deliver(batch: Pending[], res: CommitResult): void {
+  #deliver(batch: Pending<P>[], res: CommitResult): void {
     this.#onCommit(res);
     let o = 0;
     for (const p of batch) {
-      p.resolve(res.results.slice(o, o + p.items.length));
-      o += p.items.length;
+      p.resolve(res.results.slice(o, o + p.count));
+      o += p.count;
     }
   }
 
@@ -209,7 +258,7 @@ export class Sequencer {
    * The transaction rolled back. Retry each request alone so one bad request cannot fail the
    * others that shared its batch.
    */
-  #failed(batch: Pending[], err: unknown): Promise<void> | undefined {
+  #failed(batch: Pending<P>[], err: unknown): Promise<void> | undefined {
     if (batch.length === 1) {
       batch[0]!.reject(err);
       return undefined;

@@ -45,6 +45,12 @@ export interface AppendItem {
   readonly unsealed?: boolean;
 }
 
+/** A request's items as an engine's {@link LogStorage.hold} keeps them (its own form). */
+export interface HeldItems {
+  /** How many items. */
+  readonly count: number;
+}
+
 /**
  * `item` ready to store: an {@link AppendItem.unsealed} item gets a fresh salt, its entry's
  * commitment c = SHA-256(salt || payload) written in place (core/entry.ts sealEntry) and its
@@ -262,6 +268,14 @@ export interface LogStorage {
    * it settles only once the batch is durable, and a failure applied nothing.
    */
   append(items: AppendItem[]): AppendCommit | Promise<AppendCommit>;
+  /**
+   * Optional, with {@link appendHeld}: the compact form a request's items wait in between
+   * being queued and committed (one packed buffer, not thousands of small objects that would
+   * survive the collections run while they wait). Called once per request, when it is queued.
+   */
+  hold?(items: readonly AppendItem[]): HeldItems;
+  /** {@link append} of the requests held by {@link hold}, in order, as one batch. */
+  appendHeld?(held: HeldItems[]): AppendCommit | Promise<AppendCommit>;
   /** The committed tree as of the last settled append (or as opened). */
   committedTree(): CommittedTree;
 

@@ -16,6 +16,7 @@ import type {
   AppendResult,
   CommittedTree,
   ErasureRecord,
+  HeldItems,
   LogIdentity,
   LogStorage,
   SearchFilter,
@@ -25,7 +26,14 @@ import type {
 } from './log-storage.js';
 import { LogStore } from './log-store.js';
 import { IDLE_TICK_MS } from './lookup-index.js';
+import { nodeSha256 } from './node-hash.js';
 import { WriterThread } from './sqlite-writer.js';
+import { type PackedBatch, packBatch } from './writer-pack.js';
+
+/** A request held packed for the writer thread (SqliteLogStorage.hold). */
+interface SqliteHeld extends HeldItems {
+  readonly batch: PackedBatch;
+}
 
 export interface SqliteStorageOptions {
   /** SQLite file path (or ':memory:' for tests, inline writes only). */
@@ -177,6 +185,10 @@ export class SqliteLogStorage implements LogStorage {
     this.#now = now;
     this.#tree = writer ? { size: builder.size, root: builder.root() } : undefined;
     writer?.onIndexed((to) => this.#recent.prune(to));
+    if (writer) {
+      this.hold = (items) => ({ count: items.length, batch: packBatch(items, nodeSha256).batch });
+      this.appendHeld = (held) => this.#appendPacked(writer, held as SqliteHeld[]);
+    }
     if (!writer) {
       this.#idle = setInterval(() => this.#background(true), IDLE_TICK_MS);
       this.#idle.unref();
@@ -204,6 +216,38 @@ export class SqliteLogStorage implements LogStorage {
       const r = results[i]!;
       if (it.source !== undefined && it.id !== undefined && !r.duplicate) this.#recent.add(it.id, r.index);
     });
+  }
+
+  /**
+   * With a writer thread: a request's items packed for it as soon as they are queued (one
+   * buffer and a few flat arrays per request; writer-pack.ts), so a queued upload's thousands
+   * of small objects die young instead of surviving the collections that run while it waits.
+   * Inline (no writer thread) there is nothing to pack: absent.
+   */
+  readonly hold?: (items: readonly AppendItem[]) => HeldItems;
+  readonly appendHeld?: (held: HeldItems[]) => Promise<AppendCommit>;
+
+  #appendPacked(writer: WriterThread, held: SqliteHeld[]): Promise<AppendCommit> {
+    return writer
+      .commitPacked(
+        held.map((h) => h.batch),
+        this.#now(),
+      )
+      .then((c) => {
+        this.#tree = { size: c.size, root: c.root };
+        let o = 0;
+        for (const h of held) {
+          const { sources, ids } = h.batch;
+          for (let i = 0; i < h.count; i++) {
+            const id = ids[i];
+            const r = c.results[o + i]!;
+            if (sources[i] !== null && id !== null && id !== undefined && !r.duplicate)
+              this.#recent.add(id, r.index);
+          }
+          o += h.count;
+        }
+        return c;
+      });
   }
 
   append(items: AppendItem[]): AppendCommit | Promise<AppendCommit> {

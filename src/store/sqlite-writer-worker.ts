@@ -83,7 +83,7 @@ if (store.indexedTo() !== reported) {
 }
 
 type Request =
-  | { id: number; batch: PackedBatch; now: number }
+  | { id: number; batches: PackedBatch[]; now: number }
   | { id: number; checkpoint: StoredCheckpoint }
   | { close: true };
 
@@ -110,7 +110,8 @@ port.on('message', (m: Request) => {
     return;
   }
   try {
-    const results = store.appendBatch(unpackBatch(m.batch), builder, m.now);
+    const items = m.batches.length === 1 ? unpackBatch(m.batches[0]!) : m.batches.flatMap(unpackBatch);
+    const results = store.appendBatch(items, builder, m.now);
     // Results as two typed arrays, moved rather than cloned object by object.
     const indices = Float64Array.from(results, (r) => r.index);
     const duplicates = Uint8Array.from(results, (r) => (r.duplicate ? 1 : 0));

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import {
   type AppendCommit,
   type AppendItem,
+  type AppendResult,
   type CommittedTree,
   ConflictError,
   EraseError,
@@ -14,7 +15,7 @@ import {
 } from './log-storage.js';
 import { nodeSha256 } from './node-hash.js';
 import type { WriterData } from './sqlite-writer-worker.js';
-import { packBatch } from './writer-pack.js';
+import { type PackedBatch, packBatch } from './writer-pack.js';
 
 /** One commit done in the writer thread: its results and the committed tree. */
 export type WriterCommit = AppendCommit & CommittedTree;
@@ -96,18 +97,36 @@ export class WriterThread {
   }
 
   /** Commits a batch in the writer thread, received at `nowMs`; resolves once it is durable. */
-  readonly commit = async (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
+  readonly commit = (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
     const { batch, transfer } = packBatch(items, nodeSha256);
-    const m = await this.#call({ batch, now: nowMs }, transfer);
+    return this.#commitPacked([batch], transfer, nowMs);
+  };
+
+  /**
+   * Commits requests packed earlier ({@link packBatch} with nodeSha256: their held form) as one
+   * batch. Their buffers are copied to the writer, not moved: a failed batch is retried request
+   * by request from the same packs (the Sequencer's isolation of a bad request).
+   */
+  readonly commitPacked = (batches: PackedBatch[], nowMs = Date.now()): Promise<WriterCommit> =>
+    this.#commitPacked(batches, [], nowMs);
+
+  async #commitPacked(batches: PackedBatch[], transfer: ArrayBuffer[], nowMs: number): Promise<WriterCommit> {
+    const m = await this.#call({ batches, now: nowMs }, transfer);
     const dup = m.duplicates!;
     const con = m.conflicts!;
-    const results = Array.from(m.indices!, (index, i) => ({
-      index,
-      duplicate: dup[i] === 1,
-      ...(con[i]! >= 0 ? { conflictsWith: con[i]! } : {}),
-    }));
+    const indices = m.indices!;
+    const results: AppendResult[] = new Array(indices.length);
+    for (let i = 0; i < indices.length; i++) {
+      // No spread of a temporary per result: this runs for every leaf on the main thread.
+      const r: { index: number; duplicate: boolean; conflictsWith?: number } = {
+        index: indices[i]!,
+        duplicate: dup[i] === 1,
+      };
+      if (con[i]! >= 0) r.conflictsWith = con[i]!;
+      results[i] = r;
+    }
     return { results, size: m.size!, root: new Uint8Array(m.root!) };
-  };
+  }
 
   /**
    * Records a signed checkpoint through the writer's connection, in turn with the commits:

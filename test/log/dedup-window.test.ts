@@ -98,3 +98,30 @@ describe.each([false, true])('dedup window (writer thread %s)', (writerThread) =
     }
   });
 });
+
+describe('requests held packed for the writer thread', () => {
+  test('a refused request fails alone; the requests that shared its batch commit, and every one is found', async () => {
+    const dbPath = join(tempDir(), 'log.db');
+    const log = await openTestLog(dbPath, { writerThread: true });
+    try {
+      await log.appendEvents([ev('key-1', 1)]);
+      // Queued together: the middle request reuses an id with other content and must be refused;
+      // the batch rolls back and each request is retried alone from its held (packed) form.
+      const reqs = [
+        log.appendEvents([ev('a-1'), ev('a-2')]),
+        log.appendEvents([{ ...ev('key-1', 2), refuseConflict: true }]),
+        log.appendEvents([ev('b-1'), ev('b-2'), ev('b-3')]),
+      ];
+      const settled = await Promise.allSettled(reqs);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'idempotency_key_reused' });
+      const indices = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value.map((r) => r.index) : []));
+      expect(indices.sort()).toEqual([1, 2, 3, 4, 5]);
+      for (const id of ['a-1', 'a-2', 'b-1', 'b-2', 'b-3', 'key-1']) {
+        expect(await log.findById('opa-1', id)).toBeDefined();
+      }
+    } finally {
+      await log.close();
+    }
+  });
+});

@@ -37,7 +37,7 @@ function fakeCommitter(failOn?: number) {
 describe('Sequencer with an asynchronous committer', () => {
   test('one commit in flight; later requests batch together; requests stay whole', async () => {
     const c = fakeCommitter();
-    const seq = new Sequencer(
+    const seq = Sequencer.forItems(
       c.commit,
       { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 4, maxDelayMs: 0, maxQueue: 100 },
       () => {},
@@ -56,7 +56,7 @@ describe('Sequencer with an asynchronous committer', () => {
 
   test('a failing request fails alone; its batch-mates commit', async () => {
     const c = fakeCommitter(66);
-    const seq = new Sequencer(
+    const seq = Sequencer.forItems(
       c.commit,
       { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 10, maxDelayMs: 1, maxQueue: 100 },
       () => {},
@@ -71,7 +71,7 @@ describe('Sequencer with an asynchronous committer', () => {
 
   test('the queue bound holds while a commit is in flight, and drain waits for everything', async () => {
     const c = fakeCommitter();
-    const seq = new Sequencer(
+    const seq = Sequencer.forItems(
       c.commit,
       { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 2, maxDelayMs: 0, maxQueue: 3 },
       () => {},
@@ -90,7 +90,7 @@ describe('Sequencer with an asynchronous committer', () => {
       payload: new Uint8Array(1000),
     });
     const perItem = 1 + 1000 + ITEM_OVERHEAD_BYTES;
-    const seq = new Sequencer(
+    const seq = Sequencer.forItems(
       c.commit,
       { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxQueueBytes: 3 * perItem },
       () => {},
