@@ -38,10 +38,10 @@ export function applyHeapSettings(execArgv: readonly string[] = process.execArgv
  * against 14.5k, 16.9k, 13.9k). A server started as `node dist/cli/main.js serve` without it
  * works the same with ~16 MiB more resident.
  *
- * `--single-threaded-gc`: V8 collects each heap on its own thread instead of also on four
- * helper threads. On this 2-core machine the helpers competed with the main and writer threads
- * for the same cores (~17 us of CPU per decision under full ingest, on top of the collector's
- * own share); alternated runs at c=8: 23.4-25.4k decisions/s at 57-63 us of CPU per decision,
- * against 20.7-22.8k at 65-73 (bench/README.md, session 6).
+ * Not `--single-threaded-gc` (measured in session 6): without V8's four helper threads the
+ * server spent ~5-8 % less CPU per decision under full ingest on this 2-core machine (c=8,
+ * alternated: 60-62 us against 63-68), but the main heap grew behind its collections during
+ * reads: VmHWM at 10M leaves after ingest and reads 312-326 MiB against 285-293, over the 300
+ * MiB budget. `--v8-pool-size=1` (one helper) was no better than four.
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--single-threaded-gc'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
