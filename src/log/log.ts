@@ -140,7 +140,6 @@ export interface SignerHealth {
   readonly intervalMs: number;
 }
 
-/** Storage appends, timed and counted into `metrics` (success or failure). */
 /**
  * The log's append queue: the engine's held form when it has one (LogStorage.hold), else the
  * items as they are; every commit timed into the metrics.
@@ -171,7 +170,7 @@ function appendQueue(
 /** What the log uses of its Sequencer, whatever form it holds requests in. */
 type AppendQueue = Pick<Sequencer<unknown>, 'append' | 'queued' | 'close' | 'drain'>;
 
-/** `commit()`, timed into the metrics as a batch of `count` leaves. */
+/** `commit()`, timed and counted into `metrics` as a batch of `count` leaves (success or failure). */
 function timed(
   metrics: LogMetrics,
   count: number,
