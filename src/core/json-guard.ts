@@ -14,6 +14,9 @@ import { JsonError, type JsonLimits } from './json-reader.js';
 /** Bytes between two cut points (see JsonByteGuard.cuts): pieces of ~32 KiB decode and parse cheaply. */
 export const JSON_PIECE_BYTES = 32 * 1024;
 
+/** Characters of a number literal from which JSON.parse may round it (json.ts uses 16 digits too). */
+const LONG_NUMBER = 16;
+
 export class JsonByteGuard {
   readonly #lim: Pick<JsonLimits, 'maxDepth' | 'maxNumberLength' | 'maxStringLength' | 'maxItems'>;
   #offset = 0;
@@ -28,17 +31,69 @@ export class JsonByteGuard {
   #bs = -2;
   readonly #cuts: number[] = [];
   #lastCut = 0;
+  /** Colons outside strings (in valid JSON: keys written) and number runs of 16+ characters, so far. */
+  #colons = 0;
+  #longNumbers = 0;
+  /** Those two counts as they were at each cut. */
+  readonly #cutColons: number[] = [];
+  readonly #cutLongNumbers: number[] = [];
+  /** The last comma between top-level elements (-1: none yet), with the two counts there. */
+  #prevComma = -1;
+  #prevColons = 0;
+  #prevLongNumbers = 0;
 
   /**
    * Byte offsets of commas between elements of a top-level array, at least JSON_PIECE_BYTES
-   * apart: for a valid body, the bytes between two cuts are whole elements, so the body can be
+   * apart, and on both sides of every element holding a number literal of 16 or more
+   * characters (such an element is a piece alone: see {@link pieceFacts}). For a valid body
+   * the bytes between two cuts are whole elements, so the body can be
    * decoded and parsed piece by piece (src/http/body.ts) instead of as one string. (A V8
    * string of ~128 KiB to 1 MiB costs ~1 ms to allocate, 50x a 32 KiB one: measured,
    * bench/README.md session 6.) Empty for any other body. For an invalid body they mean
    * nothing: the parser of the whole text gives the error.
    */
   get cuts(): readonly number[] {
-    return this.#topArray ? this.#cuts : [];
+    return this.#finalCuts().at;
+  }
+
+  /**
+   * For each piece between the cuts (cuts.length + 1 of them, after the whole body was
+   * pushed): the keys written in it (colons outside strings: in valid JSON, one per key) and
+   * whether it holds a number literal of 16 or more characters (one JSON.parse may round). Lets
+   * the piece parser take JSON.parse's value as it is when the piece parses, holds as many keys
+   * as JSON.parse kept (no duplicate dropped) and no long number. Meaningless for invalid JSON,
+   * which JSON.parse refuses.
+   */
+  pieceFacts(): { keys: number; longNumber: boolean }[] {
+    const cuts = this.#finalCuts();
+    const out: { keys: number; longNumber: boolean }[] = [];
+    let colons = 0;
+    let longs = 0;
+    for (let k = 0; k <= cuts.at.length; k++) {
+      const c = k < cuts.at.length ? cuts.colons[k]! : this.#colons;
+      const l = k < cuts.at.length ? cuts.longs[k]! : this.#longNumbers;
+      out.push({ keys: c - colons, longNumber: l > longs });
+      colons = c;
+      longs = l;
+    }
+    return out;
+  }
+
+  /**
+   * The cuts with the counts at each, once the whole body was pushed: as recorded, plus one
+   * before the last element if it holds a long number (so that element is a piece alone).
+   */
+  #finalCuts(): { at: readonly number[]; colons: readonly number[]; longs: readonly number[] } {
+    if (!this.#topArray) return { at: [], colons: [], longs: [] };
+    const lastLong = this.#longNumbers > this.#prevLongNumbers;
+    if (!lastLong || this.#prevComma <= this.#lastCut) {
+      return { at: this.#cuts, colons: this.#cutColons, longs: this.#cutLongNumbers };
+    }
+    return {
+      at: [...this.#cuts, this.#prevComma],
+      colons: [...this.#cutColons, this.#prevColons],
+      longs: [...this.#cutLongNumbers, this.#prevLongNumbers],
+    };
   }
 
   /** A guard for one body, under the parser's `limits` (missing ones default as there). */
@@ -57,7 +112,8 @@ export class JsonByteGuard {
       }
       const b = chunk[i]!;
       if ((b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e || b === 0x65 || b === 0x45) {
-        if (++this.#num > this.#lim.maxNumberLength) {
+        if (++this.#num === LONG_NUMBER) this.#longNumbers++;
+        if (this.#num > this.#lim.maxNumberLength) {
           this.#fail(`number longer than ${this.#lim.maxNumberLength} characters`, 'number_too_long', i);
         }
       } else {
@@ -121,15 +177,29 @@ export class JsonByteGuard {
         this.#fail(`nesting deeper than ${this.#lim.maxDepth}`, 'too_deep', i);
       if (this.#depth === 1) this.#topArray = b === 0x5b;
     } else if (b === 0x5d || b === 0x7d) this.#depth--;
+    else if (b === 0x3a) this.#colons++;
     else if (b === 0x2c && this.#depth === 1 && this.#topArray) {
       if (++this.#commas >= this.#lim.maxItems)
         this.#fail(`more than ${this.#lim.maxItems} elements`, 'too_many_items', i);
       const at = this.#offset + i;
-      if (at - this.#lastCut >= JSON_PIECE_BYTES) {
-        this.#cuts.push(at);
-        this.#lastCut = at;
-      }
+      if (this.#longNumbers > this.#prevLongNumbers) {
+        // The element just closed holds a long number: a piece alone, so that only it goes
+        // through the exact parser and the elements around it through JSON.parse.
+        if (this.#prevComma > this.#lastCut)
+          this.#cut(this.#prevComma, this.#prevColons, this.#prevLongNumbers);
+        this.#cut(at, this.#colons, this.#longNumbers);
+      } else if (at - this.#lastCut >= JSON_PIECE_BYTES) this.#cut(at, this.#colons, this.#longNumbers);
+      this.#prevComma = at;
+      this.#prevColons = this.#colons;
+      this.#prevLongNumbers = this.#longNumbers;
     }
+  }
+
+  #cut(at: number, colons: number, longs: number): void {
+    this.#cuts.push(at);
+    this.#cutColons.push(colons);
+    this.#cutLongNumbers.push(longs);
+    this.#lastCut = at;
   }
 
   #fail(message: string, code: JsonError['code'], i: number): never {

@@ -238,7 +238,7 @@ function nativeParse(text: string): { value: CborValue } | undefined {
 }
 
 /** Keys of every object in a parsed value: fewer than were written means a duplicate was dropped. */
-function countKeys(v: CborValue): number {
+export function countKeys(v: CborValue): number {
   if (v === null || typeof v !== 'object') return 0;
   let n = 0;
   if (Array.isArray(v)) {

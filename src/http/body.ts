@@ -8,6 +8,8 @@ import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import type { CborValue } from '../core/cbor.js';
 import {
+  countKeys,
+  DEFAULT_JSON_LIMITS,
   JSON_SLICE_CHARS,
   JsonError,
   type JsonErrorCode,
@@ -113,6 +115,30 @@ export async function readEncodedBytes(
   return checkedUtf8(body, 'body');
 }
 
+/**
+ * A piece's value from JSON.parse alone, when that is exactly what the exact parser would give:
+ * no number literal JSON.parse could round, no more keys in the piece than any object may hold,
+ * not more bytes than a string may hold (so no string can pass its limit), and as many keys
+ * in the value as were written (none dropped as a duplicate). Depth and number lengths were
+ * the guard's to check, on the same bytes. Undefined otherwise (the exact parser decides):
+ * this skips its scan pass, ~2 of the ~4 us per decision the parse took.
+ */
+function nativePiece(
+  text: string,
+  facts: { keys: number; longNumber: boolean },
+  bytes: number,
+  lim: JsonLimits,
+): CborValue | undefined {
+  if (facts.longNumber || facts.keys > lim.maxKeys || bytes > lim.maxStringLength) return undefined;
+  let v: CborValue;
+  try {
+    v = JSON.parse(text) as CborValue;
+  } catch {
+    return undefined;
+  }
+  return countKeys(v) === facts.keys ? v : undefined;
+}
+
 /** The text of a body read by {@link readEncodedBytes} (a leading BOM dropped). */
 export function bodyText(bytes: Uint8Array): string {
   return utf8Text(bytes);
@@ -134,11 +160,13 @@ export function bodyText(bytes: Uint8Array): string {
  */
 export async function parseJsonPieces(
   bytes: Uint8Array,
-  cuts: readonly number[],
+  guard: JsonByteGuard,
   limits: Partial<JsonLimits>,
 ): Promise<CborValue[] | undefined> {
+  const cuts = guard.cuts;
   if (cuts.length === 0) return undefined;
-  const lim = { ...limits, maxItems: Number.POSITIVE_INFINITY };
+  const lim = { ...DEFAULT_JSON_LIMITS, ...limits, maxItems: Number.POSITIVE_INFINITY };
+  const facts = guard.pieceFacts();
   const out: CborValue[] = [];
   let since = 0;
   for (let k = 0; k <= cuts.length; k++) {
@@ -147,12 +175,14 @@ export async function parseJsonPieces(
     let text = utf8Text(bytes, start, end);
     if (k > 0) text = `[${text}`;
     if (k < cuts.length) text = `${text}]`;
-    let piece: CborValue;
-    try {
-      piece = parseJson(text, lim);
-    } catch (err) {
-      if (err instanceof JsonError) return undefined;
-      throw err;
+    let piece = nativePiece(text, facts[k]!, end - start, lim);
+    if (piece === undefined) {
+      try {
+        piece = parseJson(text, lim);
+      } catch (err) {
+        if (err instanceof JsonError) return undefined;
+        throw err;
+      }
     }
     if (!Array.isArray(piece) || piece.length === 0) return undefined;
     for (const v of piece) out.push(v);

@@ -101,7 +101,7 @@ async function decodeBody(
     throw err instanceof JsonError ? jsonRefusal(err, 'event', { too_many_items: 'too_many_events' }) : err;
   }
   if (batchKey === undefined) {
-    const items = await parseJsonPieces(bytes, guard.cuts, limits);
+    const items = await parseJsonPieces(bytes, guard, limits);
     if (items !== undefined) return items;
   }
   const text = bodyText(bytes);

@@ -32,7 +32,7 @@ function whole(bytes: Uint8Array): { value: CborValue } | { error: string } {
 async function pieces(bytes: Uint8Array): Promise<{ cuts: number; value: CborValue[] | undefined }> {
   const guard = new JsonByteGuard(LIMITS);
   for (let o = 0; o < bytes.length; o += 7_777) guard.push(bytes.subarray(o, o + 7_777));
-  return { cuts: guard.cuts.length, value: await parseJsonPieces(bytes, guard.cuts, LIMITS) };
+  return { cuts: guard.cuts.length, value: await parseJsonPieces(bytes, guard, LIMITS) };
 }
 
 function body(n: number, tweak?: (e: Record<string, unknown>, i: number) => void): string {
@@ -59,12 +59,19 @@ describe('piecewise parsing of large arrays', () => {
         .replace(/\},\{/g, '}\n ,\n {'),
       // 19-digit integers, which must stay exact (bigint), in every piece.
       body(300).replace(/"decision_id"/g, '"big":1234567890123456789,"decision_id"'),
+      // Big integers in some pieces only, long floats, odd numbers, __proto__ keys, colons and
+      // escaped quotes inside strings (which must not count as keys).
+      body(400, (e, i) => {
+        e.input = { 'k:"x"': 'a:b\\"c:', n: [1e300, -0, 0.1, 12345.678901234567] };
+        if (i % 97 === 0) (e.input as Record<string, unknown>).t = 'BIG';
+      })
+        .replace(/"BIG"/g, '-98765432109876543210')
+        .replace(/"decision_id"/g, '"__proto__":{"x":1},"decision_id"'),
     ];
     for (const t of texts) {
       const bytes = enc.encode(t);
       const p = await pieces(bytes);
       expect(p.cuts).toBeGreaterThan(2);
-      expect(bytes.length / (p.cuts + 1)).toBeGreaterThanOrEqual(JSON_PIECE_BYTES * 0.5);
       expect(p.value).toBeDefined();
       expect(p.value).toEqual((whole(bytes) as { value: CborValue }).value);
     }
@@ -82,6 +89,8 @@ describe('piecewise parsing of large arrays', () => {
       enc.encode(`${body(200)} trailing`),
       enc.encode(`${body(200)}]`),
       enc.encode(`${body(100)},${body(100)}`), // two arrays
+      enc.encode(body(200).replace('"id-3"', '"id-3","labels":{"id":"a","id":"b"}')), // a nested duplicate key in the first piece
+      enc.encode(body(200).replace('"id-199"', '"id-199","x":1.0e400,"x":2')), // in the last
       enc.encode(
         body(200, (e, i) => {
           if (i === 150) (e as Record<string, unknown>).path = undefined;
@@ -111,9 +120,31 @@ describe('piecewise parsing of large arrays', () => {
     expect(refused).toBeGreaterThan(variants.length / 2);
   });
 
-  it('is not used for small bodies, objects or NDJSON', async () => {
-    for (const t of [body(10), `{"items":${body(300)}}`, body(300).slice(1, -1).replace(/\},\{/g, '}\n{')]) {
+  it('is not used for small bodies without long numbers, objects or NDJSON', async () => {
+    const small = body(10).replace(/\d{16,}/g, '1');
+    for (const t of [small, `{"items":${body(300)}}`, body(300).slice(1, -1).replace(/\},\{/g, '}\n{')]) {
       expect((await pieces(enc.encode(t))).cuts).toBe(0);
+    }
+  });
+
+  it('gives an element with a 16+ character number a piece of its own, anywhere in the array', async () => {
+    for (const at of [0, 5, 9]) {
+      const t = body(10, (e, i) => {
+        e.input = i === at ? { n: 'BIG' } : { n: 1 };
+      })
+        .replace(/\d{16,}/g, '1')
+        .replace('"BIG"', '12345678901234567890');
+      const bytes = enc.encode(t);
+      const guard = new JsonByteGuard(LIMITS);
+      guard.push(bytes);
+      const facts = guard.pieceFacts();
+      expect(facts.filter((f) => f.longNumber)).toHaveLength(1);
+      const values = (await parseJsonPieces(bytes, guard, LIMITS))!;
+      expect(values).toEqual((whole(bytes) as { value: CborValue }).value);
+      expect((values[at] as { input: { n: unknown } }).input.n).toBe(12345678901234567890n);
+      // The long element's piece holds it alone: its keys are one element's keys.
+      const alone = facts.find((f) => f.longNumber)!;
+      expect(alone.keys).toBeLessThan(facts.reduce((n, f) => n + f.keys, 0) / 3);
     }
   });
 });
