@@ -550,18 +550,24 @@ function intBytes(k: number): Uint8Array {
   return out;
 }
 
-function headSize(n: number): number {
+/** Bytes of the head of argument `n` (0 <= n < 2^64): 1, 2, 3, 5 or 9 (shortest form). */
+export function headSize(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < TWO32 ? 5 : 9;
 }
 
-function writeHeadTo(out: Uint8Array, mt: number, n: number): void {
+/**
+ * Writes the shortest head of major type `mt` (already shifted: 0x00, 0x20, ...) with argument
+ * `n` into `out` at `at`; returns the position after it.
+ */
+export function writeHeadTo(out: Uint8Array, mt: number, n: number, at = 0): number {
   const size = headSize(n);
-  out[0] = mt | (size === 1 ? n : size === 2 ? 24 : size === 3 ? 25 : size === 5 ? 26 : 27);
+  out[at] = mt | (size === 1 ? n : size === 2 ? 24 : size === 3 ? 25 : size === 5 ? 26 : 27);
   let rest = n;
   for (let i = size - 1; i >= 1; i--) {
-    out[i] = rest % 256;
+    out[at + i] = rest % 256;
     rest = Math.floor(rest / 256);
   }
+  return at + size;
 }
 
 const shared = new Encoder();

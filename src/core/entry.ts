@@ -16,6 +16,8 @@ import {
   type CborValue,
   decodeDeterministic,
   encodeDeterministic,
+  headSize,
+  writeHeadTo,
 } from './cbor.js';
 import { hasLoneSurrogate, isSafeUint } from './check.js';
 import { type Sha256, sha256 } from './hash.js';
@@ -122,7 +124,7 @@ function checkText(v: unknown, field: string, nonEmpty = false): string {
 }
 
 function checkToken(v: unknown, field: string, code: EntryErrorCode): string {
-  if (typeof v !== 'string' || v.length > MAX_TOKEN_LENGTH || !TOKEN.test(v)) {
+  if (!isToken(v)) {
     throw fieldError(code, field, `must be 1 to ${MAX_TOKEN_LENGTH} printable ASCII characters (no spaces)`);
   }
   return v;
@@ -205,29 +207,9 @@ function isAscii(v: unknown): v is string {
   return true;
 }
 
-/** CBOR head size of argument n (n < 2^53). */
-function headLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 2 ** 32 ? 5 : 9;
-}
-
-/** Writes the head of major type `mt` with argument n at `p`; returns the next position. */
-function putHead(out: Uint8Array, p: number, mt: number, n: number): number {
-  const len = headLength(n);
-  if (len === 1) {
-    out[p] = mt | n;
-    return p + 1;
-  }
-  out[p] = mt | (len === 2 ? 24 : len === 3 ? 25 : len === 5 ? 26 : 27);
-  for (let i = len - 1, x = n; i >= 1; i--) {
-    out[p + i] = x % 256;
-    x = Math.floor(x / 256);
-  }
-  return p + len;
-}
-
 /** Writes an ASCII string as a CBOR text item at `p`; returns the next position. */
 function putAscii(out: Uint8Array, p: number, s: string): number {
-  let q = putHead(out, p, 0x60, s.length);
+  let q = writeHeadTo(out, 0x60, s.length, p);
   for (let i = 0; i < s.length; i++) out[q++] = s.charCodeAt(i);
   return q;
 }
@@ -271,14 +253,14 @@ function asciiCommitmentEntry(e: Entry, slab: ByteSlab | undefined): Uint8Array 
     for (let i = 1; i < list.length; i++) if (list[i] === list[i - 1]) return undefined;
     if (list.length === 0) list = undefined;
   }
-  const text = (s: string) => headLength(s.length) + s.length;
+  const text = (s: string) => headSize(s.length) + s.length;
   let size = 1 + 2 + 2 + COMMITMENT_SIZE + 2 + 1 + 3 + text(id) + 4 + text(src) + 5 + text(kind);
-  size += 5 + headLength(recv);
+  size += 5 + headSize(recv);
   if (ts !== undefined) size += 3 + text(ts);
-  if (list !== undefined) size += 6 + headLength(list.length) + list.reduce((n, x) => n + text(x), 0);
+  if (list !== undefined) size += 6 + headSize(list.length) + list.reduce((n, x) => n + text(x), 0);
   if (size > MAX_ENTRY_SIZE) return undefined;
   const out = slab ? slab.alloc(size) : new Uint8Array(size);
-  let p = putHead(out, 0, 0xa0, 6 + (ts !== undefined ? 1 : 0) + (list !== undefined ? 1 : 0));
+  let p = writeHeadTo(out, 0xa0, 6 + (ts !== undefined ? 1 : 0) + (list !== undefined ? 1 : 0));
   p = putKey(out, p, KEY_C);
   out[p++] = 0x58;
   out[p++] = COMMITMENT_SIZE;
@@ -290,9 +272,9 @@ function asciiCommitmentEntry(e: Entry, slab: ByteSlab | undefined): Uint8Array 
   if (ts !== undefined) p = putAscii(out, putKey(out, p, KEY_TS), ts);
   p = putAscii(out, putKey(out, p, KEY_SRC), src);
   p = putAscii(out, putKey(out, p, KEY_KIND), kind);
-  p = putHead(out, putKey(out, p, KEY_RECV), 0x00, recv);
+  p = writeHeadTo(out, 0x00, recv, putKey(out, p, KEY_RECV));
   if (list !== undefined) {
-    p = putHead(out, putKey(out, p, KEY_FLAGS), 0x80, list.length);
+    p = writeHeadTo(out, 0x80, list.length, putKey(out, p, KEY_FLAGS));
     for (const x of list) p = putAscii(out, p, x);
   }
   if (p !== size) throw new Error(`entry encoder wrote ${p} of ${size} bytes`); // a bug, never input
