@@ -10,9 +10,7 @@ import { type CommitmentEntry, encodeEntry, encodePayload } from '../core/entry.
 import type { Sha256 } from '../core/hash.js';
 import { type DerivedEvent, deriveOpaDecision, opaDecisionMeta } from '../core/opa.js';
 import { publicFields } from '../core/public-fields.js';
-import { type AppendItem, type LeafMeta, sealItem } from '../store/log-storage.js';
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import { type AppendItem, type LeafMeta, type Mutable, sealItem } from '../store/log-storage.js';
 
 /** One event to append as a leaf with a salted commitment to its payload. */
 export interface EventInput {

@@ -14,6 +14,9 @@ import { leafHash } from '../core/merkle.js';
 import type { StoredTile } from '../core/tiles.js';
 import type { WitnessPushState } from './witness-push-state.js';
 
+/** `T` with its fields writable: for building a readonly record field by field (no spreads). */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** One leaf to append. */
 export interface AppendItem {
   /** The public entry bytes (the leaf). */
@@ -64,7 +67,7 @@ export function sealItem(item: AppendItem, sha: Sha256): AppendItem {
   const entry = sealEntry(item.entry, salt, item.payload, sha);
   // Field by field, not `{ ...item }`: a spread of this many optional fields was ~5 % of the
   // writer thread under full ingest (it runs once per leaf).
-  const out: { -readonly [K in keyof AppendItem]: AppendItem[K] } = {
+  const out: Mutable<AppendItem> = {
     entry,
     salt,
     leafHash: leafHash(entry, sha),

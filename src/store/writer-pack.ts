@@ -5,10 +5,8 @@
  * Uint8Arrays instead cost ~10 % of the main thread under load.
  */
 import type { Sha256 } from '../core/hash.js';
-import type { AppendItem, LeafMeta } from './log-storage.js';
+import type { AppendItem, LeafMeta, Mutable } from './log-storage.js';
 import { idKey } from './lookup-index.js';
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A batch as it crosses the thread boundary. */
 export interface PackedBatch {
