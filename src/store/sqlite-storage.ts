@@ -35,6 +35,11 @@ interface SqliteHeld extends HeldItems {
   readonly batch: PackedBatch;
 }
 
+/** `items` packed for the writer thread, their id keys computed here (writer-pack.ts). */
+function packed(items: readonly AppendItem[]): SqliteHeld {
+  return { count: items.length, batch: packBatch(items, nodeSha256).batch };
+}
+
 export interface SqliteStorageOptions {
   /** SQLite file path (or ':memory:' for tests, inline writes only). */
   readonly dbPath: string;
@@ -186,7 +191,7 @@ export class SqliteLogStorage implements LogStorage {
     this.#tree = writer ? { size: builder.size, root: builder.root() } : undefined;
     writer?.onIndexed((to) => this.#recent.prune(to));
     if (writer) {
-      this.hold = (items) => ({ count: items.length, batch: packBatch(items, nodeSha256).batch });
+      this.hold = packed;
       this.appendHeld = (held) => this.#appendPacked(writer, held as SqliteHeld[]);
     }
     if (!writer) {
@@ -210,7 +215,7 @@ export class SqliteLogStorage implements LogStorage {
     this.#recent.add(id, index);
   }
 
-  /** Records the new leaves of a commit by id, for lookups before the indexer reaches them. */
+  /** Inline: records the new leaves of a commit by id, for lookups before the indexer reaches them. */
   #remember(items: readonly AppendItem[], results: readonly AppendResult[]): void {
     items.forEach((it, i) => {
       const r = results[i]!;
@@ -258,11 +263,7 @@ export class SqliteLogStorage implements LogStorage {
       setImmediate(() => this.#background(false));
       return { results, size: this.#builder.size };
     }
-    return this.#writer.commit(items, this.#now()).then((c) => {
-      this.#tree = { size: c.size, root: c.root };
-      this.#remember(items, c.results);
-      return c;
-    });
+    return this.#appendPacked(this.#writer, [packed(items)]);
   }
 
   committedTree(): CommittedTree {

@@ -6,16 +6,14 @@
 import { Worker } from 'node:worker_threads';
 import {
   type AppendCommit,
-  type AppendItem,
   type AppendResult,
   type CommittedTree,
   ConflictError,
   EraseError,
   type StoredCheckpoint,
 } from './log-storage.js';
-import { nodeSha256 } from './node-hash.js';
 import type { WriterData } from './sqlite-writer-worker.js';
-import { type PackedBatch, packBatch } from './writer-pack.js';
+import type { PackedBatch } from './writer-pack.js';
 
 /** One commit done in the writer thread: its results and the committed tree. */
 export type WriterCommit = AppendCommit & CommittedTree;
@@ -96,22 +94,14 @@ export class WriterThread {
     this.#indexed = f;
   }
 
-  /** Commits a batch in the writer thread, received at `nowMs`; resolves once it is durable. */
-  readonly commit = (items: readonly AppendItem[], nowMs = Date.now()): Promise<WriterCommit> => {
-    const { batch, transfer } = packBatch(items, nodeSha256);
-    return this.#commitPacked([batch], transfer, nowMs);
-  };
-
   /**
-   * Commits requests packed earlier ({@link packBatch} with nodeSha256: their held form) as one
-   * batch. Their buffers are copied to the writer, not moved: a failed batch is retried request
-   * by request from the same packs (the Sequencer's isolation of a bad request).
+   * Commits requests packed (writer-pack.ts packBatch, with nodeSha256: their held form) as one batch,
+   * received at `nowMs`; resolves once it is durable. Their buffers are copied to the writer,
+   * not moved: a failed batch is retried request by request from the same packs (the
+   * Sequencer's isolation of a bad request).
    */
-  readonly commitPacked = (batches: PackedBatch[], nowMs = Date.now()): Promise<WriterCommit> =>
-    this.#commitPacked(batches, [], nowMs);
-
-  async #commitPacked(batches: PackedBatch[], transfer: ArrayBuffer[], nowMs: number): Promise<WriterCommit> {
-    const m = await this.#call({ batches, now: nowMs }, transfer);
+  async commitPacked(batches: PackedBatch[], nowMs = Date.now()): Promise<WriterCommit> {
+    const m = await this.#call({ batches, now: nowMs }, []);
     const dup = m.duplicates!;
     const con = m.conflicts!;
     const indices = m.indices!;
