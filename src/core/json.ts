@@ -98,8 +98,8 @@ function* slowScan(text: string, lim: JsonLimits, slice: number): Generator<void
 /** One whole document: native JSON.parse when that is exact and small, else the exact reader. */
 function* single(text: string, lim: JsonLimits, info: Span, slice: number): Generator<void, CborValue, void> {
   if (!info.big && text.length <= NATIVE_MAX_CHARS) {
-    const v = nativeParse(text);
-    if (v !== undefined && countKeys(v.value) === info.keys) return v.value;
+    const v = nativeParseCounted(text, info.keys);
+    if (v !== undefined) return v;
   }
   return yield* exact(text, lim, 0, text.length, 0, undefined, slice);
 }
@@ -228,6 +228,17 @@ function unmark(v: CborValue, ints: string[]): CborValue {
   return v;
 }
 
+/**
+ * JSON.parse's value of `text` if it holds exactly `keys` object keys (the number written in the
+ * text, counted by the caller: fewer means JSON.parse dropped a duplicate), else undefined, also
+ * when JSON.parse throws. Exact only for a text the caller knows holds no integer JSON.parse
+ * could round and is within the limits: the parser's own native path checks the same way.
+ */
+export function nativeParseCounted(text: string, keys: number): CborValue | undefined {
+  const v = nativeParse(text);
+  return v !== undefined && countKeys(v.value) === keys ? v.value : undefined;
+}
+
 /** JSON.parse, or undefined if it throws (the exact reader then reports the error precisely). */
 function nativeParse(text: string): { value: CborValue } | undefined {
   try {
@@ -238,7 +249,7 @@ function nativeParse(text: string): { value: CborValue } | undefined {
 }
 
 /** Keys of every object in a parsed value: fewer than were written means a duplicate was dropped. */
-export function countKeys(v: CborValue): number {
+function countKeys(v: CborValue): number {
   if (v === null || typeof v !== 'object') return 0;
   let n = 0;
   if (Array.isArray(v)) {

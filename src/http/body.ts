@@ -8,12 +8,12 @@ import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import type { CborValue } from '../core/cbor.js';
 import {
-  countKeys,
   DEFAULT_JSON_LIMITS,
   JSON_SLICE_CHARS,
   JsonError,
   type JsonErrorCode,
   type JsonLimits,
+  nativeParseCounted,
   parseJson,
   parseJsonSteps,
 } from '../core/json.js';
@@ -130,13 +130,7 @@ function nativePiece(
   lim: JsonLimits,
 ): CborValue | undefined {
   if (facts.longNumber || facts.keys > lim.maxKeys || bytes > lim.maxStringLength) return undefined;
-  let v: CborValue;
-  try {
-    v = JSON.parse(text) as CborValue;
-  } catch {
-    return undefined;
-  }
-  return countKeys(v) === facts.keys ? v : undefined;
+  return nativeParseCounted(text, facts.keys);
 }
 
 /** The text of a body read by {@link readEncodedBytes} (a leading BOM dropped). */
