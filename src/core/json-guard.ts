@@ -17,6 +17,16 @@ export const JSON_PIECE_BYTES = 32 * 1024;
 /** Characters of a number literal from which JSON.parse may round it (json.ts uses 16 digits too). */
 const LONG_NUMBER = 16;
 
+/** One piece of a body between two cuts (JsonByteGuard.pieceFacts). */
+export interface PieceFacts {
+  /** Byte offset of the cut (comma) that ends the piece; undefined for the last piece. */
+  readonly end: number | undefined;
+  /** Keys written in the piece (colons outside strings). */
+  readonly keys: number;
+  /** The piece holds a number literal of 16 or more characters. */
+  readonly longNumber: boolean;
+}
+
 export class JsonByteGuard {
   readonly #lim: Pick<JsonLimits, 'maxDepth' | 'maxNumberLength' | 'maxStringLength' | 'maxItems'>;
   #offset = 0;
@@ -58,21 +68,21 @@ export class JsonByteGuard {
 
   /**
    * For each piece between the cuts (cuts.length + 1 of them, after the whole body was
-   * pushed): the keys written in it (colons outside strings: in valid JSON, one per key) and
+   * pushed): the cut that ends it (none for the last), the keys written in it (colons outside strings: in valid JSON, one per key) and
    * whether it holds a number literal of 16 or more characters (one JSON.parse may round). Lets
    * the piece parser take JSON.parse's value as it is when the piece parses, holds as many keys
    * as JSON.parse kept (no duplicate dropped) and no long number. Meaningless for invalid JSON,
    * which JSON.parse refuses.
    */
-  pieceFacts(): { keys: number; longNumber: boolean }[] {
+  pieceFacts(): PieceFacts[] {
     const cuts = this.#finalCuts();
-    const out: { keys: number; longNumber: boolean }[] = [];
+    const out: PieceFacts[] = [];
     let colons = 0;
     let longs = 0;
     for (let k = 0; k <= cuts.at.length; k++) {
       const c = k < cuts.at.length ? cuts.colons[k]! : this.#colons;
       const l = k < cuts.at.length ? cuts.longs[k]! : this.#longNumbers;
-      out.push({ keys: c - colons, longNumber: l > longs });
+      out.push({ end: cuts.at[k], keys: c - colons, longNumber: l > longs });
       colons = c;
       longs = l;
     }

@@ -17,7 +17,7 @@ import {
   parseJson,
   parseJsonSteps,
 } from '../core/json.js';
-import type { JsonByteGuard } from '../core/json-guard.js';
+import type { JsonByteGuard, PieceFacts } from '../core/json-guard.js';
 import { BodyTooLargeError, readCappedBytes } from '../core/read-body.js';
 import { HttpError } from './errors.js';
 
@@ -123,12 +123,7 @@ export async function readEncodedBytes(
  * the guard's to check, on the same bytes. Undefined otherwise (the exact parser decides):
  * this skips its scan pass, ~2 of the ~4 us per decision the parse took.
  */
-function nativePiece(
-  text: string,
-  facts: { keys: number; longNumber: boolean },
-  bytes: number,
-  lim: JsonLimits,
-): CborValue | undefined {
+function nativePiece(text: string, facts: PieceFacts, bytes: number, lim: JsonLimits): CborValue | undefined {
   if (facts.longNumber || facts.keys > lim.maxKeys || bytes > lim.maxStringLength) return undefined;
   return nativeParseCounted(text, facts.keys);
 }
@@ -140,7 +135,7 @@ export function bodyText(bytes: Uint8Array): string {
 
 /**
  * The elements of a top-level JSON array, parsed piece by piece between the guard's cuts
- * (JsonByteGuard.cuts: commas between elements, ~32 KiB apart) instead of as one string: V8
+ * (JsonByteGuard.pieceFacts: cut at commas between elements, ~32 KiB apart) instead of as one string: V8
  * allocates a string of ~128 KiB to 1 MiB (an OPA upload of a few hundred decisions) in ~1 ms,
  * 50x the cost of the same text in 32 KiB strings, and that was ~8 % of the main thread under
  * full ingest (bench/README.md, session 6). Each piece is parsed as an array (core/json.ts,
@@ -157,19 +152,19 @@ export async function parseJsonPieces(
   guard: JsonByteGuard,
   limits: Partial<JsonLimits>,
 ): Promise<CborValue[] | undefined> {
-  const cuts = guard.cuts;
-  if (cuts.length === 0) return undefined;
+  const pieces = guard.pieceFacts();
+  if (pieces.length < 2) return undefined;
   const lim = { ...DEFAULT_JSON_LIMITS, ...limits, maxItems: Number.POSITIVE_INFINITY };
-  const facts = guard.pieceFacts();
   const out: CborValue[] = [];
   let since = 0;
-  for (let k = 0; k <= cuts.length; k++) {
-    const start = k === 0 ? 0 : cuts[k - 1]! + 1;
-    const end = k < cuts.length ? cuts[k]! : bytes.length;
+  let start = 0;
+  for (const facts of pieces) {
+    const end = facts.end ?? bytes.length;
     let text = utf8Text(bytes, start, end);
-    if (k > 0) text = `[${text}`;
-    if (k < cuts.length) text = `${text}]`;
-    let piece = nativePiece(text, facts[k]!, end - start, lim);
+    if (start > 0) text = `[${text}`;
+    if (facts.end !== undefined) text = `${text}]`;
+    let piece = nativePiece(text, facts, end - start, lim);
+    start = end + 1;
     if (piece === undefined) {
       try {
         piece = parseJson(text, lim);
