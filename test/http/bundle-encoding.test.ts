@@ -86,13 +86,18 @@ async function both(app: Hono, log: TransparencyLog): Promise<string[]> {
   return out;
 }
 
+/** A served log at `path` with 600 leaves (two full bundles) signed, and what `both` reads of it. */
+async function servedWithBundles(path: string) {
+  const { log, app } = await serve(path);
+  await log.appendEvents(events(600));
+  await log.signNow();
+  return { log, app, before: await both(app, log) };
+}
+
 describe('entry bundles over HTTP, stored gzip', () => {
   test('gzip clients get the stored member verbatim, others its inflated bytes; ETags stable across a restart', async () => {
     const path = join(tempDir(), 'log.db');
-    let { log, app } = await serve(path);
-    await log.appendEvents(events(600));
-    await log.signNow();
-    const before = await both(app, log);
+    let { log, app, before } = await servedWithBundles(path);
     for (const b of [0, 1]) {
       const stored = await log.entryBundleStored(b, 256);
       expect(stored?.gzip).toBe(true);
@@ -106,10 +111,7 @@ describe('entry bundles over HTTP, stored gzip', () => {
 
   test('raw blobs from before the encoding migration: the same bytes and ETags in both forms', async () => {
     const path = join(tempDir(), 'log.db');
-    let { log, app } = await serve(path);
-    await log.appendEvents(events(600));
-    await log.signNow();
-    const before = await both(app, log);
+    let { log, app, before } = await servedWithBundles(path);
     await stop();
     // Back to the schema before BUNDLE_ENCODING_MIGRATION: raw blobs, no gzip boundary.
     const db = new Database(path);
