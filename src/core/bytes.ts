@@ -104,22 +104,28 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
  */
 export class ByteSlab {
   readonly #size: number;
+  readonly #make: (n: number) => Uint8Array;
   #slab: Uint8Array;
   #at = 0;
 
-  /** `size`: bytes per slab; requests over a quarter of it get their own buffer. */
-  constructor(size = 64 * 1024) {
+  /**
+   * `size`: bytes per slab; requests over a quarter of it get their own buffer. `make`
+   * allocates slabs (and those own buffers): a Uint8Array by default; a Node Buffer maker makes
+   * every view a Buffer too (subarray keeps the class).
+   */
+  constructor(size = 64 * 1024, make: (n: number) => Uint8Array = (n) => new Uint8Array(n)) {
     if (!isSafeUint(size) || size < 64)
       throw new RangeError(`slab size must be an integer >= 64, got ${size}`);
     this.#size = size;
-    this.#slab = new Uint8Array(0);
+    this.#make = make;
+    this.#slab = make(0);
   }
 
-  /** `n` bytes (zero-filled only the first time they are handed out) as a view of a slab. */
+  /** `n` bytes (as `make` made them: zero-filled by default) as a view of a slab. */
   alloc(n: number): Uint8Array {
-    if (n > this.#size >>> 2) return new Uint8Array(n);
+    if (n > this.#size >>> 2) return this.#make(n);
     if (this.#at + n > this.#slab.length) {
-      this.#slab = new Uint8Array(this.#size);
+      this.#slab = this.#make(this.#size);
       this.#at = 0;
     }
     const out = this.#slab.subarray(this.#at, this.#at + n);

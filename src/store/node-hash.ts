@@ -1,5 +1,6 @@
 /** SHA-256 through node:crypto (OpenSSL): the server's hot path. */
 import { hash } from 'node:crypto';
+import { ByteSlab } from '../core/bytes.js';
 import type { Sha256 } from '../core/hash.js';
 
 /**
@@ -10,18 +11,11 @@ import type { Sha256 } from '../core/hash.js';
  * so what a digest is compared with or stored next to keeps its type; 4 KiB keeps what one
  * digest kept for long can pin small.
  */
-const SLAB = 4096;
-let slab = Buffer.allocUnsafeSlow(0);
-let at = 0;
+const slab = new ByteSlab(4096, (n) => Buffer.allocUnsafeSlow(n));
 
 export const nodeSha256: Sha256 = (d) => {
   const s = hash('sha256', d, 'binary');
-  if (at + 32 > slab.length) {
-    slab = Buffer.allocUnsafeSlow(SLAB);
-    at = 0;
-  }
-  const out = slab.subarray(at, at + 32);
-  at += 32;
+  const out = slab.alloc(32);
   for (let i = 0; i < 32; i++) out[i] = s.charCodeAt(i);
   return out;
 };
