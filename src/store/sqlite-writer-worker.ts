@@ -110,7 +110,7 @@ port.on('message', (m: Request) => {
     return;
   }
   try {
-    const items = m.batches.length === 1 ? unpackBatch(m.batches[0]!) : m.batches.flatMap(unpackBatch);
+    const items = m.batches.flatMap(unpackBatch);
     const results = store.appendBatch(items, builder, m.now);
     // Results as two typed arrays, moved rather than cloned object by object.
     const indices = Float64Array.from(results, (r) => r.index);
