@@ -11,7 +11,7 @@
  * bundles/s (random, from a separate load process), next to a no-op hono GET in the same run,
  * and the client verification benchmark (verify.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -484,13 +484,17 @@ function generationRows(logs: readonly CachedLog[], ingest: IngestSummary): Resu
     });
 }
 
-/** Bytes of the pages in use in the SQLite file at `path` (its free pages left out). */
+/**
+ * Bytes of the pages in use in the SQLite file at `path` (its free pages left out), plus its
+ * blob file (every byte of which a place points to).
+ */
 function usedBytes(path: string): number {
   const db = new Database(path, { readonly: true });
   try {
     const pages = db.pragma('page_count', { simple: true }) as number;
     const free = db.pragma('freelist_count', { simple: true }) as number;
-    return (pages - free) * (db.pragma('page_size', { simple: true }) as number);
+    const blobs = existsSync(`${path}-blobs`) ? statSync(`${path}-blobs`).size : 0;
+    return (pages - free) * (db.pragma('page_size', { simple: true }) as number) + blobs;
   } finally {
     db.close();
   }

@@ -104,7 +104,9 @@ export function copyDataDir(from: string, to: string): number {
 /** Bytes of the SQLite files of a data directory. */
 export function dbBytes(dir: string): number {
   let n = 0;
-  for (const f of ['log.db', 'log.db-wal']) if (existsSync(join(dir, f))) n += statSync(join(dir, f)).size;
+  // The blob file (src/store/blob-file.ts) holds the full tiles and bundles.
+  for (const f of ['log.db', 'log.db-wal', 'log.db-blobs'])
+    if (existsSync(join(dir, f))) n += statSync(join(dir, f)).size;
   return n;
 }
 

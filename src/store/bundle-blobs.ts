@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { decodeEntryBundle, encodeEntryBundle } from '../core/bundle.js';
 import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
+import type { BlobFile } from './blob-file.js';
 import type { Db } from './db.js';
 import { rawBundleBytes, type StoredBundle } from './log-storage.js';
 
@@ -79,7 +80,11 @@ export class EntryBundles {
   /** Blobs of bundles from this index on are gzip, those below raw (BUNDLE_ENCODING_MIGRATION). */
   readonly #gzipFrom: number;
 
-  constructor(db: Db) {
+  /** Where full bundles completed since the blob-file migration are (blob-file.ts). */
+  readonly #file: BlobFile | undefined;
+
+  constructor(db: Db, file?: BlobFile) {
+    this.#file = file;
     this.#gzipFrom = db.prepare('SELECT gzip_from FROM entry_bundle_encoding').pluck().get() as number;
     this.#q = {
       row: db.prepare('SELECT data FROM entries WHERE idx = ?').pluck(),
@@ -96,8 +101,8 @@ export class EntryBundles {
   /** Number of entries stored: one more than the highest index, in rows or in full bundles. */
   size(): number {
     const row = this.#q.maxRow.get() as number | null;
-    const bundle = this.#q.maxBundle.get() as number | null;
-    return Math.max(row === null ? 0 : row + 1, bundle === null ? 0 : (bundle + 1) * TILE_WIDTH);
+    const bundle = Math.max((this.#q.maxBundle.get() as number | null) ?? -1, this.#file?.maxBundle() ?? -1);
+    return Math.max(row === null ? 0 : row + 1, (bundle + 1) * TILE_WIDTH);
   }
 
   /**
@@ -137,8 +142,11 @@ export class EntryBundles {
    * undefined (not full yet, or filled before blobs).
    */
   stored(index: number): StoredBundle | undefined {
+    const gzip = index >= this.#gzipFrom;
     const data = this.#q.bundle.get(index) as Buffer | undefined;
-    return data && { bytes: data, gzip: index >= this.#gzipFrom };
+    if (data) return { bytes: data, gzip };
+    const place = this.#file?.bundlePlace(index);
+    return place && { bytes: this.#file!.read(place), gzip };
   }
 
   /**
@@ -162,7 +170,9 @@ export class EntryBundles {
       // Always at or past gzip_from (blobs only ever fill the next bundles); were it not, the
       // blob would be stored as that boundary says it is, raw.
       const gzip = b >= this.#gzipFrom;
-      this.#q.insertBundle.run(b, gzip ? gzipSync(bundle, { level: BUNDLE_GZIP_LEVEL }) : bundle);
+      const blob = gzip ? gzipSync(bundle, { level: BUNDLE_GZIP_LEVEL }) : bundle;
+      if (this.#file) this.#file.appendBundle(b, blob);
+      else this.#q.insertBundle.run(b, blob);
       if (earlier.length > 0) this.#q.deleteRows.run(start, from);
       next = start + TILE_WIDTH;
     }

@@ -13,6 +13,7 @@ import { decodeEntry, type Entry, verifyCommitment } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
+import { type BlobFile, blobFileOf } from './blob-file.js';
 import { EntryBundles } from './bundle-blobs.js';
 import type { Db } from './db.js';
 import { DEFAULT_DEDUP_WINDOW, DedupWindow, type DedupWindowOptions, NO_KEY } from './dedup-window.js';
@@ -45,6 +46,8 @@ export { EraseError } from './log-storage.js';
 export { key52 } from './lookup-index.js';
 
 const tileKey = (level: number, index: number): number => index * 64 + level;
+/** Bytes of a full tile's hashes; its interior nodes follow them in the blob file. */
+const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
 /** Rows merged per row indexed (about the number of levels a row climbs at 10M leaves). */
 export const MERGE_PACE = 4;
@@ -70,6 +73,8 @@ export class LogStore {
   readonly #bundles: EntryBundles;
   readonly #payloads: PayloadBundles;
   readonly #metaRows: MetaRows;
+  /** Full tiles and bundles completed since the blob-file migration (blob-file.ts); none in memory. */
+  readonly #file: BlobFile | undefined;
   /**
    * During an append transaction: the batch's entries, from index `from`, not yet written
    * (EntryBundles.write stores them at the end, as blobs of the bundles they fill and rows of
@@ -84,6 +89,7 @@ export class LogStore {
     this.#q = {
       tile: db.prepare('SELECT data FROM tiles WHERE tile_key = ?').pluck(),
       tileWithInterior: db.prepare('SELECT data, interior FROM tiles WHERE tile_key = ?'),
+      deleteTile: db.prepare('DELETE FROM tiles WHERE tile_key = ?'),
       upsertTile: db.prepare(
         'INSERT INTO tiles (tile_key, data, interior) VALUES (?, ?, ?) ON CONFLICT(tile_key) DO UPDATE SET data = excluded.data, interior = excluded.interior',
       ),
@@ -116,9 +122,20 @@ export class LogStore {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
     };
-    this.#bundles = new EntryBundles(db);
+    this.#file = blobFileOf(db);
+    this.#bundles = new EntryBundles(db, this.#file);
     this.#payloads = new PayloadBundles(db);
     this.#metaRows = new MetaRows(db);
+  }
+
+  /** Throws BlobFileError if the blob file is shorter than recorded (at open, before reads). */
+  checkFiles(): void {
+    this.#file?.checkLength();
+  }
+
+  /** Closes the blob file (the database is its owner's to close). */
+  close(): void {
+    this.#file?.close();
   }
 
   /** Number of leaves stored (one more than the highest index). */
@@ -148,9 +165,17 @@ export class LogStore {
     return this.#payloads.payload(index);
   }
 
-  /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
+  /**
+   * Stored bytes of hash tile (level, index) at its current width, or undefined. The row is
+   * read before the place: the commit that completes a tile inserts its place and deletes its
+   * partial row at once, so a reader that missed the row finds the place.
+   */
   tile(level: number, index: number): Uint8Array | undefined {
-    return (this.#q.tile.get(tileKey(level, index)) as Buffer | undefined) ?? undefined;
+    const key = tileKey(level, index);
+    const row = this.#q.tile.get(key) as Buffer | undefined;
+    if (row) return row;
+    const place = this.#file?.tilePlace(key);
+    return place && this.#file!.read(place, FULL_TILE_BYTES);
   }
 
   /** Leaf hash of `index` from its level-0 tile, or undefined if not stored. */
@@ -176,10 +201,13 @@ export class LogStore {
 
   /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
   tileWithInterior(level: number, index: number): StoredTile | undefined {
-    const row = this.#q.tileWithInterior.get(tileKey(level, index)) as
-      | { data: Buffer; interior: Buffer | null }
-      | undefined;
-    return row ? { data: row.data, interior: row.interior ?? undefined } : undefined;
+    const key = tileKey(level, index);
+    const row = this.#q.tileWithInterior.get(key) as { data: Buffer; interior: Buffer | null } | undefined;
+    if (row) return { data: row.data, interior: row.interior ?? undefined };
+    const place = this.#file?.tilePlace(key);
+    if (!place) return undefined;
+    const both = this.#file!.read(place);
+    return { data: both.subarray(0, FULL_TILE_BYTES), interior: both.subarray(FULL_TILE_BYTES) };
   }
 
   /**
@@ -385,6 +413,7 @@ export class LogStore {
    * before `nowMs`; never a full scan), and finds the lookup runs a crash left unlisted.
    */
   openWriter(opts: DedupWindowOptions = DEFAULT_DEDUP_WINDOW, nowMs = Date.now()): void {
+    this.#file?.openForAppend();
     this.#window = new DedupWindow(opts);
     this.#index.start();
     const size = this.treeSize();
@@ -438,12 +467,14 @@ export class LogStore {
       out = this.db.transaction(() => this.#appendItems(items, builder, nowMs)).immediate();
     } catch (err) {
       builder.reset(sizeBefore, before);
+      this.#file?.rolledBack();
       throw err;
     } finally {
       this.#pending = undefined;
       this.#payloads.end();
       this.#metaRows.discard();
     }
+    this.#file?.committed();
     const window = this.#window!;
     for (let i = 0; i < out.keys.length; i++) window.add(sizeBefore + i, out.keys[i]!, nowMs);
     window.evictExpired(nowMs);
@@ -503,9 +534,15 @@ export class LogStore {
     this.#payloads.flush(next);
     this.#metaRows.flush();
     for (const t of builder.append(leaves)) {
-      this.#q.upsertTile.run(tileKey(t.level, t.index), t.data, t.interior ?? null);
+      const key = tileKey(t.level, t.index);
+      if (this.#file && t.interior && t.data.length === FULL_TILE_BYTES) {
+        this.#file.appendTile(key, t.data, t.interior);
+        this.#q.deleteTile.run(key); // its partial row, if an earlier commit left one
+      } else this.#q.upsertTile.run(key, t.data, t.interior ?? null);
     }
     if (keys.length > 0) this.#index.insertBatchKeys(next - keys.length, nowMs, Float64Array.from(keys));
+    // Last: the blob file's bytes are durable before the transaction records their places.
+    this.#file?.syncAppended();
     return { results, keys };
   }
 

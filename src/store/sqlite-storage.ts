@@ -122,8 +122,10 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage 
   // With a writer thread this connection only reads: see READER_CACHE_MIB.
   const readerCacheMiB = opts.writerThread ? Math.min(cacheMiB, READER_CACHE_MIB) : cacheMiB;
   const db = openDatabase(opts.dbPath, { synchronous, cacheMiB: readerCacheMiB });
+  let store: LogStore | undefined;
   try {
-    const store = new LogStore(db, opts.sha);
+    store = new LogStore(db, opts.sha);
+    store.checkFiles();
     const size = store.treeSize();
     let builder: TileBuilder;
     try {
@@ -156,6 +158,7 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteLogStorage 
     for (const t of tail) storage.rememberTail(t.id, t.index);
     return storage;
   } catch (err) {
+    store?.close();
     db.close();
     throw err;
   }
@@ -370,6 +373,7 @@ export class SqliteLogStorage implements LogStorage {
     try {
       if (this.#writer) await this.#writer.close();
     } finally {
+      this.#store.close();
       this.db.close();
     }
   }

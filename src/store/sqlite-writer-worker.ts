@@ -96,6 +96,7 @@ function fail(id: number, err: unknown): void {
 port.on('message', (m: Request) => {
   if ('close' in m) {
     clearInterval(idle);
+    store.close();
     db.close();
     port.close();
     return;

@@ -4,6 +4,7 @@
  * `describe.each(engines)('$name', (engine) => …)`; `engine.location()` is what the log takes
  * as `dbPath` (a file path or a postgres:// URL).
  */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -23,6 +24,21 @@ export interface Engine {
    * it on purpose); `?` placeholders, rows returned. Both engines name tables and keys alike.
    */
   sql(location: string, statement: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Damages hash tile (level, index) on purpose: flips the low bit of its byte `at`, wherever
+   * the engine keeps it (a row, or SQLite's blob file for a full tile).
+   */
+  flipTileBit(location: string, level: number, index: number, at: number): Promise<void>;
+}
+
+/** flipTileBit over the tiles table, for a tile kept as a row. */
+async function flipTileRowBit(engine: Pick<Engine, 'sql'>, location: string, key: number, at: number) {
+  const [row] = (await engine.sql(location, 'SELECT data FROM tiles WHERE tile_key = ?', [key])) as {
+    data: Buffer;
+  }[];
+  if (!row) throw new Error(`tile ${key} is not stored as a row`);
+  row.data[at] = (row.data[at]! ^ 1) & 0xff;
+  await engine.sql(location, 'UPDATE tiles SET data = ? WHERE tile_key = ?', [row.data, key]);
 }
 
 const sqlite: Engine = {
@@ -37,6 +53,22 @@ const sqlite: Engine = {
       return [];
     } finally {
       db.close();
+    }
+  },
+  flipTileBit: async (location, level, index, at) => {
+    const key = index * 64 + level;
+    const [place] = (await sqlite.sql(location, 'SELECT off FROM tile_places WHERE tile_key = ?', [key])) as {
+      off: number;
+    }[];
+    if (!place) return flipTileRowBit(sqlite, location, key, at);
+    const fd = openSync(`${location}-blobs`, 'r+');
+    try {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, place.off + at);
+      b[0] = (b[0]! ^ 1) & 0xff;
+      writeSync(fd, b, 0, 1, place.off + at);
+    } finally {
+      closeSync(fd);
     }
   },
 };
@@ -59,6 +91,7 @@ const postgres: Engine = {
       await c.end();
     }
   },
+  flipTileBit: (location, level, index, at) => flipTileRowBit(postgres, location, index * 64 + level, at),
 };
 
 /** Every engine available here (PostgreSQL skipped with a warning when not installed). */

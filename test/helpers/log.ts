@@ -26,9 +26,15 @@ export function testConfig(dbPath: string, over: Partial<LogConfig> = {}): LogCo
   };
 }
 
-/** Opens and starts a log (first checkpoint signed). */
+/**
+ * Opens and starts a log (first checkpoint signed). With the writer thread, from the build
+ * (dist/: the worker is compiled JavaScript; `npm run build` first, as `npm test` does).
+ */
 export async function openTestLog(dbPath: string, over: Partial<LogConfig> = {}): Promise<TransparencyLog> {
-  const log = await TransparencyLog.open(testConfig(dbPath, over));
+  const Log: typeof TransparencyLog = over.writerThread
+    ? (await import(new URL('../../dist/log/log.js', import.meta.url).href)).TransparencyLog
+    : TransparencyLog;
+  const log = await Log.open(testConfig(dbPath, over));
   await log.start();
   return log;
 }

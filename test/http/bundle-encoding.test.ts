@@ -18,6 +18,7 @@ import { etagOf } from '../../src/http/tiles.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { SCHEMA_VERSION } from '../../src/store/db.js';
 import { openTestLog, tempDir } from '../helpers/log.js';
+import { toSchemaBeforeBlobFile } from '../helpers/sqlite.js';
 
 const logs: TransparencyLog[] = [];
 afterEach(async () => {
@@ -114,12 +115,13 @@ describe('entry bundles over HTTP, stored gzip', () => {
     let { log, app, before } = await servedWithBundles(path);
     await stop();
     // Back to the schema before BUNDLE_ENCODING_MIGRATION: raw blobs, no gzip boundary.
+    toSchemaBeforeBlobFile(path);
     const db = new Database(path);
     const rows = db.prepare('SELECT idx, data FROM entry_bundles').all() as { idx: number; data: Buffer }[];
     const update = db.prepare('UPDATE entry_bundles SET data = ? WHERE idx = ?');
     for (const r of rows) update.run(gunzipSync(r.data), r.idx);
     db.exec('DROP TABLE entry_bundle_encoding');
-    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION - 2}`);
     db.close();
     ({ log, app } = await serve(path));
     expect((await log.entryBundleStored(0, 256))?.gzip).toBe(false);

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { etagOf } from '../../src/http/tiles.js';
 import { tempDir } from '../helpers/log.js';
 import { append, parseBundle, type RunningServer, startServer } from '../helpers/server.js';
+import { storedBundleBlobs } from '../helpers/sqlite.js';
 
 interface Got {
   status: number;
@@ -135,9 +136,7 @@ describe('tile and bundle caching', () => {
     servers.length = 0;
     // The server (writer thread) stored the full bundle as one blob, a gzip member: what was
     // served to gzip clients, and inflated to the others.
-    const db = new Database(join(data, 'log.db'), { readonly: true });
-    const blob = db.prepare('SELECT data FROM entry_bundles WHERE idx = 0').pluck().get() as Buffer;
-    db.close();
+    const blob = storedBundleBlobs(join(data, 'log.db')).get(0)!;
     expect(blob.equals(gzip0)).toBe(true);
     expect(gunzipSync(blob).equals(bundle0)).toBe(true);
     srv = await serve(data);

@@ -6,25 +6,10 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, test, vi } from 'vitest';
-import type { LogConfig, TransparencyLog } from '../../src/log/log.js';
-import * as srcLog from '../../src/log/log.js';
-import { tempDir, testConfig } from '../helpers/log.js';
+import { openTestLog, tempDir } from '../helpers/log.js';
 
 const DAY = 24 * 3600_000;
 const ev = (id: string, n = 1) => ({ kind: 'event', source: 'opa-1', id, event: { n } });
-
-/**
- * Opens and starts a test log; with the writer thread, from the build (dist/: the worker is
- * compiled JavaScript; `npm run build` first).
- */
-async function openTestLog(dbPath: string, over: Partial<LogConfig>): Promise<TransparencyLog> {
-  const mod: typeof srcLog = over.writerThread
-    ? await import(new URL('../../dist/log/log.js', import.meta.url).href)
-    : srcLog;
-  const log = await mod.TransparencyLog.open(testConfig(dbPath, over));
-  await log.start();
-  return log;
-}
 
 function lateDuplicates(dbPath: string): { idx: number; first_idx: number }[] {
   const db = new Database(dbPath, { readonly: true });

@@ -234,12 +234,7 @@ describe.each(engines)('$name', (engine) => {
 
     test('refuses a database whose tiles were altered', async () => {
       const dbPath = await populated();
-      // Flip a byte in full level-0 tile 0 (tile_key = 0*64 + 0).
-      const [row] = (await engine.sql(dbPath, 'SELECT data FROM tiles WHERE tile_key = 0')) as {
-        data: Buffer;
-      }[];
-      row!.data[5] = (row!.data[5]! ^ 1) & 0xff;
-      await engine.sql(dbPath, 'UPDATE tiles SET data = ? WHERE tile_key = 0', [row!.data]);
+      await engine.flipTileBit(dbPath, 0, 0, 5); // full level-0 tile 0
       expect(await refusal(dbPath)).toMatch(/tile 0\/0 does not hash to its parent/);
     });
 

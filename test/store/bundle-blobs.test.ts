@@ -13,6 +13,7 @@ import { decodeEntryBundle, encodeEntryBundle } from '../../src/core/bundle.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { SCHEMA_VERSION } from '../../src/store/db.js';
 import { openTestLog, tempDir } from '../helpers/log.js';
+import { storedBundleBlobs, toSchemaBeforeBlobFile } from '../helpers/sqlite.js';
 
 const logs: TransparencyLog[] = [];
 afterEach(async () => {
@@ -39,16 +40,13 @@ interface Blob {
 
 function storedBlobs(path: string): Map<number, Blob> {
   const db = new Database(path, { readonly: true });
+  let from: number;
   try {
-    const from = db.prepare('SELECT gzip_from FROM entry_bundle_encoding').pluck().get() as number;
-    const rows = db.prepare('SELECT idx, data FROM entry_bundles ORDER BY idx').all() as {
-      idx: number;
-      data: Buffer;
-    }[];
-    return new Map(rows.map((r) => [r.idx, { data: r.data, gzip: r.idx >= from }]));
+    from = db.prepare('SELECT gzip_from FROM entry_bundle_encoding').pluck().get() as number;
   } finally {
     db.close();
   }
+  return new Map([...storedBundleBlobs(path)].map(([idx, data]) => [idx, { data, gzip: idx >= from }]));
 }
 
 /** The raw bundle bytes of every blob (inflated when stored as gzip). */
@@ -60,12 +58,13 @@ function blobs(path: string): Map<number, Buffer> {
 
 /** Sets the database back to the schema before BUNDLE_ENCODING_MIGRATION: every blob raw. */
 function rawBlobsBeforeEncoding(path: string): void {
+  toSchemaBeforeBlobFile(path);
   const raw = blobs(path);
   const db = new Database(path);
   const update = db.prepare('UPDATE entry_bundles SET data = ? WHERE idx = ?');
   for (const [b, data] of raw) update.run(data, b);
   db.exec('DROP TABLE entry_bundle_encoding');
-  db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+  db.pragma(`user_version = ${SCHEMA_VERSION - 2}`);
   db.close();
 }
 
@@ -112,6 +111,7 @@ describe('entry bundle blobs', () => {
     logs.length = 0;
     // The database as the schema before this table left it (every entry a row of entries,
     // no blobs), then migrated by the next open: bundles 0 and 1 have no blob.
+    toSchemaBeforeBlobFile(path);
     const db = new Database(path);
     const insert = db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)');
     for (const [b, data] of blobs(path)) {
