@@ -86,6 +86,30 @@ export function createApp(log: TransparencyLog, opts: AppOptions = DEFAULT_APP_O
   return app;
 }
 
+/** 507: no space; nothing was applied. */
+const storageFull = () =>
+  new HttpError(507, 'storage_full', 'the log has no disk space left; nothing was stored', {
+    'Retry-After': '30',
+  });
+/** 503: storage cannot write now (transient for the client); nothing was applied. */
+const storageUnavailable = (code: string) =>
+  new HttpError(503, 'storage_unavailable', `the log cannot write now (${code}); nothing was stored`, {
+    'Retry-After': '5',
+  });
+
+/**
+ * The system's codes for a file the store writes beside its database (the SQLite engine's blob
+ * file, src/store/blob-file.ts), failing inside a commit that then rolled back.
+ */
+const FILE_TROUBLE: Readonly<Record<string, () => HttpError>> = {
+  ENOSPC: storageFull,
+  EDQUOT: storageFull,
+  EROFS: () => storageUnavailable('EROFS'),
+  EACCES: () => storageUnavailable('EACCES'),
+  EPERM: () => storageUnavailable('EPERM'),
+  EIO: () => storageUnavailable('EIO'),
+};
+
 /** Maps errors of the lower layers to HTTP errors. */
 function mapError(err: unknown): unknown {
   if (err instanceof QueueFullError) {
@@ -98,24 +122,13 @@ function mapError(err: unknown): unknown {
   // Storage holds less than the log signed: the server's fault, never the request's.
   if (err instanceof StorageError) return new HttpError(500, 'storage_inconsistent', err.message);
   const sqlite = (err as { code?: unknown }).code;
+  const file = typeof sqlite === 'string' ? FILE_TROUBLE[sqlite] : undefined;
+  if (file) return file();
   if (typeof sqlite === 'string' && sqlite.startsWith('SQLITE_')) {
     // Storage trouble is the server's, and transient: the client should retry later. Nothing
     // was applied (the transaction rolled back).
-    if (sqlite === 'SQLITE_FULL') {
-      return new HttpError(507, 'storage_full', 'the log has no disk space left; nothing was stored', {
-        'Retry-After': '30',
-      });
-    }
-    if (/^SQLITE_(READONLY|CANTOPEN|IOERR|BUSY|LOCKED|PERM)/.test(sqlite)) {
-      return new HttpError(
-        503,
-        'storage_unavailable',
-        `the log cannot write now (${sqlite}); nothing was stored`,
-        {
-          'Retry-After': '5',
-        },
-      );
-    }
+    if (sqlite === 'SQLITE_FULL') return storageFull();
+    if (/^SQLITE_(READONLY|CANTOPEN|IOERR|BUSY|LOCKED|PERM)/.test(sqlite)) return storageUnavailable(sqlite);
   }
   if (err instanceof EntryError || err instanceof CborError) {
     return new HttpError(400, 'invalid_entry', `cannot encode the entry: ${err.message}`);

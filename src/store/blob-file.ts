@@ -5,8 +5,8 @@
  * them appends their bytes, `fdatasync`s the file and then, in its transaction, records where
  * each one lies (`tile_places`, `bundle_places`: small rows in index order) and where the file
  * ends (`blob_file`). So a place is durable only after its bytes are, and a crash between the
- * two leaves bytes past the recorded end, cut off at the next open. A failed transaction
- * leaves its bytes there too; the next append writes over them.
+ * two leaves bytes past the recorded end, cut off by the first append after the next open. A
+ * failed transaction leaves its bytes there too; the next append writes over them.
  *
  * Why not rows: a full tile (8 KiB of hashes and 8 KiB of interior nodes) as a SQLite row is
  * a B-tree lookup plus a chain of four overflow pages, ~44 us a random read at 10M leaves;
@@ -77,8 +77,8 @@ export function blobFileOf(db: Db): BlobFile | undefined {
 
 /**
  * One database's blob file: appends (the committing connection) and reads (any connection).
- * Reads open the file on first use, read-only; the committing connection opens it for writing
- * with {@link openForAppend}.
+ * Reads open the file on first use, read-only; appends open it for writing on first use
+ * ({@link openForAppend}).
  */
 export class BlobFile {
   readonly path: string;
@@ -119,7 +119,9 @@ export class BlobFile {
 
   /**
    * Opens the file for appending (creating it, owner-only) and cuts it to the recorded end.
-   * Throws {@link BlobFileError} if it is shorter than that.
+   * Throws {@link BlobFileError} if it is shorter than that. Done by the first append, inside
+   * its transaction, so a directory that cannot be written fails that commit (with the
+   * system's code, EACCES or EROFS) and not the start of a server that can still serve reads.
    */
   openForAppend(): void {
     if (this.#writeFd !== undefined) return;
@@ -144,8 +146,8 @@ export class BlobFile {
 
   /** Appends `parts` as one blob (inside the commit transaction); returns its place. */
   #append(parts: readonly Uint8Array[]): BlobPlace {
-    const fd = this.#writeFd;
-    if (fd === undefined) throw new Error('blob file not opened for appending');
+    if (this.#writeFd === undefined) this.openForAppend();
+    const fd = this.#writeFd!;
     const off = this.#end;
     let at = off;
     for (const p of parts) {

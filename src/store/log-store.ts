@@ -413,7 +413,6 @@ export class LogStore {
    * before `nowMs`; never a full scan), and finds the lookup runs a crash left unlisted.
    */
   openWriter(opts: DedupWindowOptions = DEFAULT_DEDUP_WINDOW, nowMs = Date.now()): void {
-    this.#file?.openForAppend();
     this.#window = new DedupWindow(opts);
     this.#index.start();
     const size = this.treeSize();
