@@ -11,7 +11,16 @@
  * bundles/s (random, from a separate load process), next to a no-op hono GET in the same run,
  * and the client verification benchmark (verify.ts).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -142,7 +151,9 @@ async function readsAtLargest(
 ): Promise<Result[]> {
   const fullTiles = Math.floor(leaves / 256);
   const tile = () => encodeTileIndex(Math.floor(Math.random() * fullTiles));
+  warmPageCache(dir);
   const proofs = await bestGet(server.url, proofPaths, READ_CONCURRENCY, READ_MS);
+  warmPageCache(dir);
   const tiles = await bestGet(
     server.url,
     randomPaths(5000, () => `/tile/0/${tile()}`),
@@ -152,14 +163,29 @@ async function readsAtLargest(
   // Bundles as tlog clients fetch them: Go's net/http, browsers and Node's fetch all send
   // Accept-Encoding: gzip (tlog-tiles: bundles SHOULD be compressed in transit); and without.
   const bundlePaths = randomPaths(5000, () => `/tile/entries/${tile()}`);
+  warmPageCache(dir);
   const bundles = await bestGet(server.url, bundlePaths, READ_CONCURRENCY, READ_MS, {
     'Accept-Encoding': 'gzip',
   });
+  warmPageCache(dir);
   const bundlesIdentity = await bestGet(server.url, bundlePaths, READ_CONCURRENCY, READ_MS);
+  // What each answer weighs as sent (bundles gzip, as measured above).
+  const sizes = {
+    proof: await meanBodyBytes(server.url, proofPaths, {}),
+    tile: await meanBodyBytes(
+      server.url,
+      randomPaths(20, () => `/tile/0/${tile()}`),
+      {},
+    ),
+    bundle: await meanBodyBytes(server.url, bundlePaths, { 'Accept-Encoding': 'gzip' }),
+  };
   const noop = await startNoopServer(tunables);
   let noopGet: LoadReport & { concurrency: number };
+  const same: Record<keyof typeof sizes, LoadReport> = {} as never;
   try {
     noopGet = await bestGet(noop.url, ['/checkpoint', '/tile/0/x001/234'], READ_CONCURRENCY, READ_MS);
+    for (const k of ['proof', 'tile', 'bundle'] as const)
+      same[k] = await bestGet(noop.url, [`/bytes/${sizes[k]}`], READ_CONCURRENCY, READ_MS);
   } finally {
     await noop.stop();
   }
@@ -203,8 +229,92 @@ async function readsAtLargest(
       noopGet.reqPerS,
       `${n}, random full bundles, no Accept-Encoding, c=${bundlesIdentity.concurrency}, p99 ${bundlesIdentity.p99Ms.toFixed(1)} ms`,
     ),
+    ...sameBytesRows(n, { proofs, tiles, bundles }, sizes, same, noopGet.reqPerS),
     ...ver,
   ];
+}
+
+/**
+ * Reads the log's files through once (1 MiB at a time), so the reads that follow find them in
+ * the page cache as a serving log's hot files are: this VM's DAMON pages out page cache left
+ * idle for ~60 s (kdamond, `pageout` of pages 12 x 5 s unaccessed), and the read phases at 10M
+ * run 30-90 s after the copy, so without this their results depended on which pages it had
+ * dropped (two runs of one build: tiles 0.56 and 0.29 of the no-op GET). Logs the time taken.
+ */
+function warmPageCache(dir: string): void {
+  const t = process.hrtime.bigint();
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let bytes = 0;
+  for (const f of ['log.db', 'log.db-blobs']) {
+    if (!existsSync(join(dir, f))) continue;
+    const fd = openSync(join(dir, f), 'r');
+    try {
+      for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) bytes += n;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  console.log(`  page cache warmed: ${(bytes / 2 ** 30).toFixed(2)} GiB read in ${ms.toFixed(0)} ms`);
+}
+
+/**
+ * Mean Content-Length of the answers to the first 20 of `paths` (as sent: compressed when the
+ * answer is gzip), whole bytes.
+ */
+async function meanBodyBytes(url: string, paths: string[], headers: Record<string, string>): Promise<number> {
+  let total = 0;
+  const some = paths.slice(0, 20);
+  for (const p of some) {
+    const res = await fetch(url + p, { headers });
+    const declared = Number(res.headers.get('content-length'));
+    const body = await res.arrayBuffer();
+    total += declared > 0 ? declared : body.byteLength;
+  }
+  return Math.round(total / some.length);
+}
+
+/**
+ * The reads next to the floor that truly bounds them: the no-op server answering the same
+ * number of bytes from memory (GET /bytes/<n>, same headers as a full tile), in the same run.
+ * And that floor next to the bodiless no-op GET the issue's ratios use: the highest ratio any
+ * server on this stack could reach for answers that size.
+ */
+function sameBytesRows(
+  n: string,
+  reads: Record<'proofs' | 'tiles' | 'bundles', LoadReport>,
+  sizes: Record<'proof' | 'tile' | 'bundle', number>,
+  same: Record<'proof' | 'tile' | 'bundle', LoadReport>,
+  noopGetPerS: number,
+): Result[] {
+  const rows: Result[] = [];
+  const pairs = [
+    ['inclusion_proofs_per_s', 'proofs', 'proof'],
+    ['tile_gets_per_s', 'tiles', 'tile'],
+    ['entry_bundle_gets_per_s', 'bundles', 'bundle'],
+  ] as const;
+  for (const [metric, read, size] of pairs) {
+    const floor = `same_bytes_get_per_s_${sizes[size]}`;
+    rows.push(
+      result(
+        `${metric}_vs_same_bytes`,
+        reads[read].reqPerS,
+        'req/s',
+        floor,
+        same[size].reqPerS,
+        `${n}; ${sizes[size]} B answers (mean as sent); the baseline sends that many bytes from memory on the same stack`,
+      ),
+      result(
+        `same_bytes_vs_noop_get_${size}`,
+        same[size].reqPerS,
+        'req/s',
+        'noop_hono_get_per_s',
+        noopGetPerS,
+        `the ceiling of ${metric}'s ratio on this machine: ${sizes[size]} bytes from memory against a bodiless 204`,
+      ),
+    );
+  }
+  return rows;
 }
 
 /** One size: copy, timed start, load, proofs (and the reads at the largest), stop, disk. */

@@ -9,7 +9,6 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { etagOf } from '../../src/http/tiles.js';
 import { tempDir } from '../helpers/log.js';
