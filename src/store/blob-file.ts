@@ -62,6 +62,16 @@ export interface BlobPlace {
   readonly len: number;
 }
 
+/**
+ * What a read of a row table and its places in one statement returns: the row's bytes, or
+ * (data null) the place of the blob in the file.
+ */
+export interface RowOrPlace {
+  readonly data: Buffer | null;
+  readonly off: number | null;
+  readonly len: number | null;
+}
+
 /** The blob file is shorter than the database says it was written: a damaged or lost file. */
 export class BlobFileError extends Error {
   constructor(message: string) {
@@ -95,8 +105,6 @@ export class BlobFile {
     this.#q = {
       end: db.prepare('SELECT end FROM blob_file').pluck(),
       setEnd: db.prepare('UPDATE blob_file SET end = ?'),
-      tilePlace: db.prepare('SELECT off, len FROM tile_places WHERE tile_key = ?'),
-      bundlePlace: db.prepare('SELECT off, len FROM bundle_places WHERE idx = ?'),
       maxBundle: db.prepare('SELECT max(idx) FROM bundle_places').pluck(),
       insertTile: db.prepare('INSERT INTO tile_places (tile_key, off, len) VALUES (?, ?, ?)'),
       insertBundle: db.prepare('INSERT INTO bundle_places (idx, off, len) VALUES (?, ?, ?)'),
@@ -189,16 +197,6 @@ export class BlobFile {
   /** After a failed transaction: its bytes are past the recorded end, to be written over. */
   rolledBack(): void {
     this.#end = this.#recorded;
-  }
-
-  /** The place of full tile `tileKey`, or undefined (partial, or a row of an older log). */
-  tilePlace(tileKey: number): BlobPlace | undefined {
-    return this.#q.tilePlace.get(tileKey) as BlobPlace | undefined;
-  }
-
-  /** The place of full bundle `index`, or undefined. */
-  bundlePlace(index: number): BlobPlace | undefined {
-    return this.#q.bundlePlace.get(index) as BlobPlace | undefined;
   }
 
   /** The highest bundle index with a place, or -1. */

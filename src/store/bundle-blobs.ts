@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { decodeEntryBundle, encodeEntryBundle } from '../core/bundle.js';
 import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
-import type { BlobFile } from './blob-file.js';
+import type { BlobFile, RowOrPlace } from './blob-file.js';
 import type { Db } from './db.js';
 import { rawBundleBytes, type StoredBundle } from './log-storage.js';
 
@@ -94,7 +94,10 @@ export class EntryBundles {
       insertRow: db.prepare('INSERT INTO entries (idx, data) VALUES (?, ?)'),
       deleteRows: db.prepare('DELETE FROM entries WHERE idx >= ? AND idx < ?'),
       insertBundle: db.prepare('INSERT INTO entry_bundles (idx, data) VALUES (?, ?)'),
-      bundle: db.prepare('SELECT data FROM entry_bundles WHERE idx = ?').pluck(),
+      // The blob row or its place in the blob file in one statement (see LogStore's tile reads).
+      bundle: db.prepare(
+        'SELECT data, NULL AS off, NULL AS len FROM entry_bundles WHERE idx = ? UNION ALL SELECT NULL, off, len FROM bundle_places WHERE idx = ?',
+      ),
     };
   }
 
@@ -142,11 +145,9 @@ export class EntryBundles {
    * undefined (not full yet, or filled before blobs).
    */
   stored(index: number): StoredBundle | undefined {
-    const gzip = index >= this.#gzipFrom;
-    const data = this.#q.bundle.get(index) as Buffer | undefined;
-    if (data) return { bytes: data, gzip };
-    const place = this.#file?.bundlePlace(index);
-    return place && { bytes: this.#file!.read(place), gzip };
+    const r = this.#q.bundle.get(index, index) as RowOrPlace | undefined;
+    const bytes = r && (r.data ?? this.#file?.read({ off: r.off!, len: r.len! }));
+    return bytes && { bytes, gzip: index >= this.#gzipFrom };
   }
 
   /**

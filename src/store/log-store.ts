@@ -13,7 +13,7 @@ import { decodeEntry, type Entry, verifyCommitment } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
-import { type BlobFile, blobFileOf } from './blob-file.js';
+import { type BlobFile, blobFileOf, type RowOrPlace } from './blob-file.js';
 import { EntryBundles } from './bundle-blobs.js';
 import type { Db } from './db.js';
 import { DEFAULT_DEDUP_WINDOW, DedupWindow, type DedupWindowOptions, NO_KEY } from './dedup-window.js';
@@ -87,8 +87,15 @@ export class LogStore {
     this.#sha = sha;
     this.#index = new LookupIndex(db);
     this.#q = {
-      tile: db.prepare('SELECT data FROM tiles WHERE tile_key = ?').pluck(),
-      tileWithInterior: db.prepare('SELECT data, interior FROM tiles WHERE tile_key = ?'),
+      // The row and the place (blob-file.ts) in ONE statement: one read transaction, whose
+      // snapshot holds either a tile's partial row or, once a commit completed it, its place;
+      // and one round of WAL read locks, ~7 us a statement here, instead of two.
+      tile: db.prepare(
+        'SELECT data, NULL AS off, NULL AS len FROM tiles WHERE tile_key = ? UNION ALL SELECT NULL, off, len FROM tile_places WHERE tile_key = ?',
+      ),
+      tileWithInterior: db.prepare(
+        'SELECT data, interior, NULL AS off, NULL AS len FROM tiles WHERE tile_key = ? UNION ALL SELECT NULL, NULL, off, len FROM tile_places WHERE tile_key = ?',
+      ),
       deleteTile: db.prepare('DELETE FROM tiles WHERE tile_key = ?'),
       upsertTile: db.prepare(
         'INSERT INTO tiles (tile_key, data, interior) VALUES (?, ?, ?) ON CONFLICT(tile_key) DO UPDATE SET data = excluded.data, interior = excluded.interior',
@@ -165,17 +172,12 @@ export class LogStore {
     return this.#payloads.payload(index);
   }
 
-  /**
-   * Stored bytes of hash tile (level, index) at its current width, or undefined. The row is
-   * read before the place: the commit that completes a tile inserts its place and deletes its
-   * partial row at once, so a reader that missed the row finds the place.
-   */
+  /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
   tile(level: number, index: number): Uint8Array | undefined {
     const key = tileKey(level, index);
-    const row = this.#q.tile.get(key) as Buffer | undefined;
-    if (row) return row;
-    const place = this.#file?.tilePlace(key);
-    return place && this.#file!.read(place, FULL_TILE_BYTES);
+    const r = this.#q.tile.get(key, key) as RowOrPlace | undefined;
+    if (!r) return undefined;
+    return r.data ?? this.#file?.read({ off: r.off!, len: r.len! }, FULL_TILE_BYTES);
   }
 
   /** Leaf hash of `index` from its level-0 tile, or undefined if not stored. */
@@ -202,12 +204,13 @@ export class LogStore {
   /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
   tileWithInterior(level: number, index: number): StoredTile | undefined {
     const key = tileKey(level, index);
-    const row = this.#q.tileWithInterior.get(key) as { data: Buffer; interior: Buffer | null } | undefined;
-    if (row) return { data: row.data, interior: row.interior ?? undefined };
-    const place = this.#file?.tilePlace(key);
-    if (!place) return undefined;
-    const both = this.#file!.read(place);
-    return { data: both.subarray(0, FULL_TILE_BYTES), interior: both.subarray(FULL_TILE_BYTES) };
+    const r = this.#q.tileWithInterior.get(key, key) as
+      | (RowOrPlace & { interior: Buffer | null })
+      | undefined;
+    if (!r) return undefined;
+    if (r.data) return { data: r.data, interior: r.interior ?? undefined };
+    const both = this.#file?.read({ off: r.off!, len: r.len! });
+    return both && { data: both.subarray(0, FULL_TILE_BYTES), interior: both.subarray(FULL_TILE_BYTES) };
   }
 
   /**
