@@ -48,6 +48,8 @@ const LEVEL = 2;
 const MAX_INFLATED = 256 * 1024 * 1024;
 /** Decoded bundles kept per connection (dedup and indexer checks read recent leaves one by one). */
 const DECODED_CACHE = 4;
+/** Full bundles whose salts are kept per connection (8 KiB each: 128 KiB). */
+const SALT_CACHE = 16;
 
 /** A leaf's salt and payload (the deterministic CBOR its entry commits to). */
 export interface SaltedPayload {
@@ -99,16 +101,15 @@ function bundleHeader(blob: Uint8Array): { lengths: number[]; saltsAt: number; z
   return { lengths, saltsAt, zAt };
 }
 
-/**
- * The salt of slot `slot` of a blob, or undefined (no payload there), read from the header
- * without inflating the payloads: dedup proves content with the salt alone.
- */
-export function payloadBundleSalt(blob: Uint8Array, slot: number): Uint8Array | undefined {
+/** Copies of the salts of every slot of a blob (undefined: no payload), without inflating it. */
+export function payloadBundleSalts(blob: Uint8Array): (Uint8Array | undefined)[] {
   const { lengths, saltsAt } = bundleHeader(blob);
-  if (slot >= lengths.length || lengths[slot] === NONE) return undefined;
   let at = saltsAt;
-  for (let i = 0; i < slot; i++) if (lengths[i] !== NONE) at += SALT_SIZE;
-  return blob.subarray(at, at + SALT_SIZE);
+  return Array.from(lengths, (len) => {
+    if (len === NONE) return undefined;
+    at += SALT_SIZE;
+    return blob.slice(at - SALT_SIZE, at);
+  });
 }
 
 /** The slots of a blob made by {@link encodePayloadBundle}; throws on a damaged blob. */
@@ -143,6 +144,15 @@ export class PayloadBundles {
   #pending: Map<number, SaltedPayload> | undefined;
   /** During an append transaction: leaves of full bundles whose payload this batch erases. */
   #erasedInBlobs: Set<number> | undefined;
+  /**
+   * The salts of recently read full bundles (8 KiB each): a resent upload's duplicates are
+   * consecutive leaves, each confirmed by its salt, and reading the ~40 KiB blob once per
+   * duplicate took 42 % of the writer thread (a resend of the bench's bodies on a 10M log:
+   * 10k duplicates/s). An erasure's rewrite drops its bundle's entry.
+   */
+  readonly #salts = new Lru<number, (Uint8Array | undefined)[]>(SALT_CACHE);
+  /** During an append transaction: bundles whose blob it rewrote (not cached until it ends). */
+  #rewritten: Set<number> | undefined;
 
   constructor(db: Db) {
     this.#q = {
@@ -184,17 +194,23 @@ export class PayloadBundles {
     const row = this.#q.row.get(index) as { salt: Buffer } | undefined;
     if (row) return row.salt;
     const b = Math.floor(index / TILE_WIDTH);
-    if (this.#decoded.get(b) === undefined) {
+    if (this.#decoded.get(b) !== undefined) return this.payload(index)?.salt;
+    let salts = this.#salts.get(b);
+    if (!salts) {
       const blob = this.#q.blob.get(b) as Buffer | undefined;
-      return blob ? payloadBundleSalt(blob, index % TILE_WIDTH) : undefined;
+      if (!blob) return undefined;
+      salts = payloadBundleSalts(blob);
+      // A blob this transaction rewrote may yet roll back: not kept.
+      if (!this.#rewritten?.has(b)) this.#salts.set(b, salts);
     }
-    return this.payload(index)?.salt;
+    return salts[index % TILE_WIDTH];
   }
 
   /** Starts an append transaction's batch (see {@link add}, {@link erase}, {@link flush}). */
   begin(): void {
     this.#pending = new Map();
     this.#erasedInBlobs = new Set();
+    this.#rewritten = new Set();
   }
 
   /** Adds leaf `index`'s payload to the batch (written by {@link flush}). */
@@ -246,6 +262,7 @@ export class PayloadBundles {
   end(): void {
     this.#pending = undefined;
     this.#erasedInBlobs = undefined;
+    this.#rewritten = undefined;
   }
 
   #rewriteErased(): void {
@@ -261,6 +278,8 @@ export class PayloadBundles {
       for (const i of leaves) slots[i % TILE_WIDTH] = undefined;
       this.#q.updateBlob.run(encodePayloadBundle(slots), b);
       this.#decoded.delete(b);
+      this.#salts.delete(b);
+      this.#rewritten!.add(b);
     }
   }
 

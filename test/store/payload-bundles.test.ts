@@ -14,7 +14,7 @@ import type { AppendItem } from '../../src/store/log-storage.js';
 import {
   decodePayloadBundle,
   encodePayloadBundle,
-  payloadBundleSalt,
+  payloadBundleSalts,
 } from '../../src/store/payload-bundles.js';
 import { encodeStoredPayload, PAYLOAD_DEFLATE_V1 } from '../../src/store/payload-codec.js';
 import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
@@ -55,7 +55,7 @@ describe('payload bundle blob', () => {
     );
     const blob = encodePayloadBundle(slots);
     // The salt-only read (no inflate) finds every slot's salt, and none where there is none.
-    expect(slots.map((_, i) => hex(payloadBundleSalt(blob, i)) ?? null)).toEqual(
+    expect(payloadBundleSalts(blob).map((s) => hex(s) ?? null)).toEqual(
       slots.map((s) => (s ? hex(s.salt) : null)),
     );
     expect(() => decodePayloadBundle(blob.subarray(0, 100))).toThrow();
@@ -108,6 +108,31 @@ describe('sqlite stores payloads per bundle', () => {
     for (const i of [0, 50, 99, 100, 255, 256, 299]) {
       expect([i, hex((await s.payload(i))?.payload)]).toEqual([i, hex(items[i]!.payload)]);
     }
+  });
+
+  test('a resend is confirmed by its salt from the blob; after an erasure, as if never read', async () => {
+    // Log A confirms resends of leaves 20 and 21 (their bundle's salts now read) before leaf
+    // 20 is erased; log B never resent before the erasure. A resend after it answers the same.
+    const items = Array.from({ length: 300 }, (_, i) => leaf(i));
+    const run = async (warm: boolean) => {
+      const s = await open(await sqlite.location());
+      await s.append(items);
+      if (warm) {
+        const again = await s.append([items[20]!, items[21]!]);
+        expect(again.results).toEqual([
+          { index: 20, duplicate: true },
+          { index: 21, duplicate: true },
+        ]);
+      }
+      await s.append([erasure(20)]);
+      const after = await s.append([items[20]!, items[21]!]);
+      await close(s);
+      return after.results;
+    };
+    const a = await run(true);
+    expect(a[1]).toEqual({ index: 21, duplicate: true });
+    expect(a[0]!.index === 20 && a[0]!.duplicate).toBe(false);
+    expect(a).toEqual(await run(false));
   });
 
   test('erasure in a blob, in the rows and in the filling batch; nothing erased left on disk', async () => {
