@@ -15,6 +15,15 @@ export const TEST_VERIFIER = newEd25519Verifier(TEST_SIGNER.vkey);
 /** Re-exported so log tests keep one import; the helper itself lives in tmp.ts. */
 export { tempDir } from './tmp.js';
 
+/** Events `e<from>` .. `e<from + n - 1>` of source `s`, each with its own number. */
+export const numberedEvents = (from: number, n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    kind: 'event',
+    source: 's',
+    id: `e${from + i}`,
+    event: { i: from + i },
+  }));
+
 export function testConfig(dbPath: string, over: Partial<LogConfig> = {}): LogConfig {
   return {
     dbPath,

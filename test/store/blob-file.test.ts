@@ -14,20 +14,13 @@ import { leafHash } from '../../src/core/merkle.js';
 import { TILE_WIDTH, tileInterior } from '../../src/core/tiles.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { nodeSha256 } from '../../src/log/log.js';
-import { openTestLog, tempDir } from '../helpers/log.js';
+import { numberedEvents as events, openTestLog, tempDir } from '../helpers/log.js';
 import { storedBundleBlobs, toSchemaBeforeBlobFile } from '../helpers/sqlite.js';
 
 const logs: TransparencyLog[] = [];
 afterEach(async () => {
   for (const l of logs.splice(0)) await l.close();
 });
-const events = (from: number, n: number) =>
-  Array.from({ length: n }, (_, i) => ({
-    kind: 'event',
-    source: 's',
-    id: `e${from + i}`,
-    event: { i: from + i },
-  }));
 const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
 
 function sql<T>(path: string, statement: string): T[] {
@@ -69,6 +62,16 @@ describe.each([false, true])('blob file (writer thread: %s)', (writerThread) => 
     logs.push(log);
     return log;
   }
+  /** A closed log of `n` leaves in a fresh folder (signed if `sign`); returns its path. */
+  async function closedLog(n: number, sign: boolean): Promise<string> {
+    const path = `${tempDir()}/log.db`;
+    const log = await open(path);
+    await log.appendEvents(events(0, n));
+    if (sign) await log.signNow();
+    await log.close();
+    logs.length = 0;
+    return path;
+  }
   async function reopen(log: TransparencyLog, path: string): Promise<TransparencyLog> {
     await log.close();
     logs.splice(logs.indexOf(log), 1);
@@ -95,16 +98,11 @@ describe.each([false, true])('blob file (writer thread: %s)', (writerThread) => 
   });
 
   test('bytes past the recorded end are cut off at open; appends go on from there', async () => {
-    const path = `${tempDir()}/log.db`;
-    let log = await open(path);
-    await log.appendEvents(events(0, 300));
-    await log.signNow();
+    const path = await closedLog(300, true);
     const end = recordedEnd(path);
-    await log.close();
-    logs.length = 0;
     // A crash between the file's fdatasync and the commit leaves bytes no place points to.
     appendFileSync(`${path}-blobs`, Buffer.alloc(20_000, 0xee));
-    log = await open(path);
+    let log = await open(path);
     await log.appendEvents(events(300, 300));
     await log.signNow();
     // Appended from the recorded end: the stray bytes are gone, not kept before the new ones.
@@ -117,17 +115,13 @@ describe.each([false, true])('blob file (writer thread: %s)', (writerThread) => 
   });
 
   test('a failed commit leaves the file as recorded; the retry writes over its bytes', async () => {
-    const path = `${tempDir()}/log.db`;
-    let log = await open(path);
-    await log.appendEvents(events(0, 200));
-    await log.close();
-    logs.length = 0;
+    const path = await closedLog(200, false);
     // Make the next commit fail after it appended bundle 0's bytes (at its place's insert).
     const db = new Database(path);
     db.exec(`CREATE TRIGGER fail_place BEFORE INSERT ON bundle_places
              BEGIN SELECT RAISE(ABORT, 'disk trouble'); END`);
     db.close();
-    log = await open(path);
+    const log = await open(path);
     await expect(log.appendEvents(events(200, 100))).rejects.toThrow();
     expect(recordedEnd(path)).toBe(0);
     expect(log.committedSize).toBe(200);
@@ -142,24 +136,15 @@ describe.each([false, true])('blob file (writer thread: %s)', (writerThread) => 
   });
 
   test('a file shorter than the database recorded is refused at open', async () => {
-    const path = `${tempDir()}/log.db`;
-    const log = await open(path);
-    await log.appendEvents(events(0, 256));
-    await log.close();
-    logs.length = 0;
+    const path = await closedLog(256, false);
     truncateSync(`${path}-blobs`, recordedEnd(path) - 1);
     await expect(open(path)).rejects.toThrow(/log\.db-blobs holds \d+ bytes; the database recorded \d+/);
   });
 
   test('a log of the schema before the file keeps its rows and files what it completes next', async () => {
-    const path = `${tempDir()}/log.db`;
-    let log = await open(path);
-    await log.appendEvents(events(0, 600));
-    await log.signNow();
-    await log.close();
-    logs.length = 0;
+    const path = await closedLog(600, true);
     toSchemaBeforeBlobFile(path);
-    log = await open(path); // migrates; the fork guard passes on the rows
+    let log = await open(path); // migrates; the fork guard passes on the rows
     expect(tileKeys(path, 'tile_places')).toEqual([]);
     await expectServedFromEntries(log, 600);
     await log.appendEvents(events(600, 200)); // completes tile 2 and bundle 2

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { decodeEntryBundle, encodeEntryBundle } from '../../src/core/bundle.js';
 import type { TransparencyLog } from '../../src/log/log.js';
 import { SCHEMA_VERSION } from '../../src/store/db.js';
-import { openTestLog, tempDir } from '../helpers/log.js';
+import { numberedEvents as events, openTestLog, tempDir } from '../helpers/log.js';
 import { storedBundleBlobs, toSchemaBeforeBlobFile } from '../helpers/sqlite.js';
 
 const logs: TransparencyLog[] = [];
@@ -24,13 +24,6 @@ async function open(path: string): Promise<TransparencyLog> {
   logs.push(log);
   return log;
 }
-const events = (from: number, n: number) =>
-  Array.from({ length: n }, (_, i) => ({
-    kind: 'event',
-    source: 's',
-    id: `e${from + i}`,
-    event: { i: from + i },
-  }));
 
 interface Blob {
   data: Buffer;
