@@ -256,10 +256,13 @@ function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog, logger: Logge
   );
 }
 
-/** Sizes of the database file and its write-ahead log, for metrics (0 when absent). */
+/**
+ * Sizes of the database (its file and its blob file of full tiles and bundles) and of its
+ * write-ahead log, for metrics (0 when absent).
+ */
 function storageBytes(dbPath: string): { db: number; wal: number } {
   const size = (f: string) => statSync(f, { throwIfNoEntry: false })?.size ?? 0;
-  return { db: size(dbPath), wal: size(`${dbPath}-wal`) };
+  return { db: size(dbPath) + size(`${dbPath}-blobs`), wal: size(`${dbPath}-wal`) };
 }
 
 /**

@@ -194,7 +194,7 @@ export class Metrics {
     new OptionalGauge(
       {
         name: `${P}database_bytes`,
-        help: 'Size of the database (file, or PostgreSQL database).',
+        help: 'Size of the database (SQLite: its file and its -blobs file; or the PostgreSQL database).',
         registers: r,
       },
       async () => (await bytes())?.db,
