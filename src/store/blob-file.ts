@@ -18,6 +18,7 @@
  */
 import {
   closeSync,
+  constants,
   existsSync,
   fdatasyncSync,
   fstatSync,
@@ -133,8 +134,8 @@ export class BlobFile {
    */
   openForAppend(): void {
     if (this.#writeFd !== undefined) return;
-    closeSync(openSync(this.path, 'a', 0o600)); // create if missing, owner-only
-    const fd = openSync(this.path, 'r+');
+    // Read-write, created owner-only if missing; not O_APPEND, which would ignore positions.
+    const fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
     try {
       const recorded = this.#q.end.get() as number;
       const size = fstatSync(fd).size;
