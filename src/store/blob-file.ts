@@ -73,6 +73,16 @@ export interface RowOrPlace {
   readonly len: number | null;
 }
 
+/**
+ * The bytes a {@link RowOrPlace} read found: the row's, or (at most `len` of) the place's,
+ * read from `file`. Undefined only for a place without a file (which no write makes).
+ */
+export function rowOrPlaceBytes(r: RowOrPlace, file: BlobFile | undefined, len?: number): Buffer | undefined {
+  return (
+    r.data ?? (r.off === null || r.len === null ? undefined : file?.read({ off: r.off, len: r.len }, len))
+  );
+}
+
 /** The blob file is shorter than the database says it was written: a damaged or lost file. */
 export class BlobFileError extends Error {
   constructor(message: string) {

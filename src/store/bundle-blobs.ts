@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { decodeEntryBundle, encodeEntryBundle } from '../core/bundle.js';
 import { Lru } from '../core/lru.js';
 import { TILE_WIDTH } from '../core/tiles.js';
-import type { BlobFile, RowOrPlace } from './blob-file.js';
+import { type BlobFile, type RowOrPlace, rowOrPlaceBytes } from './blob-file.js';
 import type { Db } from './db.js';
 import { rawBundleBytes, type StoredBundle } from './log-storage.js';
 
@@ -146,7 +146,7 @@ export class EntryBundles {
    */
   stored(index: number): StoredBundle | undefined {
     const r = this.#q.bundle.get(index, index) as RowOrPlace | undefined;
-    const bytes = r && (r.data ?? this.#file?.read({ off: r.off!, len: r.len! }));
+    const bytes = r && rowOrPlaceBytes(r, this.#file);
     return bytes && { bytes, gzip: index >= this.#gzipFrom };
   }
 

@@ -13,7 +13,7 @@ import { decodeEntry, type Entry, verifyCommitment } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
 import { type StoredTile, TILE_WIDTH, type TileBuilder } from '../core/tiles.js';
-import { type BlobFile, blobFileOf, type RowOrPlace } from './blob-file.js';
+import { type BlobFile, blobFileOf, type RowOrPlace, rowOrPlaceBytes } from './blob-file.js';
 import { EntryBundles } from './bundle-blobs.js';
 import type { Db } from './db.js';
 import { DEFAULT_DEDUP_WINDOW, DedupWindow, type DedupWindowOptions, NO_KEY } from './dedup-window.js';
@@ -177,7 +177,7 @@ export class LogStore {
     const key = tileKey(level, index);
     const r = this.#q.tile.get(key, key) as RowOrPlace | undefined;
     if (!r) return undefined;
-    return r.data ?? this.#file?.read({ off: r.off!, len: r.len! }, FULL_TILE_BYTES);
+    return rowOrPlaceBytes(r, this.#file, FULL_TILE_BYTES);
   }
 
   /** Leaf hash of `index` from its level-0 tile, or undefined if not stored. */
@@ -209,7 +209,7 @@ export class LogStore {
       | undefined;
     if (!r) return undefined;
     if (r.data) return { data: r.data, interior: r.interior ?? undefined };
-    const both = this.#file?.read({ off: r.off!, len: r.len! });
+    const both = rowOrPlaceBytes(r, this.#file);
     return both && { data: both.subarray(0, FULL_TILE_BYTES), interior: both.subarray(FULL_TILE_BYTES) };
   }
 
