@@ -98,17 +98,12 @@ const storageUnavailable = (code: string) =>
   });
 
 /**
- * The system's codes for a file the store writes beside its database (the SQLite engine's blob
- * file, src/store/blob-file.ts), failing inside a commit that then rolled back.
+ * Storage error codes, SQLite's and the system's (for a file the store writes beside its
+ * database, the SQLite engine's blob file: src/store/blob-file.ts), each failing inside a
+ * commit that then rolled back.
  */
-const FILE_TROUBLE: Readonly<Record<string, () => HttpError>> = {
-  ENOSPC: storageFull,
-  EDQUOT: storageFull,
-  EROFS: () => storageUnavailable('EROFS'),
-  EACCES: () => storageUnavailable('EACCES'),
-  EPERM: () => storageUnavailable('EPERM'),
-  EIO: () => storageUnavailable('EIO'),
-};
+const STORAGE_FULL = /^(SQLITE_FULL|ENOSPC|EDQUOT)$/;
+const STORAGE_UNAVAILABLE = /^(SQLITE_(READONLY|CANTOPEN|IOERR|BUSY|LOCKED|PERM)|EROFS$|EACCES$|EPERM$|EIO$)/;
 
 /** Maps errors of the lower layers to HTTP errors. */
 function mapError(err: unknown): unknown {
@@ -121,15 +116,11 @@ function mapError(err: unknown): unknown {
   if (err instanceof MerkleError) return new HttpError(400, err.code, err.message);
   // Storage holds less than the log signed: the server's fault, never the request's.
   if (err instanceof StorageError) return new HttpError(500, 'storage_inconsistent', err.message);
-  const sqlite = (err as { code?: unknown }).code;
-  const file = typeof sqlite === 'string' ? FILE_TROUBLE[sqlite] : undefined;
-  if (file) return file();
-  if (typeof sqlite === 'string' && sqlite.startsWith('SQLITE_')) {
-    // Storage trouble is the server's, and transient: the client should retry later. Nothing
-    // was applied (the transaction rolled back).
-    if (sqlite === 'SQLITE_FULL') return storageFull();
-    if (/^SQLITE_(READONLY|CANTOPEN|IOERR|BUSY|LOCKED|PERM)/.test(sqlite)) return storageUnavailable(sqlite);
-  }
+  // Storage trouble is the server's, and transient: the client should retry later. Nothing
+  // was applied (the transaction rolled back).
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && STORAGE_FULL.test(code)) return storageFull();
+  if (typeof code === 'string' && STORAGE_UNAVAILABLE.test(code)) return storageUnavailable(code);
   if (err instanceof EntryError || err instanceof CborError) {
     return new HttpError(400, 'invalid_entry', `cannot encode the entry: ${err.message}`);
   }
