@@ -151,24 +151,18 @@ async function readsAtLargest(
 ): Promise<Result[]> {
   const fullTiles = Math.floor(leaves / 256);
   const tile = () => encodeTileIndex(Math.floor(Math.random() * fullTiles));
-  warmPageCache(dir);
-  const proofs = await bestGet(server.url, proofPaths, READ_CONCURRENCY, READ_MS);
-  warmPageCache(dir);
-  const tiles = await bestGet(
-    server.url,
-    randomPaths(5000, () => `/tile/0/${tile()}`),
-    READ_CONCURRENCY,
-    READ_MS,
-  );
+  /** One read phase, on a warm page cache (see warmPageCache). */
+  const warmGet = (paths: string[], headers: Record<string, string> = {}) => {
+    warmPageCache(dir);
+    return bestGet(server.url, paths, READ_CONCURRENCY, READ_MS, headers);
+  };
+  const proofs = await warmGet(proofPaths);
+  const tiles = await warmGet(randomPaths(5000, () => `/tile/0/${tile()}`));
   // Bundles as tlog clients fetch them: Go's net/http, browsers and Node's fetch all send
   // Accept-Encoding: gzip (tlog-tiles: bundles SHOULD be compressed in transit); and without.
   const bundlePaths = randomPaths(5000, () => `/tile/entries/${tile()}`);
-  warmPageCache(dir);
-  const bundles = await bestGet(server.url, bundlePaths, READ_CONCURRENCY, READ_MS, {
-    'Accept-Encoding': 'gzip',
-  });
-  warmPageCache(dir);
-  const bundlesIdentity = await bestGet(server.url, bundlePaths, READ_CONCURRENCY, READ_MS);
+  const bundles = await warmGet(bundlePaths, { 'Accept-Encoding': 'gzip' });
+  const bundlesIdentity = await warmGet(bundlePaths);
   // What each answer weighs as sent (bundles gzip, as measured above).
   const sizes = {
     proof: await meanBodyBytes(server.url, proofPaths, {}),
@@ -181,11 +175,15 @@ async function readsAtLargest(
   };
   const noop = await startNoopServer(tunables);
   let noopGet: LoadReport & { concurrency: number };
-  const same: Record<keyof typeof sizes, LoadReport> = {} as never;
+  let same: Record<keyof typeof sizes, LoadReport>;
+  const sameBytes = (n: number) => bestGet(noop.url, [`/bytes/${n}`], READ_CONCURRENCY, READ_MS);
   try {
     noopGet = await bestGet(noop.url, ['/checkpoint', '/tile/0/x001/234'], READ_CONCURRENCY, READ_MS);
-    for (const k of ['proof', 'tile', 'bundle'] as const)
-      same[k] = await bestGet(noop.url, [`/bytes/${sizes[k]}`], READ_CONCURRENCY, READ_MS);
+    same = {
+      proof: await sameBytes(sizes.proof),
+      tile: await sameBytes(sizes.tile),
+      bundle: await sameBytes(sizes.bundle),
+    };
   } finally {
     await noop.stop();
   }
