@@ -9,6 +9,7 @@
  */
 import { BundleError, decodeEntryBundle } from '../core/bundle.js';
 import { HASH_SIZE } from '../core/hash.js';
+import { Lru } from '../core/lru.js';
 import { type AsyncSubtreeReader, perfectRootOf, type Subtree } from '../core/merkle.js';
 import { MAX_ENTRY_BUNDLE_RESPONSE_BYTES, MAX_HASH_TILE_RESPONSE_BYTES } from '../core/response-caps.js';
 import { entryBundlePath, hashTilePath, subtreeLocation, TILE_WIDTH, tileAtSize } from '../core/tiles.js';
@@ -17,47 +18,37 @@ import { type HttpSource, NotFound } from './http.js';
 
 /** A bounded least-recently-used cache of hash tiles, keyed by "level/index", widest version kept. */
 export class TileCache {
-  readonly #max: number;
-  readonly #map = new Map<string, Uint8Array>();
+  readonly #lru: Lru<string, Uint8Array>;
 
   /** A cache of at most `maxTiles` tiles (default 4096, i.e. at most 32 MiB). */
   constructor(maxTiles = 4096) {
     if (!Number.isInteger(maxTiles) || maxTiles < 1) throw new VerifyError('usage', 'maxTiles must be >= 1');
-    this.#max = maxTiles;
+    this.#lru = new Lru(maxTiles);
   }
 
   /** The cached bytes of tile (level, index) if at least `width` hashes wide, else undefined. */
   get(level: number, index: number, width: number): Uint8Array | undefined {
-    const key = `${level}/${index}`;
-    const data = this.#map.get(key);
+    const data = this.#lru.get(`${level}/${index}`);
     if (data === undefined || data.length < width * HASH_SIZE) return undefined;
-    this.#map.delete(key);
-    this.#map.set(key, data);
     return data.subarray(0, width * HASH_SIZE);
   }
 
   /** Stores tile bytes unless a wider version is already cached. */
   set(level: number, index: number, data: Uint8Array): void {
     const key = `${level}/${index}`;
-    const old = this.#map.get(key);
+    const old = this.#lru.get(key);
     if (old !== undefined && old.length >= data.length) return;
-    this.#map.delete(key);
-    this.#map.set(key, data);
-    while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next().value;
-      if (oldest === undefined) break;
-      this.#map.delete(oldest);
-    }
+    this.#lru.set(key, data);
   }
 
   /** Forgets every tile (e.g. after tiles failed to authenticate). */
   clear(): void {
-    this.#map.clear();
+    this.#lru.clear();
   }
 
   /** Number of cached tiles. */
   get size(): number {
-    return this.#map.size;
+    return this.#lru.size;
   }
 }
 

@@ -77,6 +77,13 @@ export class Lru<K, V> {
     this.#map.delete(key);
   }
 
+  /** Forgets every entry. */
+  clear(): void {
+    this.#map.clear();
+    this.#head = undefined;
+    this.#tail = undefined;
+  }
+
   #unlink(n: Node<K, V>): void {
     if (n.prev) n.prev.next = n.next;
     else this.#head = n.next;

@@ -73,6 +73,20 @@ describe('Lru', () => {
     expect(grown).toBeLessThan(4 * 1024 * 1024);
   });
 
+  test('clear forgets every entry and the order starts afresh', () => {
+    const lru = new Lru<string, number>(2);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    lru.clear();
+    expect(lru.size).toBe(0);
+    expect(lru.get('a')).toBeUndefined();
+    lru.set('c', 3);
+    lru.set('d', 4);
+    lru.set('e', 5);
+    expect(lru.get('c')).toBeUndefined();
+    expect([lru.get('d'), lru.get('e'), lru.size]).toEqual([4, 5, 2]);
+  });
+
   test('refuses a capacity below one', () => {
     expect(() => new Lru(0)).toThrow(RangeError);
   });
