@@ -13,7 +13,7 @@
  * without bound.
  */
 interface Node<K, V> {
-  readonly key: K;
+  key: K;
   value: V;
   prev: Node<K, V> | undefined;
   next: Node<K, V> | undefined;
@@ -59,14 +59,20 @@ export class Lru<K, V> {
       }
       return;
     }
-    const added: Node<K, V> = { key, value, prev: undefined, next: undefined };
-    this.#map.set(key, added);
-    this.#append(added);
-    if (this.#map.size > this.#max) {
-      const oldest = this.#head!;
-      this.#unlink(oldest);
-      this.#map.delete(oldest.key);
+    if (this.#map.size < this.#max) {
+      const added: Node<K, V> = { key, value, prev: undefined, next: undefined };
+      this.#map.set(key, added);
+      this.#append(added);
+      return;
     }
+    // Full: the least recently used node is evicted and reused for the new key (no allocation).
+    const reused = this.#head!;
+    this.#map.delete(reused.key);
+    this.#unlink(reused);
+    reused.key = key;
+    reused.value = value;
+    this.#map.set(key, reused);
+    this.#append(reused);
   }
 
   /** Forgets `key` (a value that changed at its source). */
