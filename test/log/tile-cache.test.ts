@@ -1,4 +1,6 @@
 /** The proof path's tile cache and subtree reader: bounded, and never stale as the tree grows. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import {
   hashRangesAsync,
@@ -8,7 +10,7 @@ import {
   verifyInclusion,
 } from '../../src/core/merkle.js';
 import { type StoredTile, TileBuilder } from '../../src/core/tiles.js';
-import { storedSubtreeReader, TileCache } from '../../src/log/subtree-reader.js';
+import { DEFAULT_HASHED_SUBTREES, storedSubtreeReader, TileCache } from '../../src/log/subtree-reader.js';
 import { nodeSha256 as sha256 } from '../../src/store/node-hash.js';
 
 /** An in-memory tile store that grows like the real one (a tile's row is rewritten wider). */
@@ -68,5 +70,29 @@ describe('TileCache and storedSubtreeReader', () => {
         expect(() => verifyInclusion(index, size, store.leaves[index]!, proof, root, sha256)).not.toThrow();
       }
     }
+  });
+
+  test('serving proofs holds no memory beyond the bounded caches', async () => {
+    // Every proof hits the kept right-edge hashes. An LRU that kept a Map's insertion order with
+    // a long-lived iterator pinned each table V8 rehashed the Map out of: the server grew by
+    // ~2.5 MiB a second under proofs (294 -> 666 MiB in 3 minutes).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = growingStore();
+    store.append(256 * 40 + 77);
+    const size = store.leaves.length;
+    const read = storedSubtreeReader(new TileCache(store), sha256, true, DEFAULT_HASHED_SUBTREES);
+    const proofs = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const index = (i * 7919) % size;
+        await hashRangesAsync(inclusionProofRanges(index, size), read, sha256);
+      }
+    };
+    await proofs(2_000);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await proofs(100_000);
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 * 1024 * 1024);
   });
 });
