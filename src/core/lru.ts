@@ -41,10 +41,7 @@ export class Lru<K, V> {
   get(key: K): V | undefined {
     const n = this.#map.get(key);
     if (n === undefined) return undefined;
-    if (n !== this.#tail) {
-      this.#unlink(n);
-      this.#append(n);
-    }
+    this.#toTail(n);
     return n.value;
   }
 
@@ -53,10 +50,7 @@ export class Lru<K, V> {
     const n = this.#map.get(key);
     if (n !== undefined) {
       n.value = value;
-      if (n !== this.#tail) {
-        this.#unlink(n);
-        this.#append(n);
-      }
+      this.#toTail(n);
       return;
     }
     if (this.#map.size < this.#max) {
@@ -88,6 +82,13 @@ export class Lru<K, V> {
     this.#map.clear();
     this.#head = undefined;
     this.#tail = undefined;
+  }
+
+  /** Makes `n` the most recently used. */
+  #toTail(n: Node<K, V>): void {
+    if (n === this.#tail) return;
+    this.#unlink(n);
+    this.#append(n);
   }
 
   #unlink(n: Node<K, V>): void {
