@@ -17,6 +17,7 @@ import { TILE_WIDTH } from '../core/tiles.js';
 import { type BlobFile, type RowOrPlace, rowOrPlaceBytes } from './blob-file.js';
 import type { Db } from './db.js';
 import { rawBundleBytes, type StoredBundle } from './log-storage.js';
+import { PLACE_CHUNK, PlaceChunks } from './place-chunks.js';
 
 /**
  * The migration that adds the table (in db.ts's MIGRATIONS). One row per full bundle, keyed by
@@ -82,9 +83,15 @@ export class EntryBundles {
 
   /** Where full bundles completed since the blob-file migration are (blob-file.ts). */
   readonly #file: BlobFile | undefined;
+  /** Their places, read in chunks (place-chunks.ts); none without a file. */
+  readonly #places: PlaceChunks | undefined;
 
   constructor(db: Db, file?: BlobFile) {
     this.#file = file;
+    const places = db.prepare('SELECT idx, off, len FROM bundle_places WHERE idx >= ? AND idx < ?').raw();
+    this.#places =
+      file &&
+      new PlaceChunks(db, (_, first) => places.all(first, first + PLACE_CHUNK) as [number, number, number][]);
     this.#gzipFrom = db.prepare('SELECT gzip_from FROM entry_bundle_encoding').pluck().get() as number;
     this.#q = {
       row: db.prepare('SELECT data FROM entries WHERE idx = ?').pluck(),
@@ -145,8 +152,9 @@ export class EntryBundles {
    * undefined (not full yet, or filled before blobs).
    */
   stored(index: number): StoredBundle | undefined {
-    const r = this.#q.bundle.get(index, index) as RowOrPlace | undefined;
-    const bytes = r && rowOrPlaceBytes(r, this.#file);
+    const place = this.#places?.place(0, index);
+    const r = place ? undefined : (this.#q.bundle.get(index, index) as RowOrPlace | undefined);
+    const bytes = place ? this.#file!.read(place) : r && rowOrPlaceBytes(r, this.#file);
     return bytes && { bytes, gzip: index >= this.#gzipFrom };
   }
 

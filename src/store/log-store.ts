@@ -33,6 +33,7 @@ import {
 import { CHUNK_ROWS, idKey, key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
 import { MetaRows } from './meta-rows.js';
 import { PayloadBundles } from './payload-bundles.js';
+import { PLACE_CHUNK, PlaceChunks } from './place-chunks.js';
 
 export type {
   AppendItem,
@@ -57,6 +58,12 @@ export const MERGE_PACE = 4;
  */
 const TURN_MS = 200;
 
+/** A full tile's blob (hashes, then interior nodes) as a StoredTile. */
+const splitTile = (blob: Uint8Array): StoredTile => ({
+  data: blob.subarray(0, FULL_TILE_BYTES),
+  interior: blob.subarray(FULL_TILE_BYTES),
+});
+
 export class LogStore {
   readonly db: Db;
   readonly #sha: Sha256;
@@ -75,6 +82,8 @@ export class LogStore {
   readonly #metaRows: MetaRows;
   /** Full tiles and bundles completed since the blob-file migration (blob-file.ts); none in memory. */
   readonly #file: BlobFile | undefined;
+  /** Places of full tiles in #file, read in chunks (place-chunks.ts); none without a file. */
+  readonly #tilePlaces: PlaceChunks | undefined;
   /**
    * During an append transaction: the batch's entries, from index `from`, not yet written
    * (EntryBundles.write stores them at the end, as blobs of the bundles they fill and rows of
@@ -130,6 +139,16 @@ export class LogStore {
       ),
     };
     this.#file = blobFileOf(db);
+    const places = db
+      .prepare('SELECT tile_key, off, len FROM tile_places WHERE tile_key >= ? AND tile_key < ?')
+      .raw();
+    this.#tilePlaces =
+      this.#file &&
+      new PlaceChunks(db, (level, first) =>
+        (places.all(first * 64, (first + PLACE_CHUNK) * 64) as [number, number, number][])
+          .filter(([k]) => k % 64 === level)
+          .map(([k, off, len]) => [(k - level) / 64, off, len] as const),
+      );
     this.#bundles = new EntryBundles(db, this.#file);
     this.#payloads = new PayloadBundles(db);
     this.#metaRows = new MetaRows(db);
@@ -174,6 +193,8 @@ export class LogStore {
 
   /** Stored bytes of hash tile (level, index) at its current width, or undefined. */
   tile(level: number, index: number): Uint8Array | undefined {
+    const place = this.#tilePlaces?.place(level, index);
+    if (place) return this.#file!.read(place, FULL_TILE_BYTES);
     const key = tileKey(level, index);
     const r = this.#q.tile.get(key, key) as RowOrPlace | undefined;
     if (!r) return undefined;
@@ -203,6 +224,8 @@ export class LogStore {
 
   /** Tile (level, index) with its interior nodes when stored (full tiles), or undefined. */
   tileWithInterior(level: number, index: number): StoredTile | undefined {
+    const place = this.#tilePlaces?.place(level, index);
+    if (place) return splitTile(this.#file!.read(place));
     const key = tileKey(level, index);
     const r = this.#q.tileWithInterior.get(key, key) as
       | (RowOrPlace & { interior: Buffer | null })
@@ -210,7 +233,7 @@ export class LogStore {
     if (!r) return undefined;
     if (r.data) return { data: r.data, interior: r.interior ?? undefined };
     const both = rowOrPlaceBytes(r, this.#file);
-    return both && { data: both.subarray(0, FULL_TILE_BYTES), interior: both.subarray(FULL_TILE_BYTES) };
+    return both && splitTile(both);
   }
 
   /**

@@ -97,6 +97,21 @@ describe.each([false, true])('blob file (writer thread: %s)', (writerThread) => 
     await expectServedFromEntries(log, 600);
   });
 
+  test('a tile and a bundle read while partial are served in full once a commit completes them', async () => {
+    const path = `${tempDir()}/log.db`;
+    const log = await open(path);
+    await log.appendEvents(events(0, 200));
+    await log.signNow();
+    // Reads the places of tiles and bundles 0-63 (none yet) and the partial rows.
+    expect((await log.storage.tile(0, 0))?.data.length).toBe(200 * 32);
+    expect(await log.storage.fullBundleStored?.(0)).toBeUndefined();
+    expect((await log.hashTile(0, 0, 200))?.length).toBe(200 * 32);
+    await log.appendEvents(events(200, 100));
+    await log.signNow();
+    expect(tileKeys(path, 'tile_places')).toEqual([0]);
+    await expectServedFromEntries(log, 300);
+  });
+
   test('bytes past the recorded end are cut off at open; appends go on from there', async () => {
     const path = await closedLog(300, true);
     const end = recordedEnd(path);
