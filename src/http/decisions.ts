@@ -109,7 +109,7 @@ async function verificationBundle(
   const entry = await log.entry(index);
   if (!entry) throw new HttpError(404, 'entry_not_found', `no entry at index ${index}`);
   const cp = await checkpointFor(c, log, opts, index);
-  const proof = await log.inclusionProof(index, cp.size);
+  const { leafHash, proof } = await log.inclusion(index, cp.size);
   const mayRead = hasRole(c, tokens, 'read');
   const p = mayRead ? await log.payload(index) : undefined;
   const erasure = await log.erasure(index);
@@ -118,7 +118,7 @@ async function verificationBundle(
   const fields: string[] = [
     `"index":${index}`,
     `"entry":${JSON.stringify(toBase64(entry))}`,
-    `"leaf_hash":${JSON.stringify(toBase64(await log.leafHashAt(index)))}`,
+    `"leaf_hash":${JSON.stringify(toBase64(leafHash))}`,
     `"salt":${p ? JSON.stringify(toBase64(p.salt)) : 'null'}`,
     `"payload":${p ? JSON.stringify(toBase64(p.payload)) : 'null'}`,
     `"event":${p ? stringifyJson(decodeDeterministic(p.payload)) : 'null'}`,

@@ -140,8 +140,9 @@ export function entryRoutes(log: TransparencyLog, opts: EntriesOptions): Hono {
     const leafHashes: string[] = [];
     const proofs: string[][] = [];
     for (const i of body.indices) {
-      leafHashes.push(toBase64(await log.leafHashAt(i)));
-      proofs.push((await log.inclusionProof(i, cp.size)).map(toBase64));
+      const { leafHash, proof } = await log.inclusion(i, cp.size);
+      leafHashes.push(toBase64(leafHash));
+      proofs.push(proof.map(toBase64));
     }
     return c.json({
       ...body,

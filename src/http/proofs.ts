@@ -62,11 +62,11 @@ export function proofRoutes(log: TransparencyLog): Hono {
     } else index = sizeParam(idxRaw, 'index');
     if (index >= size)
       throw new HttpError(400, 'index_out_of_range', `index ${index} is not below tree_size ${size}`);
-    const proof = await log.inclusionProof(index, size);
+    const { leafHash, proof } = await log.inclusion(index, size);
     return c.json({
       index,
       tree_size: size,
-      leaf_hash: toBase64(await log.leafHashAt(index)),
+      leaf_hash: toBase64(leafHash),
       root_hash: toBase64(await log.rootAt(size)),
       proof: proof.map(toBase64),
       checkpoint: size === latest.size ? latest.note : ((await log.checkpointAt(size))?.note ?? null),

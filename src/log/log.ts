@@ -504,6 +504,20 @@ export class TransparencyLog {
     return hashRangesAsync(inclusionProofRanges(index, size), this.#reader, this.sha);
   }
 
+  /**
+   * The leaf hash of `index` and its inclusion proof in the tree of `size` (at most the latest
+   * checkpoint size), read together: one read of the leaf's tile serves both. A caller that
+   * needs both should not read them one after the other, which reads that tile twice, or
+   * keeps it cached between the two reads long enough for it to outlive a young-generation
+   * collection (see DEFAULT_TILE_CACHE).
+   */
+  async inclusion(index: number, size: number): Promise<{ leafHash: Uint8Array; proof: Uint8Array[] }> {
+    this.#checkPublished(size);
+    const ranges = inclusionProofRanges(index, size);
+    const hashes = await hashRangesAsync([...ranges, [index, index + 1]], this.#reader, this.sha);
+    return { leafHash: hashes[ranges.length]!, proof: hashes.slice(0, ranges.length) };
+  }
+
   /** Consistency proof between two sizes, both at most the latest checkpoint size. */
   async consistencyProof(m: number, n: number): Promise<Uint8Array[]> {
     this.#checkPublished(n);

@@ -26,11 +26,18 @@ export interface TileSource {
 export interface TileCacheOptions {
   /** Tiles of level >= 1 kept (LRU): a few hundred cover every upper tile of a 10M log. */
   readonly upperTiles?: number;
-  /** Recently read tiles of any level (LRU): a proof's leaf tile is read again for its leaf hash. */
+  /** Recently read tiles of any level (LRU): a read of the same tile soon after is a hit. */
   readonly recentTiles?: number;
 }
 
-export const DEFAULT_TILE_CACHE: Required<TileCacheOptions> = { upperTiles: 2048, recentTiles: 64 };
+/**
+ * Few recent tiles, on purpose: a level-0 tile read for a proof is a fresh 16 KiB buffer, and
+ * one kept for the last 64 reads (~13 ms of proofs at 5k/s) outlived two young-generation
+ * collections, was promoted, and left the old generation to free it: a mark-compact every
+ * ~100 ms, ~27 % of a proof's CPU (bench/README.md, session 9). Kept for 8 reads it dies young.
+ * Nothing needs more: a proof reads its leaf tile once (`TransparencyLog.inclusion`).
+ */
+export const DEFAULT_TILE_CACHE: Required<TileCacheOptions> = { upperTiles: 2048, recentTiles: 8 };
 
 /**
  * A bounded cache of stored hash tiles in front of `storage` (at most (upperTiles +
