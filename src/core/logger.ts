@@ -16,6 +16,20 @@ export interface LogMethod {
   (fields: LogFields, msg: string): void;
 }
 
+/**
+ * The one line logged per HTTP request (src/http/request-log.ts): fixed names, and values from
+ * bounded, secret-free sets (a sanitised request id, a method, a route pattern, a status, a
+ * duration, a stable error code).
+ */
+export type RequestLine = {
+  readonly requestId: string;
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly error?: string | undefined;
+};
+
 /** A structured logger: four levels and children that add bindings (e.g. a request id). */
 export interface Logger {
   debug: LogMethod;
@@ -24,6 +38,12 @@ export interface Logger {
   error: LogMethod;
   /** A logger whose every line also carries `bindings`. */
   child(bindings: LogFields): Logger;
+  /**
+   * Optional: writes a request line at `level` as `level(line, 'request')` would, more
+   * cheaply (no redaction or serializers: the fields are safe by construction). A logger
+   * without it gets `debug` / `info` calls.
+   */
+  requestLine?(level: 'debug' | 'info', line: RequestLine): void;
 }
 
 const ignore: LogMethod = () => {};

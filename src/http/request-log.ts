@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import type { LogFields, Logger, LogMethod } from '../core/logger.js';
+import type { LogFields, Logger, LogMethod, RequestLine } from '../core/logger.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -96,7 +96,7 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
       const status = c.res.status;
       const seconds = (performance.now() - t0) / 1000;
       const errorCode = c.get('errorCode');
-      const fields = {
+      const fields: RequestLine = {
         requestId,
         method: c.req.method,
         route,
@@ -104,8 +104,9 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
         durationMs: Math.round(seconds * 1e6) / 1e3,
         ...(errorCode !== undefined ? { error: errorCode } : {}),
       };
-      if (QUIET_ROUTES.has(route) && status < 500) logger.debug(fields, 'request');
-      else logger.info(fields, 'request');
+      const level = QUIET_ROUTES.has(route) && status < 500 ? 'debug' : 'info';
+      if (logger.requestLine) logger.requestLine(level, fields);
+      else logger[level](fields, 'request');
       const length = c.req.header('content-length');
       const bodyBytes = length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined;
       done({ method: c.req.method, route, status, seconds, bodyBytes, errorCode });
