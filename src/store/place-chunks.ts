@@ -7,10 +7,11 @@
  * never changes once committed (`tile_places` and `bundle_places` are only inserted into, in
  * the transaction that appends the bytes), so a chunk read outside a transaction, from a
  * committed snapshot, stays right for ever. An index its chunk lacks (not yet full when the
- * chunk was read, or full before the blob file and kept as a row) is not remembered as
- * absent: the caller looks it up the old way, and the chunk is read again the next time.
- * Nothing is cached from inside a transaction: a place inserted by a transaction that then
- * rolls back would point at bytes the next append writes over.
+ * chunk was read, or full before the blob file and kept as a row) gets undefined: the caller
+ * looks it up with a point statement (as for a partial tile near the right edge, read often),
+ * and hands back a place that lookup found ({@link PlaceChunks.learn}), so a chunk is read
+ * once. Nothing is cached from inside a transaction: a place inserted by a transaction that
+ * then rolls back would point at bytes the next append writes over.
  */
 import { Lru } from '../core/lru.js';
 import type { BlobPlace } from './blob-file.js';
@@ -49,21 +50,35 @@ export class PlaceChunks {
   }
 
   /**
-   * The committed place of (group, index), or undefined if there is none known: the caller
-   * then reads it (or its row) with a point lookup. `group` is below 64.
+   * The committed place of (group, index), or undefined if none is known: the caller then
+   * reads it (or its row) with a point lookup. `group` is below 64.
    */
   place(group: number, index: number): BlobPlace | undefined {
     const first = index - (index % PLACE_CHUNK);
     const key = first * 64 + group;
     let chunk = this.#chunks.get(key);
+    if (chunk === undefined) {
+      if (this.#db.inTransaction) return undefined;
+      chunk = this.#read(group, first);
+      this.#chunks.set(key, chunk);
+    }
     const at = index - first;
-    if (chunk !== undefined && !Number.isNaN(chunk[at]!))
-      return { off: chunk[at]!, len: chunk[PLACE_CHUNK + at]! };
-    if (this.#db.inTransaction) return undefined;
-    chunk = this.#read(group, first);
-    this.#chunks.set(key, chunk);
     const off = chunk[at]!;
     return Number.isNaN(off) ? undefined : { off, len: chunk[PLACE_CHUNK + at]! };
+  }
+
+  /**
+   * Records the committed place of (group, index) that a point lookup found after
+   * {@link place} had none (the tile or bundle filled since its chunk was read). Ignored
+   * inside a transaction (the place may not be committed) or when the chunk is not held.
+   */
+  learn(group: number, index: number, place: BlobPlace): void {
+    if (this.#db.inTransaction) return;
+    const first = index - (index % PLACE_CHUNK);
+    const chunk = this.#chunks.get(first * 64 + group);
+    if (chunk === undefined) return;
+    chunk[index - first] = place.off;
+    chunk[PLACE_CHUNK + index - first] = place.len;
   }
 
   #read(group: number, first: number): Chunk {

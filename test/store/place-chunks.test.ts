@@ -1,8 +1,8 @@
 /**
  * The place cache of the blob file (src/store/place-chunks.ts): a chunk of 64 places is read
- * once and then answers from memory; an index its chunk lacks is never remembered as absent
- * (a tile that fills later is found); nothing is read into the cache inside a transaction (a
- * place there may be rolled back); the number of chunks kept is bounded.
+ * once and then answers from memory; an index its chunk lacks is filled in by what the
+ * caller's point lookup found (a tile that fills later); nothing is read into the cache inside
+ * a transaction (a place there may be rolled back); the number of chunks kept is bounded.
  */
 import Database from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
@@ -36,14 +36,20 @@ describe('PlaceChunks', () => {
     expect(reads).toEqual([0, PLACE_CHUNK, 2 * PLACE_CHUNK]);
   });
 
-  test('an index without a place is read again, and found once it has one', () => {
-    const { insert, reads, places } = setup();
+  test('an index without a place stays unknown until a lookup hands its place back', () => {
+    const { db, insert, reads, places } = setup();
     insert.run(0, 0, 10);
     expect(places.place(0, 1)).toBeUndefined();
     insert.run(1, 10, 20); // the tile filled after its chunk was read
+    expect(places.place(0, 1)).toBeUndefined(); // the chunk is not read again for it
+    db.transaction(() => places.learn(0, 1, { off: 10, len: 20 }))(); // maybe not committed: ignored
+    expect(places.place(0, 1)).toBeUndefined();
+    places.learn(0, 1, { off: 10, len: 20 }); // what the caller's point lookup found
     expect(places.place(0, 1)).toEqual({ off: 10, len: 20 });
     expect(places.place(0, 0)).toEqual({ off: 0, len: 10 });
-    expect(reads).toEqual([0, 0]);
+    places.learn(0, 5 * PLACE_CHUNK, { off: 1, len: 1 }); // a chunk not held: nothing to fill
+    expect(places.size).toBe(1);
+    expect(reads).toEqual([0]);
   });
 
   test('inside a transaction nothing is read into the cache', () => {
