@@ -154,7 +154,7 @@ export class EntryBundles {
   stored(index: number): StoredBundle | undefined {
     const place = this.#places?.place(0, index);
     const r = place ? undefined : (this.#q.bundle.get(index, index) as RowOrPlace | undefined);
-    if (r && r.off !== null && r.len !== null) this.#places?.learn(0, index, { off: r.off, len: r.len });
+    if (r) this.#places?.learn(0, index, r);
     const bytes = place ? this.#file!.read(place) : r && rowOrPlaceBytes(r, this.#file);
     return bytes && { bytes, gzip: index >= this.#gzipFrom };
   }

@@ -198,13 +198,8 @@ export class LogStore {
     const key = tileKey(level, index);
     const r = this.#q.tile.get(key, key) as RowOrPlace | undefined;
     if (!r) return undefined;
-    this.#learnPlace(level, index, r);
+    this.#tilePlaces?.learn(level, index, r);
     return rowOrPlaceBytes(r, this.#file, FULL_TILE_BYTES);
-  }
-
-  /** A place a point lookup found goes to the place cache (it filled after its chunk was read). */
-  #learnPlace(level: number, index: number, r: RowOrPlace): void {
-    if (r.off !== null && r.len !== null) this.#tilePlaces?.learn(level, index, { off: r.off, len: r.len });
   }
 
   /** Leaf hash of `index` from its level-0 tile, or undefined if not stored. */
@@ -238,7 +233,7 @@ export class LogStore {
       | undefined;
     if (!r) return undefined;
     if (r.data) return { data: r.data, interior: r.interior ?? undefined };
-    this.#learnPlace(level, index, r);
+    this.#tilePlaces?.learn(level, index, r);
     const both = rowOrPlaceBytes(r, this.#file);
     return both && splitTile(both);
   }

@@ -69,11 +69,16 @@ export class PlaceChunks {
 
   /**
    * Records the committed place of (group, index) that a point lookup found after
-   * {@link place} had none (the tile or bundle filled since its chunk was read). Ignored
-   * inside a transaction (the place may not be committed) or when the chunk is not held.
+   * {@link place} had none (the tile or bundle filled since its chunk was read): the lookup's
+   * row as read (off and len null for a tile or bundle kept as a row: nothing to record).
+   * Ignored inside a transaction (the place may not be committed) or when the chunk is not held.
    */
-  learn(group: number, index: number, place: BlobPlace): void {
-    if (this.#db.inTransaction) return;
+  learn(
+    group: number,
+    index: number,
+    place: { readonly off: number | null; readonly len: number | null },
+  ): void {
+    if (place.off === null || place.len === null || this.#db.inTransaction) return;
     const first = index - (index % PLACE_CHUNK);
     const chunk = this.#chunks.get(first * 64 + group);
     if (chunk === undefined) return;

@@ -44,6 +44,8 @@ describe('PlaceChunks', () => {
     expect(places.place(0, 1)).toBeUndefined(); // the chunk is not read again for it
     db.transaction(() => places.learn(0, 1, { off: 10, len: 20 }))(); // maybe not committed: ignored
     expect(places.place(0, 1)).toBeUndefined();
+    places.learn(0, 1, { off: null, len: null }); // the lookup found a row, not a place
+    expect(places.place(0, 1)).toBeUndefined();
     places.learn(0, 1, { off: 10, len: 20 }); // what the caller's point lookup found
     expect(places.place(0, 1)).toEqual({ off: 10, len: 20 });
     expect(places.place(0, 0)).toEqual({ off: 0, len: 10 });
