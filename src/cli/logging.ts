@@ -66,7 +66,7 @@ export function createLogger(format: LogFormat, level: LogLevel, sink?: LineSink
     format === 'pretty'
       ? { write: (line) => (sink ?? process.stdout).write(prettyLine(line)) }
       : (sink ?? stdoutSink());
-  const logger: Logger = pino(
+  const p = pino(
     {
       level,
       base: undefined,
@@ -76,17 +76,10 @@ export function createLogger(format: LogFormat, level: LogLevel, sink?: LineSink
     },
     out,
   );
-  logger.requestLine = requestLineWriter(level, out);
+  const logger: Logger = p;
+  logger.requestLine = requestLineWriter((l) => p.isLevelEnabled(l), out);
   return logger;
 }
-
-const LEVEL_RANK: Readonly<Record<LogLevel, number>> = {
-  debug: 20,
-  info: 30,
-  warn: 40,
-  error: 50,
-  silent: 99,
-};
 
 /**
  * Request lines (Logger.requestLine) formatted here, byte for byte as pino writes them
@@ -95,9 +88,12 @@ const LEVEL_RANK: Readonly<Record<LogLevel, number>> = {
  * bench/README.md session 9). Safe to skip because every field is safe by construction
  * (RequestLine); strings are still JSON-escaped.
  */
-function requestLineWriter(level: LogLevel, out: LineSink): NonNullable<Logger['requestLine']> {
+function requestLineWriter(
+  enabled: (level: 'debug' | 'info') => boolean,
+  out: LineSink,
+): NonNullable<Logger['requestLine']> {
   return (lineLevel, l) => {
-    if (LEVEL_RANK[lineLevel] < LEVEL_RANK[level]) return;
+    if (!enabled(lineLevel)) return;
     const error = l.error === undefined ? '' : `,"error":${JSON.stringify(l.error)}`;
     out.write(
       `{"level":"${lineLevel}","time":"${new Date().toISOString()}","requestId":${JSON.stringify(l.requestId)},` +
