@@ -34,6 +34,7 @@ describe('X-Request-Id', () => {
     ['a bad tile path', '/tile/0/x000/000', {}, 400],
     ['a missing token', '/v1/decisions?source=svc', {}, 401],
     ['an unknown path', '/no/such/thing', {}, 404],
+    ['a method no route has', '/checkpoint', { method: 'DELETE' }, 404],
     ['an upload without a token', '/logs', { method: 'POST', body: '[]' }, 401],
     [
       'a CORS preflight',
