@@ -9,6 +9,7 @@ import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BLOB_FILE_MIGRATION } from './blob-file.js';
 import { BUNDLE_BLOBS_MIGRATION, BUNDLE_ENCODING_MIGRATION } from './bundle-blobs.js';
+import { LOOKUP_BLOCKS_MIGRATION } from './lookup-blocks.js';
 import { migrate, requireSchemaVersion } from './migrate.js';
 import { PAYLOAD_BUNDLES_MIGRATION } from './payload-bundles.js';
 
@@ -204,6 +205,7 @@ const MIGRATIONS: readonly string[] = [
   PAYLOAD_BUNDLES_MIGRATION, // payload_bundles (src/store/payload-bundles.ts)
   BUNDLE_ENCODING_MIGRATION, // entry_bundle_encoding: which entry_bundles blobs are gzip (src/store/bundle-blobs.ts)
   BLOB_FILE_MIGRATION, // tile_places, bundle_places, blob_file: full tiles and bundles in <db>-blobs (src/store/blob-file.ts)
+  LOOKUP_BLOCKS_MIGRATION, // lookup_blocks: lookup runs as blocks of pairs (src/store/lookup-blocks.ts)
 ];
 
 /** Number of migrations this build knows. */

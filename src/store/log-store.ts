@@ -8,7 +8,7 @@
  * in-memory window (dedup-window.ts), and lookups are served by runs the indexer writes behind
  * the commit.
  */
-import { bytesEqual } from '../core/bytes.js';
+import { bytesEqual, toHex } from '../core/bytes.js';
 import { decodeEntry, type Entry, verifyCommitment } from '../core/entry.js';
 import { HASH_SIZE, type Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -328,17 +328,16 @@ export class LogStore {
   }
 
   /**
-   * True if leaf `later` is the same event as leaf `first`: same real (source, id) and
-   * `later`'s payload commits under `first`'s salt to `first`'s `c` (the indexer's check for
-   * a resend that slipped past the window).
+   * The indexer's identity of leaf `index`'s event, for its check of resends that slipped past
+   * the window: the real (source, id) and a SHA-256 of the payload, equal for two leaves exactly
+   * when they are the same event (a payload is the deterministic CBOR of the event); undefined
+   * for a leaf without a payload (erased: it matches nothing). Kept in memory for one indexing
+   * pass, never stored (an unsalted digest of an event must not reach a file).
    */
-  #sameEvent(first: number, later: number): boolean {
-    const a = this.#realIds(first);
-    const b = this.#realIds(later);
-    const p = this.payload(later);
-    return a !== undefined && b !== undefined && a.id === b.id && a.src === b.src && p !== undefined
-      ? this.#sameContent(first, p.payload)
-      : false;
+  #eventOf(index: number): string | undefined {
+    const ids = this.#realIds(index);
+    const p = this.payload(index);
+    return ids && p ? JSON.stringify([ids.src, ids.id, toHex(this.#sha(p.payload))]) : undefined;
   }
 
   /**
@@ -603,7 +602,7 @@ export class LogStore {
     const to = this.#index.indexTail(
       size,
       (lo, hi) => this.#leafHashesIn(lo, hi),
-      (a, b) => this.#sameEvent(a, b),
+      (i) => this.#eventOf(i),
       ours ? w.start : Number.POSITIVE_INFINITY,
     );
     this.#tailSince = undefined;

@@ -5,11 +5,14 @@
  * transaction except {@link LookupIndex.insertBatchKeys} (one index-ordered row per batch):
  * runs are written behind the commit by the committing thread, each in its own short
  * transaction, and every row lands at the right end of the B-tree (a run id larger than any
- * before, rows in key order), so no insert dirties a random page.
+ * before, rows in key order), so no insert dirties a random page. Runs are written as blocks
+ * of pairs (lookup-blocks.ts, `lookup_blocks`); runs written before that migration are rows of
+ * `lookup_keys`, read as before until a merge turns them into blocks.
  */
 import { utf8 } from '../core/bytes.js';
 import type { Sha256 } from '../core/hash.js';
 import type { Db } from './db.js';
+import { BLOCK_PAIRS, BlockWriter, blockIndicesOf, decodeBlock, MAX_BLOCK_PAIRS } from './lookup-blocks.js';
 
 /** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
 export const key52 = (h: Uint8Array): number =>
@@ -36,11 +39,14 @@ export const RUN_AGE_MS = 500;
 export const IDLE_TICK_MS = 200;
 /** Runs of one level merged into one of the next level. */
 export const MERGE_FANOUT = 8;
-/** Rows copied (or garbage rows deleted) per maintenance transaction. */
-export const CHUNK_ROWS = 4096;
+/** Pairs merged (or garbage rows deleted) per maintenance transaction. */
+export const CHUNK_ROWS = 8192;
+/** Blocks read at once from one source of a merge. */
+const REFILL_BLOCKS = 16;
+/** Blocks of a garbage run deleted per maintenance transaction. */
+const GARBAGE_BLOCKS = 64;
 
 const KEY_SPACE = 2 ** 52;
-const ROWS_PER_INSERT = 128;
 
 /**
  * Memory for the runs' Bloom filters (10 bits a key: 32 MiB covers ~27M leaves with ids). A
@@ -150,6 +156,36 @@ export function decodeKeys(blob: Uint8Array): Float64Array {
   return out;
 }
 
+/**
+ * Every (run, key, idx) of the listed runs, rows and blocks alike, in run then (key, idx)
+ * order: for checks that no leaf is indexed twice (tests, tools), not for the serving path.
+ */
+export function listedIndexPairs(db: Db): { run: number; key: number; idx: number }[] {
+  const out: { run: number; key: number; idx: number }[] = [];
+  for (const run of db.prepare('SELECT run FROM lookup_runs ORDER BY run').pluck().all() as number[]) {
+    for (const r of db
+      .prepare('SELECT key, idx FROM lookup_keys WHERE run = ? ORDER BY key, idx')
+      .all(run) as { key: number; idx: number }[])
+      out.push({ run, ...r });
+    for (const data of db
+      .prepare('SELECT data FROM lookup_blocks WHERE run = ? ORDER BY last_key, last_idx')
+      .pluck()
+      .all(run) as Buffer[]) {
+      const b = decodeBlock(data);
+      for (let i = 0; i < b.keys.length; i++) out.push({ run, key: b.keys[i]!, idx: b.idxs[i]! });
+    }
+  }
+  return out;
+}
+
+/** The runs that have stored pairs (listed or not: unlisted ones are garbage), ascending. */
+export function storedRuns(db: Db): number[] {
+  return db
+    .prepare('SELECT run FROM lookup_keys UNION SELECT run FROM lookup_blocks ORDER BY run')
+    .pluck()
+    .all() as number[];
+}
+
 /** One batch_keys row. */
 export interface BatchKeys {
   readonly firstIdx: number;
@@ -157,14 +193,17 @@ export interface BatchKeys {
   readonly keys: Float64Array;
 }
 
-/** A source run of a merge: a buffer of its next rows, and the last (key, idx) read. */
+/** A source run of a merge: a buffer of its next pairs, and the last (key, idx) read. */
 interface MergeSource {
   readonly run: number;
-  rows: { key: number; idx: number }[];
+  /** Stored as blocks (else as lookup_keys rows, written before blocks existed). */
+  readonly blocks: boolean;
+  keys: ArrayLike<number>;
+  idxs: ArrayLike<number>;
   at: number;
   key: number;
   idx: number;
-  /** No rows beyond the buffer. */
+  /** No pairs beyond the buffer. */
   done: boolean;
 }
 
@@ -172,6 +211,8 @@ interface MergeSource {
 interface Merge {
   readonly sources: MergeSource[];
   readonly target: number;
+  /** Cuts the target's pairs into blocks (holds the pairs of its unfinished block). */
+  readonly writer: BlockWriter;
   /** The target's id keys, as they are copied (stored when the target is listed). */
   readonly bloom: KeyBloom;
   readonly level: number;
@@ -179,8 +220,37 @@ interface Merge {
   readonly hi: number;
 }
 
-const before = (a: { key: number; idx: number }, b: { key: number; idx: number }): boolean =>
-  a.key < b.key || (a.key === b.key && a.idx < b.idx);
+/** A Bloom filter being built for a listed run, and the last (key, idx) read into it. */
+interface BloomBuild {
+  readonly run: number;
+  readonly bloom: KeyBloom;
+  /** Stored as blocks (else as lookup_keys rows). */
+  readonly blocks: boolean;
+  key: number;
+  idx: number;
+}
+
+/** One stored block row: its pairs' bytes and its last pair. */
+interface BlockRow {
+  readonly last_key: number;
+  readonly last_idx: number;
+  readonly data: Buffer;
+}
+
+/** The pairs of `rows` (blocks in order) in two arrays. */
+function concatBlocks(rows: readonly BlockRow[]): { keys: Float64Array; idxs: Float64Array } {
+  const blocks = rows.map((r) => decodeBlock(r.data));
+  const n = blocks.reduce((a, b) => a + b.keys.length, 0);
+  const keys = new Float64Array(n);
+  const idxs = new Float64Array(n);
+  let at = 0;
+  for (const b of blocks) {
+    keys.set(b.keys, at);
+    idxs.set(b.idxs, at);
+    at += b.keys.length;
+  }
+  return { keys, idxs };
+}
 
 export class LookupIndex {
   readonly #db: Db;
@@ -193,7 +263,7 @@ export class LookupIndex {
   readonly #blooms = new Map<number, KeyBloom>();
   #bloomBytes = 0;
   /** A filter being built in the background for a listed run that has none. */
-  #bloomBuild: { run: number; bloom: KeyBloom; after: number } | undefined;
+  #bloomBuild: BloomBuild | undefined;
 
   constructor(db: Db) {
     this.#db = db;
@@ -208,24 +278,44 @@ export class LookupIndex {
       ),
       indexedTo: db.prepare('SELECT indexed_to FROM lookup_cursor').pluck(),
       setIndexedTo: db.prepare('UPDATE lookup_cursor SET indexed_to = ?'),
-      probe: db
-        .prepare('SELECT idx FROM lookup_keys WHERE run IN (SELECT run FROM lookup_runs) AND key = ?')
-        .pluck(),
-      legacyAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
-      insertKey: db.prepare('INSERT INTO lookup_keys (run, key, idx) VALUES (?, ?, ?)'),
-      // Many rows per statement: the per-call cost of a one-row INSERT dominated the indexer.
-      insertKeys: db.prepare(
-        `INSERT INTO lookup_keys (run, key, idx) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`,
+      // ONE statement, so one snapshot: the rows of listed row runs under the key, and for each
+      // listed run the block that would hold it (a merge lists its target and unlists its
+      // sources at once, and their blocks become garbage only after that).
+      probe: db.prepare(
+        `SELECT r.run AS run, NULL AS idx,
+                (SELECT b.data FROM lookup_blocks b WHERE b.run = r.run AND b.last_key >= @key
+                 ORDER BY b.last_key, b.last_idx LIMIT 1) AS data
+           FROM lookup_runs r
+         UNION ALL
+         SELECT NULL, idx, NULL FROM lookup_keys WHERE run IN (SELECT run FROM lookup_runs) AND key = @key`,
       ),
+      legacyAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
+      insertBlock: db.prepare(
+        'INSERT INTO lookup_blocks (run, last_key, last_idx, data) VALUES (?, ?, ?, ?)',
+      ),
+      blockAt: db.prepare(
+        'SELECT data FROM lookup_blocks WHERE run = ? AND last_key >= ? ORDER BY last_key, last_idx LIMIT 1',
+      ),
+      blocksAfter: db.prepare(
+        'SELECT last_key, last_idx, data FROM lookup_blocks WHERE run = ? AND (last_key, last_idx) > (?, ?) ORDER BY last_key, last_idx LIMIT ?',
+      ),
+      hasRows: db.prepare('SELECT 1 FROM lookup_keys WHERE run = ? LIMIT 1').pluck(),
       listRun: db.prepare('INSERT INTO lookup_runs (run, level, lo, hi) VALUES (?, ?, ?, ?)'),
       unlistRun: db.prepare('DELETE FROM lookup_runs WHERE run = ?'),
       runs: db.prepare('SELECT run, level, lo, hi FROM lookup_runs ORDER BY run'),
       maxRun: db
         .prepare(
-          'SELECT max(coalesce((SELECT max(run) FROM lookup_keys), -1), coalesce((SELECT max(run) FROM lookup_runs), -1))',
+          `SELECT max(coalesce((SELECT max(run) FROM lookup_keys), -1), coalesce((SELECT max(run) FROM lookup_blocks), -1),
+                      coalesce((SELECT max(run) FROM lookup_runs), -1))`,
         )
         .pluck(),
       nextRunAfter: db.prepare('SELECT run FROM lookup_keys WHERE run > ? ORDER BY run LIMIT 1').pluck(),
+      nextBlockRunAfter: db
+        .prepare('SELECT run FROM lookup_blocks WHERE run > ? ORDER BY run LIMIT 1')
+        .pluck(),
+      deleteBlockChunk: db.prepare(
+        'DELETE FROM lookup_blocks WHERE rowid IN (SELECT rowid FROM lookup_blocks WHERE run = ? LIMIT ?)',
+      ),
       runRowsAfter: db.prepare(
         'SELECT key, idx FROM lookup_keys WHERE run = ? AND (key, idx) > (?, ?) ORDER BY key, idx LIMIT ?',
       ),
@@ -301,7 +391,46 @@ export class LookupIndex {
    * only: the caller confirms each against the entry.
    */
   candidates(key: number, legacyKey: number): number[] {
-    return [...(this.#q.probe.all(key) as number[]), ...this.legacyCandidates(legacyKey)];
+    const out: number[] = [];
+    let split = false;
+    for (const r of this.#q.probe.all({ key }) as {
+      run: number | null;
+      idx: number | null;
+      data: Buffer | null;
+    }[]) {
+      if (r.idx !== null) out.push(r.idx);
+      if (r.data === null) continue;
+      const b = decodeBlock(r.data);
+      out.push(...blockIndicesOf(b, key));
+      if (b.keys.length === MAX_BLOCK_PAIRS && b.keys[b.keys.length - 1] === key) split = true;
+    }
+    // A key with more pairs than a block holds (resends of one id past the dedup window) spans
+    // blocks: read them all again, run by run, in one snapshot.
+    if (split) return this.#db.transaction(() => this.#candidatesRunByRun(key, legacyKey))();
+    return [...out, ...this.legacyCandidates(legacyKey)];
+  }
+
+  /** {@link candidates}, one run at a time (call inside a transaction: one snapshot). */
+  #candidatesRunByRun(key: number, legacyKey: number): number[] {
+    const out: number[] = [];
+    for (const { run } of this.#q.runs.all() as { run: number }[]) out.push(...this.#probeRun(run, key));
+    return [...out, ...this.legacyCandidates(legacyKey)];
+  }
+
+  /** Leaf indices under `key` in run `run` (rows or blocks, following a key that spans blocks). */
+  #probeRun(run: number, key: number): number[] {
+    const out = this.#q.probeRun.all(run, key) as number[];
+    const first = this.#q.blockAt.get(run, key) as { data: Buffer } | undefined;
+    if (!first) return out;
+    let b = decodeBlock(first.data);
+    out.push(...blockIndicesOf(b, key));
+    while (b.keys.length === MAX_BLOCK_PAIRS && b.keys[b.keys.length - 1] === key) {
+      const next = this.#q.blocksAfter.get(run, key, b.idxs[b.idxs.length - 1]!, 1) as BlockRow | undefined;
+      if (!next) break;
+      b = decodeBlock(next.data);
+      out.push(...blockIndicesOf(b, key));
+    }
+    return out;
   }
 
   /** The indices on the legacy `ids` probe chain of `key` (none on a log without legacy leaves). */
@@ -327,10 +456,17 @@ export class LookupIndex {
   start(): void {
     if (this.#nextRun >= 0) return;
     const listed = new Set((this.#q.runs.all() as { run: number }[]).map((r) => r.run));
-    for (let r = this.#q.nextRunAfter.get(-1) as number | undefined; r !== undefined; ) {
-      if (!listed.has(r)) this.#garbage.push(r);
-      r = this.#q.nextRunAfter.get(r) as number | undefined;
+    const garbage = new Set<number>();
+    for (const next of [this.#q.nextRunAfter, this.#q.nextBlockRunAfter]) {
+      for (
+        let r = next.get(-1) as number | undefined;
+        r !== undefined;
+        r = next.get(r) as number | undefined
+      ) {
+        if (!listed.has(r)) garbage.add(r);
+      }
     }
+    this.#garbage.push(...[...garbage].sort((a, b) => a - b));
     this.#nextRun = (this.#q.maxRun.get() as number) + 1;
     // The stored filters of listed runs, newest first, as far as the budget goes: a start
     // reads ~1.25 bytes per leaf instead of rebuilding them from the runs' keys.
@@ -343,8 +479,9 @@ export class LookupIndex {
   /**
    * Writes the unindexed tail [indexedTo, size) as one sorted run in ONE transaction that also
    * lists the run, flags late duplicates and advances indexed_to: a crash leaves all of it or
-   * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `sameEvent(first, later)` confirms
-   * a late duplicate (same real ids, same content). `dedupedFrom`: every leaf of the tail was
+   * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `eventOf(index)` is
+   * a leaf's event identity (equal for the same real ids and content; undefined: matches
+   * nothing), which confirms a late duplicate. `dedupedFrom`: every leaf of the tail was
    * deduplicated at its commit against all leaves at or above this index (the dedup window's
    * start), so a listed run that lies entirely at or above it cannot hold a late duplicate of
    * them and is not sought (Infinity: seek every run). Returns the new cursor.
@@ -352,7 +489,7 @@ export class LookupIndex {
   indexTail(
     size: number,
     leafHashes: (lo: number, hi: number) => Uint8Array[],
-    sameEvent: (first: number, later: number) => boolean,
+    eventOf: (index: number) => string | undefined,
     dedupedFrom = Number.POSITIVE_INFINITY,
   ): number {
     const lo = this.indexedTo();
@@ -377,12 +514,11 @@ export class LookupIndex {
     let ids: { key: number; idx: number }[] = [];
     let bloom: KeyBloom | undefined;
     this.#db.transaction(() => {
-      this.#insertRows(
-        run,
-        order.map((o) => ({ key: keys[o]!, idx: idxs[o]! })),
-      );
+      const writer = this.#blockWriter(run);
+      for (const o of order) writer.add(keys[o]!, idxs[o]!);
+      writer.finish();
       ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
-      this.#flagLateDuplicates(ids, sameEvent, dedupedFrom);
+      this.#flagLateDuplicates(ids, eventOf, dedupedFrom);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
       bloom = new KeyBloom(ids.length);
@@ -393,58 +529,53 @@ export class LookupIndex {
     return size;
   }
 
-  /** Inserts rows (in the order given: key order) into run `run`, many per statement. */
-  #insertRows(run: number, rows: readonly { key: number; idx: number }[]): void {
-    const args: number[] = [];
-    let i = 0;
-    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
-      args.length = 0;
-      for (let j = i; j < i + ROWS_PER_INSERT; j++) args.push(run, rows[j]!.key, rows[j]!.idx);
-      this.#q.insertKeys.run(args);
-    }
-    for (; i < rows.length; i++) this.#q.insertKey.run(run, rows[i]!.key, rows[i]!.idx);
+  /** A writer of run `run`'s blocks (pairs given in (key, idx) order; call inside a transaction). */
+  #blockWriter(run: number): BlockWriter {
+    return new BlockWriter((data, lastKey, lastIdx) => this.#q.insertBlock.run(run, lastKey, lastIdx, data));
   }
 
   /**
-   * Flags each leaf of the new (not yet listed) run whose id key also appears earlier (in a
-   * listed run, the legacy ids, or the new run itself: `ids`, its id rows in key order) and that
-   * `sameEvent` confirms. A listed run is sought only for the keys its Bloom filter may hold, so
-   * the JS side sees real resends (and the same id from other sources, rare 52-bit collisions
-   * and ~1 % false positives, which cost a seek each), which it confirms. Runs within the dedup
-   * window (`lo` >= `dedupedFrom`) are skipped: the commit already compared with those leaves.
-   * That is what keeps this check flat as the log grows: the many small recent runs are all in
-   * the window, and the older leaves sit in a few large merged runs.
+   * Flags each leaf of the new (not yet listed) run that is the same event (`eventOf`) as an
+   * earlier leaf under its id key: in a listed run, the legacy ids, or the new run itself
+   * (`ids`, its id pairs in key order), as a late duplicate of the earliest. A listed run is
+   * sought only for the keys its Bloom filter may hold, so the JS side sees real resends (and
+   * the same id from other sources, rare 52-bit collisions and ~1 % false positives, which cost
+   * a seek each). Runs within the dedup window (`lo` >= `dedupedFrom`) are skipped: the commit
+   * already compared with those leaves. That is what keeps this check flat as the log grows:
+   * the many small recent runs are all in the window, and the older leaves sit in a few large
+   * merged runs. Each key is sought once and each candidate's event read once, so many leaves
+   * under one id (one id from many sources, or many conflicts) cost linear, not quadratic, time.
    */
   #flagLateDuplicates(
     ids: readonly { key: number; idx: number }[],
-    sameEvent: (first: number, later: number) => boolean,
+    eventOf: (index: number) => string | undefined,
     dedupedFrom: number,
   ): void {
-    const pairs: { later: number; first: number }[] = [];
-    for (const { run, lo } of this.#q.runs.all() as { run: number; lo: number }[]) {
-      if (lo >= dedupedFrom) continue;
-      const bloom = this.#blooms.get(run);
-      for (const r of ids) {
-        if (bloom && !bloom.has(r.key)) continue;
-        for (const first of this.#q.probeRun.all(run, r.key) as number[]) pairs.push({ later: r.idx, first });
+    const seek = (this.#q.runs.all() as { run: number; lo: number }[]).filter((r) => r.lo < dedupedFrom);
+    for (let a = 0; a < ids.length; ) {
+      const key = ids[a]!.key;
+      let b = a;
+      while (b < ids.length && ids[b]!.key === key) b++;
+      const fresh = new Set(ids.slice(a, b).map((r) => r.idx));
+      const earlier: number[] = [];
+      for (const { run } of seek) {
+        const bloom = this.#blooms.get(run);
+        if (!bloom || bloom.has(key)) earlier.push(...this.#probeRun(run, key));
       }
-    }
-    for (let i = 1; i < ids.length; i++) {
-      for (let j = i - 1; j >= 0 && ids[j]!.key === ids[i]!.key; j--) {
-        pairs.push({ later: ids[i]!.idx, first: ids[j]!.idx });
+      if (this.#legacySize > 0) earlier.push(...this.legacyCandidates(key));
+      // A lone new leaf whose key nothing earlier holds: nothing to compare (the common case).
+      if (earlier.length > 0 || fresh.size > 1) {
+        const firstOf = new Map<string, number>();
+        for (const i of [...new Set([...earlier, ...fresh])].sort((x, y) => x - y)) {
+          const e = eventOf(i);
+          if (e === undefined) continue;
+          const first = firstOf.get(e);
+          if (first === undefined) firstOf.set(e, i);
+          else if (fresh.has(i)) this.#q.insertLate.run(i, first);
+        }
       }
+      a = b;
     }
-    if (this.#legacySize > 0) {
-      for (const r of ids)
-        for (const first of this.legacyCandidates(r.key)) pairs.push({ later: r.idx, first });
-    }
-    const firstOf = new Map<number, number>();
-    for (const p of pairs) {
-      if (p.first >= p.later || !sameEvent(p.first, p.later)) continue;
-      const f = firstOf.get(p.later);
-      if (f === undefined || p.first < f) firstOf.set(p.later, p.first);
-    }
-    for (const [later, first] of firstOf) this.#q.insertLate.run(later, first);
   }
 
   /**
@@ -462,7 +593,10 @@ export class LookupIndex {
     if (this.#bloomStep()) return true;
     const g = this.#garbage[0];
     if (g === undefined) return false;
-    if (this.#q.deleteRunChunk.run({ run: g, rows: CHUNK_ROWS }).changes === 0) this.#garbage.shift();
+    const deleted =
+      this.#q.deleteBlockChunk.run(g, GARBAGE_BLOCKS).changes +
+      this.#q.deleteRunChunk.run({ run: g, rows: CHUNK_ROWS }).changes;
+    if (deleted === 0) this.#garbage.shift();
     return true;
   }
 
@@ -475,16 +609,20 @@ export class LookupIndex {
       const rs = byLevel.get(level)!;
       if (rs.length < MERGE_FANOUT) continue;
       const src = rs.slice(0, MERGE_FANOUT);
+      const target = this.#nextRun++;
       this.#merge = {
         sources: src.map((r) => ({
           run: r.run,
-          rows: [],
+          blocks: this.#q.hasRows.get(r.run) === undefined,
+          keys: [],
+          idxs: [],
           at: 0,
           key: Number.MIN_SAFE_INTEGER,
           idx: -1,
           done: false,
         })),
-        target: this.#nextRun++,
+        target,
+        writer: this.#blockWriter(target),
         bloom: new KeyBloom(Math.max(...src.map((r) => r.hi)) - Math.min(...src.map((r) => r.lo))),
         level: level + 1,
         lo: Math.min(...src.map((r) => r.lo)),
@@ -495,16 +633,27 @@ export class LookupIndex {
     return undefined;
   }
 
-  /** Reads the next CHUNK_ROWS rows of a merge source whose buffer is used up. */
+  /** Reads the next pairs (REFILL_BLOCKS blocks, or CHUNK_ROWS rows) of a used-up merge source. */
   #refill(src: MergeSource): void {
-    if (src.at < src.rows.length || src.done) return;
-    src.rows = this.#q.runRowsAfter.all(src.run, src.key, src.idx, CHUNK_ROWS) as MergeSource['rows'];
+    if (src.at < src.keys.length || src.done) return;
     src.at = 0;
-    src.done = src.rows.length < CHUNK_ROWS;
-    const last = src.rows[src.rows.length - 1];
-    if (last) {
-      src.key = last.key;
-      src.idx = last.idx;
+    if (src.blocks) {
+      const rows = this.#q.blocksAfter.all(src.run, src.key, src.idx, REFILL_BLOCKS) as BlockRow[];
+      ({ keys: src.keys, idxs: src.idxs } = concatBlocks(rows));
+      src.done = rows.length < REFILL_BLOCKS;
+    } else {
+      const rows = this.#q.runRowsAfter.all(src.run, src.key, src.idx, CHUNK_ROWS) as {
+        key: number;
+        idx: number;
+      }[];
+      src.keys = rows.map((r) => r.key);
+      src.idxs = rows.map((r) => r.idx);
+      src.done = rows.length < CHUNK_ROWS;
+    }
+    const n = src.keys.length;
+    if (n > 0) {
+      src.key = src.keys[n - 1]!;
+      src.idx = src.idxs[n - 1]!;
     }
   }
 
@@ -516,22 +665,34 @@ export class LookupIndex {
    */
   #mergeStep(): void {
     const m = this.#merge!;
-    const take: { key: number; idx: number }[] = [];
-    while (take.length < CHUNK_ROWS) {
+    const keys: number[] = [];
+    const idxs: number[] = [];
+    while (keys.length < CHUNK_ROWS) {
       let best: MergeSource | undefined;
+      let bestKey = 0;
+      let bestIdx = 0;
       for (const src of m.sources) {
         this.#refill(src);
-        if (src.at < src.rows.length && (!best || before(src.rows[src.at]!, best.rows[best.at]!))) best = src;
+        if (src.at >= src.keys.length) continue;
+        const k = src.keys[src.at]!;
+        const i = src.idxs[src.at]!;
+        if (!best || k < bestKey || (k === bestKey && i < bestIdx)) {
+          best = src;
+          bestKey = k;
+          bestIdx = i;
+        }
       }
       if (!best) break;
-      const row = best.rows[best.at++]!;
-      if (row.key >= 0) m.bloom.add(row.key);
-      take.push(row);
+      best.at++;
+      if (bestKey >= 0) m.bloom.add(bestKey);
+      keys.push(bestKey);
+      idxs.push(bestIdx);
     }
     try {
       this.#db.transaction(() => {
-        this.#insertRows(m.target, take);
-        if (take.length > 0) return;
+        for (let i = 0; i < keys.length; i++) m.writer.add(keys[i]!, idxs[i]!);
+        if (keys.length > 0) return;
+        m.writer.finish();
         this.#q.listRun.run(m.target, m.level, m.lo, m.hi);
         this.#q.storeBloom.run(m.target, m.bloom.stored());
         for (const src of m.sources) {
@@ -544,7 +705,7 @@ export class LookupIndex {
       this.#merge = undefined;
       throw err;
     }
-    if (take.length > 0) return;
+    if (keys.length > 0) return;
     this.#garbage.push(...m.sources.map((src) => src.run));
     for (const src of m.sources) this.#dropBloom(src.run);
     this.#keep(m.target, m.bloom);
@@ -581,13 +742,12 @@ export class LookupIndex {
       const runs = this.#q.runs.all() as { run: number; lo: number; hi: number }[];
       const r = runs.find((x) => !this.#blooms.has(x.run));
       if (!r || !this.#fits(KeyBloom.bytesFor(r.hi - r.lo))) return false;
-      this.#bloomBuild = { run: r.run, bloom: new KeyBloom(r.hi - r.lo), after: -1 };
+      const blocks = this.#q.hasRows.get(r.run) === undefined;
+      // From the first id key (>= 0; leaf-hash keys are negative).
+      this.#bloomBuild = { run: r.run, bloom: new KeyBloom(r.hi - r.lo), blocks, key: -1, idx: 2 ** 53 };
     }
     const b = this.#bloomBuild;
-    const keys = this.#q.idKeysAfter.all(b.run, b.after, BLOOM_CHUNK_KEYS) as number[];
-    for (const k of keys) b.bloom.add(k);
-    if (keys.length === BLOOM_CHUNK_KEYS) b.after = keys[keys.length - 1]!;
-    else {
+    if (!(b.blocks ? this.#bloomBlocks(b) : this.#bloomRows(b))) {
       this.#bloomBuild = undefined;
       // Still listed? A merge may have unlisted it meanwhile (then its rows are garbage).
       if ((this.#q.runs.all() as { run: number }[]).some((x) => x.run === b.run)) {
@@ -596,5 +756,25 @@ export class LookupIndex {
       }
     }
     return true;
+  }
+
+  /** Adds the next chunk of a block run's id keys to the filter being built; true if more are left. */
+  #bloomBlocks(b: BloomBuild): boolean {
+    const n = Math.ceil(BLOOM_CHUNK_KEYS / BLOCK_PAIRS);
+    const rows = this.#q.blocksAfter.all(b.run, b.key, b.idx, n) as BlockRow[];
+    for (const r of rows) {
+      for (const k of decodeBlock(r.data).keys) if (k >= 0) b.bloom.add(k);
+      b.key = r.last_key;
+      b.idx = r.last_idx;
+    }
+    return rows.length === n;
+  }
+
+  /** {@link #bloomBlocks} for a run of lookup_keys rows. */
+  #bloomRows(b: BloomBuild): boolean {
+    const keys = this.#q.idKeysAfter.all(b.run, b.key, BLOOM_CHUNK_KEYS) as number[];
+    for (const k of keys) b.bloom.add(k);
+    if (keys.length > 0) b.key = keys[keys.length - 1]!;
+    return keys.length === BLOOM_CHUNK_KEYS;
   }
 }

@@ -4,7 +4,6 @@
  */
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION } from '../../src/store/db.js';
 
 /**
  * How many entries the database stores: rows of the partial bundle (and of a log from before
@@ -75,7 +74,7 @@ export function toSchemaBeforeBlobFile(dbPath: string): void {
       }
       for (const b of bundles) putBundle.run(b.idx, readPlace(dbPath, b));
       db.exec('DROP TABLE tile_places; DROP TABLE bundle_places; DROP TABLE blob_file;');
-      db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+      db.pragma('user_version = 10'); // schema 10: before migration 11 (BLOB_FILE_MIGRATION)
     })();
   } finally {
     db.close();

@@ -11,7 +11,6 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { decodeEntryBundle, encodeEntryBundle } from '../../src/core/bundle.js';
 import type { TransparencyLog } from '../../src/log/log.js';
-import { SCHEMA_VERSION } from '../../src/store/db.js';
 import { numberedEvents as events, openTestLog, tempDir } from '../helpers/log.js';
 import { storedBundleBlobs, toSchemaBeforeBlobFile } from '../helpers/sqlite.js';
 
@@ -57,7 +56,7 @@ function rawBlobsBeforeEncoding(path: string): void {
   const update = db.prepare('UPDATE entry_bundles SET data = ? WHERE idx = ?');
   for (const [b, data] of raw) update.run(data, b);
   db.exec('DROP TABLE entry_bundle_encoding');
-  db.pragma(`user_version = ${SCHEMA_VERSION - 2}`);
+  db.pragma('user_version = 9'); // schema 9: before migration 10 (BUNDLE_ENCODING_MIGRATION)
   db.close();
 }
 
