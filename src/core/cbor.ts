@@ -99,6 +99,9 @@ const LONG_STRING = 48;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const keyCache = new Map<string, Uint8Array>();
+const hasOwn = Object.prototype.hasOwnProperty;
+/** Longest key arrays the encoder keeps between objects (longer ones are let go after use). */
+const SCRATCH_KEEP = 256;
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -179,6 +182,9 @@ class Encoder {
   stack: unknown[] = [];
   highWater = 0;
   busy = false;
+  /** Per depth: the current object's keys and their encodings (see object()). */
+  keysAt: string[][] = [];
+  encsAt: Uint8Array[][] = [];
 
   run(value: CborValue, maxDepth: number, slab?: ByteSlab): Uint8Array {
     this.pos = 0;
@@ -449,13 +455,21 @@ class Encoder {
   }
 
   object(o: CborObject): void {
-    const keys = Object.keys(o);
-    const n = keys.length;
+    // The keys and their encodings in arrays kept per depth, not two new arrays per object:
+    // this runs for every object of every decision on the thread that parses uploads.
+    const d = this.depth;
+    const keys = (this.keysAt[d] ??= []);
+    const encs = (this.encsAt[d] ??= []);
+    let n = 0;
+    let long = false;
+    for (const k in o) {
+      if (!hasOwn.call(o, k)) continue; // own keys only, as Object.keys gives them
+      keys[n] = k;
+      encs[n++] = keyBytes(k);
+      if (k.length > KEY_CACHE_MAX_LENGTH) long = true;
+    }
     this.head(0xa0, n);
-    if (n === 0) return;
-    const encs: Uint8Array[] = new Array(n);
-    for (let i = 0; i < n; i++) encs[i] = keyBytes(keys[i]!);
-    if (n > 1) sortKeys(encs, keys);
+    if (n > 1) sortKeys(encs, keys, n);
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;
       const e = encs[i]!;
@@ -470,6 +484,10 @@ class Encoder {
       if (item === undefined)
         throw new CborError('unsupported_type', `cannot encode undefined (key ${JSON.stringify(k)})`);
       this.value(item);
+    }
+    if (n > SCRATCH_KEEP || long) {
+      keys.length = 0; // do not hold a huge object's keys, or long ones, until the next object
+      encs.length = 0;
     }
   }
 
@@ -501,9 +519,8 @@ class Encoder {
   }
 }
 
-/** Sorts `encs` bytewise and applies the same permutation to `keys`. */
-function sortKeys(encs: Uint8Array[], keys: string[]): void {
-  const n = encs.length;
+/** Sorts `encs[0..n)` bytewise and applies the same permutation to `keys[0..n)`. */
+function sortKeys(encs: Uint8Array[], keys: string[], n: number): void {
   if (n <= 16) {
     for (let i = 1; i < n; i++) {
       const e = encs[i]!;
@@ -519,7 +536,7 @@ function sortKeys(encs: Uint8Array[], keys: string[]): void {
     }
     return;
   }
-  const order = encs.map((_, i) => i).sort((a, b) => compareBytes(encs[a]!, encs[b]!));
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => compareBytes(encs[a]!, encs[b]!));
   const e2 = order.map((i) => encs[i]!);
   const k2 = order.map((i) => keys[i]!);
   for (let i = 0; i < n; i++) {
