@@ -509,15 +509,23 @@ export class LookupIndex {
       keys.push(leafKeyOf(h));
       idxs.push(lo + i);
     });
-    const order = Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || idxs[a]! - idxs[b]!);
+    // A typed array of positions, compared with < and > (a comparator returning the difference
+    // of two 52-bit keys allocated a heap number per comparison).
+    const order = new Uint32Array(keys.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => {
+      const ka = keys[a]!;
+      const kb = keys[b]!;
+      return ka < kb ? -1 : ka > kb ? 1 : idxs[a]! < idxs[b]! ? -1 : idxs[a]! > idxs[b]! ? 1 : 0;
+    });
     const run = this.#nextRun++;
-    let ids: { key: number; idx: number }[] = [];
+    const ids: { key: number; idx: number }[] = [];
     let bloom: KeyBloom | undefined;
     this.#db.transaction(() => {
       const writer = this.#blockWriter(run);
       for (const o of order) writer.add(keys[o]!, idxs[o]!);
       writer.finish();
-      ids = order.filter((o) => keys[o]! >= 0).map((o) => ({ key: keys[o]!, idx: idxs[o]! }));
+      for (const o of order) if (keys[o]! >= 0) ids.push({ key: keys[o]!, idx: idxs[o]! });
       this.#flagLateDuplicates(ids, eventOf, dedupedFrom);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
@@ -556,15 +564,17 @@ export class LookupIndex {
       const key = ids[a]!.key;
       let b = a;
       while (b < ids.length && ids[b]!.key === key) b++;
-      const fresh = new Set(ids.slice(a, b).map((r) => r.idx));
       const earlier: number[] = [];
       for (const { run } of seek) {
         const bloom = this.#blooms.get(run);
         if (!bloom || bloom.has(key)) earlier.push(...this.#probeRun(run, key));
       }
       if (this.#legacySize > 0) earlier.push(...this.legacyCandidates(key));
-      // A lone new leaf whose key nothing earlier holds: nothing to compare (the common case).
-      if (earlier.length > 0 || fresh.size > 1) {
+      // A lone new leaf whose key nothing earlier holds: nothing to compare (the common case,
+      // which allocates nothing here).
+      if (earlier.length > 0 || b - a > 1) {
+        const fresh = new Set<number>();
+        for (let i = a; i < b; i++) fresh.add(ids[i]!.idx);
         const firstOf = new Map<string, number>();
         for (const i of [...new Set([...earlier, ...fresh])].sort((x, y) => x - y)) {
           const e = eventOf(i);
