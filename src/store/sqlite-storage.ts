@@ -63,31 +63,44 @@ export interface SqliteStorageOptions {
  * lag of leaves.
  */
 class RecentIds {
-  readonly #byId = new Map<string, number[]>();
-  #queue: { index: number; id: string }[] = [];
+  /** An id's index, or its indices in order when it has several (rare: no array per leaf). */
+  readonly #byId = new Map<string, number | number[]>();
+  /** The leaves in commit (index) order, as two arrays from #head on. */
+  #ids: string[] = [];
+  #indices: number[] = [];
   #head = 0;
 
   add(id: string, index: number): void {
     const l = this.#byId.get(id);
-    if (l) l.push(index);
-    else this.#byId.set(id, [index]);
-    this.#queue.push({ index, id });
+    if (l === undefined) this.#byId.set(id, index);
+    else if (typeof l === 'number') this.#byId.set(id, [l, index]);
+    else l.push(index);
+    this.#ids.push(id);
+    this.#indices.push(index);
   }
 
   get(id: string): readonly number[] {
-    return this.#byId.get(id) ?? [];
+    const l = this.#byId.get(id);
+    return l === undefined ? [] : typeof l === 'number' ? [l] : l;
   }
 
   /** Forgets the leaves below `indexedTo` (they are in the lookup runs now). */
   prune(indexedTo: number): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.index < indexedTo) {
-      const { id, index } = this.#queue[this.#head++]!;
-      const l = this.#byId.get(id)!.filter((i) => i !== index);
-      if (l.length === 0) this.#byId.delete(id);
-      else this.#byId.set(id, l);
+    while (this.#head < this.#indices.length && this.#indices[this.#head]! < indexedTo) {
+      const id = this.#ids[this.#head]!;
+      const index = this.#indices[this.#head++]!;
+      const l = this.#byId.get(id);
+      if (typeof l === 'number') {
+        if (l === index) this.#byId.delete(id);
+      } else if (l !== undefined) {
+        const at = l.indexOf(index); // the first: indices leave in the order they came
+        if (at >= 0) l.splice(at, 1);
+        if (l.length === 1) this.#byId.set(id, l[0]!);
+      }
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
+    if (this.#head > 1024 && this.#head * 2 > this.#indices.length) {
+      this.#ids = this.#ids.slice(this.#head);
+      this.#indices = this.#indices.slice(this.#head);
       this.#head = 0;
     }
   }
