@@ -30,7 +30,7 @@ import {
   type StoredCheckpoint,
   sealItem,
 } from './log-storage.js';
-import { CHUNK_ROWS, idKey, key52, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
+import { CHUNK_ROWS, idKey, key52, type LeafEvents, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
 import { MetaRows } from './meta-rows.js';
 import { PayloadBundles } from './payload-bundles.js';
 import { PLACE_CHUNK, PlaceChunks } from './place-chunks.js';
@@ -328,17 +328,22 @@ export class LogStore {
   }
 
   /**
-   * The indexer's identity of leaf `index`'s event, for its check of resends that slipped past
-   * the window: the real (source, id) and a SHA-256 of the payload, equal for two leaves exactly
-   * when they are the same event (a payload is the deterministic CBOR of the event); undefined
-   * for a leaf without a payload (erased: it matches nothing). Kept in memory for one indexing
-   * pass, never stored (an unsalted digest of an event must not reach a file).
+   * How the indexer tells leaves' events apart, for its check of resends that slipped past the
+   * window (lookup-index.ts LeafEvents): the real (source, id), and a SHA-256 of the payload (a
+   * payload is the deterministic CBOR of the event, so equal digests mean the same content).
+   * Kept in memory for one indexing pass, never stored: an unsalted digest of an event must not
+   * reach a file. An erased leaf has no payload and matches nothing.
    */
-  #eventOf(index: number): string | undefined {
-    const ids = this.#realIds(index);
-    const p = this.payload(index);
-    return ids && p ? JSON.stringify([ids.src, ids.id, toHex(this.#sha(p.payload))]) : undefined;
-  }
+  readonly #events: LeafEvents = {
+    idsOf: (index) => {
+      const ids = this.#realIds(index);
+      return ids && JSON.stringify([ids.src, ids.id]);
+    },
+    contentOf: (index) => {
+      const p = this.payload(index);
+      return p && toHex(this.#sha(p.payload));
+    },
+  };
 
   /**
    * Indices of every entry with this id (any source), confirmed against the entry, in index
@@ -602,7 +607,7 @@ export class LogStore {
     const to = this.#index.indexTail(
       size,
       (lo, hi) => this.#leafHashesIn(lo, hi),
-      (i) => this.#eventOf(i),
+      this.#events,
       ours ? w.start : Number.POSITIVE_INFINITY,
     );
     this.#tailSince = undefined;

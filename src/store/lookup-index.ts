@@ -230,6 +230,17 @@ interface BloomBuild {
   idx: number;
 }
 
+/**
+ * How the indexer tells leaves' events apart (LogStore gives it): `idsOf` is a leaf's real
+ * (source, id) as one string, `contentOf` a digest of its payload; equal for two leaves exactly
+ * when they have the same ids / the same content. Undefined: the leaf matches nothing (no
+ * ids, or its payload was erased). Held in memory for one indexing pass, never stored.
+ */
+export interface LeafEvents {
+  idsOf(index: number): string | undefined;
+  contentOf(index: number): string | undefined;
+}
+
 /** One stored block row: its pairs' bytes and its last pair. */
 interface BlockRow {
   readonly last_key: number;
@@ -479,9 +490,8 @@ export class LookupIndex {
   /**
    * Writes the unindexed tail [indexedTo, size) as one sorted run in ONE transaction that also
    * lists the run, flags late duplicates and advances indexed_to: a crash leaves all of it or
-   * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `eventOf(index)` is
-   * a leaf's event identity (equal for the same real ids and content; undefined: matches
-   * nothing), which confirms a late duplicate. `dedupedFrom`: every leaf of the tail was
+   * none. `leafHashes(lo, hi)` reads those leaves' hashes (level-0 tiles); `events` tells a
+   * leaf's event (see {@link LeafEvents}), which confirms a late duplicate. `dedupedFrom`: every leaf of the tail was
    * deduplicated at its commit against all leaves at or above this index (the dedup window's
    * start), so a listed run that lies entirely at or above it cannot hold a late duplicate of
    * them and is not sought (Infinity: seek every run). Returns the new cursor.
@@ -489,7 +499,7 @@ export class LookupIndex {
   indexTail(
     size: number,
     leafHashes: (lo: number, hi: number) => Uint8Array[],
-    eventOf: (index: number) => string | undefined,
+    events: LeafEvents,
     dedupedFrom = Number.POSITIVE_INFINITY,
   ): number {
     const lo = this.indexedTo();
@@ -526,7 +536,7 @@ export class LookupIndex {
       for (const o of order) writer.add(keys[o]!, idxs[o]!);
       writer.finish();
       for (const o of order) if (keys[o]! >= 0) ids.push({ key: keys[o]!, idx: idxs[o]! });
-      this.#flagLateDuplicates(ids, eventOf, dedupedFrom);
+      this.#flagLateDuplicates(ids, events, dedupedFrom);
       this.#q.listRun.run(run, 0, lo, size);
       this.#q.setIndexedTo.run(size);
       bloom = new KeyBloom(ids.length);
@@ -543,20 +553,22 @@ export class LookupIndex {
   }
 
   /**
-   * Flags each leaf of the new (not yet listed) run that is the same event (`eventOf`) as an
-   * earlier leaf under its id key: in a listed run, the legacy ids, or the new run itself
-   * (`ids`, its id pairs in key order), as a late duplicate of the earliest. A listed run is
-   * sought only for the keys its Bloom filter may hold, so the JS side sees real resends (and
-   * the same id from other sources, rare 52-bit collisions and ~1 % false positives, which cost
-   * a seek each). Runs within the dedup window (`lo` >= `dedupedFrom`) are skipped: the commit
-   * already compared with those leaves. That is what keeps this check flat as the log grows:
-   * the many small recent runs are all in the window, and the older leaves sit in a few large
-   * merged runs. Each key is sought once and each candidate's event read once, so many leaves
-   * under one id (one id from many sources, or many conflicts) cost linear, not quadratic, time.
+   * Flags each leaf of the new (not yet listed) run that is the same event as an earlier leaf
+   * under its id key (in a listed run, the legacy ids, or the new run itself: `ids`, its id
+   * pairs in key order) as a late duplicate of the earliest. A listed run is sought only for
+   * the keys its Bloom filter may hold, so the JS side sees real resends (and the same id from
+   * other sources, rare 52-bit collisions and ~1 % false positives, which cost a seek each).
+   * Runs within the dedup window (`lo` >= `dedupedFrom`) are skipped: the commit already
+   * compared with those leaves. That is what keeps this check flat as the log grows: the many
+   * small recent runs are all in the window, and the older leaves sit in a few large merged
+   * runs. Candidates are told apart by their real (source, id) first (an entry read each), and
+   * only leaves that share one with a new leaf are compared by content (a payload read each):
+   * each leaf is read once, so n leaves under one id (one id from n sources, or n conflicts)
+   * cost linear time, not a comparison per pair.
    */
   #flagLateDuplicates(
     ids: readonly { key: number; idx: number }[],
-    eventOf: (index: number) => string | undefined,
+    events: LeafEvents,
     dedupedFrom: number,
   ): void {
     const seek = (this.#q.runs.all() as { run: number; lo: number }[]).filter((r) => r.lo < dedupedFrom);
@@ -575,16 +587,32 @@ export class LookupIndex {
       if (earlier.length > 0 || b - a > 1) {
         const fresh = new Set<number>();
         for (let i = a; i < b; i++) fresh.add(ids[i]!.idx);
-        const firstOf = new Map<string, number>();
-        for (const i of [...new Set([...earlier, ...fresh])].sort((x, y) => x - y)) {
-          const e = eventOf(i);
-          if (e === undefined) continue;
-          const first = firstOf.get(e);
-          if (first === undefined) firstOf.set(e, i);
-          else if (fresh.has(i)) this.#q.insertLate.run(i, first);
-        }
+        this.#flagSameEvents([...new Set([...earlier, ...fresh])].sort((x, y) => x - y), fresh, events);
       }
       a = b;
+    }
+  }
+
+  /** Flags each of `fresh` that is the same event as an earlier leaf of `leaves` (ascending). */
+  #flagSameEvents(leaves: readonly number[], fresh: ReadonlySet<number>, events: LeafEvents): void {
+    const byIds = new Map<string, number[]>();
+    for (const i of leaves) {
+      const k = events.idsOf(i);
+      if (k === undefined) continue;
+      const group = byIds.get(k);
+      if (group) group.push(i);
+      else byIds.set(k, [i]);
+    }
+    for (const group of byIds.values()) {
+      if (group.length < 2 || !group.some((i) => fresh.has(i))) continue;
+      const firstOf = new Map<string, number>();
+      for (const i of group) {
+        const c = events.contentOf(i);
+        if (c === undefined) continue;
+        const first = firstOf.get(c);
+        if (first === undefined) firstOf.set(c, i);
+        else if (fresh.has(i)) this.#q.insertLate.run(i, first);
+      }
     }
   }
 

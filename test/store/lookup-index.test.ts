@@ -247,6 +247,21 @@ describe('lookup runs as blocks', () => {
       expect(full.length).toBeGreaterThan(1);
       expect(s.store.findByIdAnySource('same')).toEqual(all);
       expect(s.store.findById(`s${n - 1}`, 'same')).toBe(n - 1);
+      // None of them is a late duplicate (other sources); a resend of one of them, past the
+      // window, is (its source and content match one leaf of the n), and a conflict is not.
+      const late = () => s.db.prepare('SELECT idx, first_idx AS first FROM late_duplicates').all();
+      expect(late()).toEqual([]);
+      const [resent] = s.store.appendBatch([same(5)], s.builder);
+      const conflict = eventLeaf(
+        { kind: 'event', source: 's7', id: 'same', event: { i: -7 } },
+        Date.now(),
+        nodeSha256,
+      );
+      const [other] = s.store.appendBatch([conflict], s.builder);
+      s.store.background(s.builder.size, false, true);
+      expect(late()).toEqual([{ idx: resent!.index, first: 5 }]);
+      expect(s.store.findById('s7', 'same')).toBe(7);
+      expect(s.store.findAllById('s7', 'same')).toEqual([7, other!.index]);
     } finally {
       s.db.close();
     }
