@@ -458,8 +458,12 @@ class Encoder {
     // The keys and their encodings in arrays kept per depth, not two new arrays per object:
     // this runs for every object of every decision on the thread that parses uploads.
     const d = this.depth;
-    const keys = (this.keysAt[d] ??= []);
-    const encs = (this.encsAt[d] ??= []);
+    let keys = this.keysAt[d];
+    let encs = this.encsAt[d];
+    if (keys === undefined || encs === undefined) {
+      keys = this.keysAt[d] = [];
+      encs = this.encsAt[d] = [];
+    }
     let n = 0;
     let long = false;
     for (const k in o) {

@@ -30,7 +30,15 @@ import {
   type StoredCheckpoint,
   sealItem,
 } from './log-storage.js';
-import { CHUNK_ROWS, idKey, key52, type LeafEvents, LookupIndex, RUN_AGE_MS, RUN_LEAVES } from './lookup-index.js';
+import {
+  CHUNK_ROWS,
+  idKey,
+  key52,
+  type LeafEvents,
+  LookupIndex,
+  RUN_AGE_MS,
+  RUN_LEAVES,
+} from './lookup-index.js';
 import { MetaRows } from './meta-rows.js';
 import { PayloadBundles } from './payload-bundles.js';
 import { PLACE_CHUNK, PlaceChunks } from './place-chunks.js';

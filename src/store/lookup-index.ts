@@ -587,7 +587,11 @@ export class LookupIndex {
       if (earlier.length > 0 || b - a > 1) {
         const fresh = new Set<number>();
         for (let i = a; i < b; i++) fresh.add(ids[i]!.idx);
-        this.#flagSameEvents([...new Set([...earlier, ...fresh])].sort((x, y) => x - y), fresh, events);
+        this.#flagSameEvents(
+          [...new Set([...earlier, ...fresh])].sort((x, y) => x - y),
+          fresh,
+          events,
+        );
       }
       a = b;
     }

@@ -67,11 +67,13 @@ const EDGES = [
 
 /** A random string of the date-time shape: fields mostly near their range, any of 00-99 at times. */
 function generated(rand: () => number): string {
-  const d2 = (max = 99) =>
-    String(Math.floor(rand() * (rand() < 0.85 ? max + 2 : 100))).padStart(2, '0');
+  const d2 = (max = 99) => String(Math.floor(rand() * (rand() < 0.85 ? max + 2 : 100))).padStart(2, '0');
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const year = pick(['2026', '2024', '2000', '1900', '0000', '1970', '9999', '0400']);
-  const frac = rand() < 0.5 ? '' : `.${Array.from({ length: Math.floor(rand() * 13) }, () => Math.floor(rand() * 10)).join('')}`;
+  const frac =
+    rand() < 0.5
+      ? ''
+      : `.${Array.from({ length: Math.floor(rand() * 13) }, () => Math.floor(rand() * 10)).join('')}`;
   const zone = pick(['Z', 'Z', 'z', `+${d2(24)}:${d2(60)}`, `-${d2(24)}:${d2(60)}`, '+00:00', '-05:30', '']);
   return `${year}-${d2(12)}-${d2(31)}${pick(['T', 'T', 't', ' ', 'x'])}${d2(24)}:${d2(60)}:${d2(60)}${frac}${zone}`;
 }
