@@ -275,6 +275,8 @@ export class LookupIndex {
   #bloomBytes = 0;
   /** A filter being built in the background for a listed run that has none. */
   #bloomBuild: BloomBuild | undefined;
+  /** Which runs are lookup_keys rows (see #isRowRun); entries of unlisted runs are dropped. */
+  readonly #rowRuns = new Map<number, boolean>();
 
   constructor(db: Db) {
     this.#db = db;
@@ -430,7 +432,8 @@ export class LookupIndex {
 
   /** Leaf indices under `key` in run `run` (rows or blocks, following a key that spans blocks). */
   #probeRun(run: number, key: number): number[] {
-    const out = this.#q.probeRun.all(run, key) as number[];
+    if (this.#isRowRun(run)) return this.#q.probeRun.all(run, key) as number[];
+    const out: number[] = [];
     const first = this.#q.blockAt.get(run, key) as { data: Buffer } | undefined;
     if (!first) return out;
     let b = decodeBlock(first.data);
@@ -547,8 +550,22 @@ export class LookupIndex {
     return size;
   }
 
+  /**
+   * True if run `run` is stored as lookup_keys rows (written before blocks existed), false if
+   * as blocks; asked once per run (a run's form never changes), so a probe costs one statement.
+   */
+  #isRowRun(run: number): boolean {
+    let rows = this.#rowRuns.get(run);
+    if (rows === undefined) {
+      rows = this.#q.hasRows.get(run) !== undefined;
+      this.#rowRuns.set(run, rows);
+    }
+    return rows;
+  }
+
   /** A writer of run `run`'s blocks (pairs given in (key, idx) order; call inside a transaction). */
   #blockWriter(run: number): BlockWriter {
+    this.#rowRuns.set(run, false);
     return new BlockWriter((data, lastKey, lastIdx) => this.#q.insertBlock.run(run, lastKey, lastIdx, data));
   }
 
@@ -655,7 +672,7 @@ export class LookupIndex {
       this.#merge = {
         sources: src.map((r) => ({
           run: r.run,
-          blocks: this.#q.hasRows.get(r.run) === undefined,
+          blocks: !this.#isRowRun(r.run),
           keys: [],
           idxs: [],
           at: 0,
@@ -749,6 +766,7 @@ export class LookupIndex {
     }
     if (keys.length > 0) return;
     this.#garbage.push(...m.sources.map((src) => src.run));
+    for (const src of m.sources) this.#rowRuns.delete(src.run);
     for (const src of m.sources) this.#dropBloom(src.run);
     this.#keep(m.target, m.bloom);
     this.#merge = undefined;
@@ -784,7 +802,7 @@ export class LookupIndex {
       const runs = this.#q.runs.all() as { run: number; lo: number; hi: number }[];
       const r = runs.find((x) => !this.#blooms.has(x.run));
       if (!r || !this.#fits(KeyBloom.bytesFor(r.hi - r.lo))) return false;
-      const blocks = this.#q.hasRows.get(r.run) === undefined;
+      const blocks = !this.#isRowRun(r.run);
       // From the first id key (>= 0; leaf-hash keys are negative).
       this.#bloomBuild = { run: r.run, bloom: new KeyBloom(r.hi - r.lo), blocks, key: -1, idx: 2 ** 53 };
     }
