@@ -1,17 +1,18 @@
 /**
  * Choosing a storage engine: the one place that maps a configuration to a {@link LogStorage}.
  * SQLite by default (a file path); PostgreSQL when the location is a `postgres://` or
- * `postgresql://` URL. The log never imports an engine's module.
+ * `postgresql://` URL. The log never imports an engine's module, and the PostgreSQL engine
+ * (with its client library) is loaded only when a URL names it.
  */
 import type { Sha256 } from '../core/hash.js';
 import type { Logger } from '../core/logger.js';
 import type { SyncMode } from './db.js';
+import { isPostgresUrl } from './db-url.js';
 import type { DedupWindowOptions } from './dedup-window.js';
 import type { LogStorage } from './log-storage.js';
-import { openPostgresStorage } from './postgres-storage.js';
 import { openSqliteStorage } from './sqlite-storage.js';
 
-export { redactUrl } from './postgres-query.js';
+export { isPostgresUrl, redactUrl } from './db-url.js';
 export { DamagedTilesError } from './sqlite-storage.js';
 
 /** How to open the log's storage. */
@@ -33,23 +34,21 @@ export interface StorageOptions {
   readonly logger?: Logger;
 }
 
-/** True when `location` names a PostgreSQL database rather than a SQLite file. */
-export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location);
-}
-
 /**
  * Opens the storage described by `opts`, ready for the log's start-up checks. Rejects with
  * DamagedTilesError when the stored tiles cannot give the tree's right edge, and with
  * the engine's own error when the storage cannot be opened at all.
  */
 export async function openLogStorage(opts: StorageOptions): Promise<LogStorage> {
-  if (isPostgresUrl(opts.dbPath))
+  if (isPostgresUrl(opts.dbPath)) {
+    // Loaded only here: a server on SQLite never loads the PostgreSQL client.
+    const { openPostgresStorage } = await import('./postgres-storage.js');
     return openPostgresStorage({
       url: opts.dbPath,
       sha: opts.sha,
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
+  }
   return openSqliteStorage(opts);
 }
 

@@ -36,14 +36,4 @@ export function openPool(url: string, max: number, logger: Logger = silentLogger
   return pool;
 }
 
-/** Strips the password from a connection URL, for messages; anything else (a path) as is. */
-export function redactUrl(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
-}
+export { redactUrl } from './db-url.js';
