@@ -42,6 +42,10 @@ export function applyHeapSettings(execArgv: readonly string[] = process.execArgv
  * server spent ~5-8 % less CPU per decision under full ingest on this 2-core machine (c=8,
  * alternated: 60-62 us against 63-68), but the main heap grew behind its collections during
  * reads: VmHWM at 10M leaves after ingest and reads 312-326 MiB against 285-293, over the 300
- * MiB budget. `--v8-pool-size=1` (one helper) was no better than four.
+ * MiB budget. `--v8-pool-size=1` (one helper) was no better than four. Measured again in
+ * session 10, after the heaps shrank: still ~9 % less CPU per decision (c=8, best of 4
+ * alternated runs: 58.8 against 64.8 us) and the same ingest at 10M, but identity-bundle and
+ * entry reads after an ingest at 10M peaked at 285-291 MiB against 237 (the inflated bundles
+ * are freed only by collections that now come later), leaving the budget no margin: still not.
  */
 export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
