@@ -25,7 +25,7 @@ import type {
   StoredPayload,
 } from './log-storage.js';
 import { LogStore } from './log-store.js';
-import { IDLE_TICK_MS } from './lookup-index.js';
+import { IDLE_TICK_MS, idKey } from './lookup-index.js';
 import { nodeSha256 } from './node-hash.js';
 import { WriterThread } from './sqlite-writer.js';
 import { type PackedBatch, packBatch } from './writer-pack.js';
@@ -57,52 +57,57 @@ export interface SqliteStorageOptions {
 }
 
 /**
- * Ids of the leaves committed beyond the indexer's cursor, with their indices: the unindexed
- * tail's answer to a lookup by id (the writer thread's dedup window is not visible here). Fed
- * from each commit's results, pruned as the cursor advances, so it holds about one indexer
- * lag of leaves.
+ * The id keys (lookup-index.ts idKey) of the leaves committed beyond the indexer's cursor,
+ * with their indices: the unindexed tail's answer to a lookup by id (the writer thread's
+ * dedup window is not visible here). Fed from each commit's results, pruned as the cursor
+ * advances, so it holds about one indexer lag of leaves (~10-30k under full ingest). Keys in
+ * two typed arrays, searched by a scan on lookup: a map of the ids themselves kept every id
+ * string and a map entry alive for that second, long enough to be promoted to V8's old
+ * generation (~10 % of what the ingest thread promoted, session 10); a lookup is rare next to
+ * a commit, and a scan of 30k numbers takes ~20 us. Candidates: the caller confirms each
+ * against the entry, as it does the lookup runs'.
  */
 class RecentIds {
-  /** An id's index, or its indices in order when it has several (rare: no array per leaf). */
-  readonly #byId = new Map<string, number | number[]>();
-  /** The leaves in commit (index) order, as two arrays from #head on. */
-  #ids: string[] = [];
-  #indices: number[] = [];
+  #keys = new Float64Array(1024);
+  #indices = new Float64Array(1024);
   #head = 0;
+  #tail = 0;
 
-  add(id: string, index: number): void {
-    const l = this.#byId.get(id);
-    if (l === undefined) this.#byId.set(id, index);
-    else if (typeof l === 'number') this.#byId.set(id, [l, index]);
-    else l.push(index);
-    this.#ids.push(id);
-    this.#indices.push(index);
+  add(key: number, index: number): void {
+    if (this.#tail === this.#keys.length) this.#makeRoom();
+    this.#keys[this.#tail] = key;
+    this.#indices[this.#tail++] = index;
   }
 
-  get(id: string): readonly number[] {
-    const l = this.#byId.get(id);
-    return l === undefined ? [] : typeof l === 'number' ? [l] : l;
+  /** Indices held under `key`, in commit order. */
+  get(key: number): number[] {
+    const out: number[] = [];
+    for (let i = this.#head; i < this.#tail; i++) if (this.#keys[i] === key) out.push(this.#indices[i]!);
+    return out;
   }
 
   /** Forgets the leaves below `indexedTo` (they are in the lookup runs now). */
   prune(indexedTo: number): void {
-    while (this.#head < this.#indices.length && this.#indices[this.#head]! < indexedTo) {
-      const id = this.#ids[this.#head]!;
-      const index = this.#indices[this.#head++]!;
-      const l = this.#byId.get(id);
-      if (typeof l === 'number') {
-        if (l === index) this.#byId.delete(id);
-      } else if (l !== undefined) {
-        const at = l.indexOf(index); // the first: indices leave in the order they came
-        if (at >= 0) l.splice(at, 1);
-        if (l.length === 1) this.#byId.set(id, l[0]!);
-      }
+    while (this.#head < this.#tail && this.#indices[this.#head]! < indexedTo) this.#head++;
+  }
+
+  /** Moves the held leaves to the front, growing the arrays if they are more than half full. */
+  #makeRoom(): void {
+    const n = this.#tail - this.#head;
+    const cap = n * 2 > this.#keys.length ? this.#keys.length * 2 : this.#keys.length;
+    const keys = cap === this.#keys.length ? this.#keys : new Float64Array(cap);
+    const indices = cap === this.#indices.length ? this.#indices : new Float64Array(cap);
+    if (keys === this.#keys) {
+      keys.copyWithin(0, this.#head, this.#tail);
+      indices.copyWithin(0, this.#head, this.#tail);
+    } else {
+      keys.set(this.#keys.subarray(this.#head, this.#tail));
+      indices.set(this.#indices.subarray(this.#head, this.#tail));
     }
-    if (this.#head > 1024 && this.#head * 2 > this.#indices.length) {
-      this.#ids = this.#ids.slice(this.#head);
-      this.#indices = this.#indices.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#keys = keys;
+    this.#indices = indices;
+    this.#head = 0;
+    this.#tail = n;
   }
 }
 
@@ -226,16 +231,22 @@ export class SqliteLogStorage implements LogStorage {
     }
   }
 
+  /** Leaves of the unindexed tail that may have `id` (candidates; the store confirms each). */
+  #recentOf(id: string): number[] {
+    return this.#recent.get(idKey(id, nodeSha256));
+  }
+
   /** At open: a leaf of the unindexed tail that could not be indexed (read-only database). */
   rememberTail(id: string, index: number): void {
-    this.#recent.add(id, index);
+    this.#recent.add(idKey(id, nodeSha256), index);
   }
 
   /** Inline: records the new leaves of a commit by id, for lookups before the indexer reaches them. */
   #remember(items: readonly AppendItem[], results: readonly AppendResult[]): void {
     items.forEach((it, i) => {
       const r = results[i]!;
-      if (it.source !== undefined && it.id !== undefined && !r.duplicate) this.#recent.add(it.id, r.index);
+      if (it.source !== undefined && it.id !== undefined && !r.duplicate)
+        this.#recent.add(it.idKey ?? idKey(it.id, nodeSha256), r.index);
     });
   }
 
@@ -258,12 +269,11 @@ export class SqliteLogStorage implements LogStorage {
         this.#tree = { size: c.size, root: c.root };
         let o = 0;
         for (const h of held) {
-          const { sources, ids } = h.batch;
+          // packBatch computed each deduplicated item's id key (-1: no ids).
+          const keys = h.batch.idKeys;
           for (let i = 0; i < h.count; i++) {
-            const id = ids[i];
             const r = c.results[o + i]!;
-            if (sources[i] !== null && id !== null && id !== undefined && !r.duplicate)
-              this.#recent.add(id, r.index);
+            if (keys[i]! >= 0 && !r.duplicate) this.#recent.add(keys[i]!, r.index);
           }
           o += h.count;
         }
@@ -309,13 +319,13 @@ export class SqliteLogStorage implements LogStorage {
     return Promise.resolve(this.#store.tile(level, index));
   }
   findById(source: string, id: string): Promise<number | undefined> {
-    return Promise.resolve(this.#store.findById(source, id, this.#recent.get(id)));
+    return Promise.resolve(this.#store.findById(source, id, this.#recentOf(id)));
   }
   findAllById(source: string, id: string): Promise<number[]> {
-    return Promise.resolve(this.#store.findAllById(source, id, this.#recent.get(id)));
+    return Promise.resolve(this.#store.findAllById(source, id, this.#recentOf(id)));
   }
   findByIdAnySource(id: string): Promise<number[]> {
-    return Promise.resolve(this.#store.findByIdAnySource(id, this.#recent.get(id)));
+    return Promise.resolve(this.#store.findByIdAnySource(id, this.#recentOf(id)));
   }
   findLeaf(leaf: Uint8Array, size: number): Promise<number | undefined> {
     return Promise.resolve(this.#store.findLeaf(leaf, size));

@@ -181,6 +181,14 @@ describe.each(engines)('$name', (engine) => {
     });
   });
 
+  /** 400 decisions of ~150 bytes (2+ pieces of the byte guard) with `bad` as element `at`. */
+  const large = (at: number, bad: unknown) =>
+    JSON.stringify(
+      Array.from({ length: 400 }, (_, i) =>
+        i === at ? bad : { decision_id: `big-${i}`, input: { pad: 'x'.repeat(100) } },
+      ),
+    );
+
   describe('odd and hostile uploads', () => {
     test('events missing ids or fields are kept and flagged; a resend still deduplicates', async () => {
       const { app, log } = await setup();
@@ -264,6 +272,24 @@ describe.each(engines)('$name', (engine) => {
           OPA_HEADERS,
           400,
           'invalid_entry',
+        ],
+        // Large enough to be parsed piece by piece (src/http/body.ts parseJsonPieces): a bad
+        // element late in the body refuses the whole of it, and bad JSON after it is what is
+        // reported, as for a body parsed whole.
+        ['not objects, large', gzipSync(large(300, 42)), OPA_HEADERS, 400, 'invalid_event'],
+        [
+          'lone surrogate, large',
+          gzipSync(large(300, { decision_id: 'x', input: '\ud800' })),
+          OPA_HEADERS,
+          400,
+          'invalid_entry',
+        ],
+        [
+          'bad element, then bad JSON, large',
+          gzipSync(`${large(300, 42).slice(0, -1)},{"a":}]`),
+          OPA_HEADERS,
+          400,
+          'invalid_json',
         ],
       ];
       for (const [name, body, headers, status, code] of cases) {

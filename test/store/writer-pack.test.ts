@@ -39,6 +39,32 @@ describe('packBatch / unpackBatch', () => {
         source: '',
         id: '',
       },
+      // Metadata columns after items without: a time, a withheld id, no revisions; then one.
+      {
+        entry: new Uint8Array([10]),
+        meta: {
+          kind: 'event',
+          source: 'k8s',
+          recvMs: 1750000000001,
+          tsMs: 1749999999000,
+          path: null,
+          result: null,
+          revisions: [],
+          privateId: 'Alice Smith',
+        },
+      },
+      {
+        entry: new Uint8Array([11]),
+        meta: {
+          kind: 'opa.decision',
+          source: '',
+          recvMs: 0,
+          tsMs: 0,
+          path: '',
+          result: 'undefined',
+          revisions: ['r3'],
+        },
+      },
     ];
     const { batch, transfer } = packBatch(items);
     const received = structuredClone(batch, { transfer });
