@@ -195,6 +195,15 @@ export function fromUtf8(b: Uint8Array): string | undefined {
   }
 }
 
+/**
+ * The number written by the two ASCII digits of `s` at `i`, read without a substring (the
+ * caller has checked they are digits, e.g. with a regex test): the RFC 3339 readers run it for
+ * every decision.
+ */
+export function twoDigits(s: string, i: number): number {
+  return (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
+}
+
 /** Canonical decimal (no sign, no leading zeroes) of a non-negative safe integer, or undefined. */
 export function parseCanonicalDecimal(s: string): number | undefined {
   if (!isCanonicalDecimal(s)) return undefined;

@@ -4,7 +4,7 @@
  * sent, so an odd event is never refused here: what is missing or malformed is flagged in
  * the leaf instead. Pure.
  */
-import { toHex } from './bytes.js';
+import { toHex, twoDigits as two } from './bytes.js';
 import { type CborObject, type CborValue, encodeDeterministic } from './cbor.js';
 import { type Sha256, sha256 } from './hash.js';
 
@@ -136,9 +136,6 @@ export function opaDecisionMeta(event: CborObject): DecisionMeta {
 /** An RFC 3339 date-time as parseRfc3339Ms reads it: `T`, `t` or a space; `Z`, `z` or an offset. */
 const LENIENT_RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
-/** The number written by the two ASCII digits of `s` at `i` (the caller checked they are digits). */
-const two = (s: string, i: number): number => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
-
 /** Days from 1970-01-01 to year `y`, month `m` (1-12), day 1 of the proleptic Gregorian calendar. */
 function daysToMonth(y: number, m: number): number {
   // Howard Hinnant's days_from_civil, for the first of the month.
@@ -155,7 +152,7 @@ function daysToMonth(y: number, m: number): number {
  * including its ranges (month 1-12, day 1-31 rolling over into the next month, hour 24 only at
  * 24:00:00.000, seconds 0-59, offsets up to 23:59). Read digit by digit: it runs for every
  * decision, where a match array, its strings and an ISO copy were ~11 % of the bytes the
- * ingest thread allocated (test/core/opa.test.ts checks it against that older form).
+ * ingest thread allocated (test/core/rfc3339.test.ts checks it against that older form).
  */
 export function parseRfc3339Ms(s: string): number | null {
   if (!LENIENT_RFC3339.test(s)) return null;

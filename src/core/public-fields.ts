@@ -6,6 +6,7 @@
  * leaf (`src`/`id` become "", `ts` is omitted) and named by a `withheld_*` flag; its value stays
  * in the private payload. Rules: spec/entry-format.md §2.1. Pure.
  */
+import { twoDigits as two } from './bytes.js';
 
 /** Longest public `src` or `id`. */
 export const MAX_PUBLIC_ID_LENGTH = 128;
@@ -41,11 +42,6 @@ export function isStrictRfc3339(s: string): boolean {
   // An offset is the last six characters, `+HH:MM` or `-HH:MM`.
   const n = s.length;
   return s.charCodeAt(n - 1) === 0x5a || (two(s, n - 5) <= 23 && two(s, n - 2) <= 59);
-}
-
-/** The number written by the two ASCII digits of `s` at `i` (the caller checked they are digits). */
-function two(s: string, i: number): number {
-  return (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
 }
 
 /** The public identity fields of a leaf, and the flags naming what was withheld. */

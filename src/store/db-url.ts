@@ -11,7 +11,7 @@ export function isPostgresUrl(location: string): boolean {
 
 /** Strips the password from a connection URL, for messages; anything else (a path) as is. */
 export function redactUrl(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
+  if (!isPostgresUrl(url)) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

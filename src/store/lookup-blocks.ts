@@ -32,7 +32,8 @@ export const BLOCK_PAIRS = 248;
 /** Most pairs of one block: a key with more pairs than this is split across blocks. */
 export const MAX_BLOCK_PAIRS = 4 * BLOCK_PAIRS;
 
-const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
+/** True on a little-endian host: stored little-endian words can be viewed as typed arrays as they are. */
+export const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
 
 /** The pairs of one block: keys[i] with idxs[i], in (key, idx) order. */
 export interface Pairs {
@@ -87,6 +88,14 @@ export function blockIndicesOf(b: Pairs, key: number): number[] {
   const out: number[] = [];
   for (let i = lo; i < b.keys.length && b.keys[i] === key; i++) out.push(b.idxs[i]!);
   return out;
+}
+
+/**
+ * True if `key`'s pairs may go on in the next block of the run: `b` was cut at MAX_BLOCK_PAIRS
+ * in the middle of that key (the only place BlockWriter cuts inside a key).
+ */
+export function continuesAfter(b: Pairs, key: number): boolean {
+  return b.keys.length === MAX_BLOCK_PAIRS && b.keys[b.keys.length - 1] === key;
 }
 
 /**

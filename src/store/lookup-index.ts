@@ -12,7 +12,14 @@
 import { utf8 } from '../core/bytes.js';
 import type { Sha256 } from '../core/hash.js';
 import type { Db } from './db.js';
-import { BLOCK_PAIRS, BlockWriter, blockIndicesOf, decodeBlock, MAX_BLOCK_PAIRS } from './lookup-blocks.js';
+import {
+  BLOCK_PAIRS,
+  BlockWriter,
+  blockIndicesOf,
+  continuesAfter,
+  decodeBlock,
+  LITTLE_ENDIAN,
+} from './lookup-blocks.js';
 
 /** The first 52 bits of a hash as a safe integer: 6 whole bytes and the high nibble of the 7th. */
 export const key52 = (h: Uint8Array): number =>
@@ -122,8 +129,6 @@ export class KeyBloom {
   }
 }
 
-const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
-
 /**
  * The bytes of `b` as a whole ArrayBuffer of their own, for a typed array over stored
  * little-endian words: the buffer itself when `b` spans all of it (a blob as better-sqlite3
@@ -196,8 +201,6 @@ export interface BatchKeys {
 /** A source run of a merge: a buffer of its next pairs, and the last (key, idx) read. */
 interface MergeSource {
   readonly run: number;
-  /** Stored as blocks (else as lookup_keys rows, written before blocks existed). */
-  readonly blocks: boolean;
   keys: ArrayLike<number>;
   idxs: ArrayLike<number>;
   at: number;
@@ -224,8 +227,6 @@ interface Merge {
 interface BloomBuild {
   readonly run: number;
   readonly bloom: KeyBloom;
-  /** Stored as blocks (else as lookup_keys rows). */
-  readonly blocks: boolean;
   key: number;
   idx: number;
 }
@@ -295,12 +296,12 @@ export class LookupIndex {
       // listed run the block that would hold it (a merge lists its target and unlists its
       // sources at once, and their blocks become garbage only after that).
       probe: db.prepare(
-        `SELECT r.run AS run, NULL AS idx,
+        `SELECT NULL AS idx,
                 (SELECT b.data FROM lookup_blocks b WHERE b.run = r.run AND b.last_key >= @key
                  ORDER BY b.last_key, b.last_idx LIMIT 1) AS data
            FROM lookup_runs r
          UNION ALL
-         SELECT NULL, idx, NULL FROM lookup_keys WHERE run IN (SELECT run FROM lookup_runs) AND key = @key`,
+         SELECT idx, NULL FROM lookup_keys WHERE run IN (SELECT run FROM lookup_runs) AND key = @key`,
       ),
       legacyAt: db.prepare('SELECT idx FROM ids WHERE key = ?').pluck(),
       insertBlock: db.prepare(
@@ -407,7 +408,6 @@ export class LookupIndex {
     const out: number[] = [];
     let split = false;
     for (const r of this.#q.probe.all({ key }) as {
-      run: number | null;
       idx: number | null;
       data: Buffer | null;
     }[]) {
@@ -415,7 +415,7 @@ export class LookupIndex {
       if (r.data === null) continue;
       const b = decodeBlock(r.data);
       out.push(...blockIndicesOf(b, key));
-      if (b.keys.length === MAX_BLOCK_PAIRS && b.keys[b.keys.length - 1] === key) split = true;
+      if (continuesAfter(b, key)) split = true;
     }
     // A key with more pairs than a block holds (resends of one id past the dedup window) spans
     // blocks: read them all again, run by run, in one snapshot.
@@ -438,7 +438,7 @@ export class LookupIndex {
     if (!first) return out;
     let b = decodeBlock(first.data);
     out.push(...blockIndicesOf(b, key));
-    while (b.keys.length === MAX_BLOCK_PAIRS && b.keys[b.keys.length - 1] === key) {
+    while (continuesAfter(b, key)) {
       const next = this.#q.blocksAfter.get(run, key, b.idxs[b.idxs.length - 1]!, 1) as BlockRow | undefined;
       if (!next) break;
       b = decodeBlock(next.data);
@@ -672,7 +672,6 @@ export class LookupIndex {
       this.#merge = {
         sources: src.map((r) => ({
           run: r.run,
-          blocks: !this.#isRowRun(r.run),
           keys: [],
           idxs: [],
           at: 0,
@@ -696,7 +695,7 @@ export class LookupIndex {
   #refill(src: MergeSource): void {
     if (src.at < src.keys.length || src.done) return;
     src.at = 0;
-    if (src.blocks) {
+    if (!this.#isRowRun(src.run)) {
       const rows = this.#q.blocksAfter.all(src.run, src.key, src.idx, REFILL_BLOCKS) as BlockRow[];
       ({ keys: src.keys, idxs: src.idxs } = concatBlocks(rows));
       src.done = rows.length < REFILL_BLOCKS;
@@ -802,12 +801,11 @@ export class LookupIndex {
       const runs = this.#q.runs.all() as { run: number; lo: number; hi: number }[];
       const r = runs.find((x) => !this.#blooms.has(x.run));
       if (!r || !this.#fits(KeyBloom.bytesFor(r.hi - r.lo))) return false;
-      const blocks = !this.#isRowRun(r.run);
       // From the first id key (>= 0; leaf-hash keys are negative).
-      this.#bloomBuild = { run: r.run, bloom: new KeyBloom(r.hi - r.lo), blocks, key: -1, idx: 2 ** 53 };
+      this.#bloomBuild = { run: r.run, bloom: new KeyBloom(r.hi - r.lo), key: -1, idx: 2 ** 53 };
     }
     const b = this.#bloomBuild;
-    if (!(b.blocks ? this.#bloomBlocks(b) : this.#bloomRows(b))) {
+    if (!(this.#isRowRun(b.run) ? this.#bloomRows(b) : this.#bloomBlocks(b))) {
       this.#bloomBuild = undefined;
       // Still listed? A merge may have unlisted it meanwhile (then its rows are garbage).
       if ((this.#q.runs.all() as { run: number }[]).some((x) => x.run === b.run)) {

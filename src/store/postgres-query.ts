@@ -35,5 +35,3 @@ export function openPool(url: string, max: number, logger: Logger = silentLogger
   pool.on('error', (err) => logger.warn(errorFields(err), 'postgres: idle connection failed'));
   return pool;
 }
-
-export { redactUrl } from './db-url.js';

@@ -91,21 +91,20 @@ class RecentIds {
     while (this.#head < this.#tail && this.#indices[this.#head]! < indexedTo) this.#head++;
   }
 
-  /** Moves the held leaves to the front, growing the arrays if they are more than half full. */
+  /** Moves the held leaves to the front, into arrays twice as long if they are more than half full. */
   #makeRoom(): void {
     const n = this.#tail - this.#head;
-    const cap = n * 2 > this.#keys.length ? this.#keys.length * 2 : this.#keys.length;
-    const keys = cap === this.#keys.length ? this.#keys : new Float64Array(cap);
-    const indices = cap === this.#indices.length ? this.#indices : new Float64Array(cap);
-    if (keys === this.#keys) {
-      keys.copyWithin(0, this.#head, this.#tail);
-      indices.copyWithin(0, this.#head, this.#tail);
-    } else {
+    if (n * 2 > this.#keys.length) {
+      const keys = new Float64Array(this.#keys.length * 2);
+      const indices = new Float64Array(this.#keys.length * 2);
       keys.set(this.#keys.subarray(this.#head, this.#tail));
       indices.set(this.#indices.subarray(this.#head, this.#tail));
+      this.#keys = keys;
+      this.#indices = indices;
+    } else {
+      this.#keys.copyWithin(0, this.#head, this.#tail);
+      this.#indices.copyWithin(0, this.#head, this.#tail);
     }
-    this.#keys = keys;
-    this.#indices = indices;
     this.#head = 0;
     this.#tail = n;
   }
