@@ -4,12 +4,23 @@
  */
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { listedIndexPairs } from '../../src/store/lookup-index.js';
 
 /**
  * How many entries the database stores: rows of the partial bundle (and of a log from before
  * bundle blobs) plus 256 per full bundle, as a blob row or a place in the blob file. Equals
  * the tree size when nothing is stored twice or lost.
  */
+/**
+ * Leaf indices with other than their two pairs (id key, leaf-hash key) in the listed lookup
+ * runs: empty when no leaf is indexed twice or missing.
+ */
+export function leavesWithoutTwoPairs(db: Database.Database): number[] {
+  const n = new Map<number, number>();
+  for (const p of listedIndexPairs(db)) n.set(p.idx, (n.get(p.idx) ?? 0) + 1);
+  return [...n].filter(([, c]) => c !== 2).map(([idx]) => idx);
+}
+
 export const STORED_ENTRIES_SQL =
   'SELECT (SELECT count(*) FROM entries) + 256 * ((SELECT count(*) FROM entry_bundles) + (SELECT count(*) FROM bundle_places))';
 

@@ -28,6 +28,7 @@ import {
   storedRuns,
 } from '../../src/store/lookup-index.js';
 import { prng } from '../helpers/prng.js';
+import { leavesWithoutTwoPairs } from '../helpers/sqlite.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PER_BATCH = 20;
@@ -64,13 +65,6 @@ const runs = (db: Db) =>
   }[];
 const rowRuns = (db: Db) => storedRuns(db);
 
-/** Leaf indices with other than their two pairs (id key, leaf-hash key) in the listed runs. */
-function pairsPerLeafOtherThanTwo(db: Db): number[] {
-  const n = new Map<number, number>();
-  for (const p of listedIndexPairs(db)) n.set(p.idx, (n.get(p.idx) ?? 0) + 1);
-  return [...n].filter(([, c]) => c !== 2).map(([idx]) => idx);
-}
-
 /** Every leaf is found by id and by leaf hash, and has exactly its two rows in the listed runs. */
 function expectAllFound(s: ReturnType<typeof openStore>, batches: number): void {
   for (let b = 0; b < batches; b++) {
@@ -80,7 +74,7 @@ function expectAllFound(s: ReturnType<typeof openStore>, batches: number): void 
       expect(s.store.findLeaf(s.store.leafHash(idx)!, s.builder.size)).toBe(idx);
     }
   }
-  expect(pairsPerLeafOtherThanTwo(s.db)).toEqual([]);
+  expect(leavesWithoutTwoPairs(s.db)).toEqual([]);
 }
 
 describe('lookup index', () => {
@@ -212,7 +206,7 @@ describe('lookup runs as blocks', () => {
           expect(s.store.findLeaf(s.store.leafHash(idx)!, s.builder.size)).toBe(idx);
         }
       }
-      expect(pairsPerLeafOtherThanTwo(s.db)).toEqual([]);
+      expect(leavesWithoutTwoPairs(s.db)).toEqual([]);
     } finally {
       s.db.close();
     }
