@@ -27,7 +27,7 @@ export interface ServeConfig {
   cacheMiB: number;
   /** How long a resend is recognised as a duplicate by the in-memory dedup window, ms. */
   dedupWindowMs: number;
-  /** Most leaves the dedup window holds (~12 bytes each). */
+  /** Most leaves the dedup window holds (~12-16 bytes each, plus 8 of tags where probed). */
   dedupWindowEntries: number;
   maxBodyBytes: number;
   tokens: string;
@@ -166,7 +166,7 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     env: 'OPA_TLOG_DEDUP_WINDOW_ENTRIES',
     kind: 'int',
     def: DEFAULT_DEDUP_WINDOW.maxEntries,
-    help: 'most leaves the dedup window holds (~12 bytes each: 24 MiB at the default 2,000,000)',
+    help: 'most leaves the dedup window holds (~12-16 bytes each: 24-32 MiB at the default 2,000,000)',
   },
   maxBodyBytes: {
     flag: 'max-body-bytes',

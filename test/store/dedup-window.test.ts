@@ -138,4 +138,31 @@ describe('DedupWindow', () => {
     expect(found(w, 42)).toEqual([7000]);
     expect([w.start, w.end]).toEqual([7000, 7001]);
   });
+
+  test('tags: kept per leaf, unset for a new leaf in a reused ring slot, forgotten on request', () => {
+    const w = new DedupWindow({ maxEntries: 3, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) w.add(i, 9, 0);
+    expect(w.tagA(1)).toBe(0);
+    w.setTags(1, 11, 12);
+    w.setTags(2, 21, 22);
+    expect([w.tagA(1), w.tagB(1), w.tagA(2), w.tagB(2)]).toEqual([11, 12, 21, 22]);
+    w.forgetTags(2);
+    expect([w.tagA(2), w.tagB(2)]).toEqual([0, 0]);
+    w.add(3, 9, 0); // evicts leaf 0
+    w.add(4, 9, 0); // evicts leaf 1: leaf 4 takes its ring slot, without its tags
+    expect([w.tagA(1), w.tagA(4), w.tagB(4)]).toEqual([0, 0, 0]);
+    expect(() => w.setTags(1, 1, 1)).toThrow(RangeError);
+    const order: number[] = [];
+    w.candidates(9, (i) => order.push(i));
+    expect(order).toEqual([4, 3, 2]);
+  });
+
+  test('one key held by most of the window: every leaf found, other keys unaffected', () => {
+    const w = new DedupWindow({ maxEntries: 5000, windowMs: 60_000 });
+    for (let i = 0; i < 20_000; i++) w.add(i, i % 10 === 0 ? 1000 + i : 77, 0);
+    expect(found(w, 77).length).toBe(4500);
+    expect(found(w, 77)[0]).toBe(15_001);
+    expect(found(w, 1000 + 19_990)).toEqual([19_990]);
+    expect(found(w, 1000 + 14_990)).toEqual([]);
+  });
 });

@@ -1,0 +1,114 @@
+/**
+ * The commit's dedup probe against a naive model: a resend (same source, id and content) is a
+ * duplicate of the first leaf, other content under the same ids conflicts with the first, in
+ * one batch and across batches; and one id sent thousands of times (by one uploader with many
+ * contents, or from many sources) gets the same exact answers (the probe reads the leaf it
+ * picks, not every leaf under the id: src/store/event-tags.ts).
+ */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { encodeEntry } from '../../src/core/entry.js';
+import { eventLeaf } from '../../src/log/leaf.js';
+import { nodeSha256 } from '../../src/log/log.js';
+import type { AppendItem, AppendResult, LogStorage } from '../../src/store/log-storage.js';
+import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
+
+const { open } = storagesClosedAfterEach();
+
+const item = (source: string, id: string, n: number): AppendItem =>
+  eventLeaf({ kind: 'event', source, id, event: { n } }, 5000, nodeSha256);
+
+/** What the probe must answer, from every earlier leaf (no window: nothing here expires). */
+class Model {
+  readonly #leaves: { source: string; id: string; n: number }[] = [];
+
+  append(batch: readonly { source: string; id: string; n: number }[]): AppendResult[] {
+    return batch.map((e) => {
+      const same = this.#leaves.findIndex((l) => l.source === e.source && l.id === e.id && l.n === e.n);
+      if (same >= 0) return { index: same, duplicate: true };
+      const first = this.#leaves.findIndex((l) => l.source === e.source && l.id === e.id);
+      this.#leaves.push(e);
+      const index = this.#leaves.length - 1;
+      return first >= 0 ? { index, duplicate: false, conflictsWith: first } : { index, duplicate: false };
+    });
+  }
+}
+
+const run = async (s: LogStorage, model: Model, batch: { source: string; id: string; n: number }[]) => {
+  const got = (await s.append(batch.map((e) => item(e.source, e.id, e.n)))).results;
+  expect(got).toEqual(model.append(batch));
+};
+
+describe.each(engines)('$name dedup probe', (engine) => {
+  test('matches a naive model over random batches of few ids, sources and contents', async () => {
+    const event = fc.record({
+      source: fc.constantFrom('a', 'b'),
+      id: fc.constantFrom('1', '2', '3'),
+      n: fc.integer({ min: 1, max: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(event, { minLength: 1, maxLength: 12 }), { maxLength: 6 }),
+        async (batches) => {
+          const s = await open(await engine.location());
+          const model = new Model();
+          for (const b of batches) await run(s, model, b);
+        },
+      ),
+      { numRuns: engine.name === 'sqlite' ? 60 : 8 },
+    );
+  });
+});
+
+describe('sqlite dedup probe, one id many times', () => {
+  const sqlite = engines.find((e) => e.name === 'sqlite')!;
+
+  test('thousands of contents and sources under one id: resends and conflicts stay exact', async () => {
+    const s = await open(await sqlite.location());
+    const model = new Model();
+    // 3,000 contents of one (source, id) in three batches, each batch also resending some of
+    // the earlier ones; then the same id from 500 other sources; then resends of all.
+    for (let b = 0; b < 3; b++) {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ source: 'a', id: 'x', n: b * 1000 + i }));
+      for (let i = 0; i < b * 1000; i += 97) batch.push({ source: 'a', id: 'x', n: i });
+      await run(s, model, batch);
+    }
+    await run(
+      s,
+      model,
+      Array.from({ length: 500 }, (_, i) => ({ source: `s${i}`, id: 'x', n: i })),
+    );
+    await run(s, model, [
+      ...Array.from({ length: 3000 }, (_, i) => ({ source: 'a', id: 'x', n: i })),
+      ...Array.from({ length: 500 }, (_, i) => ({ source: `s${i}`, id: 'x', n: i })),
+      { source: 's7', id: 'x', n: 8 },
+    ]);
+  });
+
+  test('an erased leaf whose tags were learnt matches nothing afterwards', async () => {
+    const s = await open(await sqlite.location());
+    const model = new Model();
+    await run(s, model, [
+      { source: 'a', id: 'x', n: 1 },
+      { source: 'a', id: 'x', n: 2 },
+    ]);
+    // Probed once more: both leaves' tags are learnt.
+    await run(s, model, [{ source: 'a', id: 'x', n: 2 }]);
+    const entry = encodeEntry({
+      v: 1,
+      kind: 'erasure',
+      src: 'opa-tlog',
+      id: 'e',
+      recv: 1,
+      erases: 0,
+      reason: 'r',
+    });
+    await s.append([{ entry, source: 'opa-tlog', id: 'e', erase: { index: 0, reason: 'r' } }]);
+    // Leaf 0 lost its payload and salt: the same content again is a new leaf, conflicting
+    // with leaf 0 (its ids are public, so still known).
+    expect((await s.append([item('a', 'x', 1)])).results).toEqual([
+      { index: 3, duplicate: false, conflictsWith: 0 },
+    ]);
+    expect((await s.append([item('a', 'x', 2)])).results).toEqual([{ index: 1, duplicate: true }]);
+  });
+});
