@@ -5,6 +5,7 @@
  * bulk `unnest` inserts. When it commits, every leaf has its final index, so the upload can
  * be acknowledged; the elected sequencer builds the tiles later (postgres-sequencer.ts).
  */
+import { toHex } from '../core/bytes.js';
 import { decodeEntry, verifyCommitment } from '../core/entry.js';
 import type { Sha256 } from '../core/hash.js';
 import { leafHash } from '../core/merkle.js';
@@ -17,7 +18,7 @@ import {
   sealItem,
 } from './log-storage.js';
 import { key52 } from './log-store.js';
-import { encodeStoredPayload } from './payload-codec.js';
+import { decodeStoredPayload, encodeStoredPayload } from './payload-codec.js';
 import { entriesByIdKeys, type IdHit, idKey } from './postgres-ids.js';
 import type { Queryable } from './postgres-query.js';
 
@@ -33,18 +34,25 @@ interface NewLeaf {
  * Entries with one (source, id) a batch item can match: committed ones (from the database)
  * and the batch's own earlier new leaves, each with what proves its content.
  */
-type Candidate = Pick<IdHit, 'idx' | 'entry' | 'salt'>;
+type Candidate = Pick<IdHit, 'idx' | 'entry' | 'salt'> & { readonly payload?: () => Uint8Array | undefined };
 
 const dedupKey = (source: string, id: string): string => `${source}\u0000${id}`;
 
 /** Committed entries by `source NUL id`, in index order (one query for the batch). */
 async function committedCandidates(q: Queryable, keys: number[]): Promise<Map<string, Candidate[]>> {
   const out = new Map<string, Candidate[]>();
-  for (const h of await entriesByIdKeys(q, keys)) {
+  for (const h of await entriesByIdKeys(q, keys, true)) {
     const k = dedupKey(h.src, h.id);
+    const stored = h.stored;
+    const c: Candidate = {
+      idx: h.idx,
+      entry: h.entry,
+      salt: h.salt,
+      payload: () => stored && decodeStoredPayload(stored),
+    };
     const list = out.get(k);
-    if (list) list.push(h);
-    else out.set(k, [h]);
+    if (list) list.push(c);
+    else out.set(k, [c]);
   }
   return out;
 }
@@ -71,6 +79,68 @@ function matchContent(
   return same ? { duplicate: same.idx } : { conflictsWith: list[0]?.idx };
 }
 
+/** Candidates under one (source, id) beyond which {@link ContentIndex} is used. */
+const LINEAR_CANDIDATES = 8;
+
+/**
+ * The batch's index of candidates by content, for a (source, id) with many of them (one id
+ * sent with thousands of contents): a digest of each candidate's payload, made once per batch,
+ * so an item costs one lookup and one commitment check instead of one per candidate (which
+ * made such a batch quadratic). Memory only, for the batch; the pick is confirmed with the
+ * stored salt as {@link matchContent} does, and a failed confirmation (a payload row that
+ * does not match its commitment, or erased earlier in the batch) falls back to it. Within the
+ * window of one (source, id) a content appears once (a second copy would have been a
+ * duplicate), except after an erasure: the earliest is kept.
+ */
+class ContentIndex {
+  readonly #sha: Sha256;
+  readonly #by = new Map<string, Map<string, Candidate>>();
+
+  constructor(sha: Sha256) {
+    this.#sha = sha;
+  }
+
+  /** The match of `item` among `list` (ascending), or undefined: ask {@link matchContent}. */
+  match(
+    k: string,
+    list: readonly Candidate[],
+    item: AppendItem,
+    erased: ReadonlySet<number>,
+  ): { duplicate: number } | { conflictsWith: number | undefined } | undefined {
+    if (list.length <= LINEAR_CANDIDATES || item.payload === undefined) return undefined;
+    let index = this.#by.get(k);
+    if (!index) {
+      index = new Map();
+      for (const c of list) this.#add(index, c);
+      this.#by.set(k, index);
+    }
+    const c = index.get(this.#digest(item.payload));
+    if (c === undefined) return { conflictsWith: list[0]!.idx };
+    const same =
+      c.salt !== undefined &&
+      !erased.has(c.idx) &&
+      verifyCommitment(c.entry, c.salt, item.payload, this.#sha);
+    return same ? { duplicate: c.idx } : undefined;
+  }
+
+  /** Records a new leaf of the batch under `k` (when that key is indexed). */
+  added(k: string, c: Candidate): void {
+    const index = this.#by.get(k);
+    if (index) this.#add(index, c);
+  }
+
+  #add(index: Map<string, Candidate>, c: Candidate): void {
+    const p = c.salt === undefined ? undefined : c.payload?.();
+    if (p === undefined) return;
+    const d = this.#digest(p);
+    if (!index.has(d)) index.set(d, c);
+  }
+
+  #digest(payload: Uint8Array): string {
+    return toHex(this.#sha(payload));
+  }
+}
+
 /**
  * Assigns indices from `next`: an item whose (source, id) and content are already committed,
  * or earlier in this batch, returns that index as a duplicate and adds no leaf; one with other
@@ -87,12 +157,14 @@ function assign(
   const results: AppendResult[] = [];
   const leaves: NewLeaf[] = [];
   const erased = new Set<number>();
+  const byContent = new ContentIndex(sha);
   items.forEach((item, i) => {
     let conflictsWith: number | undefined;
     if (item.source !== undefined && item.id !== undefined) {
       const k = dedupKey(item.source, item.id);
       const list = seen.get(k) ?? [];
-      const m = matchContent(item, list, erased, sha);
+      if (list.length === 0) seen.set(k, list);
+      const m = byContent.match(k, list, item, erased) ?? matchContent(item, list, erased, sha);
       if ('duplicate' in m) {
         results.push({ index: m.duplicate, duplicate: true });
         return;
@@ -101,7 +173,15 @@ function assign(
       if (conflictsWith !== undefined && item.refuseConflict) {
         throw new ConflictError(`id ${item.id} was logged with other content (entry ${conflictsWith})`);
       }
-      seen.set(k, [...list, { idx: next, entry: decodeEntry(item.entry), salt: item.salt }]);
+      const payload = item.payload;
+      const c: Candidate = {
+        idx: next,
+        entry: decodeEntry(item.entry),
+        salt: item.salt,
+        payload: () => payload,
+      };
+      list.push(c);
+      byContent.added(k, c);
     }
     if (item.erase) erased.add(item.erase.index);
     const leaf = item.leafHash ?? leafHash(item.entry, sha);

@@ -18,6 +18,8 @@ export interface IdHit {
   readonly entry: Entry;
   /** The stored salt, absent once erased (or for an entry without payload). */
   readonly salt: Uint8Array | undefined;
+  /** The payload as stored (payload-codec.ts), when asked for and present. */
+  readonly stored?: Uint8Array;
 }
 
 export { idKey } from './lookup-index.js';
@@ -28,18 +30,24 @@ interface HitRow {
   msource: string | null;
   wid: string | null;
   salt: Buffer | null;
+  stored?: Buffer | null;
 }
 
 /**
  * Every committed entry whose id key is one of `keys`, in index order, with its real source
  * and id (an id-key collision shows as another id: callers filter on the id they asked for).
- * One query for all the keys.
+ * One query for all the keys; with `withPayloads`, each hit carries its stored payload too (the
+ * commit's dedup indexes content by it).
  */
-export async function entriesByIdKeys(q: Queryable, keys: readonly number[]): Promise<IdHit[]> {
+export async function entriesByIdKeys(
+  q: Queryable,
+  keys: readonly number[],
+  withPayloads = false,
+): Promise<IdHit[]> {
   if (keys.length === 0) return [];
   const rows = (
     await q.query(
-      `SELECT i.idx, e.data, m.source AS msource, w.id AS wid, p.salt
+      `SELECT i.idx, e.data, m.source AS msource, w.id AS wid, p.salt${withPayloads ? ', p.payload AS stored' : ''}
        FROM ids i JOIN entries e ON e.idx = i.idx
        LEFT JOIN leaf_meta m ON m.idx = i.idx
        LEFT JOIN withheld_ids w ON w.idx = i.idx
@@ -52,7 +60,14 @@ export async function entriesByIdKeys(q: Queryable, keys: readonly number[]): Pr
   for (const r of rows) {
     const entry = decodeEntry(r.data);
     const ids = realIds(entry, () => (r.msource === null ? undefined : { source: r.msource, id: r.wid }));
-    if (ids) out.push({ idx: r.idx, ...ids, entry, salt: r.salt ?? undefined });
+    if (ids)
+      out.push({
+        idx: r.idx,
+        ...ids,
+        entry,
+        salt: r.salt ?? undefined,
+        ...(r.stored ? { stored: r.stored } : {}),
+      });
   }
   return out;
 }
