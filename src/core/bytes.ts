@@ -9,22 +9,45 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_INDEX = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 
-/** Standard base64 with padding. */
+/** The alphabet's character codes. */
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+/** Characters made per String.fromCharCode call (well under any engine's argument limit). */
+const B64_CHUNK = 8192;
+/** Scratch for the characters of one chunk. */
+const b64Scratch = new Uint8Array(B64_CHUNK);
+
+/**
+ * Standard base64 with padding. Characters are written as codes into a scratch array and made
+ * into a string by one String.fromCharCode call per 8 KiB, not appended one by one: appending
+ * built a rope of ~4 pieces a 3 bytes, flattened again when sent (a proof answer's 26 hashes:
+ * ~6 % of its CPU).
+ */
 export function toBase64(bytes: Uint8Array): string {
   let out = '';
+  let o = 0;
+  const flush = (): void => {
+    out += String.fromCharCode.apply(null, b64Scratch.subarray(0, o) as unknown as number[]);
+    o = 0;
+  };
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
+    if (o + 4 > B64_CHUNK) flush();
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + B64[(n >>> 6) & 63]! + B64[n & 63]!;
+    b64Scratch[o++] = B64_CODES[n >>> 18]!;
+    b64Scratch[o++] = B64_CODES[(n >>> 12) & 63]!;
+    b64Scratch[o++] = B64_CODES[(n >>> 6) & 63]!;
+    b64Scratch[o++] = B64_CODES[n & 63]!;
   }
   const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += `${B64[n >>> 18]!}${B64[(n >>> 12) & 63]!}==`;
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += `${B64[n >>> 18]!}${B64[(n >>> 12) & 63]!}${B64[(n >>> 6) & 63]!}=`;
+  if (rest > 0) {
+    if (o + 4 > B64_CHUNK) flush();
+    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
+    b64Scratch[o++] = B64_CODES[n >>> 18]!;
+    b64Scratch[o++] = B64_CODES[(n >>> 12) & 63]!;
+    b64Scratch[o++] = rest === 2 ? B64_CODES[(n >>> 6) & 63]! : 61; // '='
+    b64Scratch[o++] = 61;
   }
+  if (o > 0 || out === '') flush();
   return out;
 }
 

@@ -8,8 +8,9 @@
  * tree_size / to default to the latest checkpoint's size and may be any size up to it.
  */
 import { Hono } from 'hono';
-import { fromBase64, fromHex, parseCanonicalDecimal, toBase64 } from '../core/bytes.js';
+import { fromBase64, fromHex, parseCanonicalDecimal } from '../core/bytes.js';
 import type { TransparencyLog } from '../log/log.js';
+import { base64 } from './base64.js';
 import { HttpError } from './errors.js';
 
 function sizeParam(value: string | undefined, name: string, fallback?: number): number {
@@ -66,9 +67,9 @@ export function proofRoutes(log: TransparencyLog): Hono {
     return c.json({
       index,
       tree_size: size,
-      leaf_hash: toBase64(leafHash),
-      root_hash: toBase64(await log.rootAt(size)),
-      proof: proof.map(toBase64),
+      leaf_hash: base64(leafHash),
+      root_hash: base64(await log.rootAt(size)),
+      proof: proof.map(base64),
       checkpoint: size === latest.size ? latest.note : ((await log.checkpointAt(size))?.note ?? null),
     });
   });
@@ -87,9 +88,9 @@ export function proofRoutes(log: TransparencyLog): Hono {
     return c.json({
       from,
       to,
-      from_root: toBase64(await log.rootAt(from)),
-      to_root: toBase64(await log.rootAt(to)),
-      proof: (await log.consistencyProof(from, to)).map(toBase64),
+      from_root: base64(await log.rootAt(from)),
+      to_root: base64(await log.rootAt(to)),
+      proof: (await log.consistencyProof(from, to)).map(base64),
     });
   });
 

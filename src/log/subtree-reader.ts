@@ -10,7 +10,8 @@ import { type AsyncSubtreeReader, EMPTY_ROOT, hashRangesAsync, type Subtree } fr
 import { type StoredTile, subtreeLocation, TILE_WIDTH, tileSubtreeReader } from '../core/tiles.js';
 import { StorageError } from '../store/log-storage.js';
 
-const key = (level: number, index: number): string => `${level}/${index}`;
+/** A tile's or subtree's map key: index x 64 + level (levels are < 64); a number hashes and compares cheaper than a "level/index" string. */
+const key = (level: number, index: number): number => index * 64 + level;
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
 /**
@@ -49,8 +50,8 @@ export const DEFAULT_TILE_CACHE: Required<TileCacheOptions> = { upperTiles: 2048
  */
 export class TileCache implements TileSource {
   readonly #storage: TileSource;
-  readonly #upper: Lru<string, StoredTile>;
-  readonly #recent: Lru<string, StoredTile>;
+  readonly #upper: Lru<number, StoredTile>;
+  readonly #recent: Lru<number, StoredTile>;
 
   constructor(storage: TileSource, opts: TileCacheOptions = {}) {
     this.#storage = storage;
@@ -82,8 +83,8 @@ export class TileCache implements TileSource {
 async function fetchTiles(
   storage: TileSource,
   subtrees: readonly Subtree[],
-): Promise<Map<string, StoredTile>> {
-  const need = new Map<string, { level: number; index: number; bytes: number }>();
+): Promise<Map<number, StoredTile>> {
+  const need = new Map<number, { level: number; index: number; bytes: number }>();
   for (const s of subtrees) {
     const loc = subtreeLocation(s);
     const k = key(loc.level, loc.index);
@@ -93,13 +94,13 @@ async function fetchTiles(
   }
   const wanted = [...need.entries()];
   const got = await Promise.all(wanted.map(([, t]) => storage.tile(t.level, t.index, t.bytes)));
-  const tiles = new Map<string, StoredTile>();
+  const tiles = new Map<number, StoredTile>();
   wanted.forEach(([k, t], i) => {
     const tile = got[i];
     if (!tile || tile.data.length < t.bytes) {
       throw new StorageError(
         'tile_missing',
-        `tile ${k} is ${tile ? 'shorter than the tree needs' : 'not stored'}`,
+        `tile ${t.level}/${t.index} is ${tile ? 'shorter than the tree needs' : 'not stored'}`,
       );
     }
     tiles.set(k, tile);
@@ -115,7 +116,7 @@ export const DEFAULT_HASHED_SUBTREES = 4096;
  * tile, which has no interior nodes, or interior nodes unused or not stored) rather than
  * looking it up.
  */
-function hashedUp(s: Subtree, tiles: Map<string, StoredTile>, useInterior: boolean): boolean {
+function hashedUp(s: Subtree, tiles: Map<number, StoredTile>, useInterior: boolean): boolean {
   const loc = subtreeLocation(s);
   if (loc.count === 1) return false;
   const t = tiles.get(key(loc.level, loc.index));
@@ -138,7 +139,7 @@ export function storedSubtreeReader(
   useInterior = true,
   keepHashed = 0,
 ): AsyncSubtreeReader {
-  const kept = keepHashed > 0 ? new Lru<string, Uint8Array>(keepHashed) : undefined;
+  const kept = keepHashed > 0 ? new Lru<number, Uint8Array>(keepHashed) : undefined;
   return async (subtrees) => {
     const out: Uint8Array[] = new Array(subtrees.length);
     const todo: Subtree[] = [];

@@ -1,6 +1,6 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
-import { ByteSlab, concatBytes, Scratch } from '../../src/core/bytes.js';
+import { ByteSlab, concatBytes, fromBase64, Scratch, toBase64 } from '../../src/core/bytes.js';
 import { type CborValue, encodeDeterministic } from '../../src/core/cbor.js';
 import { commitment } from '../../src/core/entry.js';
 import { leafHash, nodeHash } from '../../src/core/merkle.js';
@@ -91,5 +91,28 @@ describe('hashing through reused buffers', () => {
     ];
     const views = values.map((v) => encodeDeterministic(v, { slab }));
     for (const [i, v] of values.entries()) expect(views[i]).toEqual(encodeDeterministic(v));
+  });
+});
+
+describe('toBase64', () => {
+  it("matches node's encoder at every length around the 3-byte groups and the 8 KiB chunks", () => {
+    const lengths = [
+      ...Array.from({ length: 70 }, (_, n) => n),
+      6141,
+      6142,
+      6143,
+      6144,
+      6145,
+      6146,
+      12_288,
+      12_289,
+      50_000,
+    ];
+    for (const n of lengths) {
+      const b = bytes(n, n);
+      const want = Buffer.from(b).toString('base64');
+      expect([n, toBase64(b)]).toEqual([n, want]);
+      expect(fromBase64(want)).toEqual(b);
+    }
   });
 });
