@@ -152,16 +152,27 @@ export class DedupWindow {
     this.#fps[pos] = fp;
     this.#keyed[pos >>> 5]! |= 1 << (pos & 31);
     if (this.#tagA) this.#tagA[pos] = this.#tagB![pos] = 0;
-    const slot = this.#slotOf(fp);
-    if (slot >= 0) {
-      this.#older[pos] = index - this.#indexOf(this.#table[slot]! - 1);
-      this.#table[slot] = pos + 1;
-      return;
+    // One walk from the fingerprint's home: its slot (join the chain) or the first free one.
+    let i = this.#home(fp);
+    for (; this.#table[i] !== 0; i = (i + 1) & this.#mask) {
+      const newest = this.#table[i]! - 1;
+      if (this.#fps[newest] === fp) {
+        this.#older[pos] = index - this.#indexOf(newest);
+        this.#table[i] = pos + 1;
+        return;
+      }
     }
     this.#older[pos] = 0;
-    if ((this.#count + 1) * 2 > this.#table.length) this.reserve(this.#table.length);
-    this.#insert(pos);
+    if ((this.#count + 1) * 2 > this.#table.length) {
+      this.reserve(this.#table.length);
+      this.#insert(pos);
+    } else this.#table[i] = pos + 1;
     this.#count++;
+  }
+
+  /** True if the window may hold a leaf under `key` (its fingerprint has a chain). */
+  has(key: number): boolean {
+    return key !== NO_KEY && this.#slotOf(fingerprint(key)) >= 0;
   }
 
   /** The table slot holding fingerprint `fp`, or -1. */

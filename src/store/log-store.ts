@@ -325,6 +325,9 @@ export class LogStore {
     local: ReadonlyMap<number, LocalLeaf[]>,
   ): { index: number } | { conflictsWith?: number } {
     const window = this.#window!;
+    const same = local.get(key);
+    // The common case, a new id: no candidate anywhere, nothing to set up.
+    if (same === undefined && !window.has(key)) return {};
     let wantIds = 0;
     let wantContent = 0;
     let sameIds = Number.POSITIVE_INFINITY;
@@ -348,7 +351,7 @@ export class LogStore {
       }
       consider(idx, ids, content);
     });
-    for (const leaf of local.get(key) ?? []) {
+    for (const leaf of same ?? []) {
       if (leaf.ids === 0) {
         leaf.ids = this.#tags.ids({ src: leaf.item.source!, id: leaf.item.id! });
         leaf.content = this.#tags.content(leaf.item.payload);
