@@ -8,22 +8,29 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { encodeEntry } from '../../src/core/entry.js';
 import { eventLeaf } from '../../src/log/leaf.js';
 import { nodeSha256 } from '../../src/log/log.js';
 import type { AppendItem, AppendResult, LogStorage } from '../../src/store/log-storage.js';
-import { engines, storagesClosedAfterEach } from '../helpers/engines.js';
+import { type Engine, engines, storagesClosedAfterEach } from '../helpers/engines.js';
+import { erasureItem } from '../helpers/items.js';
 
 const { open } = storagesClosedAfterEach();
 
 const item = (source: string, id: string, n: number): AppendItem =>
   eventLeaf({ kind: 'event', source, id, event: { n } }, 5000, nodeSha256);
 
+/** An event of these tests: its ids and which content. */
+interface Event {
+  readonly source: string;
+  readonly id: string;
+  readonly n: number;
+}
+
 /** What the probe must answer, from every earlier leaf (no window: nothing here expires). */
 class Model {
-  readonly #leaves: { source: string; id: string; n: number }[] = [];
+  readonly #leaves: Event[] = [];
 
-  append(batch: readonly { source: string; id: string; n: number }[]): AppendResult[] {
+  append(batch: readonly Event[]): AppendResult[] {
     return batch.map((e) => {
       const same = this.#leaves.findIndex((l) => l.source === e.source && l.id === e.id && l.n === e.n);
       if (same >= 0) return { index: same, duplicate: true };
@@ -35,10 +42,25 @@ class Model {
   }
 }
 
-const run = async (s: LogStorage, model: Model, batch: { source: string; id: string; n: number }[]) => {
+const run = async (s: LogStorage, model: Model, batch: Event[]) => {
   const got = (await s.append(batch.map((e) => item(e.source, e.id, e.n)))).results;
   expect(got).toEqual(model.append(batch));
 };
+
+/** Random batches (up to 6, of up to `maxBatch` events) on a fresh store answer as the model. */
+async function matchesModel(engine: Engine, event: fc.Arbitrary<Event>, maxBatch: number, numRuns: number) {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(event, { minLength: 1, maxLength: maxBatch }), { maxLength: 6 }),
+      async (batches) => {
+        const s = await open(await engine.location());
+        const model = new Model();
+        for (const b of batches) await run(s, model, b);
+      },
+    ),
+    { numRuns },
+  );
+}
 
 describe.each(engines)('$name dedup probe', (engine) => {
   test('matches a naive model over random batches of few ids, sources and contents', async () => {
@@ -47,17 +69,7 @@ describe.each(engines)('$name dedup probe', (engine) => {
       id: fc.constantFrom('1', '2', '3'),
       n: fc.integer({ min: 1, max: 4 }),
     });
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.array(event, { minLength: 1, maxLength: 12 }), { maxLength: 6 }),
-        async (batches) => {
-          const s = await open(await engine.location());
-          const model = new Model();
-          for (const b of batches) await run(s, model, b);
-        },
-      ),
-      { numRuns: engine.name === 'sqlite' ? 60 : 8 },
-    );
+    await matchesModel(engine, event, 12, engine.name === 'sqlite' ? 60 : 8);
   });
 
   test('matches the model with many contents under one id (past the linear probe)', async () => {
@@ -66,17 +78,7 @@ describe.each(engines)('$name dedup probe', (engine) => {
       id: fc.constant('x'),
       n: fc.integer({ min: 1, max: 30 }),
     });
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.array(event, { minLength: 1, maxLength: 40 }), { maxLength: 5 }),
-        async (batches) => {
-          const s = await open(await engine.location());
-          const model = new Model();
-          for (const b of batches) await run(s, model, b);
-        },
-      ),
-      { numRuns: engine.name === 'sqlite' ? 30 : 6 },
-    );
+    await matchesModel(engine, event, 40, engine.name === 'sqlite' ? 30 : 6);
   });
 });
 
@@ -112,16 +114,7 @@ describe.each(engines)('$name dedup probe, one id many times', (engine) => {
     ]);
     // Probed once more: both leaves' tags are learnt.
     await run(s, model, [{ source: 'a', id: 'x', n: 2 }]);
-    const entry = encodeEntry({
-      v: 1,
-      kind: 'erasure',
-      src: 'opa-tlog',
-      id: 'e',
-      recv: 1,
-      erases: 0,
-      reason: 'r',
-    });
-    await s.append([{ entry, source: 'opa-tlog', id: 'e', erase: { index: 0, reason: 'r' } }]);
+    await s.append([erasureItem(0)]);
     // Leaf 0 lost its payload and salt: the same content again is a new leaf, conflicting
     // with leaf 0 (its ids are public, so still known).
     expect((await s.append([item('a', 'x', 1)])).results).toEqual([
