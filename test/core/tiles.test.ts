@@ -407,11 +407,41 @@ describe('TileBuilder', () => {
 
 describe('reading subtrees from tiles', () => {
   it('subtreeLocation follows reference §4.6', () => {
-    expect(subtreeLocation({ level: 0, index: 300 })).toEqual({ level: 0, index: 1, offset: 44, count: 1, height: 0 });
-    expect(subtreeLocation({ level: 4, index: 17 })).toEqual({ level: 0, index: 1, offset: 16, count: 16, height: 4 });
-    expect(subtreeLocation({ level: 8, index: 272 })).toEqual({ level: 1, index: 1, offset: 16, count: 1, height: 0 });
-    expect(subtreeLocation({ level: 12, index: 16 })).toEqual({ level: 1, index: 1, offset: 0, count: 16, height: 4 });
-    expect(subtreeLocation({ level: 16, index: 0 })).toEqual({ level: 2, index: 0, offset: 0, count: 1, height: 0 });
+    expect(subtreeLocation({ level: 0, index: 300 })).toEqual({
+      level: 0,
+      index: 1,
+      offset: 44,
+      count: 1,
+      height: 0,
+    });
+    expect(subtreeLocation({ level: 4, index: 17 })).toEqual({
+      level: 0,
+      index: 1,
+      offset: 16,
+      count: 16,
+      height: 4,
+    });
+    expect(subtreeLocation({ level: 8, index: 272 })).toEqual({
+      level: 1,
+      index: 1,
+      offset: 16,
+      count: 1,
+      height: 0,
+    });
+    expect(subtreeLocation({ level: 12, index: 16 })).toEqual({
+      level: 1,
+      index: 1,
+      offset: 0,
+      count: 16,
+      height: 4,
+    });
+    expect(subtreeLocation({ level: 16, index: 0 })).toEqual({
+      level: 2,
+      index: 0,
+      offset: 0,
+      count: 1,
+      height: 0,
+    });
     expect(subtreeLocation({ level: 40, index: 2 ** 12 + 3 })).toEqual({
       level: 5,
       index: 16,
