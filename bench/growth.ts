@@ -156,40 +156,36 @@ async function readsAtLargest(
     warmPageCache(dir);
     return bestGet(server.url, paths, READ_CONCURRENCY, READ_MS, headers);
   };
-  const proofs = await warmGet(proofPaths);
-  const tiles = await warmGet(randomPaths(5000, () => `/tile/0/${tile()}`));
-  // Bundles as tlog clients fetch them: Go's net/http, browsers and Node's fetch all send
-  // Accept-Encoding: gzip (tlog-tiles: bundles SHOULD be compressed in transit); and without.
-  const bundlePaths = randomPaths(5000, () => `/tile/entries/${tile()}`);
-  const bundles = await warmGet(bundlePaths, { 'Accept-Encoding': 'gzip' });
-  const bundlesIdentity = await warmGet(bundlePaths);
-  // What each answer weighs as sent (bundles gzip, as measured above).
-  const sizes = {
-    proof: await meanBodyBytes(server.url, proofPaths, {}),
-    tile: await meanBodyBytes(
-      server.url,
-      randomPaths(20, () => `/tile/0/${tile()}`),
-      {},
-    ),
-    bundle: await meanBodyBytes(server.url, bundlePaths, { 'Accept-Encoding': 'gzip' }),
-  };
+  // The no-op GET is measured before the read phases and again after them, and the higher of
+  // the two is the baseline: the machine's speed drifts over minutes (one run's no-op GET came
+  // out at 14.2k/s, the next at 20.3k), and a baseline measured only once, in a slow minute,
+  // flattered every read's ratio.
   const noop = await startNoopServer(tunables);
   let noopGet: LoadReport & { concurrency: number };
-  let same: Record<keyof typeof sizes, LoadReport>;
+  let noopGets: number[];
+  let same: Record<'proof' | 'tile' | 'bundle', LoadReport>;
+  let reads: Awaited<ReturnType<typeof readPhases>>;
+  const noopOnce = () => bestGet(noop.url, ['/checkpoint', '/tile/0/x001/234'], READ_CONCURRENCY, READ_MS);
   const sameBytes = (n: number) => bestGet(noop.url, [`/bytes/${n}`], READ_CONCURRENCY, READ_MS);
   try {
-    noopGet = await bestGet(noop.url, ['/checkpoint', '/tile/0/x001/234'], READ_CONCURRENCY, READ_MS);
+    const before = await noopOnce();
+    reads = await readPhases(server.url, proofPaths, tile, warmGet);
+    const after = await noopOnce();
+    noopGet = before.reqPerS >= after.reqPerS ? before : after;
+    noopGets = [before.reqPerS, after.reqPerS];
     same = {
-      proof: await sameBytes(sizes.proof),
-      tile: await sameBytes(sizes.tile),
-      bundle: await sameBytes(sizes.bundle),
+      proof: await sameBytes(reads.sizes.proof),
+      tile: await sameBytes(reads.sizes.tile),
+      bundle: await sameBytes(reads.sizes.bundle),
     };
   } finally {
     await noop.stop();
   }
+  const { proofs, tiles, bundles, bundlesIdentity, sizes } = reads;
+  const noopNote = `no-op GET before / after the reads ${noopGets.map((r) => Math.round(r)).join(' / ')}/s, the higher is the baseline`;
   console.log(
     `reads at ${leaves} leaves: proofs ${Math.round(proofs.reqPerS)}/s (c=${proofs.concurrency}), tiles ${Math.round(tiles.reqPerS)}/s, ` +
-      `entry bundles ${Math.round(bundles.reqPerS)}/s (gzip; identity ${Math.round(bundlesIdentity.reqPerS)}/s), no-op GET ${Math.round(noopGet.reqPerS)}/s`,
+      `entry bundles ${Math.round(bundles.reqPerS)}/s (gzip; identity ${Math.round(bundlesIdentity.reqPerS)}/s), ${noopNote}`,
   );
   const vkey = readFileSync(join(dir, 'log.vkey'), 'utf8').trim();
   const ver = await verify(server.url, vkey, TOKEN, leaves);
@@ -201,7 +197,7 @@ async function readsAtLargest(
       'proofs/s',
       'noop_hono_get_per_s',
       noopGet.reqPerS,
-      `${n}, c=${proofs.concurrency}, p99 ${proofs.p99Ms.toFixed(1)} ms`,
+      `${n}, c=${proofs.concurrency}, p99 ${proofs.p99Ms.toFixed(1)} ms; ${noopNote}`,
     ),
     result(
       'tile_gets_per_s',
@@ -230,6 +226,36 @@ async function readsAtLargest(
     ...sameBytesRows(n, { proofs, tiles, bundles }, sizes, same, noopGet.reqPerS),
     ...ver,
   ];
+}
+
+/** The read phases at the largest size, each on a warm page cache, and each answer's mean size. */
+async function readPhases(
+  url: string,
+  proofPaths: string[],
+  tile: () => string,
+  warmGet: (
+    paths: string[],
+    headers?: Record<string, string>,
+  ) => Promise<LoadReport & { concurrency: number }>,
+) {
+  const proofs = await warmGet(proofPaths);
+  const tiles = await warmGet(randomPaths(5000, () => `/tile/0/${tile()}`));
+  // Bundles as tlog clients fetch them: Go's net/http, browsers and Node's fetch all send
+  // Accept-Encoding: gzip (tlog-tiles: bundles SHOULD be compressed in transit); and without.
+  const bundlePaths = randomPaths(5000, () => `/tile/entries/${tile()}`);
+  const bundles = await warmGet(bundlePaths, { 'Accept-Encoding': 'gzip' });
+  const bundlesIdentity = await warmGet(bundlePaths);
+  // What each answer weighs as sent (bundles gzip, as measured above).
+  const sizes = {
+    proof: await meanBodyBytes(url, proofPaths, {}),
+    tile: await meanBodyBytes(
+      url,
+      randomPaths(20, () => `/tile/0/${tile()}`),
+      {},
+    ),
+    bundle: await meanBodyBytes(url, bundlePaths, { 'Accept-Encoding': 'gzip' }),
+  };
+  return { proofs, tiles, bundles, bundlesIdentity, sizes };
 }
 
 /**
