@@ -38,22 +38,53 @@ type Candidate = Pick<IdHit, 'idx' | 'entry' | 'salt'> & { readonly payload?: ()
 
 const dedupKey = (source: string, id: string): string => `${source}\u0000${id}`;
 
-/** Committed entries by `source NUL id`, in index order (one query for the batch). */
-async function committedCandidates(q: Queryable, keys: number[]): Promise<Map<string, Candidate[]>> {
-  const out = new Map<string, Candidate[]>();
-  for (const h of await entriesByIdKeys(q, keys, true)) {
+/** Candidates under one (source, id) beyond which {@link ContentIndex} is used. */
+const LINEAR_CANDIDATES = 8;
+
+/**
+ * Committed entries by `source NUL id`, in index order (one query for the batch). A (source,
+ * id) whose candidates may outgrow {@link LINEAR_CANDIDATES} in this batch (its committed
+ * entries plus the batch's items with it, `batchCounts`) gets its committed payloads too, in
+ * a second query, for {@link ContentIndex}; the common case (a new id, or a retry) reads none.
+ */
+async function committedCandidates(
+  q: Queryable,
+  keys: number[],
+  batchCounts: ReadonlyMap<string, number>,
+): Promise<Map<string, Candidate[]>> {
+  const hits = new Map<string, IdHit[]>();
+  for (const h of await entriesByIdKeys(q, keys)) {
     const k = dedupKey(h.src, h.id);
-    const stored = h.stored;
-    const c: Candidate = {
-      idx: h.idx,
-      entry: h.entry,
-      salt: h.salt,
-      payload: () => stored && decodeStoredPayload(stored),
-    };
-    const list = out.get(k);
-    if (list) list.push(c);
-    else out.set(k, [c]);
+    const list = hits.get(k);
+    if (list) list.push(h);
+    else hits.set(k, [h]);
   }
+  const indexed: number[] = [];
+  for (const [k, list] of hits) {
+    if (list.length + (batchCounts.get(k) ?? 0) > LINEAR_CANDIDATES)
+      for (const h of list) indexed.push(h.idx);
+  }
+  const stored = await storedPayloads(q, indexed);
+  const out = new Map<string, Candidate[]>();
+  for (const [k, list] of hits) {
+    out.set(
+      k,
+      list.map((h) => {
+        const p = stored.get(h.idx);
+        return { idx: h.idx, entry: h.entry, salt: h.salt, payload: () => p && decodeStoredPayload(p) };
+      }),
+    );
+  }
+  return out;
+}
+
+/** The stored payloads (payload-codec.ts) of entries `idxs`, by index; erased ones are absent. */
+async function storedPayloads(q: Queryable, idxs: readonly number[]): Promise<Map<number, Uint8Array>> {
+  const out = new Map<number, Uint8Array>();
+  if (idxs.length === 0) return out;
+  const rows = (await q.query('SELECT idx, payload FROM payloads WHERE idx = ANY($1::bigint[])', [idxs]))
+    .rows as { idx: number | string; payload: Buffer }[];
+  for (const r of rows) out.set(Number(r.idx), r.payload);
   return out;
 }
 
@@ -78,9 +109,6 @@ function matchContent(
   );
   return same ? { duplicate: same.idx } : { conflictsWith: list[0]?.idx };
 }
-
-/** Candidates under one (source, id) beyond which {@link ContentIndex} is used. */
-const LINEAR_CANDIDATES = 8;
 
 /**
  * The batch's index of candidates by content, for a (source, id) with many of them (one id
@@ -319,7 +347,13 @@ export async function appendPostgres(
       next_idx: number;
     };
     const keys = [...new Set(idKeys.filter((k): k is number => k !== undefined))];
-    const seen = await committedCandidates(q, keys);
+    const batchCounts = new Map<string, number>();
+    for (const it of items) {
+      if (it.source === undefined || it.id === undefined) continue;
+      const k = dedupKey(it.source, it.id);
+      batchCounts.set(k, (batchCounts.get(k) ?? 0) + 1);
+    }
+    const seen = await committedCandidates(q, keys, batchCounts);
     const { results, leaves } = assign(sealed, idKeys, seen, head.next_idx, sha);
     const size = head.next_idx + leaves.length;
     if (leaves.length > 0) {

@@ -18,8 +18,6 @@ export interface IdHit {
   readonly entry: Entry;
   /** The stored salt, absent once erased (or for an entry without payload). */
   readonly salt: Uint8Array | undefined;
-  /** The payload as stored (payload-codec.ts), when asked for and present. */
-  readonly stored?: Uint8Array;
 }
 
 export { idKey } from './lookup-index.js';
@@ -30,24 +28,18 @@ interface HitRow {
   msource: string | null;
   wid: string | null;
   salt: Buffer | null;
-  stored?: Buffer | null;
 }
 
 /**
  * Every committed entry whose id key is one of `keys`, in index order, with its real source
  * and id (an id-key collision shows as another id: callers filter on the id they asked for).
- * One query for all the keys; with `withPayloads`, each hit carries its stored payload too (the
- * commit's dedup indexes content by it).
+ * One query for all the keys.
  */
-export async function entriesByIdKeys(
-  q: Queryable,
-  keys: readonly number[],
-  withPayloads = false,
-): Promise<IdHit[]> {
+export async function entriesByIdKeys(q: Queryable, keys: readonly number[]): Promise<IdHit[]> {
   if (keys.length === 0) return [];
   const rows = (
     await q.query(
-      `SELECT i.idx, e.data, m.source AS msource, w.id AS wid, p.salt${withPayloads ? ', p.payload AS stored' : ''}
+      `SELECT i.idx, e.data, m.source AS msource, w.id AS wid, p.salt
        FROM ids i JOIN entries e ON e.idx = i.idx
        LEFT JOIN leaf_meta m ON m.idx = i.idx
        LEFT JOIN withheld_ids w ON w.idx = i.idx
@@ -60,14 +52,7 @@ export async function entriesByIdKeys(
   for (const r of rows) {
     const entry = decodeEntry(r.data);
     const ids = realIds(entry, () => (r.msource === null ? undefined : { source: r.msource, id: r.wid }));
-    if (ids)
-      out.push({
-        idx: r.idx,
-        ...ids,
-        entry,
-        salt: r.salt ?? undefined,
-        ...(r.stored ? { stored: r.stored } : {}),
-      });
+    if (ids) out.push({ idx: r.idx, ...ids, entry, salt: r.salt ?? undefined });
   }
   return out;
 }
