@@ -3,8 +3,9 @@
  * quick: 0, 10k, 100k): copy the cached data directory (copy fsynced, not timed), start the
  * server on it (timed: spawn to the listening line, and to the first `/readyz` 200), run the
  * same upload load as the best ingest setting, then measure inclusion proof latency (GET
- * /v1/proof/inclusion, random indices, 1 request in flight). Reports the rate at each size,
- * `ingest_10m_vs_0`, start-up time, disk bytes per decision (next to the CBOR payload and the
+ * /v1/proof/inclusion, random indices, 1 request in flight); then size 0 once more (the
+ * baseline of each ratio is the two rates at 0 interpolated in time: zeroAt). Reports the rate
+ * at each size, `ingest_10m_vs_0`, start-up time, disk bytes per decision (next to the CBOR payload and the
  * gzip upload per decision) and the server's peak RSS, then fits ingest rate, disk per
  * decision and proof p99 against the log size (fit.ts) and projects them to 100M and 1B.
  * At the largest size, on the same server: inclusion proofs/s, full tiles/s and full entry
@@ -66,6 +67,8 @@ interface SizeRun {
   listeningMs: number;
   readyMs: number;
   decisionsPerS: number;
+  /** When the ingest's measured window was half over (ms on this process's clock). */
+  ingestAtMs: number;
   uploadP99Ms: number;
   ackP99Ms: number;
   proofP50Ms: number;
@@ -111,7 +114,8 @@ async function loadAndProofs(
   server: Proc,
   c: number,
   eventsPerBody: number,
-): Promise<{ rep: LoadReport; proof: LoadReport; leaves: number; proofPaths: string[] }> {
+): Promise<{ rep: LoadReport; atMs: number; proof: LoadReport; leaves: number; proofPaths: string[] }> {
+  const warmupMs = QUICK ? 500 : 2000;
   const rep = await runLoad({
     url: server.url,
     method: 'POST',
@@ -120,9 +124,11 @@ async function loadAndProofs(
     headers: { ...OPA_HEADERS, Authorization: `Bearer ${TOKEN}` },
     concurrency: c,
     durationMs: INGEST_MS,
-    warmupMs: QUICK ? 500 : 2000,
+    warmupMs,
     pollCheckpoint: true,
   });
+  // The measured window ended as the load process reported: its middle stands for the rate.
+  const atMs = performance.now() - INGEST_MS / 2;
   const leaves = await checkpointSize(server.url);
   const proofPaths = randomPaths(
     5000,
@@ -138,7 +144,7 @@ async function loadAndProofs(
     warmupMs: 300,
   });
   if (rep.exhausted) console.log(`  note: every cached body was used before the end (${eventsPerBody}/body)`);
-  return { rep, proof, leaves, proofPaths };
+  return { rep, atMs, proof, leaves, proofPaths };
 }
 
 /** Reads at the largest size (proofs, tiles, bundles vs a no-op GET) and client verification. */
@@ -356,13 +362,14 @@ async function measureSize(
     const started = await timedStart(dir, ingest.best.tunables);
     server = started.server;
     const c = ingest.best.concurrency;
-    const { rep, proof, leaves, proofPaths } = await loadAndProofs(server, c, ingest.eventsPerBody);
+    const { rep, atMs, proof, leaves, proofPaths } = await loadAndProofs(server, c, ingest.eventsPerBody);
     const run: SizeRun = {
       size,
       leavesAfter: leaves,
       listeningMs: started.listeningMs,
       readyMs: started.readyMs,
       decisionsPerS: rep.reqPerS * ingest.eventsPerBody,
+      ingestAtMs: atMs,
       uploadP99Ms: rep.p99Ms,
       ackP99Ms: rep.ackToCheckpoint?.p99Ms ?? Number.NaN,
       proofP50Ms: proof.p50Ms,
@@ -401,15 +408,18 @@ export async function run(ingest: IngestSummary): Promise<Result[]> {
     const log = logs.find((l) => l.size === size);
     runs.push(await measureSize(size, log, size === largest.size, ingest, reads));
   }
+  // The rate at 0 again, on a fresh directory, after the largest: see zeroAt.
+  const again = await measureSize(0, undefined, false, ingest, []);
   const fits = growthFits(runs);
   const results = [
-    ...sizeRows(runs, ingest),
+    ...sizeRows(runs, again, ingest),
     ...projectionRows(fits, runs, ingest),
     ...generationRows(logs, ingest),
     ...reads,
   ];
   writeResults('growth', results, {
     sizes: runs,
+    zero_again: again,
     concurrency: ingest.best.concurrency,
     fit: {
       method:
@@ -456,8 +466,29 @@ function growthFits(runs: readonly SizeRun[]): Record<FitKey, Fit> {
   };
 }
 
+/**
+ * The ingest rate at 0 leaves to compare run `r` with: the two measurements at 0, the first
+ * before every other size and the second after the largest, interpolated linearly to the time
+ * of `r`'s ingest. Why: this machine's rate drifts within minutes (four back-to-back ingests of
+ * one build on copies of one log: 23.7k, 19.8k, 18.1k, 17.6k decisions/s), and the sizes are
+ * measured one after another over ~3 minutes, so a single rate at 0 taken first made the drift
+ * part of the growth ratio; bracketing the larger sizes cancels a steady drift.
+ */
+function zeroAt(r0: SizeRun, again: SizeRun, r: SizeRun): number {
+  const span = again.ingestAtMs - r0.ingestAtMs;
+  const f = span > 0 ? Math.min(1, Math.max(0, (r.ingestAtMs - r0.ingestAtMs) / span)) : 0.5;
+  return r0.decisionsPerS + f * (again.decisionsPerS - r0.decisionsPerS);
+}
+
+/** How a size's baseline at 0 was made (for the settings column). */
+function zeroNote(r0: SizeRun, again: SizeRun, r: SizeRun): string {
+  const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
+  const s = (x: SizeRun) => ((x.ingestAtMs - r0.ingestAtMs) / 1000).toFixed(0);
+  return `baseline: the rate at 0 measured first (${k(r0.decisionsPerS)}, t=0 s) and again after the largest size (${k(again.decisionsPerS)}, t=${s(again)} s), interpolated to this ingest (t=${s(r)} s)`;
+}
+
 /** Rows measured per size: growth ratios, start-up, disk next to payload and upload, RSS. */
-function sizeRows(runs: readonly SizeRun[], ingest: IngestSummary): Result[] {
+function sizeRows(runs: readonly SizeRun[], again: SizeRun, ingest: IngestSummary): Result[] {
   const r0 = runs[0]!;
   const big = runs.at(-1)!;
   const c = ingest.best.concurrency;
@@ -469,8 +500,8 @@ function sizeRows(runs: readonly SizeRun[], ingest: IngestSummary): Result[] {
       big.decisionsPerS,
       'decisions/s',
       'opa_ingest_decisions_per_s_at_0',
-      r0.decisionsPerS,
-      `at ${big.size} leaves (growth ratio = ratio), c=${c}`,
+      zeroAt(r0, again, big),
+      `at ${big.size} leaves (growth ratio = ratio), c=${c}; ${zeroNote(r0, again, big)}`,
     ),
     ...runs
       .slice(1, -1)
@@ -480,10 +511,18 @@ function sizeRows(runs: readonly SizeRun[], ingest: IngestSummary): Result[] {
           r.decisionsPerS,
           'decisions/s',
           'opa_ingest_decisions_per_s_at_0',
-          r0.decisionsPerS,
-          `at ${r.size} leaves, c=${c}`,
+          zeroAt(r0, again, r),
+          `at ${r.size} leaves, c=${c}; ${zeroNote(r0, again, r)}`,
         ),
       ),
+    result(
+      'opa_ingest_decisions_per_s_at_0_again',
+      again.decisionsPerS,
+      'decisions/s',
+      'opa_ingest_decisions_per_s_at_0',
+      r0.decisionsPerS,
+      `a fresh log again, ${((again.ingestAtMs - r0.ingestAtMs) / 1000).toFixed(0)} s after the first, c=${c}: the ratio is the machine's drift over the growth part`,
+    ),
     result(
       'inclusion_proof_p99_ms_10m_vs_0',
       big.proofP99Ms,
