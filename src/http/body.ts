@@ -146,11 +146,18 @@ export function bodyText(bytes: Uint8Array): string {
  * non-empty array, the pieces joined by their commas are the whole body as a valid array, so
  * nothing is accepted that the whole-text parser would refuse. `limits.maxItems` is the
  * guard's to enforce (it counted the same commas).
+ *
+ * With a `sink`, each piece's elements are given to it as soon as the piece is parsed (in
+ * order; what it throws ends the parse) instead of being gathered, and the array returned is
+ * empty: the caller turns them into leaves piece by piece, so a large upload's parsed objects
+ * never all live at once. Undefined still means "parse the whole text": the sink may have
+ * had some pieces by then, and its caller must drop what it made of them.
  */
 export async function parseJsonPieces(
   bytes: Uint8Array,
   guard: JsonByteGuard,
   limits: Partial<JsonLimits>,
+  sink?: (elements: CborValue[]) => void,
 ): Promise<CborValue[] | undefined> {
   const pieces = guard.pieceFacts();
   if (pieces.length < 2) return undefined;
@@ -174,7 +181,8 @@ export async function parseJsonPieces(
       }
     }
     if (!Array.isArray(piece) || piece.length === 0) return undefined;
-    for (const v of piece) out.push(v);
+    if (sink) sink(piece);
+    else for (const v of piece) out.push(v);
     since += text.length;
     if (since >= JSON_SLICE_CHARS) {
       since = 0;

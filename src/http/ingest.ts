@@ -82,12 +82,16 @@ const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+
  * or NDJSON lines) are the events, at most `maxEvents`, counted while parsing. Every byte of
  * text is taken from `reserve` first (the shared decode budget).
  */
+/** What {@link decodeBody} answers when every element of the body went to its sink. */
+const STREAMED = Symbol('streamed');
+
 async function decodeBody(
   req: Request,
   opts: IngestOptions,
   reserve: (bytes: number) => Promise<void> | undefined,
   batchKey?: string,
-): Promise<CborValue> {
+  sink?: (elements: CborValue[]) => void,
+): Promise<CborValue | typeof STREAMED> {
   const ct = req.headers.get('content-type');
   if (ct !== null && ct !== '' && !JSON_TYPES.test(ct)) {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${ct} is not JSON`);
@@ -101,8 +105,8 @@ async function decodeBody(
     throw err instanceof JsonError ? jsonRefusal(err, 'event', { too_many_items: 'too_many_events' }) : err;
   }
   if (batchKey === undefined) {
-    const items = await parseJsonPieces(bytes, guard, limits);
-    if (items !== undefined) return items;
+    const items = await parseJsonPieces(bytes, guard, limits, sink);
+    if (items !== undefined) return sink ? STREAMED : items;
   }
   const text = bodyText(bytes);
   if (text.trim() === '') throw new HttpError(400, 'empty_body', 'the body is empty');
@@ -148,11 +152,21 @@ const isObject = (v: CborValue): v is CborObject =>
   !(v instanceof Uint8Array) &&
   !(v instanceof Map);
 
-function objects(items: readonly CborValue[], what: string, max: number): CborObject[] {
-  if (items.length > max)
-    throw new HttpError(413, 'too_many_events', `${items.length} events; at most ${max} per request`);
+/**
+ * `items` as event objects, refused unless each is a JSON object and the request holds at most
+ * `max`: `before` events came earlier in the same request (a body handed over in pieces).
+ */
+function objects(items: readonly CborValue[], what: string, max: number, before = 0): CborObject[] {
+  if (before + items.length > max) {
+    throw new HttpError(
+      413,
+      'too_many_events',
+      `${before + items.length} events; at most ${max} per request`,
+    );
+  }
   items.forEach((it, i) => {
-    if (!isObject(it)) throw new HttpError(400, 'invalid_event', `${what} ${i} is not a JSON object`);
+    if (!isObject(it))
+      throw new HttpError(400, 'invalid_event', `${what} ${before + i} is not a JSON object`);
   });
   return items as CborObject[];
 }
@@ -186,31 +200,45 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   const slots = new DecodeSlots(opts.maxConcurrentDecodes);
   const budget = new DecodeBudget(opts.maxDecodeBytes);
   /** Decodes a body within a slot and the budget; its bytes go back as soon as it is parsed. */
-  const decode = (req: Request, batchKey?: string) =>
+  const decode = (req: Request, batchKey?: string, sink?: (elements: CborValue[]) => void) =>
     slots.run(async () => {
       const r = budget.open();
       try {
-        return await decodeBody(req, opts, r.take, batchKey);
+        return await decodeBody(req, opts, r.take, batchKey, sink);
       } finally {
         r.release();
       }
     });
 
+  /**
+   * An OPA upload: a body parsed in pieces (above ~32 KiB) becomes leaves piece by piece, held
+   * packed as each piece is parsed (log.eventAppender), so neither the whole parsed array nor
+   * its leaves as objects ever live at once: a 90,000-decision upload peaked the server at 676
+   * MiB when they did. The upload is still appended as one request, all or nothing, and any
+   * refused event refuses it (the first in body order).
+   */
   const opaUpload = async (req: Request) => {
-    const value = await decode(req);
-    const items = Array.isArray(value) ? value : [value];
-    const events = objects(items, 'event', opts.maxEvents);
-    return append(
-      log,
-      events.map((e) => opaDecisionInput(e, log.sha)),
-    );
+    let appender = log.eventAppender();
+    let seen = 0;
+    const value = await decode(req, undefined, (elements) => {
+      const events = objects(elements, 'event', opts.maxEvents, seen);
+      seen += events.length;
+      appender.add(events.map((e) => opaDecisionInput(e, log.sha)));
+    });
+    if (value !== STREAMED) {
+      // Parsed whole (a small body, or one the pieces could not take): what pieces made goes.
+      appender = log.eventAppender();
+      const items = Array.isArray(value) ? value : [value];
+      appender.add(objects(items, 'event', opts.maxEvents).map((e) => opaDecisionInput(e, log.sha)));
+    }
+    return appender.append().then(answer);
   };
   app.post('/logs', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
   app.post('/logs/*', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
 
   const k8s = async (req: Request, source: string) => {
-    const value = await decode(req, 'items');
-    if (!isObject(value) || value.kind !== 'EventList' || !Array.isArray(value.items)) {
+    const value = await decode(req, 'items'); // no sink: never STREAMED
+    if (value === STREAMED || !isObject(value) || value.kind !== 'EventList' || !Array.isArray(value.items)) {
       throw new HttpError(
         400,
         'invalid_event_list',

@@ -152,11 +152,11 @@ function appendQueue(
 ): AppendQueue {
   const { hold, appendHeld } = storage;
   if (hold && appendHeld) {
-    const commit = (held: HeldItems[]) =>
+    const commit = (held: HeldItems[], final: boolean) =>
       timed(
         metrics,
         held.reduce((n, h) => n + h.count, 0),
-        () => appendHeld.call(storage, held),
+        () => appendHeld.call(storage, held, final),
       );
     return new Sequencer<HeldItems>(commit, opts, onCommit, (items) => hold.call(storage, items));
   }
@@ -167,8 +167,16 @@ function appendQueue(
   );
 }
 
+/** One request's events, added in pieces and appended at once (TransparencyLog.eventAppender). */
+export interface EventAppender {
+  /** Encodes `events` into leaves and holds them; throws (nothing held) for an event that cannot be encoded. */
+  add(events: readonly EventInput[]): void;
+  /** Appends every event added so far as one atomic request; resolves once durable. */
+  append(): Promise<AppendResult[]>;
+}
+
 /** What the log uses of its Sequencer, whatever form it holds requests in. */
-type AppendQueue = Pick<Sequencer<unknown>, 'append' | 'queued' | 'close' | 'drain'>;
+type AppendQueue = Pick<Sequencer<unknown>, 'append' | 'hold' | 'appendParts' | 'queued' | 'close' | 'drain'>;
 
 /** `commit()`, timed and counted into `metrics` as a batch of `count` leaves (success or failure). */
 function timed(
@@ -438,19 +446,40 @@ export class TransparencyLog {
    * and appends them all atomically. Resolves with one result per event once durable.
    */
   appendEvents(events: readonly EventInput[]): Promise<AppendResult[]> {
-    const recv = this.#now();
-    let items: AppendItem[];
+    const appender = this.eventAppender();
     try {
-      // Unsealed: the engine draws each salt and hashes in the thread that commits.
-      items = events.map((e) => unsealedEventLeaf(e, recv));
+      appender.add(events);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#sequencer.append(items).then((results) => {
-      const duplicates = results.filter((r) => r.duplicate).length;
-      this.#metrics.decisions(results.length - duplicates, duplicates);
-      return results;
-    });
+    return appender.append();
+  }
+
+  /**
+   * {@link appendEvents} for events that arrive in pieces (an upload parsed piece by piece):
+   * each `add` encodes its events into leaves at once and holds them in the form they wait in
+   * (the writer thread's packed buffer), so a piece's parsed objects and leaves die young
+   * instead of living, and being promoted by the collector, until the last piece is parsed;
+   * `append` then appends every event added, atomically (one request: all committed in one
+   * transaction, or none). Nothing is queued before `append`; an appender dropped without it
+   * appends nothing. All leaves share one receive time (the appender's creation).
+   */
+  eventAppender(): EventAppender {
+    const recv = this.#now();
+    const parts: ReturnType<AppendQueue['hold']>[] = [];
+    return {
+      add: (events) => {
+        if (events.length === 0) return;
+        // Unsealed: the engine draws each salt and hashes in the thread that commits.
+        parts.push(this.#sequencer.hold(events.map((e) => unsealedEventLeaf(e, recv))));
+      },
+      append: () =>
+        this.#sequencer.appendParts(parts.splice(0)).then((results) => {
+          const duplicates = results.filter((r) => r.duplicate).length;
+          this.#metrics.decisions(results.length - duplicates, duplicates);
+          return results;
+        }),
+    };
   }
 
   /** The signer's state, for readiness probes. */

@@ -66,14 +66,29 @@ export type CommitResult = AppendCommit;
 export type Committer = (items: AppendItem[]) => CommitResult | Promise<CommitResult>;
 
 /**
- * Commits the held forms of the requests of one batch, in order, in one transaction (see
- * {@link Sequencer}'s `hold`).
+ * Commits the held forms of the requests of one batch (every part of each, in order) in one
+ * transaction (see {@link Sequencer}'s `hold`). `final`: the batch is one request, which is not
+ * retried if the commit fails, so the committer may consume the held forms (move their buffers
+ * to another thread instead of copying them); otherwise they must stay usable for the retry of
+ * each request alone.
  */
-export type HeldCommitter<P> = (held: P[]) => CommitResult | Promise<CommitResult>;
+export type HeldCommitter<P> = (held: P[], final: boolean) => CommitResult | Promise<CommitResult>;
+
+/**
+ * A part of a request, its items already in the form they wait in ({@link Sequencer.hold}):
+ * a request built piece by piece (an upload parsed in pieces) holds each piece as it is made,
+ * so the piece's objects die young, and is appended as its parts ({@link Sequencer.appendParts}).
+ */
+export interface HeldPart<P> {
+  readonly held: P;
+  readonly count: number;
+  /** queuedBytes of its items. */
+  readonly bytes: number;
+}
 
 interface Pending<P> {
-  /** The request's items in the form they wait in (`hold`). */
-  readonly held: P;
+  /** The request's parts, in the form they wait in (`hold`), in item order. */
+  readonly held: readonly P[];
   readonly count: number;
   /** queuedBytes(items), counted in and out of the queue's byte total. */
   readonly bytes: number;
@@ -156,23 +171,59 @@ export class Sequencer<P = readonly AppendItem[]> {
     if (this.#closed) return Promise.reject(new SequencerClosedError());
     if (items.length === 0) return Promise.resolve([]);
     const bytes = queuedBytes(items);
-    if (
-      this.#queued > 0 &&
-      (this.#queued + items.length > this.#opts.maxQueue ||
-        this.#queuedBytes + bytes > this.#opts.maxQueueBytes)
-    ) {
-      return Promise.reject(new QueueFullError(this.#queued));
-    }
+    const full = this.#refusal(items.length, bytes);
+    if (full) return Promise.reject(full);
     let held: P;
     try {
       held = this.#hold(items);
     } catch (err) {
       return Promise.reject(err);
     }
-    const count = items.length;
+    return this.#enqueue([held], items.length, bytes);
+  }
+
+  /**
+   * `items` in the form they wait in, as one part of a request that {@link appendParts} will
+   * append. Throws what the engine's hold throws (nothing is queued).
+   */
+  hold(items: readonly AppendItem[]): HeldPart<P> {
+    return { held: this.#hold(items), count: items.length, bytes: queuedBytes(items) };
+  }
+
+  /**
+   * Appends the parts of one request atomically, as {@link append} appends its items (the
+   * same bounds, the same all-or-nothing commit, one result per item in part order).
+   */
+  appendParts(parts: readonly HeldPart<P>[]): Promise<AppendResult[]> {
+    if (this.#closed) return Promise.reject(new SequencerClosedError());
+    let count = 0;
+    let bytes = 0;
+    for (const p of parts) {
+      count += p.count;
+      bytes += p.bytes;
+    }
+    if (count === 0) return Promise.resolve([]);
+    const full = this.#refusal(count, bytes);
+    if (full) return Promise.reject(full);
+    return this.#enqueue(
+      parts.filter((p) => p.count > 0).map((p) => p.held),
+      count,
+      bytes,
+    );
+  }
+
+  /** The QueueFullError for a request of `count` items and `bytes`, if it cannot wait now. */
+  #refusal(count: number, bytes: number): QueueFullError | undefined {
+    const full =
+      this.#queued > 0 &&
+      (this.#queued + count > this.#opts.maxQueue || this.#queuedBytes + bytes > this.#opts.maxQueueBytes);
+    return full ? new QueueFullError(this.#queued) : undefined;
+  }
+
+  #enqueue(held: P[], count: number, bytes: number): Promise<AppendResult[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ held, count, bytes, resolve, reject });
-      this.#queued += items.length;
+      this.#queued += count;
       this.#queuedBytes += bytes;
       this.#schedule();
     });
@@ -231,7 +282,10 @@ export class Sequencer<P = readonly AppendItem[]> {
   #commit(batch: Pending<P>[]): Promise<void> | undefined {
     let r: CommitResult | Promise<CommitResult>;
     try {
-      r = this.#commitBatch(batch.map((p) => p.held));
+      r = this.#commitBatch(
+        batch.flatMap((p) => p.held),
+        batch.length === 1,
+      );
     } catch (err) {
       return this.#failed(batch, err);
     }

@@ -274,11 +274,16 @@ export interface LogStorage {
   /**
    * Optional, with {@link appendHeld}: the compact form a request's items wait in between
    * being queued and committed (one packed buffer, not thousands of small objects that would
-   * survive the collections run while they wait). Called once per request, when it is queued.
+   * survive the collections run while they wait). Called once per request, or once per piece
+   * of a request built in pieces, when it is made.
    */
   hold?(items: readonly AppendItem[]): HeldItems;
-  /** {@link append} of the requests held by {@link hold}, in order, as one batch. */
-  appendHeld?(held: HeldItems[]): AppendCommit | Promise<AppendCommit>;
+  /**
+   * {@link append} of the requests held by {@link hold}, in order, as one batch. `final`: they
+   * are never passed again (one request, not retried), so the engine may consume them (move
+   * their buffers instead of copying them).
+   */
+  appendHeld?(held: HeldItems[], final?: boolean): AppendCommit | Promise<AppendCommit>;
   /** The committed tree as of the last settled append (or as opened). */
   committedTree(): CommittedTree;
 

@@ -212,7 +212,7 @@ export class SqliteLogStorage implements LogStorage {
     writer?.onIndexed((to) => this.#recent.prune(to));
     if (writer) {
       this.hold = packed;
-      this.appendHeld = (held) => this.#appendPacked(writer, held as SqliteHeld[]);
+      this.appendHeld = (held, final) => this.#appendPacked(writer, held as SqliteHeld[], final === true);
     }
     if (!writer) {
       this.#idle = setInterval(() => this.#background(true), IDLE_TICK_MS);
@@ -256,13 +256,14 @@ export class SqliteLogStorage implements LogStorage {
    * Inline (no writer thread) there is nothing to pack: absent.
    */
   readonly hold?: (items: readonly AppendItem[]) => HeldItems;
-  readonly appendHeld?: (held: HeldItems[]) => Promise<AppendCommit>;
+  readonly appendHeld?: (held: HeldItems[], final?: boolean) => Promise<AppendCommit>;
 
-  #appendPacked(writer: WriterThread, held: SqliteHeld[]): Promise<AppendCommit> {
+  #appendPacked(writer: WriterThread, held: SqliteHeld[], final: boolean): Promise<AppendCommit> {
     return writer
       .commitPacked(
         held.map((h) => h.batch),
         this.#now(),
+        final,
       )
       .then((c) => {
         this.#tree = { size: c.size, root: c.root };
@@ -288,7 +289,7 @@ export class SqliteLogStorage implements LogStorage {
       setImmediate(() => this.#background(false));
       return { results, size: this.#builder.size };
     }
-    return this.#appendPacked(this.#writer, [packed(items)]);
+    return this.#appendPacked(this.#writer, [packed(items)], true); // a pack of its own: movable
   }
 
   committedTree(): CommittedTree {

@@ -98,10 +98,14 @@ export class WriterThread {
    * Commits requests packed (writer-pack.ts packBatch, with nodeSha256: their held form) as one batch,
    * received at `nowMs`; resolves once it is durable. Their buffers are copied to the writer,
    * not moved: a failed batch is retried request by request from the same packs (the
-   * Sequencer's isolation of a bad request).
+   * Sequencer's isolation of a bad request). With `move` (a batch of one request, which is
+   * not retried) each pack's byte buffer (entries and payloads, the bulk of it) is moved
+   * instead: one copy less of a large upload (~60 MiB for 90,000 decisions) while it commits.
+   * Its id keys stay (the caller reads them after the commit).
    */
-  async commitPacked(batches: PackedBatch[], nowMs = Date.now()): Promise<WriterCommit> {
-    const m = await this.#call({ batches, now: nowMs }, []);
+  async commitPacked(batches: PackedBatch[], nowMs = Date.now(), move = false): Promise<WriterCommit> {
+    const transfer = move ? batches.map((b) => b.bytes.buffer as ArrayBuffer) : [];
+    const m = await this.#call({ batches, now: nowMs }, transfer);
     const dup = m.duplicates!;
     const con = m.conflicts!;
     const indices = m.indices!;

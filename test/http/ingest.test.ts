@@ -144,6 +144,29 @@ describe.each(engines)('$name', (engine) => {
       }
     });
 
+    test('an upload parsed in pieces becomes its leaves in body order, whole; its resend only duplicates', async () => {
+      const { app, log } = await setup();
+      // 900 decisions, ~140 KiB of JSON: several pieces of the byte guard (~32 KiB each), each
+      // turned into leaves as it is parsed (log.eventAppender), appended as one request.
+      const events = Array.from({ length: 900 }, (_, i) => ({
+        decision_id: `piece-${i}`,
+        labels: { id: `opa-${i % 3}` },
+        input: { i, pad: 'y'.repeat(80) },
+      }));
+      const body = gzipSync(JSON.stringify(events));
+      const first = (await (await upload(app, body)).json()) as { appended: number; indices: number[] };
+      expect(first.appended).toBe(900);
+      expect(first.indices).toEqual(events.map((_, i) => i));
+      for (const i of [0, 1, 449, 450, 899]) {
+        const e = decodeEntry((await log.entry(i))!);
+        expect([e.src, e.id]).toEqual([events[i]!.labels.id, events[i]!.decision_id]);
+      }
+      const again = (await (await upload(app, body)).json()) as typeof first & { duplicates: number };
+      expect(again).toMatchObject({ appended: 0, duplicates: 900 });
+      expect(again.indices).toEqual(first.indices);
+      expect(log.committedSize).toBe(900);
+    });
+
     test('partitions (/logs/<name>) are accepted too', async () => {
       const { app } = await setup();
       expect((await upload(app, sample('upload-batch.json.gz'), OPA_HEADERS, '/logs/tenant-a')).status).toBe(

@@ -108,4 +108,73 @@ describe('Sequencer with an asynchronous committer', () => {
     await expect(seq.append([big(9)])).rejects.toBeInstanceOf(QueueFullError);
     expect([...(await a), ...(await b)].map((r) => r.index)).toEqual([4, 5, 6]);
   });
+
+  test('a request held in parts commits whole, in part order, never split across batches', async () => {
+    const c = fakeCommitter();
+    const seq = Sequencer.forItems(
+      c.commit,
+      { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 3, maxDelayMs: 0, maxQueue: 100 },
+      () => {},
+    );
+    const a = seq.append([item(1), item(2)]);
+    // Five items in three parts (one empty): more than maxBatch, so committed as one batch alone.
+    const parts = [[3, 4], [], [5, 6, 7]].map((tags) => seq.hold(tags.map(item)));
+    expect(parts.map((p) => p.count)).toEqual([2, 0, 3]);
+    const b = seq.appendParts(parts);
+    const d = seq.append([item(8)]);
+    expect((await a).map((r) => r.index)).toEqual([0, 1]);
+    expect((await b).map((r) => r.index)).toEqual([2, 3, 4, 5, 6]);
+    expect((await d).map((r) => r.index)).toEqual([7]);
+    expect(c.batches).toEqual([[1, 2], [3, 4, 5, 6, 7], [8]]);
+    // No parts, or only empty ones: nothing to commit.
+    expect(await seq.appendParts([seq.hold([])])).toEqual([]);
+  });
+
+  test('parts count against the queue bounds as a whole, and a failing request of parts fails alone', async () => {
+    const c = fakeCommitter(66);
+    const seq = Sequencer.forItems(
+      c.commit,
+      { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 10, maxDelayMs: 1, maxQueue: 4 },
+      () => {},
+    );
+    const first = seq.append([item(1), item(2)]);
+    await expect(seq.appendParts([seq.hold([item(3)]), seq.hold([item(4), item(5)])])).rejects.toBeInstanceOf(
+      QueueFullError,
+    );
+    const bad = seq.appendParts([seq.hold([item(6)]), seq.hold([item(66)])]);
+    await expect(bad).rejects.toThrow('bad item 66');
+    expect((await first).map((r) => r.index)).toEqual([0, 1]);
+    await seq.drain();
+    expect(c.batches).toEqual([[1, 2]]);
+  });
+
+  test('the committer is told when a batch is one request, never retried (it may consume it)', async () => {
+    const finals: [number[], boolean][] = [];
+    let size = 0;
+    const seq = new Sequencer<number[]>(
+      async (held, final) => {
+        await new Promise((r) => setTimeout(r, 2));
+        const tags = held.flat();
+        finals.push([tags, final]);
+        if (tags.includes(66)) throw new Error('bad item 66');
+        size += tags.length;
+        return { results: tags.map((_, k) => ({ index: size - tags.length + k, duplicate: false })), size };
+      },
+      { ...DEFAULT_SEQUENCER_OPTIONS, maxBatch: 10, maxDelayMs: 1 },
+      () => {},
+      (items) => items.map((i) => i.entry[0]!),
+    );
+    const a = seq.append([item(1)]);
+    const b = seq.append([item(66)]);
+    await expect(b).rejects.toThrow('bad item 66');
+    await a;
+    await seq.append([item(2)]);
+    // Two requests together (not final), then each alone after the failure (final), then one.
+    expect(finals).toEqual([
+      [[1, 66], false],
+      [[1], true],
+      [[66], true],
+      [[2], true],
+    ]);
+  });
 });

@@ -24,6 +24,21 @@ describe('packBatch / unpackBatch', () => {
         },
       },
       { entry: new Uint8Array([4]) },
+      // Strings of every width (all joined into one string for the crossing): UTF-16 offsets.
+      {
+        entry: new Uint8Array([12]),
+        source: 'ÖPA-é',
+        id: '😀-id-\u0000-x',
+        meta: {
+          kind: 'opa.decision',
+          source: 'ÖPA-é',
+          recvMs: 1,
+          tsMs: 2,
+          path: 'π/路径',
+          result: '',
+          revisions: ['', '😀', 'r'],
+        },
+      },
       { entry: new Uint8Array([4, 4]), payload: new Uint8Array([1]), unsealed: true, refuseConflict: true },
       {
         entry: new Uint8Array([8, 8]),
