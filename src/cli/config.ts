@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_INGEST_OPTIONS } from '../http/ingest.js';
 import { DEFAULT_DEDUP_WINDOW } from '../store/dedup-window.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
@@ -30,6 +31,10 @@ export interface ServeConfig {
   /** Most leaves the dedup window holds (~12-16 bytes each, plus 8 of tags where probed). */
   dedupWindowEntries: number;
   maxBodyBytes: number;
+  /** Largest ingest body after gunzip, bytes (the gzip-bomb guard; bounds a request's memory). */
+  maxInflatedBytes: number;
+  /** Most events in one ingest request. */
+  maxEvents: number;
   tokens: string;
   tokenFile: string | undefined;
   insecureNoAuth: boolean;
@@ -174,6 +179,20 @@ const SETTINGS: Record<keyof ServeConfig, Setting> = {
     kind: 'int',
     def: 16 * 1024 * 1024,
     help: 'largest request body',
+  },
+  maxInflatedBytes: {
+    flag: 'max-inflated-bytes',
+    env: 'OPA_TLOG_MAX_INFLATED_BYTES',
+    kind: 'int',
+    def: DEFAULT_INGEST_OPTIONS.maxDecompressedBytes,
+    help: 'largest ingest body after gunzip (a request is committed whole: its memory grows with it)',
+  },
+  maxEvents: {
+    flag: 'max-events',
+    env: 'OPA_TLOG_MAX_EVENTS',
+    kind: 'int',
+    def: DEFAULT_INGEST_OPTIONS.maxEvents,
+    help: 'most events in one ingest request',
   },
   tokens: {
     flag: 'tokens',
@@ -387,6 +406,8 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServeCo
   if (cfg.port > 65535) throw new ConfigError(`--port ${cfg.port} is out of range`);
   if (cfg.signIntervalMs < 10) throw new ConfigError('--sign-interval-ms must be at least 10');
   if (cfg.dedupWindowEntries < 1) throw new ConfigError('--dedup-window-entries must be positive');
+  if (cfg.maxInflatedBytes < 1 || cfg.maxEvents < 1)
+    throw new ConfigError('--max-inflated-bytes and --max-events must be positive');
   if (cfg.maxBatch < 1 || cfg.maxQueue < 1 || cfg.maxQueueMiB < 1)
     throw new ConfigError('--max-batch, --max-queue and --max-queue-mib must be positive');
   if ((cfg.tlsCert === undefined) !== (cfg.tlsKey === undefined)) {

@@ -335,7 +335,12 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     tokens,
     vkeys: signers.map((s) => s.vkey),
     corsOrigins: cfg.corsOrigins,
-    ingest: { ...DEFAULT_APP_OPTIONS.ingest, maxCompressedBytes: cfg.maxBodyBytes },
+    ingest: {
+      ...DEFAULT_APP_OPTIONS.ingest,
+      maxCompressedBytes: cfg.maxBodyBytes,
+      maxDecompressedBytes: cfg.maxInflatedBytes,
+      maxEvents: cfg.maxEvents,
+    },
     logger,
     metrics,
     readiness: witnessState ? { quorumMet: () => witnessState().quorumMet } : {},

@@ -148,16 +148,16 @@ export function bodyText(bytes: Uint8Array): string {
  * guard's to enforce (it counted the same commas).
  *
  * With a `sink`, each piece's elements are given to it as soon as the piece is parsed (in
- * order; what it throws ends the parse) instead of being gathered, and the array returned is
- * empty: the caller turns them into leaves piece by piece, so a large upload's parsed objects
- * never all live at once. Undefined still means "parse the whole text": the sink may have
+ * order; what it throws ends the parse; a promise it returns is awaited before the next piece)
+ * instead of being gathered, and the array returned is empty: the caller turns them into
+ * leaves piece by piece, so a large upload's parsed objects never all live at once. Undefined still means "parse the whole text": the sink may have
  * had some pieces by then, and its caller must drop what it made of them.
  */
 export async function parseJsonPieces(
   bytes: Uint8Array,
   guard: JsonByteGuard,
   limits: Partial<JsonLimits>,
-  sink?: (elements: CborValue[]) => void,
+  sink?: (elements: CborValue[]) => Promise<void> | undefined,
 ): Promise<CborValue[] | undefined> {
   const pieces = guard.pieceFacts();
   if (pieces.length < 2) return undefined;
@@ -181,8 +181,10 @@ export async function parseJsonPieces(
       }
     }
     if (!Array.isArray(piece) || piece.length === 0) return undefined;
-    if (sink) sink(piece);
-    else for (const v of piece) out.push(v);
+    if (sink) {
+      const wait = sink(piece);
+      if (wait) await wait;
+    } else for (const v of piece) out.push(v);
     since += text.length;
     if (since >= JSON_SLICE_CHARS) {
       since = 0;

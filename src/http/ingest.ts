@@ -20,7 +20,7 @@ import { derivedInput, opaDecisionInput } from '../log/leaf.js';
 import type { AppendResult, EventInput, TransparencyLog } from '../log/log.js';
 import { requireRole, type TokenStore } from './auth.js';
 import { bodyText, jsonRefusal, parseJsonPieces, parseJsonYielding, readEncodedBytes } from './body.js';
-import { DecodeBudget } from './decode-budget.js';
+import { DecodeBudget, type DecodeReservation } from './decode-budget.js';
 import { HttpError } from './errors.js';
 
 export interface IngestOptions {
@@ -41,13 +41,20 @@ export interface IngestOptions {
   maxDecodeBytes: number;
 }
 
+/**
+ * Why 16 MiB and 25,000 events (64 MiB and 100,000 until session 12): a request is committed
+ * whole, and until it is, its leaves live in both threads (~3-5 KiB a leaf all told): one
+ * upload of 90,000 OPA decisions (58 MB) peaked the server at 511 MiB, 99,000 tiny events at
+ * 360, against the 300 MiB budget; 24,000 decisions (15.5 MB) peak at 235. OPA's own uploads
+ * are ~32 KiB gzip (upload_size_limit_bytes), ~450 decisions.
+ */
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxCompressedBytes: 16 * 1024 * 1024,
-  maxDecompressedBytes: 64 * 1024 * 1024,
-  maxEvents: 100_000,
+  maxDecompressedBytes: 8 * 1024 * 1024,
+  maxEvents: 12_000,
   maxDepth: 128,
   maxConcurrentDecodes: 4,
-  maxDecodeBytes: 32 * 1024 * 1024,
+  maxDecodeBytes: 16 * 1024 * 1024,
 };
 
 /**
@@ -90,7 +97,7 @@ async function decodeBody(
   opts: IngestOptions,
   reserve: (bytes: number) => Promise<void> | undefined,
   batchKey?: string,
-  sink?: (elements: CborValue[]) => void,
+  sink?: (elements: CborValue[]) => Promise<void> | undefined,
 ): Promise<CborValue | typeof STREAMED> {
   const ct = req.headers.get('content-type');
   if (ct !== null && ct !== '' && !JSON_TYPES.test(ct)) {
@@ -199,12 +206,19 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   const ingest = requireRole(tokens, 'ingest');
   const slots = new DecodeSlots(opts.maxConcurrentDecodes);
   const budget = new DecodeBudget(opts.maxDecodeBytes);
-  /** Decodes a body within a slot and the budget; its bytes go back as soon as it is parsed. */
-  const decode = (req: Request, batchKey?: string, sink?: (elements: CborValue[]) => void) =>
+  /**
+   * Decodes a body within a slot and the budget; its bytes go back as soon as it is parsed.
+   * `sink` (made with the decode's reservation) takes the elements of a body parsed in pieces.
+   */
+  const decode = (
+    req: Request,
+    batchKey?: string,
+    sink?: (reserve: DecodeReservation['take']) => (elements: CborValue[]) => Promise<void> | undefined,
+  ) =>
     slots.run(async () => {
       const r = budget.open();
       try {
-        return await decodeBody(req, opts, r.take, batchKey, sink);
+        return await decodeBody(req, opts, r.take, batchKey, sink?.(r.take));
       } finally {
         r.release();
       }
@@ -220,10 +234,13 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
   const opaUpload = async (req: Request) => {
     let appender = log.eventAppender();
     let seen = 0;
-    const value = await decode(req, undefined, (elements) => {
+    const value = await decode(req, undefined, (reserve) => (elements) => {
       const events = objects(elements, 'event', opts.maxEvents, seen);
       seen += events.length;
-      appender.add(events.map((e) => opaDecisionInput(e, log.sha)));
+      // The leaves made count against the decode budget as its text does (until the upload is
+      // queued, where the queue's bound takes over): four large uploads decoding at once made
+      // ~4 x 16 MB of leaves before any of them met that bound.
+      return reserve(appender.add(events.map((e) => opaDecisionInput(e, log.sha))));
     });
     if (value !== STREAMED) {
       // Parsed whole (a small body, or one the pieces could not take): what pieces made goes.

@@ -169,8 +169,12 @@ function appendQueue(
 
 /** One request's events, added in pieces and appended at once (TransparencyLog.eventAppender). */
 export interface EventAppender {
-  /** Encodes `events` into leaves and holds them; throws (nothing held) for an event that cannot be encoded. */
-  add(events: readonly EventInput[]): void;
+  /**
+   * Encodes `events` into leaves and holds them; returns the bytes they hold (the queue's
+   * estimate, sequencer.ts queuedBytes). Throws (nothing held) for an event that cannot be
+   * encoded.
+   */
+  add(events: readonly EventInput[]): number;
   /** Appends every event added so far as one atomic request; resolves once durable. */
   append(): Promise<AppendResult[]>;
 }
@@ -469,9 +473,11 @@ export class TransparencyLog {
     const parts: ReturnType<AppendQueue['hold']>[] = [];
     return {
       add: (events) => {
-        if (events.length === 0) return;
+        if (events.length === 0) return 0;
         // Unsealed: the engine draws each salt and hashes in the thread that commits.
-        parts.push(this.#sequencer.hold(events.map((e) => unsealedEventLeaf(e, recv))));
+        const part = this.#sequencer.hold(events.map((e) => unsealedEventLeaf(e, recv)));
+        parts.push(part);
+        return part.bytes;
       },
       append: () =>
         this.#sequencer.appendParts(parts.splice(0)).then((results) => {

@@ -41,8 +41,13 @@ export function queuedBytes(items: readonly AppendItem[]): number {
 /** Backpressure: the queue is full; retry later (HTTP maps it to 503 + Retry-After). */
 export class QueueFullError extends Error {
   readonly code = 'queue_full';
-  constructor(readonly queued: number) {
-    super(`append queue is full (${queued} leaves waiting)`);
+  constructor(
+    readonly queued: number,
+    committing = 0,
+  ) {
+    super(
+      `append queue is full (${queued} leaves waiting${committing > 0 ? `, a commit of ${committing} leaves in progress` : ''})`,
+    );
     this.name = 'QueueFullError';
   }
 }
@@ -110,6 +115,9 @@ export class Sequencer<P = readonly AppendItem[]> {
   #queue: Pending<P>[] = [];
   #queued = 0;
   #queuedBytes = 0;
+  /** queuedBytes and leaves of the batch being committed (asynchronously), held until it settles. */
+  #committingBytes = 0;
+  #committing = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** An asynchronous commit is running: the next batch waits for it (one in flight). */
@@ -163,9 +171,10 @@ export class Sequencer<P = readonly AppendItem[]> {
   /**
    * Appends `items` atomically; resolves with one result per item once committed. Rejects
    * with QueueFullError (nothing queued) when the queue cannot take all of them: more leaves
-   * than maxQueue or more bytes than maxQueueBytes would wait. An empty queue takes any one
-   * request, so a request larger than the bounds is still committed (alone) rather than
-   * refused forever.
+   * than maxQueue would wait, or more bytes than maxQueueBytes would be held by the queue and
+   * the batch being committed together. An idle sequencer (nothing queued or committing) takes
+   * any one request, so a request larger than the bounds is still committed (alone) rather
+   * than refused forever.
    */
   append(items: readonly AppendItem[]): Promise<AppendResult[]> {
     if (this.#closed) return Promise.reject(new SequencerClosedError());
@@ -214,10 +223,13 @@ export class Sequencer<P = readonly AppendItem[]> {
 
   /** The QueueFullError for a request of `count` items and `bytes`, if it cannot wait now. */
   #refusal(count: number, bytes: number): QueueFullError | undefined {
+    // The batch being committed still holds its leaves (the writer thread's copy and objects):
+    // counted against the byte bound, so a large request waits for it, not only for the queue.
+    const held = this.#queuedBytes + this.#committingBytes;
     const full =
-      this.#queued > 0 &&
-      (this.#queued + count > this.#opts.maxQueue || this.#queuedBytes + bytes > this.#opts.maxQueueBytes);
-    return full ? new QueueFullError(this.#queued) : undefined;
+      (this.#queued > 0 || this.#committingBytes > 0) &&
+      (this.#queued + count > this.#opts.maxQueue || held + bytes > this.#opts.maxQueueBytes);
+    return full ? new QueueFullError(this.#queued, this.#committing) : undefined;
   }
 
   #enqueue(held: P[], count: number, bytes: number): Promise<AppendResult[]> {
@@ -261,8 +273,12 @@ export class Sequencer<P = readonly AppendItem[]> {
       this.#queuedBytes -= bytes;
       const done = this.#commit(batch);
       if (done) {
+        this.#committingBytes = bytes;
+        this.#committing = n;
         this.#inFlight = done.finally(() => {
           this.#inFlight = undefined;
+          this.#committingBytes = 0;
+          this.#committing = 0;
           if (this.#queue.length > 0) this.#schedule();
         });
       }

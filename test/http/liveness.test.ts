@@ -31,7 +31,16 @@ process.stdin.resume();
 
 let srv: RunningServer;
 beforeAll(async () => {
-  srv = await startServer(tempDir(), ['--max-body-bytes', String(16 * 1024 * 1024)]);
+  // Limits raised past the defaults (8 MiB inflated, 12,000 events), as a deployer may: the
+  // worst bodies must reach the parser.
+  srv = await startServer(tempDir(), [
+    '--max-body-bytes',
+    String(16 * 1024 * 1024),
+    '--max-inflated-bytes',
+    String(64 * 1024 * 1024),
+    '--max-events',
+    '100000',
+  ]);
 }, 30_000);
 afterAll(async () => {
   await srv?.stop();

@@ -177,4 +177,30 @@ describe('Sequencer with an asynchronous committer', () => {
       [[2], true],
     ]);
   });
+
+  test('the byte bound counts the batch being committed: a large request waits for it, not only for the queue', async () => {
+    const c = fakeCommitter();
+    const big = (tag: number): AppendItem => ({
+      entry: new Uint8Array([tag]),
+      payload: new Uint8Array(1000),
+    });
+    const perItem = 1 + 1000 + ITEM_OVERHEAD_BYTES;
+    const seq = Sequencer.forItems(
+      c.commit,
+      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxQueueBytes: 3 * perItem },
+      () => {},
+    );
+    const first = seq.append([big(1), big(2)]);
+    await new Promise((r) => setTimeout(r, 1)); // taken: committing, nothing queued
+    expect(seq.queued).toBe(0);
+    const refused = seq.append([big(3), big(4)]);
+    await expect(refused).rejects.toBeInstanceOf(QueueFullError);
+    await expect(refused).rejects.toThrow('a commit of 2 leaves in progress');
+    const fits = seq.append([big(5)]); // 2 + 1 within the bound
+    await first;
+    await fits;
+    await seq.drain();
+    // Idle again: any one request is taken.
+    expect((await seq.append([big(6), big(7), big(8), big(9)])).length).toBe(4);
+  });
 });

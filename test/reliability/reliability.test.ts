@@ -233,7 +233,8 @@ describe(`reliability (${MODE})`, () => {
 
     /*
      * Found by this suite: concurrent gzip bombs used to add up (8 bombs of 315 KB drove RSS to
-     * ~2.2 GB). Now at most 4 bodies are decoded at once and each inflates to at most 64 MiB.
+     * ~2.2 GB). Now at most 4 bodies are decoded at once and each inflates to at most 8 MiB
+     * (64 MiB until session 12).
      * Skipped in the short run (it needs seconds of CPU).
      */
     (MODE === 'short' ? test.skip : test)(
