@@ -201,20 +201,46 @@ function answer(results: readonly AppendResult[]) {
   };
 }
 
+/** Makes, with a decode's reservation, the sink that takes the elements of a body parsed in pieces. */
+type SinkMaker = (reserve: DecodeReservation['take']) => (elements: CborValue[]) => Promise<void> | undefined;
+
+/** Decodes a body within a slot and the budget; `sink` as {@link decodeBody}'s. */
+type Decode = (req: Request, batchKey?: string, sink?: SinkMaker) => Promise<CborValue | typeof STREAMED>;
+
+/**
+ * An OPA upload: a body parsed in pieces (above ~32 KiB) becomes leaves piece by piece, held
+ * packed as each piece is parsed (log.eventAppender), so neither the whole parsed array nor
+ * its leaves as objects ever live at once: a 90,000-decision upload peaked the server at 676
+ * MiB when they did. The upload is still appended as one request, all or nothing, and any
+ * refused event refuses it (the first in body order).
+ */
+async function opaUpload(log: TransparencyLog, opts: IngestOptions, decode: Decode, req: Request) {
+  let appender = log.eventAppender();
+  let seen = 0;
+  const value = await decode(req, undefined, (reserve) => (elements) => {
+    const events = objects(elements, 'event', opts.maxEvents, seen);
+    seen += events.length;
+    // The leaves made count against the decode budget as its text does (until the upload is
+    // queued, where the queue's bound takes over): four large uploads decoding at once made
+    // ~4 x 16 MB of leaves before any of them met that bound.
+    return reserve(appender.add(events.map((e) => opaDecisionInput(e, log.sha))));
+  });
+  if (value !== STREAMED) {
+    // Parsed whole (a small body, or one the pieces could not take): what pieces made goes.
+    appender = log.eventAppender();
+    const items = Array.isArray(value) ? value : [value];
+    appender.add(objects(items, 'event', opts.maxEvents).map((e) => opaDecisionInput(e, log.sha)));
+  }
+  return appender.append().then(answer);
+}
+
 export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: IngestOptions): Hono {
   const app = new Hono();
   const ingest = requireRole(tokens, 'ingest');
   const slots = new DecodeSlots(opts.maxConcurrentDecodes);
   const budget = new DecodeBudget(opts.maxDecodeBytes);
-  /**
-   * Decodes a body within a slot and the budget; its bytes go back as soon as it is parsed.
-   * `sink` (made with the decode's reservation) takes the elements of a body parsed in pieces.
-   */
-  const decode = (
-    req: Request,
-    batchKey?: string,
-    sink?: (reserve: DecodeReservation['take']) => (elements: CborValue[]) => Promise<void> | undefined,
-  ) =>
+  /** Decodes a body within a slot and the budget; its bytes go back as soon as it is parsed. */
+  const decode: Decode = (req, batchKey, sink) =>
     slots.run(async () => {
       const r = budget.open();
       try {
@@ -223,35 +249,9 @@ export function ingestRoutes(log: TransparencyLog, tokens: TokenStore, opts: Ing
         r.release();
       }
     });
-
-  /**
-   * An OPA upload: a body parsed in pieces (above ~32 KiB) becomes leaves piece by piece, held
-   * packed as each piece is parsed (log.eventAppender), so neither the whole parsed array nor
-   * its leaves as objects ever live at once: a 90,000-decision upload peaked the server at 676
-   * MiB when they did. The upload is still appended as one request, all or nothing, and any
-   * refused event refuses it (the first in body order).
-   */
-  const opaUpload = async (req: Request) => {
-    let appender = log.eventAppender();
-    let seen = 0;
-    const value = await decode(req, undefined, (reserve) => (elements) => {
-      const events = objects(elements, 'event', opts.maxEvents, seen);
-      seen += events.length;
-      // The leaves made count against the decode budget as its text does (until the upload is
-      // queued, where the queue's bound takes over): four large uploads decoding at once made
-      // ~4 x 16 MB of leaves before any of them met that bound.
-      return reserve(appender.add(events.map((e) => opaDecisionInput(e, log.sha))));
-    });
-    if (value !== STREAMED) {
-      // Parsed whole (a small body, or one the pieces could not take): what pieces made goes.
-      appender = log.eventAppender();
-      const items = Array.isArray(value) ? value : [value];
-      appender.add(objects(items, 'event', opts.maxEvents).map((e) => opaDecisionInput(e, log.sha)));
-    }
-    return appender.append().then(answer);
-  };
-  app.post('/logs', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
-  app.post('/logs/*', ingest, async (c) => c.json(await opaUpload(c.req.raw)));
+  const opa = (req: Request) => opaUpload(log, opts, decode, req);
+  app.post('/logs', ingest, async (c) => c.json(await opa(c.req.raw)));
+  app.post('/logs/*', ingest, async (c) => c.json(await opa(c.req.raw)));
 
   const k8s = async (req: Request, source: string) => {
     const value = await decode(req, 'items'); // no sink: never STREAMED

@@ -34,6 +34,19 @@ function fakeCommitter(failOn?: number) {
   return { commit, batches };
 }
 
+/** A sequencer whose byte bound holds three items of ~1 KB (`big`), each `perItem` bytes. */
+function byteBound() {
+  const c = fakeCommitter();
+  const big = (tag: number): AppendItem => ({ entry: new Uint8Array([tag]), payload: new Uint8Array(1000) });
+  const perItem = 1 + 1000 + ITEM_OVERHEAD_BYTES;
+  const seq = Sequencer.forItems(
+    c.commit,
+    { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxQueueBytes: 3 * perItem },
+    () => {},
+  );
+  return { seq, big, perItem };
+}
+
 describe('Sequencer with an asynchronous committer', () => {
   test('one commit in flight; later requests batch together; requests stay whole', async () => {
     const c = fakeCommitter();
@@ -84,17 +97,7 @@ describe('Sequencer with an asynchronous committer', () => {
   });
 
   test('the byte bound refuses what would exceed it, and an empty queue takes one oversized request', async () => {
-    const c = fakeCommitter();
-    const big = (tag: number): AppendItem => ({
-      entry: new Uint8Array([tag]),
-      payload: new Uint8Array(1000),
-    });
-    const perItem = 1 + 1000 + ITEM_OVERHEAD_BYTES;
-    const seq = Sequencer.forItems(
-      c.commit,
-      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxQueueBytes: 3 * perItem },
-      () => {},
-    );
+    const { seq, big, perItem } = byteBound();
     // Four items are more than the bound, but the queue is empty: taken (committed alone).
     const first = seq.append([big(1), big(2), big(3), big(4)]);
     expect(seq.queuedBytes).toBe(4 * perItem);
@@ -179,17 +182,7 @@ describe('Sequencer with an asynchronous committer', () => {
   });
 
   test('the byte bound counts the batch being committed: a large request waits for it, not only for the queue', async () => {
-    const c = fakeCommitter();
-    const big = (tag: number): AppendItem => ({
-      entry: new Uint8Array([tag]),
-      payload: new Uint8Array(1000),
-    });
-    const perItem = 1 + 1000 + ITEM_OVERHEAD_BYTES;
-    const seq = Sequencer.forItems(
-      c.commit,
-      { maxBatch: 100, maxDelayMs: 0, maxQueue: 1000, maxQueueBytes: 3 * perItem },
-      () => {},
-    );
+    const { seq, big, perItem } = byteBound();
     const first = seq.append([big(1), big(2)]);
     await new Promise((r) => setTimeout(r, 1)); // taken: committing, nothing queued
     expect(seq.queued).toBe(0);
