@@ -211,20 +211,29 @@ type Decode = (req: Request, batchKey?: string, sink?: SinkMaker) => Promise<Cbo
  * An OPA upload: a body parsed in pieces (above ~32 KiB) becomes leaves piece by piece, held
  * packed as each piece is parsed (log.eventAppender), so neither the whole parsed array nor
  * its leaves as objects ever live at once: a 90,000-decision upload peaked the server at 676
- * MiB when they did. The upload is still appended as one request, all or nothing, and any
- * refused event refuses it (the first in body order).
+ * MiB when they did. The upload is still appended as one request, all or nothing. A refused
+ * event refuses it (the first in body order), after the rest of the body was parsed: JSON that
+ * does not parse anywhere in the body is what is reported, as for a body parsed whole.
  */
 async function opaUpload(log: TransparencyLog, opts: IngestOptions, decode: Decode, req: Request) {
   let appender = log.eventAppender();
   let seen = 0;
+  let refused: unknown;
   const value = await decode(req, undefined, (reserve) => (elements) => {
-    const events = objects(elements, 'event', opts.maxEvents, seen);
-    seen += events.length;
-    // The leaves made count against the decode budget as its text does (until the upload is
-    // queued, where the queue's bound takes over): four large uploads decoding at once made
-    // ~4 x 16 MB of leaves before any of them met that bound.
-    return reserve(appender.add(events.map((e) => opaDecisionInput(e, log.sha))));
+    if (refused !== undefined) return undefined;
+    try {
+      const events = objects(elements, 'event', opts.maxEvents, seen);
+      seen += events.length;
+      // The leaves made count against the decode budget as its text does (until the upload
+      // is queued, where the queue's bound takes over): four large uploads decoding at once
+      // made ~4 x 16 MB of leaves before any of them met that bound.
+      return reserve(appender.add(events.map((e) => opaDecisionInput(e, log.sha))));
+    } catch (err) {
+      refused = err;
+      return undefined;
+    }
   });
+  if (value === STREAMED && refused !== undefined) throw refused;
   if (value !== STREAMED) {
     // Parsed whole (a small body, or one the pieces could not take): what pieces made goes.
     appender = log.eventAppender();

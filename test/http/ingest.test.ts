@@ -314,6 +314,16 @@ describe.each(engines)('$name', (engine) => {
           400,
           'invalid_json',
         ],
+        // The bad element in the first piece, already handed over to become leaves: the bad
+        // JSON pieces later is still what is reported.
+        [
+          'bad element early, then bad JSON, large',
+          gzipSync(`${large(5, 42).slice(0, -1)},{"a":}]`),
+          OPA_HEADERS,
+          400,
+          'invalid_json',
+        ],
+        ['bad element early, large', gzipSync(large(5, 42)), OPA_HEADERS, 400, 'invalid_event'],
       ];
       for (const [name, body, headers, status, code] of cases) {
         const res = await upload(app, body, headers);
