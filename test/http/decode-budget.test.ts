@@ -144,6 +144,17 @@ describe('ingest under the decode budget', () => {
 
   const gzipped = { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' };
 
+  test('the leaves made while a body decodes count against the budget with its text', async () => {
+    const seen = watchBudget();
+    const app = await setup();
+    const json = events('solo', 100, 30_000);
+    const res = await app.request('/logs', { method: 'POST', body: gzipSync(json), headers: gzipped });
+    expect(res.status).toBe(200);
+    // The text stays held until the body is parsed; the packed leaves (entries and payloads,
+    // about the text again) are taken as each piece becomes leaves.
+    expect(Math.max(...seen.used)).toBeGreaterThan(1.5 * json.length);
+  });
+
   test('several large gzip bodies at once: all committed, the budget kept', async () => {
     const seen = watchBudget();
     const app = await setup();
