@@ -182,7 +182,7 @@ describe('Sequencer with an asynchronous committer', () => {
   });
 
   test('the byte bound counts the batch being committed: a large request waits for it, not only for the queue', async () => {
-    const { seq, big, perItem } = byteBound();
+    const { seq, big } = byteBound();
     const first = seq.append([big(1), big(2)]);
     await new Promise((r) => setTimeout(r, 1)); // taken: committing, nothing queued
     expect(seq.queued).toBe(0);
