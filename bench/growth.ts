@@ -4,10 +4,11 @@
  * server on it (timed: spawn to the listening line, and to the first `/readyz` 200), run the
  * same upload load as the best ingest setting, then measure inclusion proof latency (GET
  * /v1/proof/inclusion, random indices, 1 request in flight); then size 0 once more (the
- * baseline of each ratio is the two rates at 0 interpolated in time: zeroAt). Reports the rate
- * at each size, `ingest_10m_vs_0`, start-up time, disk bytes per decision (next to the CBOR payload and the
- * gzip upload per decision) and the server's peak RSS, then fits ingest rate, disk per
- * decision and proof p99 against the log size (fit.ts) and projects them to 100M and 1B.
+ * baseline of each ratio is the two rates at 0 interpolated in time: zeroAt). Reports the
+ * rate at each size, `ingest_10m_vs_0`, start-up time, disk bytes per decision (next to the
+ * CBOR payload and the gzip upload per decision) and the server's peak RSS, then fits ingest
+ * rate, disk per decision and proof p99 against the log size (fit.ts) and projects them to
+ * 100M and 1B.
  * At the largest size, on the same server: inclusion proofs/s, full tiles/s and full entry
  * bundles/s (random, from a separate load process), next to a no-op hono GET in the same run,
  * and the client verification benchmark (verify.ts).
@@ -115,7 +116,6 @@ async function loadAndProofs(
   c: number,
   eventsPerBody: number,
 ): Promise<{ rep: LoadReport; atMs: number; proof: LoadReport; leaves: number; proofPaths: string[] }> {
-  const warmupMs = QUICK ? 500 : 2000;
   const rep = await runLoad({
     url: server.url,
     method: 'POST',
@@ -124,7 +124,7 @@ async function loadAndProofs(
     headers: { ...OPA_HEADERS, Authorization: `Bearer ${TOKEN}` },
     concurrency: c,
     durationMs: INGEST_MS,
-    warmupMs,
+    warmupMs: QUICK ? 500 : 2000,
     pollCheckpoint: true,
   });
   // The measured window ended as the load process reported: its middle stands for the rate.

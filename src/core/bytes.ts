@@ -47,7 +47,7 @@ export function toBase64(bytes: Uint8Array): string {
     b64Scratch[o++] = rest === 2 ? B64_CODES[(n >>> 6) & 63]! : 61; // '='
     b64Scratch[o++] = 61;
   }
-  if (o > 0 || out === '') flush();
+  if (o > 0) flush();
   return out;
 }
 

@@ -150,8 +150,9 @@ export function bodyText(bytes: Uint8Array): string {
  * With a `sink`, each piece's elements are given to it as soon as the piece is parsed (in
  * order; what it throws ends the parse; a promise it returns is awaited before the next piece)
  * instead of being gathered, and the array returned is empty: the caller turns them into
- * leaves piece by piece, so a large upload's parsed objects never all live at once. Undefined still means "parse the whole text": the sink may have
- * had some pieces by then, and its caller must drop what it made of them.
+ * leaves piece by piece, so a large upload's parsed objects never all live at once. Undefined
+ * still means "parse the whole text": the sink may have had some pieces by then, and its
+ * caller must drop what it made of them.
  */
 export async function parseJsonPieces(
   bytes: Uint8Array,

@@ -42,11 +42,13 @@ export interface IngestOptions {
 }
 
 /**
- * Why 16 MiB and 25,000 events (64 MiB and 100,000 until session 12): a request is committed
+ * Why 8 MiB and 12,000 events (64 MiB and 100,000 until session 12): a request is committed
  * whole, and until it is, its leaves live in both threads (~3-5 KiB a leaf all told): one
  * upload of 90,000 OPA decisions (58 MB) peaked the server at 511 MiB, 99,000 tiny events at
- * 360, against the 300 MiB budget; 24,000 decisions (15.5 MB) peak at 235. OPA's own uploads
- * are ~32 KiB gzip (upload_size_limit_bytes), ~450 decisions.
+ * 360, against the 300 MiB budget; at these limits 16 uploads at once peak at 279 MiB on a
+ * fresh log (spec/storage.md "Large uploads"). OPA's own uploads are ~32 KiB gzip
+ * (upload_size_limit_bytes), ~450 decisions. 16 MiB of decode budget: text and the leaves
+ * made of it (32 MiB of text alone before).
  */
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   maxCompressedBytes: 16 * 1024 * 1024,
@@ -83,15 +85,16 @@ class DecodeSlots {
 
 const JSON_TYPES = /^(application\/(json|x-ndjson|jsonl|x-json-stream|[\w.+-]+\+json)|text\/plain)\s*(;|$)/i;
 
+/** What {@link decodeBody} answers when every element of the body went to its sink. */
+const STREAMED = Symbol('streamed');
+
 /**
  * Reads, gunzips and decodes a JSON body: the parsed value(s). `batchKey` names the batch
  * array of an object body (Kubernetes: "items"); its elements (or those of a top-level array,
  * or NDJSON lines) are the events, at most `maxEvents`, counted while parsing. Every byte of
- * text is taken from `reserve` first (the shared decode budget).
+ * text is taken from `reserve` first (the shared decode budget). With a `sink`, the elements
+ * of a body parsed in pieces go to it (parseJsonPieces) and the answer is {@link STREAMED}.
  */
-/** What {@link decodeBody} answers when every element of the body went to its sink. */
-const STREAMED = Symbol('streamed');
-
 async function decodeBody(
   req: Request,
   opts: IngestOptions,
