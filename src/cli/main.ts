@@ -3,11 +3,12 @@
  * `opa-tlog`: serve | keygen. Exit codes: 0 ok, 1 refused (e.g. fork guard), 2 usage.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ServerType, serve } from '@hono/node-server';
-import type { Hono } from 'hono';
+import { getRequestListener, type ServerType } from '@hono/node-server';
 import { toHex } from '../core/bytes.js';
 import { errorFields, type Logger } from '../core/logger.js';
 import {
@@ -18,7 +19,7 @@ import {
   randomSeed,
 } from '../core/note.js';
 import { type Policy, parsePolicy } from '../core/policy.js';
-import { createApp, DEFAULT_APP_OPTIONS } from '../http/app.js';
+import { createServing, DEFAULT_APP_OPTIONS, type Serving } from '../http/app.js';
 import { TokenStore } from '../http/auth.js';
 import { Metrics } from '../http/metrics.js';
 import { StartupError, TransparencyLog } from '../log/log.js';
@@ -233,27 +234,23 @@ async function startWitnessPusher(
   return { pusher: p, db };
 }
 
-/** Starts the HTTP(S) server; logs where it listens. */
-function listen(cfg: ServeConfig, app: Hono, log: TransparencyLog, logger: Logger): ServerType {
+/**
+ * Starts the HTTP(S) server, the public reads' fast path in front of the app
+ * (src/http/fast-reads.ts); logs where it listens.
+ */
+function listen(cfg: ServeConfig, serving: Serving, log: TransparencyLog, logger: Logger): ServerType {
   const tls =
     cfg.tlsCert && cfg.tlsKey
       ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }
       : undefined;
-  const scheme = tls ? 'https' : 'http';
-  return serve(
-    {
-      fetch: app.fetch,
-      hostname: cfg.host,
-      port: cfg.port,
-      ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
-    },
-    (info) => {
-      logger.info(
-        { treeSize: log.latest().size },
-        `listening on ${scheme}://${info.address}:${info.port} (tree size ${log.latest().size})`,
-      );
-    },
-  );
+  const listener = serving.fastReads(getRequestListener(serving.app.fetch));
+  const server = tls ? createHttpsServer(tls, listener) : createHttpServer(listener);
+  server.listen(cfg.port, cfg.host, () => {
+    const info = server.address() as AddressInfo;
+    const where = `${tls ? 'https' : 'http'}://${info.address}:${info.port}`;
+    logger.info({ treeSize: log.latest().size }, `listening on ${where} (tree size ${log.latest().size})`);
+  });
+  return server;
 }
 
 /**
@@ -329,7 +326,7 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
     storageBytes: () => log.storage.storageBytes?.() ?? storageBytes(dbPath),
     ...(witnessState ? { witnesses: witnessState } : {}),
   });
-  const app = createApp(log, {
+  const serving = createServing(log, {
     ...DEFAULT_APP_OPTIONS,
     maxBodyBytes: cfg.maxBodyBytes,
     tokens,
@@ -349,7 +346,7 @@ async function serveWith(cfg: ServeConfig, logger: Logger): Promise<number> {
   if (created) logger.info({ keyFile }, `created a new signer key in ${keyFile}`);
   logger.info({ origin: signer.name }, `origin ${signer.name}`);
   for (const s of signers) logger.info({ vkey: s.vkey }, `verifier key ${s.vkey}`);
-  const server = listen(cfg, app, log, logger);
+  const server = listen(cfg, serving, log, logger);
   return untilStopped({
     server,
     log,

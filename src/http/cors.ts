@@ -18,6 +18,12 @@ const ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Content-Encoding', 'X-R
  */
 const EXPOSE_HEADERS = ['Retry-After', 'WWW-Authenticate', 'X-Request-Id', 'ETag'];
 
+/** The headers of every answer to a caller that is not a configured origin (public reads). */
+export const PUBLIC_CORS_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': EXPOSE_HEADERS.join(','),
+};
+
 /**
  * The CORS middleware for the app: `origins` are exact origins (`https://host[:port]`) allowed
  * to send credentialed (Authorization) requests; empty leaves only the public `*` reads.
@@ -31,14 +37,12 @@ export function corsMiddleware(origins: readonly string[]): MiddlewareHandler {
     exposeHeaders: EXPOSE_HEADERS,
     maxAge: 600,
   });
-  const expose = EXPOSE_HEADERS.join(',');
   // hono's cors sets its headers on `c.res` before the handler runs, which makes the
   // handler's response be rebuilt around a stream (@hono/node-server then loses its fast
   // path: ~4x the CPU of a small GET). The same two headers, set on the final response.
   const publicReads: MiddlewareHandler = async (c, next) => {
     await next();
-    c.res.headers.set('Access-Control-Allow-Origin', '*');
-    c.res.headers.set('Access-Control-Expose-Headers', expose);
+    for (const [k, v] of Object.entries(PUBLIC_CORS_HEADERS)) c.res.headers.set(k, v);
   };
   return async (c, next) => {
     if (allowed.has(c.req.header('origin') ?? '')) return trusted(c, next);

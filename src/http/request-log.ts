@@ -93,24 +93,49 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
     try {
       await next();
     } finally {
-      const route = routePattern(c);
-      const status = c.res.status;
-      const seconds = (performance.now() - t0) / 1000;
-      const errorCode = c.get('errorCode');
-      const fields: RequestLine = {
+      const length = c.req.header('content-length');
+      logRequest(logger, done, {
         requestId,
         method: c.req.method,
-        route,
-        status,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-        ...(errorCode !== undefined ? { error: errorCode } : {}),
-      };
-      const level = QUIET_ROUTES.has(route) && status < 500 ? 'debug' : 'info';
-      if (logger.requestLine) logger.requestLine(level, fields);
-      else logger[level](fields, 'request');
-      const length = c.req.header('content-length');
-      const bodyBytes = length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined;
-      done({ method: c.req.method, route, status, seconds, bodyBytes, errorCode });
+        route: routePattern(c),
+        status: c.res.status,
+        t0,
+        bodyBytes: length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined,
+        errorCode: c.get('errorCode'),
+      });
     }
   };
+}
+
+/** What {@link logRequest} reports: a finished request, its start time (performance.now()). */
+export interface FinishedRequest {
+  readonly requestId: string;
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+  readonly t0: number;
+  readonly bodyBytes: number | undefined;
+  readonly errorCode: string | undefined;
+}
+
+/**
+ * Writes a finished request's one line (debug for probes and scrapes that succeeded, else
+ * info) and reports it to `done` (metrics). Shared by the middleware and the node:http fast
+ * path for public reads (fast-reads.ts), so both log and count alike.
+ */
+export function logRequest(logger: Logger, done: (r: RequestDone) => void, r: FinishedRequest): void {
+  const seconds = (performance.now() - r.t0) / 1000;
+  const fields: RequestLine = {
+    requestId: r.requestId,
+    method: r.method,
+    route: r.route,
+    status: r.status,
+    durationMs: Math.round(seconds * 1e6) / 1e3,
+    ...(r.errorCode !== undefined ? { error: r.errorCode } : {}),
+  };
+  const level = QUIET_ROUTES.has(r.route) && r.status < 500 ? 'debug' : 'info';
+  if (logger.requestLine) logger.requestLine(level, fields);
+  else logger[level](fields, 'request');
+  const { method, route, status, bodyBytes, errorCode } = r;
+  done({ method, route, status, seconds, bodyBytes, errorCode });
 }

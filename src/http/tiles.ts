@@ -109,48 +109,104 @@ function tileBodies(log: TransparencyLog): TileBody {
   };
 }
 
-export function tileRoutes(log: TransparencyLog, published: () => string | undefined): Hono {
-  const app = new Hono();
-  const body = tileBodies(log);
-  /** ETags of full tiles and bundles served (by path and encoding): a match needs no read. */
-  const etags = new Lru<string, string>(8192);
+/**
+ * An answer to a public read, framework-free so that hono's routes and the node:http fast path
+ * (fast-reads.ts) send the same bytes: status, headers and body (null for a 304).
+ */
+export interface ReadAnswer {
+  readonly status: 200 | 304;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array | string | null;
+}
 
-  app.get('/checkpoint', (c) => {
-    c.header('Cache-Control', 'no-store');
-    const note = published();
+/**
+ * The checkpoint and the tiles, as {@link ReadAnswer}s; refusals are thrown as HttpError. One
+ * instance per server: it keeps the ETags of full paths served and the bodies it made.
+ */
+export class PublicTiles {
+  readonly #log: TransparencyLog;
+  readonly #published: () => string | undefined;
+  readonly #body: TileBody;
+  /** ETags of full tiles and bundles served (by path and encoding): a match needs no read. */
+  readonly #etags = new Lru<string, string>(8192);
+
+  constructor(log: TransparencyLog, published: () => string | undefined) {
+    this.#log = log;
+    this.#published = published;
+    this.#body = tileBodies(log);
+  }
+
+  /** GET /checkpoint: the published checkpoint, never cached; 503 while there is none. */
+  checkpoint(): ReadAnswer {
+    const note = this.#published();
     if (note === undefined) {
       throw new HttpError(503, 'no_witnessed_checkpoint', 'no checkpoint has met the witness policy yet', {
+        'Cache-Control': 'no-store',
         'Retry-After': '1',
       });
     }
-    return c.body(note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
-  });
+    return {
+      status: 200,
+      headers: { 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' },
+      body: note,
+    };
+  }
 
-  app.get('/tile/*', async (c) => {
-    const raw = rawPath(c).slice(1);
+  /**
+   * GET /tile/...: `raw` is the request path as sent, without its leading slash and query
+   * (see {@link rawPath}); the two headers are the request's.
+   */
+  async tile(
+    raw: string,
+    acceptEncoding: string | undefined,
+    ifNoneMatch: string | undefined,
+  ): Promise<ReadAnswer> {
     const t = parseTilePath(raw);
     if (!t) throw new HttpError(400, 'invalid_tile_path', `not a C2SP tlog-tiles path: /${raw}`);
     const full = t.width === TILE_WIDTH;
     // Entry bundles compress well (tlog-tiles: SHOULD be HTTP-compressed); hash tiles do not.
-    const gzip = t.kind === 'entries' && acceptsGzip(c.req.header('accept-encoding'));
+    const gzip = t.kind === 'entries' && acceptsGzip(acceptEncoding);
     const headers: Record<string, string> = { 'Cache-Control': full ? IMMUTABLE : PARTIAL };
     if (t.kind === 'entries') headers.Vary = 'Accept-Encoding';
     const key = gzip ? `${raw} gzip` : raw;
-    const inm = c.req.header('if-none-match');
     // A full path served once stays servable (checkpoints only grow) with the same bytes.
-    const known = full ? etags.get(key) : undefined;
-    if (known !== undefined && noneMatchHits(inm, known))
-      return c.body(null, 304, { ...headers, ETag: known });
-    const data = await body(t, gzip);
-    if (!data)
-      throw new HttpError(404, 'tile_not_found', `/${raw} does not exist at tree size ${log.latest().size}`);
+    const known = full ? this.#etags.get(key) : undefined;
+    if (known !== undefined && noneMatchHits(ifNoneMatch, known)) {
+      return { status: 304, headers: { ...headers, ETag: known }, body: null };
+    }
+    const data = await this.#body(t, gzip);
+    if (!data) {
+      throw new HttpError(
+        404,
+        'tile_not_found',
+        `/${raw} does not exist at tree size ${this.#log.latest().size}`,
+      );
+    }
     headers.ETag = known ?? etagOf(data);
-    if (full) etags.set(key, headers.ETag);
-    if (noneMatchHits(inm, headers.ETag)) return c.body(null, 304, headers);
+    if (full) this.#etags.set(key, headers.ETag);
+    if (noneMatchHits(ifNoneMatch, headers.ETag)) return { status: 304, headers, body: null };
     headers['Content-Type'] = 'application/octet-stream';
     if (gzip) headers['Content-Encoding'] = 'gzip';
-    return c.body(data as Uint8Array<ArrayBuffer>, 200, headers);
-  });
+    return { status: 200, headers, body: data };
+  }
+}
 
+/** A {@link ReadAnswer} as hono's response. */
+export function honoAnswer(c: Context, a: ReadAnswer): Response {
+  return a.status === 304
+    ? c.body(null, 304, a.headers)
+    : c.body(a.body as string | Uint8Array<ArrayBuffer>, 200, a.headers);
+}
+
+/** GET /checkpoint and GET /tile/* on hono (see {@link PublicTiles}). */
+export function tileRoutes(tiles: PublicTiles): Hono {
+  const app = new Hono();
+  app.get('/checkpoint', (c) => honoAnswer(c, tiles.checkpoint()));
+  app.get('/tile/*', async (c) =>
+    honoAnswer(
+      c,
+      await tiles.tile(rawPath(c).slice(1), c.req.header('accept-encoding'), c.req.header('if-none-match')),
+    ),
+  );
   return app;
 }
