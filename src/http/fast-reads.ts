@@ -90,8 +90,14 @@ function send(res: ServerResponse, a: ReadAnswer, requestId: string): number {
 export function withFastReads(o: FastReadsOptions, next: NodeListener): NodeListener {
   const trusted = new Set(o.corsOrigins);
   return (req, res) => {
-    const read = fastRead(o, req, trusted);
+    let read: FastRead | undefined;
+    try {
+      read = fastRead(o, req, trusted);
+    } catch {
+      read = undefined; // nothing in fastRead should throw; if it does, hono has the request
+    }
     if (read === undefined) return next(req, res);
+    const route = read.route;
     const t0 = performance.now();
     const answered = (a: ReadAnswer) => {
       const id = req.headers['x-request-id'];
@@ -101,7 +107,7 @@ export function withFastReads(o: FastReadsOptions, next: NodeListener): NodeList
       logRequest(o.logger, o.done, {
         requestId,
         method: 'GET',
-        route: read.route,
+        route,
         status,
         t0,
         bodyBytes: length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined,
