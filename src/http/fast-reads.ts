@@ -73,14 +73,13 @@ function fastRead(
   };
 }
 
-/** Writes `a` with the headers every answer carries here; returns the status sent. */
-function send(res: ServerResponse, a: ReadAnswer, requestId: string): number {
+/** Writes `a` with the headers every answer carries here. */
+function send(res: ServerResponse, a: ReadAnswer, requestId: string): void {
   const body = typeof a.body === 'string' ? Buffer.from(a.body) : a.body;
   const headers: Record<string, string> = { ...a.headers, 'X-Request-Id': requestId, ...PUBLIC_CORS_HEADERS };
   if (body !== null) headers['Content-Length'] = String(body.length);
   res.writeHead(a.status, headers);
   res.end(body ?? undefined);
-  return a.status;
 }
 
 /**
@@ -102,15 +101,14 @@ export function withFastReads(o: FastReadsOptions, next: NodeListener): NodeList
     const answered = (a: ReadAnswer) => {
       const id = req.headers['x-request-id'];
       const requestId = requestIdOf(typeof id === 'string' ? id : undefined);
-      const status = send(res, a, requestId);
-      const length = req.headers['content-length'];
+      send(res, a, requestId);
       logRequest(o.logger, o.done, {
         requestId,
         method: 'GET',
         route,
-        status,
+        status: a.status,
         t0,
-        bodyBytes: length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined,
+        contentLength: req.headers['content-length'],
         errorCode: undefined,
       });
     };

@@ -93,14 +93,13 @@ export function requestLog(logger: Logger, done: (r: RequestDone) => void = () =
     try {
       await next();
     } finally {
-      const length = c.req.header('content-length');
       logRequest(logger, done, {
         requestId,
         method: c.req.method,
         route: routePattern(c),
         status: c.res.status,
         t0,
-        bodyBytes: length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined,
+        contentLength: c.req.header('content-length'),
         errorCode: c.get('errorCode'),
       });
     }
@@ -114,7 +113,8 @@ export interface FinishedRequest {
   readonly route: string;
   readonly status: number;
   readonly t0: number;
-  readonly bodyBytes: number | undefined;
+  /** The request's Content-Length header as sent (counted for uploads when it is a number). */
+  readonly contentLength: string | undefined;
   readonly errorCode: string | undefined;
 }
 
@@ -136,6 +136,8 @@ export function logRequest(logger: Logger, done: (r: RequestDone) => void, r: Fi
   const level = QUIET_ROUTES.has(r.route) && r.status < 500 ? 'debug' : 'info';
   if (logger.requestLine) logger.requestLine(level, fields);
   else logger[level](fields, 'request');
-  const { method, route, status, bodyBytes, errorCode } = r;
+  const length = r.contentLength;
+  const bodyBytes = length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : undefined;
+  const { method, route, status, errorCode } = r;
   done({ method, route, status, seconds, bodyBytes, errorCode });
 }
